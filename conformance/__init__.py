@@ -1,0 +1,1 @@
+"""The conformance suite: adapters, the pytest plugin and suite, numerics, runner, reports."""

@@ -1,0 +1,170 @@
+"""Finding, loading and describing adapters.
+
+An adapter is named on the command line in one of three ways:
+
+    reference, hf, ...            a built-in short name (BUILTIN below)
+    mypkg.adapters:Mine           module:attribute, imported from the current environment
+    mine                          an entry point in the group "specformer.adapters"
+
+The attribute may be an adapter instance, or a class or factory called with no arguments.
+Every loading failure is an AdapterLoadError with one line that says which adapter, what
+failed and what names exist; the CLI prints it and exits 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import torch
+
+from specformer.conformance.adapters.protocols import FAMILY_OPERATIONS, Capabilities, expectations_path_of
+from specformer.conformance.expectations import load_expectations
+from specformer.conformance.results import Expectation
+
+BUILTIN: dict[str, str] = {
+    "reference": "specformer.conformance.adapters.reference:ReferenceAdapter",
+    "hf": "specformer.conformance.adapters.hf:HFAdapter",
+}
+# What `specformer run` runs when no --adapter is given.
+DEFAULT_ADAPTERS = ("reference", "hf")
+ENTRY_POINT_GROUP = "specformer.adapters"
+
+
+class AdapterLoadError(Exception):
+    """An adapter could not be loaded; str() is the one line to show the user."""
+
+
+@dataclass
+class LoadedAdapter:
+    """An adapter as the suite sees it: the object, under the spec string the user gave."""
+
+    spec: str
+    impl: Any
+    expectations: dict[str, Expectation] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(getattr(self.impl, "name", self.spec))
+
+    @property
+    def description(self) -> str:
+        return str(getattr(self.impl, "description", ""))
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.impl.capabilities
+
+    def declares(self, family: str) -> bool:
+        return family in self.capabilities.families
+
+    def operation(self, name: str) -> Any | None:
+        """The bound operation, or None when the adapter does not implement it."""
+        return getattr(self.impl, name, None)
+
+    def implemented(self, family: str) -> list[str]:
+        return [op for op in FAMILY_OPERATIONS.get(family, ()) if self.operation(op) is not None]
+
+    def variant(self, clause_id: str) -> str:
+        """The variant the adapter declares for a clause, else the spec's default."""
+        from specformer.conformance.registry import registry
+
+        declared = self.capabilities.variants.get(clause_id)
+        if declared is not None:
+            return declared
+        default = registry()[clause_id].default_variant
+        if default is None:
+            raise KeyError(f"clause {clause_id} names no variants")
+        return default
+
+    def supports_dtype(self, dtype: torch.dtype) -> bool:
+        return dtype in self.capabilities.dtypes
+
+
+def builtin_names() -> list[str]:
+    return list(BUILTIN)
+
+
+def entry_point_names() -> list[str]:
+    return sorted(ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+
+def load_adapter(spec: str) -> LoadedAdapter:
+    """Load and validate one adapter by short name, module:attribute or entry point."""
+    target = BUILTIN.get(spec)
+    if target is None and ":" in spec:
+        target = spec
+    if target is None:
+        entry_points = {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+        if spec in entry_points:
+            target = entry_points[spec].value
+    if target is None:
+        known = ", ".join(builtin_names() + entry_point_names())
+        raise AdapterLoadError(
+            f"unknown adapter {spec!r}; known adapters: {known}; or give a third-party adapter as module:attribute"
+        )
+    impl = _instantiate(spec, _import_target(spec, target))
+    _validate(spec, impl)
+    path = expectations_path_of(impl)
+    expectations = load_expectations(path) if path is not None else {}
+    return LoadedAdapter(spec=spec, impl=impl, expectations=expectations)
+
+
+def _import_target(spec: str, target: str) -> Any:
+    module_name, _, attribute = target.partition(":")
+    if not module_name or not attribute:
+        raise AdapterLoadError(f"adapter {spec!r}: expected module:attribute, got {target!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # any import-time failure of third-party code is a load error
+        raise AdapterLoadError(
+            f"adapter {spec!r}: cannot import module {module_name!r}: {type(exc).__name__}: {exc}"
+        ) from exc
+    obj: Any = module
+    for part in attribute.split("."):
+        if not hasattr(obj, part):
+            public = sorted(n for n in dir(module) if not n.startswith("_"))
+            raise AdapterLoadError(
+                f"adapter {spec!r}: module {module_name!r} has no attribute {attribute!r}; "
+                f"its public names: {', '.join(public) or '(none)'}"
+            )
+        obj = getattr(obj, part)
+    return obj
+
+
+def _instantiate(spec: str, obj: Any) -> Any:
+    if hasattr(obj, "capabilities") and not isinstance(obj, type):
+        return obj  # already an instance
+    if not callable(obj):
+        raise AdapterLoadError(f"adapter {spec!r}: {obj!r} is neither an adapter nor a class or factory")
+    try:
+        return obj()
+    except Exception as exc:
+        raise AdapterLoadError(f"adapter {spec!r}: constructing it failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _validate(spec: str, impl: Any) -> None:
+    """The declaration must name known families and, for variants, known clause variants."""
+    from specformer.conformance.registry import registry
+
+    capabilities = getattr(impl, "capabilities", None)
+    if not isinstance(capabilities, Capabilities):
+        raise AdapterLoadError(
+            f"adapter {spec!r}: missing `capabilities` (a specformer.conformance.adapters.protocols.Capabilities)"
+        )
+    unknown = sorted(set(capabilities.families) - set(FAMILY_OPERATIONS))
+    if unknown:
+        raise AdapterLoadError(
+            f"adapter {spec!r}: unknown families {unknown}; known: {', '.join(sorted(FAMILY_OPERATIONS))}"
+        )
+    clauses = registry()
+    for clause_id, variant in capabilities.variants.items():
+        if clause_id not in clauses:
+            raise AdapterLoadError(f"adapter {spec!r}: declares a variant for unknown clause {clause_id}")
+        names = clauses[clause_id].variant_names()
+        if variant not in names:
+            raise AdapterLoadError(
+                f"adapter {spec!r}: {clause_id} has no variant {variant!r}; named variants: {', '.join(names)}"
+            )

@@ -1,0 +1,87 @@
+"""What an adapter is: capabilities, and one Protocol per family.
+
+An adapter is any object with a `name`, a `capabilities` declaration and the operations of
+the families it declares. It may implement any subset of a family's operations: the suite
+reports an operation that is absent (or set to None) as "unsupported", never as a pass. A
+declared operation that raises where the spec requires an answer is a failure.
+
+Tensors go in and out in the layouts each Protocol states; the adapter converts to and from
+its library's own types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import torch
+
+from specformer.reference.sampling import SamplingParams
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an adapter claims; the suite holds it to every claim.
+
+    variants maps a clause ID to the variant name the adapter implements there (the names
+    are in the clause's "Variants" list); a clause not named here is tested against the
+    spec's default variant.
+    """
+
+    families: frozenset[str]
+    dtypes: tuple[torch.dtype, ...] = (torch.float32,)
+    devices: tuple[str, ...] = ("cpu",)
+    variants: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "families": sorted(self.families),
+            "dtypes": [str(d).removeprefix("torch.") for d in self.dtypes],
+            "devices": list(self.devices),
+            "variants": dict(self.variants),
+        }
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    name: str
+    capabilities: Capabilities
+
+
+class SamplingAdapter(Adapter, Protocol):
+    """The sampling family (spec/sampling.md). Shapes: logits (B, V); token ids (B,) int64.
+
+    Processors return new logits of the same shape and dtype, removed tokens at -inf.
+    `process` applies every enabled processor of `params` in the adapter's declared order
+    (SAMP-ORDER-01); `sample` draws one token per row from softmax(process(...)) using only
+    `generator` for randomness.
+    """
+
+    def temperature(self, logits: torch.Tensor, temperature: float) -> torch.Tensor: ...
+
+    def top_k(self, logits: torch.Tensor, top_k: int) -> torch.Tensor: ...
+
+    def top_p(self, logits: torch.Tensor, top_p: float, min_tokens_to_keep: int = 1) -> torch.Tensor: ...
+
+    def min_p(self, logits: torch.Tensor, min_p: float, min_tokens_to_keep: int = 1) -> torch.Tensor: ...
+
+    def process(self, logits: torch.Tensor, params: SamplingParams) -> torch.Tensor: ...
+
+    def greedy(self, logits: torch.Tensor) -> torch.Tensor: ...
+
+    def sample(
+        self, logits: torch.Tensor, params: SamplingParams, generator: torch.Generator
+    ) -> torch.Tensor: ...
+
+
+# Operations per family, as the suite calls them; used to list what an adapter implements.
+FAMILY_OPERATIONS: dict[str, tuple[str, ...]] = {
+    "sampling": ("temperature", "top_k", "top_p", "min_p", "process", "greedy", "sample"),
+}
+
+
+def expectations_path_of(adapter: object) -> Path | None:
+    """An adapter may point at its expectations file with an `expectations_file` attribute."""
+    path = getattr(adapter, "expectations_file", None)
+    return Path(path) if path else None

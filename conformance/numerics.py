@@ -1,0 +1,168 @@
+"""The numerical policy, and the one way every test compares numbers and decides failures.
+
+The rule (FlashAttention's): the reference runs in float64 as the oracle; an adapter's
+output in dtype d passes if its error against the oracle is within
+
+    tolerance = max(FLOOR[d], 2 * error of the reference itself run in d)
+
+so an adapter may be as inexact as a straightforward implementation in its dtype, twice
+over, and the floor covers operations where the reference in d happens to be exact. Every
+comparison records its error ratio (error / tolerance), which the report shows as headroom.
+
+Error is the largest absolute difference over the positions where the oracle is finite;
+positions where the oracle is -inf (a removed token) must be -inf in the output too, and
+that is checked exactly, not within a tolerance.
+
+Also here: ConformanceFailure, the exception every test raises to report that a clause does
+not hold, with its evidence; and the chi-square test for statistical clauses.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+# Absolute error floors per dtype, used where 2x the reference's own error is smaller.
+FLOORS: dict[torch.dtype, float] = {
+    torch.float64: 1e-12,
+    torch.float32: 1e-6,
+    torch.float16: 1e-3,
+    torch.bfloat16: 8e-3,
+}
+
+
+class ConformanceFailure(AssertionError):
+    """A clause does not hold for an adapter. `evidence` carries the numbers and inputs."""
+
+    def __init__(self, message: str, evidence: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.evidence = dict(evidence or {})
+
+
+def fail(message: str, **evidence: Any) -> None:
+    raise ConformanceFailure(message, evidence)
+
+
+@contextmanager
+def annotate(**evidence: Any) -> Iterator[None]:
+    """Add the inputs that regenerate a case to any ConformanceFailure raised inside."""
+    try:
+        yield
+    except ConformanceFailure as failure:
+        failure.evidence = {**evidence, **failure.evidence}
+        failure.args = (f"{failure.args[0]} [{', '.join(f'{k}={v}' for k, v in evidence.items())}]",)
+        raise
+
+
+@dataclass(frozen=True)
+class Comparison:
+    error: float
+    tolerance: float
+    reference_error: float
+    dtype: str
+
+    @property
+    def ratio(self) -> float:
+        return self.error / self.tolerance
+
+    @property
+    def passed(self) -> bool:
+        return self.error <= self.tolerance
+
+    def evidence(self) -> dict[str, Any]:
+        return {
+            "error": self.error,
+            "tolerance": self.tolerance,
+            "ratio": self.ratio,
+            "reference_error": self.reference_error,
+            "dtype": self.dtype,
+        }
+
+
+def max_abs_error(actual: torch.Tensor, oracle: torch.Tensor) -> float:
+    """max |actual - oracle| over positions where the oracle is finite (0.0 if none)."""
+    finite = torch.isfinite(oracle)
+    if not finite.any():
+        return 0.0
+    diff = (actual.double() - oracle.double())[finite].abs()
+    return math.inf if torch.isnan(diff).any() else float(diff.max())
+
+
+def tolerance_for(dtype: torch.dtype, reference_error: float) -> float:
+    if dtype not in FLOORS:
+        raise ValueError(f"dtype must be one of {', '.join(str(d) for d in FLOORS)}; got {dtype}")
+    return max(FLOORS[dtype], 2.0 * reference_error)
+
+
+def assert_close(
+    actual: torch.Tensor, oracle: torch.Tensor, reference_in_dtype: torch.Tensor, *, what: str
+) -> Comparison:
+    """Check `actual` against the float64 `oracle` under the policy; return the comparison.
+
+    reference_in_dtype is the reference run in the adapter's dtype on the same inputs.
+    Raises ConformanceFailure on a shape or dtype change, on a -inf pattern that differs
+    from the oracle's, or on an error above tolerance.
+    """
+    if actual.shape != oracle.shape:
+        fail(f"{what}: shape {tuple(actual.shape)}, expected {tuple(oracle.shape)}")
+    if actual.dtype != reference_in_dtype.dtype:
+        fail(f"{what}: dtype {actual.dtype}, expected {reference_in_dtype.dtype}")
+    assert_same_removed(actual, oracle, what=what)
+    comparison = Comparison(
+        error=max_abs_error(actual, oracle),
+        tolerance=tolerance_for(actual.dtype, max_abs_error(reference_in_dtype, oracle)),
+        reference_error=max_abs_error(reference_in_dtype, oracle),
+        dtype=str(actual.dtype).removeprefix("torch."),
+    )
+    if not comparison.passed:
+        fail(
+            f"{what}: max abs error {comparison.error:.3g} exceeds tolerance {comparison.tolerance:.3g} "
+            f"(ratio {comparison.ratio:.2f})",
+            **comparison.evidence(),
+        )
+    return comparison
+
+
+def assert_same_removed(actual: torch.Tensor, oracle: torch.Tensor, *, what: str) -> None:
+    """The positions at -inf (removed tokens) must be exactly the oracle's."""
+    removed, expected = torch.isneginf(actual), torch.isneginf(oracle)
+    if torch.equal(removed, expected):
+        return
+    wrongly_removed = (removed & ~expected).nonzero().tolist()
+    wrongly_kept = (~removed & expected).nonzero().tolist()
+    fail(
+        f"{what}: removed tokens differ from the reference; wrongly removed (row, token): "
+        f"{wrongly_removed[:8]}, wrongly kept: {wrongly_kept[:8]}",
+        wrongly_removed=wrongly_removed[:32],
+        wrongly_kept=wrongly_kept[:32],
+    )
+
+
+def chi_square_p_value(observed: torch.Tensor, expected_probs: torch.Tensor, *, min_expected: float = 5.0) -> float:
+    """Goodness of fit of counts to probabilities; categories with expected count < min_expected
+    are pooled into one (the usual validity rule). Returns the p-value.
+
+    >>> round(chi_square_p_value(torch.tensor([50, 50]), torch.tensor([0.5, 0.5])), 3)
+    1.0
+    """
+    observed = observed.double()
+    expected = expected_probs.double() * observed.sum()
+    small = expected < min_expected
+    if small.any():
+        observed = torch.cat([observed[~small], observed[small].sum().reshape(1)])
+        expected = torch.cat([expected[~small], expected[small].sum().reshape(1)])
+    keep = expected > 0
+    if (observed[~keep] > 0).any():
+        return 0.0  # a draw where the distribution has no mass
+    observed, expected = observed[keep], expected[keep]
+    degrees = len(expected) - 1
+    if degrees < 1:
+        return 1.0
+    statistic = float(((observed - expected) ** 2 / expected).sum())
+    # Survival function of chi-square with k degrees: Q(k/2, x/2).
+    return float(torch.special.gammaincc(torch.tensor(degrees / 2.0), torch.tensor(statistic / 2.0)))

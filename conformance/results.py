@@ -1,0 +1,201 @@
+"""The results model: what a conformance or benchmark run found, as data.
+
+One model serves every output. The pytest plugin fills it, `results.json` is its
+serialisation (schema: conformance/results.schema.json, versioned by SCHEMA_VERSION),
+and the terminal, Markdown and HTML renderers and `specformer compare` read it.
+
+Statuses, per (adapter, clause):
+
+    pass         every applicable test of the clause passed
+    fail         a test found the adapter breaking the clause
+    deviates     it fails, and the adapter's expectations file documents why
+    unsupported  the adapter does not implement what the clause's tests call
+    error        the adapter raised or hung where the clause required an answer
+
+This module does no I/O beyond (de)serialisation and knows nothing about pytest.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+PASS, FAIL, DEVIATES, UNSUPPORTED, ERROR = "pass", "fail", "deviates", "unsupported", "error"
+STATUSES = (PASS, FAIL, DEVIATES, UNSUPPORTED, ERROR)
+# A test that does not apply to this adapter (a dtype it does not declare, a variant it
+# did not choose) is recorded as "n/a" and never decides a clause's status.
+NOT_APPLICABLE = "n/a"
+TEST_STATUSES = (*STATUSES, NOT_APPLICABLE)
+
+# Which test outcome decides a clause when its tests disagree: the first present wins.
+_CLAUSE_PRECEDENCE = (FAIL, ERROR, DEVIATES, PASS, UNSUPPORTED)
+
+
+@dataclass
+class TestResult:
+    """One executed test (one pytest item) for one adapter."""
+
+    nodeid: str
+    status: str
+    message: str = ""
+    # Numbers and inputs behind the verdict: error, tolerance, ratio, seed, dtype, inputs...
+    evidence: dict[str, Any] = field(default_factory=dict)
+    reproduce: str = ""
+    duration_s: float = 0.0
+
+
+@dataclass
+class Expectation:
+    """A documented deviation, from an adapter's expectations file."""
+
+    clause: str
+    reason: str
+    link: str = ""
+
+
+@dataclass
+class ClauseResult:
+    id: str
+    family: str
+    title: str
+    status: str
+    tests: list[TestResult] = field(default_factory=list)
+    expectation: Expectation | None = None
+    # True when the expectations file lists this clause but every test now passes:
+    # the entry is stale and should be removed.
+    stale_expectation: bool = False
+
+
+@dataclass
+class BenchmarkResult:
+    """Repeated timings of one operation. Samples are seconds per call."""
+
+    name: str
+    family: str
+    device: str
+    params: dict[str, Any]
+    samples_s: list[float]
+    median_s: float
+    iqr_s: float
+    calls_per_sample: int
+    threads: int | None = None
+    peak_memory_bytes: int | None = None
+    peak_memory_source: str = ""
+    note: str = ""
+
+
+@dataclass
+class AdapterResult:
+    name: str
+    description: str = ""
+    capabilities: dict[str, Any] = field(default_factory=dict)
+    # Set when the adapter could not be loaded or its run crashed; clauses may then be empty.
+    load_error: str | None = None
+    clauses: list[ClauseResult] = field(default_factory=list)
+    benchmarks: list[BenchmarkResult] = field(default_factory=list)
+
+    def counts(self, family: str | None = None) -> dict[str, int]:
+        """Clause counts per status, optionally for one family."""
+        counts = dict.fromkeys(STATUSES, 0)
+        for clause in self.clauses:
+            if family is None or clause.family == family:
+                counts[clause.status] += 1
+        return counts
+
+    def failures(self) -> list[ClauseResult]:
+        return [c for c in self.clauses if c.status in (FAIL, ERROR)]
+
+
+@dataclass
+class RunResult:
+    environment: dict[str, Any]
+    profile: str
+    adapters: list[AdapterResult] = field(default_factory=list)
+    created: str = ""
+    specformer_version: str = ""
+    schema_version: int = SCHEMA_VERSION
+
+    def families(self) -> list[str]:
+        return sorted({c.family for a in self.adapters for c in a.clauses})
+
+    def exit_code(self) -> int:
+        """0 when every applicable clause holds or deviates as documented, else 1."""
+        if any(a.load_error or a.failures() for a in self.adapters):
+            return 1
+        return 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def write_json(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunResult:
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ValueError(
+                f"results schema_version={version!r} is not supported; this specformer "
+                f"reads schema_version {SCHEMA_VERSION}"
+            )
+        adapters = [_adapter_from_dict(a) for a in data["adapters"]]
+        return cls(
+            environment=data["environment"],
+            profile=data["profile"],
+            adapters=adapters,
+            created=data.get("created", ""),
+            specformer_version=data.get("specformer_version", ""),
+        )
+
+    @classmethod
+    def read_json(cls, path: Path) -> RunResult:
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"cannot read results file {path}: {exc}") from exc
+        return cls.from_dict(data)
+
+
+def clause_status(test_statuses: list[str]) -> str:
+    """The status of a clause from the statuses of its tests.
+
+    >>> clause_status(["pass", "unsupported"])
+    'pass'
+    >>> clause_status(["pass", "fail"])
+    'fail'
+    >>> clause_status(["n/a"])
+    'unsupported'
+    """
+    for status in _CLAUSE_PRECEDENCE:
+        if status in test_statuses:
+            return status
+    return UNSUPPORTED
+
+
+def _adapter_from_dict(data: dict[str, Any]) -> AdapterResult:
+    clauses = []
+    for c in data.get("clauses", []):
+        expectation = Expectation(**c["expectation"]) if c.get("expectation") else None
+        clauses.append(
+            ClauseResult(
+                id=c["id"],
+                family=c["family"],
+                title=c["title"],
+                status=c["status"],
+                tests=[TestResult(**t) for t in c.get("tests", [])],
+                expectation=expectation,
+                stale_expectation=c.get("stale_expectation", False),
+            )
+        )
+    return AdapterResult(
+        name=data["name"],
+        description=data.get("description", ""),
+        capabilities=data.get("capabilities", {}),
+        load_error=data.get("load_error"),
+        clauses=clauses,
+        benchmarks=[BenchmarkResult(**b) for b in data.get("benchmarks", [])],
+    )

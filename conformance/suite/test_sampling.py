@@ -1,0 +1,596 @@
+"""Conformance tests for spec/sampling.md: logits processors, composition, greedy, draws.
+
+Three kinds of test, as fits each clause: hand-worked known answers (the spec's examples),
+comparison with the reference on generated logits (float64 oracle, numerical policy of
+conformance/numerics), and properties. Tests whose outcome depends on a named variant read
+the adapter's declared variant and expect that variant's behaviour.
+
+Generated cases whose decision sits within rounding of a boundary (a token's mass almost
+exactly top_p, a probability almost exactly min_p times the top one) are discarded with
+`assume`, because there the float64 oracle and a float32 implementation may both be right;
+exact boundaries are tested by hand with inputs that are exact in binary.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import pytest
+import torch
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from specformer.conformance.numerics import (
+    ConformanceFailure,
+    annotate,
+    assert_close,
+    chi_square_p_value,
+    fail,
+)
+from specformer.conformance.plugin import clause, not_applicable, require
+from specformer.conformance.suite.strategies import DTYPES, LogitsCase, kept, logits_cases, probs_row, row
+from specformer.reference import sampling as ref
+from specformer.reference.sampling import SamplingParams
+
+NEG_INF = -math.inf
+DTYPE_IDS = [str(d).removeprefix("torch.") for d in DTYPES]
+# Chi-square false-alarm rate of the statistical clauses, and the number of draws.
+ALPHA = 1e-3
+DRAWS = 20_000
+
+
+def variants(adapter) -> dict[str, str]:
+    """The reference's variant arguments for what the adapter declares."""
+    return {
+        "order": adapter.variant("SAMP-ORDER-01"),
+        "top_k_ties": adapter.variant("SAMP-TOPK-02"),
+        "top_p_boundary": adapter.variant("SAMP-TOPP-02"),
+    }
+
+
+def use_dtype(adapter, dtype: torch.dtype) -> None:
+    if not adapter.supports_dtype(dtype):
+        not_applicable(f"{adapter.name} does not declare {dtype}")
+
+
+def expect_value_error(call: Callable[[], object], parameter: str, value: object) -> None:
+    """The call must raise ValueError whose message names the parameter."""
+    try:
+        result = call()
+    except ValueError as exc:
+        if parameter not in str(exc):
+            fail(f"ValueError for {parameter}={value!r} does not name {parameter!r}: {exc}", value=repr(value))
+        return
+    except Exception as exc:
+        fail(f"{parameter}={value!r} raised {type(exc).__name__} ({exc}), expected ValueError", value=repr(value))
+    fail(f"{parameter}={value!r} was accepted (returned {type(result).__name__}), expected ValueError",
+         value=repr(value))
+
+
+def assert_kept(actual: torch.Tensor, expected: list[list[int]], what: str) -> None:
+    if kept(actual) != expected:
+        fail(f"{what}: kept tokens {kept(actual)}, expected {expected}", kept=kept(actual), expected=expected)
+
+
+def assert_unchanged(actual: torch.Tensor, original: torch.Tensor, what: str) -> None:
+    if actual.shape != original.shape or not torch.equal(actual, original):
+        fail(f"{what}: expected the logits unchanged (bitwise), got {actual.tolist()} from {original.tolist()}")
+
+
+def clear_decision(decide: Callable[[float], torch.Tensor], value: float, relative: float = 1e-4) -> bool:
+    """True when the kept set does not change if `value` moves by a relative `relative`."""
+    centre = torch.isfinite(decide(value))
+    return all(torch.equal(centre, torch.isfinite(decide(value * (1 + s * relative)))) for s in (-1, 1))
+
+
+# ---------------------------------------------------------------------------------------
+# Temperature
+
+
+@clause("SAMP-TEMP-01")
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@given(case=logits_cases(), temperature=st.sampled_from([0.05, 0.3, 0.7, 1.5, 2.0, 20.0]))
+def test_temperature_divides_logits(adapter, dtype, case: LogitsCase, temperature: float) -> None:
+    use_dtype(adapter, dtype)
+    op = require(adapter, "temperature")
+    x = case.tensor(dtype)
+    with annotate(inputs=repr(case), temperature=temperature):
+        assert_close(op(x.clone(), temperature), ref.apply_temperature(x.double(), temperature),
+                     ref.apply_temperature(x, temperature), what=f"temperature {temperature}")
+
+
+@clause("SAMP-TEMP-02")
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_temperature_one_is_identity(adapter, dtype) -> None:
+    use_dtype(adapter, dtype)
+    op = require(adapter, "temperature")
+    x = LogitsCase(seed=7, batch=3, vocab=50, scale=3.0, removed_fraction=0.2).tensor(dtype)
+    assert_unchanged(op(x.clone(), 1.0), x, "temperature 1.0")
+
+
+@clause("SAMP-TEMP-03")
+@pytest.mark.parametrize("temperature", [0.0, -1.0, math.nan, math.inf, -math.inf])
+def test_temperature_rejects_non_positive_or_non_finite(adapter, temperature: float) -> None:
+    op = require(adapter, "temperature")
+    expect_value_error(lambda: op(row(1.0, 2.0, 3.0, dtype=torch.float32), temperature), "temperature", temperature)
+
+
+# ---------------------------------------------------------------------------------------
+# Top-k
+
+
+@clause("SAMP-TOPK-01")
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@given(case=logits_cases(min_vocab=2), data=st.data())
+def test_top_k_keeps_the_k_largest(adapter, dtype, case: LogitsCase, data: st.DataObject) -> None:
+    use_dtype(adapter, dtype)
+    op = require(adapter, "top_k")
+    top_k = data.draw(st.integers(1, case.vocab - 1), label="top_k")
+    x = case.tensor(dtype)
+    with annotate(inputs=repr(case), top_k=top_k):
+        kwargs = {"top_k_ties": variants(adapter)["top_k_ties"]}
+        assert_close(op(x.clone(), top_k), ref.top_k_filter(x.double(), top_k, **kwargs),
+                     ref.top_k_filter(x, top_k, **kwargs), what=f"top_k={top_k}")
+
+
+@clause("SAMP-TOPK-02")
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_top_k_ties_at_the_kth_value(adapter, dtype) -> None:
+    use_dtype(adapter, dtype)
+    op = require(adapter, "top_k")
+    variant = adapter.variant("SAMP-TOPK-02")
+    # (logits, k, tokens strictly above the k-th value, tokens tied with it)
+    examples = [((1.0, 1.0, 1.0, 0.0), 2, [], [0, 1, 2]), ((3.0, 1.0, 1.0, 1.0, 0.0), 2, [0], [1, 2, 3])]
+    for values, top_k, above, tied in examples:
+        survivors = kept(op(row(*values, dtype=dtype), top_k))[0]
+        what = f"top_k={top_k} on {list(values)} ({variant})"
+        if variant == "keep-ties":
+            expected_count = len(above) + len(tied)
+        else:
+            expected_count = top_k
+        if len(survivors) != expected_count or not set(above) <= set(survivors) <= set(above + tied):
+            fail(f"{what}: kept {survivors}; expected {expected_count} tokens: all of {above} and "
+                 f"{'all' if variant == 'keep-ties' else 'some'} of {tied}", variant=variant)
+
+
+@clause("SAMP-TOPK-03")
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_top_k_at_least_vocab_is_identity(adapter, dtype) -> None:
+    use_dtype(adapter, dtype)
+    op = require(adapter, "top_k")
+    x = LogitsCase(seed=3, batch=2, vocab=10, scale=2.0, removed_fraction=0.2).tensor(dtype)
+    for top_k in (10, 11, 1000):
+        assert_unchanged(op(x.clone(), top_k), x, f"top_k={top_k} with V=10")
+
+
+@clause("SAMP-TOPK-04")
+@pytest.mark.parametrize("top_k", [0, -1, 2.5])
+def test_top_k_rejects_non_positive_or_non_integer(adapter, top_k) -> None:
+    op = require(adapter, "top_k")
+    expect_value_error(lambda: op(row(1.0, 2.0, 3.0, dtype=torch.float32), top_k), "top_k", top_k)
+
+
+@clause("SAMP-TOPK-05")
+def test_top_k_keeps_removed_tokens_removed(adapter) -> None:
+    op = require(adapter, "top_k")
+    x = row(0.0, 1.0, NEG_INF, NEG_INF, dtype=torch.float32)
+    assert_kept(op(x.clone(), 3), [[0, 1]], "top_k=3 with two finite logits")
+    assert_kept(op(x.clone(), 1), [[1]], "top_k=1 with two finite logits")
+
+
+# ---------------------------------------------------------------------------------------
+# Top-p
+
+
+@clause("SAMP-TOPP-01")
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_top_p_keeps_the_token_that_crosses_p(adapter, dtype) -> None:
+    use_dtype(adapter, dtype)
+    op = require(adapter, "top_p")
+    x = probs_row(0.5, 0.3, 0.12, 0.08, dtype=dtype)  # no ties: SAMP-TOPP-06 leaves those open
+    assert_kept(op(x.clone(), 0.6), [[0, 1]], "top_p=0.6 on probs [.5, .3, .12, .08]")
+    assert_kept(op(x.clone(), 0.3), [[0]], "top_p=0.3 on probs [.5, .3, .12, .08]")
+    assert_kept(op(x.clone(), 0.85), [[0, 1, 2]], "top_p=0.85 on probs [.5, .3, .12, .08]")
+    assert_kept(op(x.clone(), 0.95), [[0, 1, 2, 3]], "top_p=0.95 on probs [.5, .3, .12, .08]")
+
+
+@clause("SAMP-TOPP-01")
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@given(case=logits_cases(), top_p=st.floats(0.05, 0.99))
+def test_top_p_matches_reference(adapter, dtype, case: LogitsCase, top_p: float) -> None:
+    use_dtype(adapter, dtype)
+    op = require(adapter, "top_p")
+    x = case.tensor(dtype)
+    boundary = variants(adapter)["top_p_boundary"]
+    assume(clear_decision(lambda p: ref.top_p_filter(x.double(), p, top_p_boundary=boundary), top_p))
+    with annotate(inputs=repr(case), top_p=top_p):
+        assert_close(op(x.clone(), top_p), ref.top_p_filter(x.double(), top_p, top_p_boundary=boundary),
+                     ref.top_p_filter(x, top_p, top_p_boundary=boundary), what=f"top_p={top_p}")
+
+
+@clause("SAMP-TOPP-02")
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_top_p_exact_boundary(adapter, dtype) -> None:
+    use_dtype(adapter, dtype)
+    op = require(adapter, "top_p")
+    variant = adapter.variant("SAMP-TOPP-02")
+    x = torch.zeros(1, 4, dtype=dtype)  # probabilities 0.25 each: every cumulative sum is exact
+    for top_p, strict, inclusive in ((0.5, 2, 3), (0.75, 3, 4), (0.25, 1, 2)):
+        expected = strict if variant == "strict" else inclusive
+        survivors = kept(op(x.clone(), top_p))[0]
+        if len(survivors) != expected:
+            fail(f"top_p={top_p} on four equal tokens ({variant}): kept {len(survivors)} tokens, expected {expected}",
+                 variant=variant, kept=survivors)
+
+
+@clause("SAMP-TOPP-03")
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_top_p_one_is_identity(adapter, dtype) -> None:
+    use_dtype(adapter, dtype)
+    op = require(adapter, "top_p")
+    # exp(-800) underflows to 0 even in float64; exp(-200) does in float32.
+    x = row(0.0, -200.0, 1.0, -800.0, NEG_INF, dtype=dtype)
+    assert_unchanged(op(x.clone(), 1.0), x, "top_p=1.0 with underflowing probabilities")
+
+
+@clause("SAMP-TOPP-04")
+def test_top_p_min_tokens_to_keep(adapter) -> None:
+    op = require(adapter, "top_p")
+    x = probs_row(0.9, 0.05, 0.03, 0.02, dtype=torch.float32)
+    assert_kept(op(x.clone(), 0.5, min_tokens_to_keep=3), [[0, 1, 2]], "top_p=0.5, min_tokens_to_keep=3")
+    assert_kept(op(x.clone(), 0.5, min_tokens_to_keep=1), [[0]], "top_p=0.5, min_tokens_to_keep=1")
+    expect_value_error(lambda: op(x.clone(), 0.5, min_tokens_to_keep=0), "min_tokens_to_keep", 0)
+
+
+@clause("SAMP-TOPP-05")
+@pytest.mark.parametrize("top_p", [0.0, -0.1, 1.5, math.nan])
+def test_top_p_rejects_out_of_range(adapter, top_p: float) -> None:
+    op = require(adapter, "top_p")
+    expect_value_error(lambda: op(row(1.0, 2.0, 3.0, dtype=torch.float32), top_p), "top_p", top_p)
+
+
+@clause("SAMP-TOPP-06")
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_top_p_ties_across_the_boundary_fix_the_count(adapter, dtype) -> None:
+    use_dtype(adapter, dtype)
+    op = require(adapter, "top_p")
+    x = probs_row(0.4, 0.2, 0.2, 0.2, dtype=dtype)
+    # Mass above the ranks: 0, .4, .6, .8; with p = 0.5 two tokens stay, the first and one of the ties.
+    survivors = kept(op(x.clone(), 0.5))[0]
+    if len(survivors) != 2 or survivors[0] != 0:
+        fail(f"top_p=0.5 on probs [.4, .2, .2, .2]: kept {survivors}, expected token 0 and one of 1, 2, 3")
+
+
+# ---------------------------------------------------------------------------------------
+# Min-p
+
+
+@clause("SAMP-MINP-01")
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_min_p_threshold_is_relative_to_the_top(adapter, dtype) -> None:
+    use_dtype(adapter, dtype)
+    op = require(adapter, "min_p")
+    x = probs_row(0.5, 0.3, 0.15, 0.05, dtype=dtype)
+    assert_kept(op(x.clone(), 0.5), [[0, 1]], "min_p=0.5 on probs [.5, .3, .15, .05] (threshold .25)")
+    assert_kept(op(x.clone(), 0.2), [[0, 1, 2]], "min_p=0.2 (threshold .1)")
+    # Equality keeps: logits 0 and -ln 2 give probabilities exactly 2:1, checked below.
+    x = row(0.0, -math.log(2.0), -3.0, dtype=dtype)
+    probs = torch.softmax(x, dim=-1)[0]
+    assert probs[1] == 0.5 * probs[0], "test precondition: exp(-ln 2) is exactly 0.5 in this dtype"
+    assert_kept(op(x.clone(), 0.5), [[0, 1]], "min_p=0.5 with a token exactly at the threshold")
+
+
+@clause("SAMP-MINP-01")
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@given(case=logits_cases(), min_p=st.floats(0.01, 0.99))
+def test_min_p_matches_reference(adapter, dtype, case: LogitsCase, min_p: float) -> None:
+    use_dtype(adapter, dtype)
+    op = require(adapter, "min_p")
+    x = case.tensor(dtype)
+    assume(clear_decision(lambda m: ref.min_p_filter(x.double(), m), min_p))
+    with annotate(inputs=repr(case), min_p=min_p):
+        assert_close(op(x.clone(), min_p), ref.min_p_filter(x.double(), min_p), ref.min_p_filter(x, min_p),
+                     what=f"min_p={min_p}")
+
+
+@clause("SAMP-MINP-02")
+def test_min_p_zero_and_one(adapter) -> None:
+    op = require(adapter, "min_p")
+    x = row(0.0, -200.0, 1.0, -800.0, NEG_INF, dtype=torch.float32)
+    assert_unchanged(op(x.clone(), 0.0), x, "min_p=0")
+    assert_kept(op(row(2.0, 2.0, 1.0, 2.0, dtype=torch.float32), 1.0), [[0, 1, 3]], "min_p=1 with three tied maxima")
+
+
+@clause("SAMP-MINP-03")
+@pytest.mark.parametrize("min_p", [-0.1, 1.1, math.nan])
+def test_min_p_rejects_out_of_range(adapter, min_p: float) -> None:
+    op = require(adapter, "min_p")
+    expect_value_error(lambda: op(row(1.0, 2.0, 3.0, dtype=torch.float32), min_p), "min_p", min_p)
+
+
+@clause("SAMP-MINP-04")
+def test_min_p_min_tokens_to_keep(adapter) -> None:
+    op = require(adapter, "min_p")
+    x = probs_row(0.9, 0.05, 0.03, 0.02, dtype=torch.float32)
+    assert_kept(op(x.clone(), 0.5, min_tokens_to_keep=2), [[0, 1]], "min_p=0.5, min_tokens_to_keep=2")
+    assert_kept(op(x.clone(), 0.5, min_tokens_to_keep=1), [[0]], "min_p=0.5, min_tokens_to_keep=1")
+
+
+# ---------------------------------------------------------------------------------------
+# Composition
+
+
+# Worked examples of SAMP-ORDER-01 on probs [.5, .3, .12, .08] (no ties, which SAMP-TOPP-06
+# leaves open): (params, kept set per order).
+ORDER_EXAMPLES = [
+    # min-p before or after top-p: top-p renormalises, so the order decides.
+    (SamplingParams(top_p=0.6, min_p=0.25), {"transformers": [0, 1], "vllm": [0], "llama.cpp": [0, 1]}),
+    # temperature before or after top-p: T = 2 flattens the distribution first.
+    (SamplingParams(temperature=2.0, top_p=0.7), {"transformers": [0, 1, 2], "vllm": [0, 1, 2], "llama.cpp": [0, 1]}),
+]
+# The spec's example where all three orders differ, on probs [.45, .25, .2, .1].
+ORDER_EXAMPLE_ALL_DIFFER = (
+    SamplingParams(temperature=2.0, top_p=0.65, min_p=0.6),
+    {"transformers": [0, 1, 2], "vllm": [0, 1], "llama.cpp": [0]},
+)
+
+
+@clause("SAMP-ORDER-01")
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_order_worked_examples(adapter, dtype) -> None:
+    use_dtype(adapter, dtype)
+    op = require(adapter, "process")
+    order = adapter.variant("SAMP-ORDER-01")
+    x = probs_row(0.5, 0.3, 0.12, 0.08, dtype=dtype)
+    for params, expected in ORDER_EXAMPLES:
+        assert_kept(op(x.clone(), params), [expected[order]], f"{params} in the {order} order")
+    params, expected = ORDER_EXAMPLE_ALL_DIFFER
+    x = probs_row(0.45, 0.25, 0.2, 0.1, dtype=dtype)
+    assert_kept(op(x.clone(), params), [expected[order]], f"{params} in the {order} order")
+
+
+@st.composite
+def sampling_params(draw: st.DrawFn, vocab: int) -> SamplingParams:
+    return SamplingParams(
+        temperature=draw(st.sampled_from([1.0, 0.5, 0.8, 1.3, 2.0])),
+        top_k=draw(st.none() | st.integers(1, vocab)),
+        top_p=draw(st.sampled_from([1.0]) | st.floats(0.1, 0.99)),
+        min_p=draw(st.sampled_from([0.0]) | st.floats(0.01, 0.5)),
+    )
+
+
+@clause("SAMP-ORDER-01")
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@given(case=logits_cases(), data=st.data())
+def test_process_matches_reference(adapter, dtype, case: LogitsCase, data: st.DataObject) -> None:
+    use_dtype(adapter, dtype)
+    op = require(adapter, "process")
+    params = data.draw(sampling_params(case.vocab), label="params")
+    x = case.tensor(dtype)
+    kwargs = variants(adapter)
+
+    def pipeline(scale: float) -> torch.Tensor:
+        moved = SamplingParams(temperature=params.temperature * scale, top_k=params.top_k,
+                               top_p=min(params.top_p * scale, 1.0), min_p=min(params.min_p * scale, 1.0))
+        return ref.process(x.double(), moved, **kwargs)
+
+    assume(clear_decision(pipeline, 1.0))
+    with annotate(inputs=repr(case), params=repr(params), order=kwargs["order"]):
+        assert_close(op(x.clone(), params), ref.process(x.double(), params, **kwargs),
+                     ref.process(x, params, **kwargs), what=f"process({params})")
+
+
+@clause("SAMP-ORDER-02")
+def test_later_filters_see_renormalised_survivors(adapter) -> None:
+    op = require(adapter, "process")
+    x = probs_row(0.1, 0.2, 0.3, 0.4, dtype=torch.float32)
+    # After top-k=2 the survivors have mass 3/7 and 4/7; top-p=0.5 then keeps only token 3.
+    assert_kept(op(x.clone(), SamplingParams(top_k=2, top_p=0.5)), [[3]], "top_k=2 then top_p=0.5")
+
+
+@clause("SAMP-ORDER-03")
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_disabled_pipeline_is_identity(adapter, dtype) -> None:
+    use_dtype(adapter, dtype)
+    op = require(adapter, "process")
+    x = LogitsCase(seed=11, batch=3, vocab=40, scale=5.0, removed_fraction=0.2).tensor(dtype)
+    x[0, 1] = -800.0  # a probability that underflows must survive too
+    assert_unchanged(op(x.clone(), SamplingParams()), x, "process with every stage disabled")
+
+
+@clause("SAMP-KEEP-01")
+@given(case=logits_cases(), data=st.data())
+def test_filters_keep_a_most_probable_token(adapter, case: LogitsCase, data: st.DataObject) -> None:
+    x = case.tensor(torch.float32)
+    tied_max = x == x.amax(dim=-1, keepdim=True)  # (B, V)
+    extreme = data.draw(st.sampled_from(["top_k", "top_p", "min_p"]), label="filter")
+    op = require(adapter, extreme)
+    argument = {"top_k": 1, "top_p": 1e-6, "min_p": 1.0}[extreme]
+    survivors = torch.isfinite(op(x.clone(), argument))
+    if not (survivors & tied_max).any(dim=-1).all():
+        fail(f"{extreme}={argument} removed every token with the row's maximum logit", inputs=repr(case))
+
+
+# ---------------------------------------------------------------------------------------
+# Selection
+
+
+@clause("SAMP-GREEDY-01")
+def test_greedy_picks_lowest_index_on_ties(adapter) -> None:
+    op = require(adapter, "greedy")
+    x = torch.tensor([[1.0, 3.0, 3.0, 0.0], [5.0, 5.0, 5.0, 5.0], [NEG_INF, 2.0, NEG_INF, 2.0], [0.0, 1.0, 2.0, 7.0]])
+    chosen = op(x.clone()).tolist()
+    if chosen != [1, 0, 1, 3]:
+        fail(f"greedy chose {chosen}, expected [1, 0, 1, 3] (argmax, lowest index among ties)", chosen=chosen)
+
+
+def _processed_probs(adapter, x: torch.Tensor, params: SamplingParams) -> torch.Tensor:
+    return torch.softmax(ref.process(x.double(), params, **variants(adapter)), dim=-1)
+
+
+DRAW_CASES = [
+    SamplingParams(),
+    SamplingParams(temperature=0.7, top_k=6, top_p=0.95),
+    SamplingParams(temperature=1.5, min_p=0.05),
+]
+
+
+@clause("SAMP-DRAW-01")
+@pytest.mark.parametrize("params", DRAW_CASES, ids=["plain", "T-topk-topp", "T-minp"])
+def test_draws_follow_the_processed_distribution(adapter, params: SamplingParams) -> None:
+    op = require(adapter, "sample")
+    x = torch.tensor([[2.0, 1.5, 1.0, 0.5, 0.0, -0.5, -1.0, -2.0, NEG_INF, 0.25]], dtype=torch.float32)
+    expected = _processed_probs(adapter, x, params)[0]
+    seed = 1234
+    draws = op(x.expand(DRAWS, -1).clone(), params, torch.Generator().manual_seed(seed))
+    counts = torch.bincount(draws, minlength=x.shape[-1])
+    p_value = chi_square_p_value(counts, expected)
+    if p_value < ALPHA:
+        fail(f"{DRAWS} draws do not follow softmax of the processed logits: chi-square p={p_value:.2e} < {ALPHA}",
+             p_value=p_value, seed=seed, counts=counts.tolist(), expected=(expected * DRAWS).round().tolist())
+
+
+@clause("SAMP-DRAW-02")
+def test_removed_tokens_are_never_drawn(adapter) -> None:
+    op = require(adapter, "sample")
+    x = LogitsCase(seed=5, batch=1, vocab=12, scale=1.0, removed_fraction=0.0).tensor(torch.float32)
+    params = SamplingParams(top_k=3)
+    allowed = torch.isfinite(ref.process(x.double(), params, **variants(adapter)))[0]
+    draws = op(x.expand(DRAWS, -1).clone(), params, torch.Generator().manual_seed(99))
+    forbidden = sorted(set(draws[~allowed[draws]].tolist()))
+    if forbidden:
+        fail(f"drew removed tokens {forbidden} (top_k=3 keeps {allowed.nonzero().flatten().tolist()})", seed=99)
+
+
+@clause("SAMP-DRAW-03")
+def test_draws_use_only_the_given_generator(adapter) -> None:
+    op = require(adapter, "sample")
+    x = LogitsCase(seed=8, batch=64, vocab=30, scale=1.0, removed_fraction=0.0).tensor(torch.float32)
+    params = SamplingParams(temperature=0.9, top_p=0.9)
+    torch.manual_seed(1)
+    first = op(x.clone(), params, torch.Generator().manual_seed(42))
+    torch.manual_seed(2)
+    global_state = torch.get_rng_state()
+    second = op(x.clone(), params, torch.Generator().manual_seed(42))
+    if not torch.equal(first, second):
+        fail("two draws with generators seeded 42 differ (the global seed differed between them)", seed=42)
+    if not torch.equal(global_state, torch.get_rng_state()):
+        fail("drawing consumed the global RNG instead of (or besides) the given generator")
+
+
+@clause("SAMP-DRAW-04")
+def test_each_row_draws_from_its_own_distribution(adapter) -> None:
+    op = require(adapter, "sample")
+    vocab, hot = 16, [3, 0, 15, 7, 7, 1]
+    x = torch.full((len(hot), vocab), NEG_INF)
+    x[torch.arange(len(hot)), torch.tensor(hot)] = 0.0
+    drawn = op(x.clone(), SamplingParams(), torch.Generator().manual_seed(0)).tolist()
+    if drawn != hot:
+        fail(f"rows with a single finite logit at {hot} drew {drawn}", drawn=drawn, expected=hot)
+
+
+# ---------------------------------------------------------------------------------------
+# Edge cases
+
+# Every operation with arguments that enable it: (operation, extra arguments).
+OPERATIONS = [
+    ("temperature", (0.7,)),
+    ("top_k", (2,)),
+    ("top_p", (0.9,)),
+    ("min_p", (0.1,)),
+    ("process", (SamplingParams(temperature=0.7, top_k=3, top_p=0.9, min_p=0.05),)),
+    ("greedy", ()),
+    ("sample", (SamplingParams(), "generator")),
+]
+OPERATION_IDS = [name for name, _ in OPERATIONS]
+
+
+def _call(op: Callable[..., torch.Tensor], x: torch.Tensor, arguments: tuple) -> torch.Tensor:
+    args = tuple(torch.Generator().manual_seed(0) if a == "generator" else a for a in arguments)
+    return op(x, *args)
+
+
+@clause("SAMP-EDGE-01")
+@pytest.mark.parametrize("bad", [math.nan, math.inf], ids=["nan", "posinf"])
+@pytest.mark.parametrize(("operation", "arguments"), OPERATIONS, ids=OPERATION_IDS)
+def test_nan_and_posinf_logits_are_rejected(adapter, operation: str, arguments: tuple, bad: float) -> None:
+    op = require(adapter, operation)
+    x = row(1.0, bad, 0.5, -1.0, dtype=torch.float32)
+    expect_value_error(lambda: _call(op, x, arguments), "logits", f"{operation} with a {bad} logit")
+
+
+@clause("SAMP-EDGE-02")
+@pytest.mark.parametrize(("operation", "arguments"), OPERATIONS[:5], ids=OPERATION_IDS[:5])
+def test_row_with_nothing_left_is_unchanged(adapter, operation: str, arguments: tuple) -> None:
+    op = require(adapter, operation)
+    x = torch.tensor([[NEG_INF] * 4, [1.0, 2.0, 3.0, 4.0]])
+    result = _call(op, x.clone(), arguments)
+    assert_unchanged(result[:1], x[:1], f"{operation} on a row of -inf")
+
+
+@clause("SAMP-EDGE-02")
+def test_drawing_from_a_row_with_nothing_left_raises(adapter) -> None:
+    op = require(adapter, "sample")
+    x = torch.tensor([[1.0, 2.0, 3.0, 4.0], [NEG_INF] * 4])
+    try:
+        drawn = op(x, SamplingParams(), torch.Generator().manual_seed(0))
+    except Exception:
+        return
+    fail(f"drawing from a row of -inf returned {drawn.tolist()} instead of raising")
+
+
+@clause("SAMP-EDGE-03")
+@pytest.mark.parametrize(("operation", "arguments"), OPERATIONS, ids=OPERATION_IDS)
+def test_vocabulary_of_one(adapter, operation: str, arguments: tuple) -> None:
+    op = require(adapter, operation)
+    x = torch.tensor([[0.3], [-2.0]])
+    result = _call(op, x.clone(), arguments)
+    if operation in ("greedy", "sample"):
+        if result.tolist() != [0, 0]:
+            fail(f"{operation} with V=1 returned {result.tolist()}, expected [0, 0]")
+    elif operation in ("temperature", "process"):  # these rescale; nothing may be removed
+        assert_kept(result, [[0], [0]], f"{operation} with V=1")
+    else:
+        assert_unchanged(result, x, f"{operation} with V=1")
+
+
+@clause("SAMP-EDGE-04")
+@given(case=logits_cases(), data=st.data())
+def test_rows_are_processed_independently(adapter, case: LogitsCase, data: st.DataObject) -> None:
+    op = require(adapter, "process")
+    params = data.draw(sampling_params(case.vocab), label="params")
+    x = case.tensor(torch.float32)
+    batched = op(x.clone(), params)
+    for i in range(case.batch):
+        alone = op(x[i : i + 1].clone(), params)
+        with annotate(inputs=repr(case), params=repr(params), row=i):
+            assert_close(batched[i : i + 1], alone.double(), alone, what=f"row {i} batched vs alone")
+
+
+@clause("SAMP-EDGE-05")
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize(("operation", "arguments"), OPERATIONS[:5], ids=OPERATION_IDS[:5])
+def test_inputs_untouched_shape_and_dtype_kept(adapter, dtype, operation: str, arguments: tuple) -> None:
+    use_dtype(adapter, dtype)
+    op = require(adapter, operation)
+    x = LogitsCase(seed=2, batch=3, vocab=20, scale=2.0, removed_fraction=0.2).tensor(dtype)
+    original = x.clone()
+    result = _call(op, x, arguments)
+    if not torch.equal(x, original):
+        fail(f"{operation} modified its input tensor in place")
+    if result.shape != x.shape or result.dtype != x.dtype:
+        fail(f"{operation} returned shape {tuple(result.shape)} {result.dtype}, expected {tuple(x.shape)} {x.dtype}")
+
+
+def test_module_cites_only_known_clauses() -> None:
+    """A plain test (no adapter): the suite's own sanity check, not a conformance test."""
+    from specformer.conformance.registry import registry
+
+    for name, obj in list(globals().items()):
+        for mark in getattr(obj, "pytestmark", []) if name.startswith("test_") else []:
+            if mark.name == "specformer_clause":
+                assert all(i in registry() for i in mark.args), (name, mark.args)
+
+
+_ = ConformanceFailure  # re-exported for adapters' own tests
