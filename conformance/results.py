@@ -39,6 +39,8 @@ _CLAUSE_PRECEDENCE = (FAIL, ERROR, DEVIATES, PASS, UNSUPPORTED)
 class TestResult:
     """One executed test (one pytest item) for one adapter."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     nodeid: str
     status: str
     message: str = ""

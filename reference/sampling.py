@@ -175,7 +175,9 @@ def min_p_filter(logits: torch.Tensor, min_p: float, *, min_tokens_to_keep: int 
     validate_min_tokens_to_keep(min_tokens_to_keep)
     probs = torch.softmax(logits, dim=-1)  # (B, V)
     threshold = min_p * probs.amax(dim=-1, keepdim=True)  # (B, 1)
-    remove = _protect_most_probable(probs < threshold, logits, _rank(logits), min_tokens_to_keep)
+    # No full sort needed here: topk finds the min_tokens_to_keep most probable tokens.
+    most_probable = torch.topk(logits, min(min_tokens_to_keep, logits.shape[-1]), dim=-1).indices
+    remove = _protect_most_probable(probs < threshold, logits, most_probable, min_tokens_to_keep)
     return logits.masked_fill(remove, -math.inf)
 
 

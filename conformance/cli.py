@@ -1,0 +1,175 @@
+"""The `specformer` command: run, clauses, compare, adapters.
+
+Exit codes (the interface CI scripts rely on):
+    0  every applicable clause holds, or deviates as an expectations file documents
+    1  a clause fails (or an adapter errors or crashes)
+    2  usage error, or an adapter that cannot be loaded
+    3  regression against --baseline: a clause that passed there fails now
+
+A user-facing failure is one line on stderr; --verbose adds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from specformer.conformance.runner import EXIT_FAIL, EXIT_OK, EXIT_REGRESSION, EXIT_USAGE
+
+PROFILES = ("quick", "ci", "thorough")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="specformer", description="Check implementations of transformer building blocks against the spec."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the conformance suite on adapters and report")
+    run.add_argument("--adapter", action="append", default=[], metavar="A",
+                     help="built-in name, module:attribute or entry point (repeatable; default: reference, hf)")
+    run.add_argument("--family", action="append", default=[], metavar="F", help="only this family (repeatable)")
+    run.add_argument("--profile", choices=PROFILES, default="ci", help="Hypothesis profile (default: ci)")
+    run.add_argument("--out", type=Path, metavar="DIR", help="write results.json, report.md and report.html here")
+    run.add_argument("--baseline", type=Path, metavar="FILE", help="exit 3 if a clause that passed there fails now")
+    run.add_argument("--timeout", type=float, default=120.0, metavar="S", help="per-test timeout (default 120)")
+    run.add_argument("--no-bench", action="store_true", help="skip the timing of operations")
+    run.add_argument("--verbose", action="store_true", help="show pytest's output and tracebacks")
+
+    clauses = commands.add_parser("clauses", help="list the spec's clauses with the tests that cite each")
+    clauses.add_argument("--family", action="append", default=[], metavar="F")
+
+    compare = commands.add_parser("compare", help="compare two results.json files clause by clause")
+    compare.add_argument("a", type=Path)
+    compare.add_argument("b", type=Path)
+    compare.add_argument("--markdown", action="store_true", help="print Markdown instead of a table")
+
+    commands.add_parser("adapters", help="list the adapters that can be named")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    verbose = getattr(args, "verbose", False)
+    try:
+        return {"run": _run, "clauses": _clauses, "compare": _compare, "adapters": _adapters}[args.command](args)
+    except UsageError as exc:
+        _error(str(exc), verbose)
+        return EXIT_USAGE
+
+
+class UsageError(Exception):
+    """Bad arguments or an adapter that cannot be loaded: exit 2 with one line."""
+
+
+def _error(message: str, verbose: bool) -> None:
+    if verbose:
+        traceback.print_exc()
+    print(f"specformer: error: {message}", file=sys.stderr)
+
+
+def _check_families(families: list[str]) -> None:
+    from specformer.conformance.registry import families as known_families
+
+    unknown = sorted(set(families) - set(known_families()))
+    if unknown:
+        raise UsageError(f"unknown family {', '.join(unknown)}; known: {', '.join(known_families())}")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from specformer.conformance.adapters import DEFAULT_ADAPTERS, AdapterLoadError
+    from specformer.conformance.expectations import ExpectationsError
+    from specformer.conformance.report import regressions, render_terminal, write_reports
+    from specformer.conformance.results import RunResult
+    from specformer.conformance.runner import RunOptions, load_all, run_suite
+
+    _check_families(args.family)
+    baseline = None
+    if args.baseline is not None:
+        try:
+            baseline = RunResult.read_json(args.baseline)
+        except ValueError as exc:
+            raise UsageError(f"--baseline: {exc}") from exc
+    options = RunOptions(
+        adapters=args.adapter or list(DEFAULT_ADAPTERS), families=args.family, profile=args.profile,
+        timeout_s=args.timeout, bench=not args.no_bench, verbose=args.verbose,
+    )
+    try:
+        adapters = load_all(options.adapters)
+    except (AdapterLoadError, ExpectationsError) as exc:
+        raise UsageError(str(exc)) from exc
+    console = _console()
+    run = run_suite(options, adapters, console)
+    render_terminal(run, console)
+    if args.out is not None:
+        paths = write_reports(run, args.out)
+        console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
+    if baseline is not None:
+        found = regressions(baseline, run)
+        for line in found:
+            console.print(Text(f"regression: {line}", style="bold red"))
+        if found:
+            return EXIT_REGRESSION
+    return EXIT_FAIL if run.exit_code() else EXIT_OK
+
+
+def _console() -> Console:
+    """A console for reports: the terminal's width, or 120 columns when piped to a file."""
+    return Console() if sys.stdout.isatty() else Console(width=120)
+
+
+def _clauses(args: argparse.Namespace) -> int:
+    from specformer.conformance.registry import citations, registry
+
+    _check_families(args.family)
+    cited = citations()
+    table = Table(title="specformer clauses", show_lines=False)
+    for column in ("clause", "title", "variants", "tests"):
+        table.add_column(column, overflow="fold")
+    for clause in registry().values():
+        if args.family and clause.family not in args.family:
+            continue
+        variants = ", ".join(f"{v.name}{'*' if v.default else ''}" for v in clause.variants)
+        tests = "\n".join(cited.get(clause.id, [])) or "NONE"
+        table.add_row(clause.id, clause.title, variants, Text(tests, style="red" if tests == "NONE" else ""))
+    console = _console()
+    console.print(table)
+    console.print("* the default variant", style="dim")
+    return EXIT_OK
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from specformer.conformance.report import compare_runs, render_comparison_markdown, render_comparison_terminal
+    from specformer.conformance.results import RunResult
+
+    try:
+        a, b = RunResult.read_json(args.a), RunResult.read_json(args.b)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    comparison = compare_runs(a, b, labels=(args.a.name if args.a.name != args.b.name else str(args.a), str(args.b)))
+    if args.markdown:
+        print(render_comparison_markdown(comparison))
+    else:
+        render_comparison_terminal(comparison)
+    return EXIT_OK
+
+
+def _adapters(args: argparse.Namespace) -> int:
+    from specformer.conformance.adapters import BUILTIN, entry_point_names
+
+    for name, target in BUILTIN.items():
+        print(f"{name:12} built-in     {target}")
+    for name in entry_point_names():
+        print(f"{name:12} entry point  (group specformer.adapters)")
+    print("or any third-party adapter as module:attribute")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,228 @@
+"""What every renderer of a run needs: status symbols, number formats, and the findings.
+
+The terminal, Markdown and HTML renderers show the same things (failures, documented
+deviations, stale expectations, benchmarks, a clause x adapter matrix); this module picks
+them out of a `RunResult` and formats the numbers once, so the three views cannot disagree.
+It produces plain strings and small records only: escaping and layout belong to each
+renderer, and nothing here prints or writes files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from specformer.conformance.results import (
+    DEVIATES,
+    ERROR,
+    FAIL,
+    NOT_APPLICABLE,
+    PASS,
+    STATUSES,
+    UNSUPPORTED,
+    AdapterResult,
+    BenchmarkResult,
+    ClauseResult,
+    RunResult,
+    TestResult,
+)
+
+SYMBOLS = {PASS: "✓", FAIL: "✗", DEVIATES: "~", UNSUPPORTED: "?", ERROR: "!", NOT_APPLICABLE: "-"}
+
+LEGEND = {
+    PASS: "every applicable test of the clause passed",
+    FAIL: "a test found the adapter breaking the clause",
+    DEVIATES: "it fails, and the adapter's expectations file documents why",
+    UNSUPPORTED: "the adapter does not implement what the clause's tests call",
+    ERROR: "the adapter raised or hung where the clause required an answer",
+}
+
+# Evidence keys worth a place in a one-line summary, in this order; the rest stays in the
+# full evidence (the HTML report shows all of it).
+SUMMARY_EVIDENCE_KEYS = ("error", "tolerance", "ratio", "seed", "dtype", "counterexample")
+
+# Environment keys for the one-line environment summary, in this order.
+ENVIRONMENT_KEYS = ("python", "torch", "platform", "device")
+
+REPORT_TITLE = "specformer conformance report"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One clause of one adapter that a report calls out."""
+
+    adapter: AdapterResult
+    clause: ClauseResult
+
+
+@dataclass(frozen=True)
+class ClauseRow:
+    """One clause across the run's adapters; `statuses[i]` belongs to `run.adapters[i]`.
+
+    A status is None where that adapter recorded nothing for the clause.
+    """
+
+    id: str
+    title: str
+    statuses: tuple[str | None, ...]
+
+
+def symbol(status: str | None) -> str:
+    """The one-character mark of a status; unknown or missing statuses show as a dash."""
+    return SYMBOLS.get(status or "", "—")
+
+
+def failures(run: RunResult) -> list[Finding]:
+    return [Finding(a, c) for a in run.adapters for c in a.failures()]
+
+
+def deviations(run: RunResult) -> list[Finding]:
+    return [Finding(a, c) for a in run.adapters for c in a.clauses if c.status == DEVIATES]
+
+
+def stale_expectations(run: RunResult) -> list[Finding]:
+    return [Finding(a, c) for a in run.adapters for c in a.clauses if c.stale_expectation]
+
+
+def load_errors(run: RunResult) -> list[AdapterResult]:
+    return [a for a in run.adapters if a.load_error]
+
+
+def benchmarks(run: RunResult) -> list[tuple[AdapterResult, BenchmarkResult]]:
+    return [(a, b) for a in run.adapters for b in a.benchmarks]
+
+
+def failing_tests(clause: ClauseResult) -> list[TestResult]:
+    """The tests that decided a failing clause (those that failed or errored)."""
+    return [t for t in clause.tests if t.status in (FAIL, ERROR)]
+
+
+def stale_message(finding: Finding) -> str:
+    return (
+        f"{finding.clause.id} is listed as a deviation but now passes: "
+        f"remove it from {finding.adapter.name} expectations"
+    )
+
+
+def deviation_reason(clause: ClauseResult) -> tuple[str, str]:
+    """(reason, link) of a documented deviation; empty strings where none was recorded."""
+    if clause.expectation is None:
+        return "", ""
+    return clause.expectation.reason, clause.expectation.link
+
+
+def clause_rows(run: RunResult, family: str) -> list[ClauseRow]:
+    """The clauses of one family, in the order the run first records them."""
+    titles: dict[str, str] = {}
+    statuses: dict[str, list[str | None]] = {}
+    for index, adapter in enumerate(run.adapters):
+        for clause in adapter.clauses:
+            if clause.family != family:
+                continue
+            titles.setdefault(clause.id, clause.title)
+            row = statuses.setdefault(clause.id, [None] * len(run.adapters))
+            row[index] = clause.status
+    return [ClauseRow(cid, titles[cid], tuple(statuses[cid])) for cid in titles]
+
+
+def family_counts(run: RunResult, family: str | None) -> list[dict[str, int] | None]:
+    """Clause counts per status for each adapter (None for an adapter with no clauses)."""
+    return [a.counts(family) if a.clauses else None for a in run.adapters]
+
+
+def status_counts_text(counts: dict[str, int]) -> str:
+    """Counts as one compact string.
+
+    >>> status_counts_text({"pass": 30, "fail": 1, "deviates": 2, "unsupported": 0, "error": 0})
+    '30 ✓ 1 ✗ 2 ~ 0 ? 0 !'
+    """
+    return " ".join(f"{counts.get(s, 0)} {SYMBOLS[s]}" for s in STATUSES)
+
+
+def format_number(value: Any) -> str:
+    """Compact text for an evidence or parameter value.
+
+    >>> format_number(0.000123456), format_number(3), format_number([1, 2])
+    ('0.000123', '3', '[1, 2]')
+    """
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, (int, str)):
+        return str(value)
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def evidence_summary(evidence: dict[str, Any]) -> str:
+    """The headline numbers of a test's evidence.
+
+    >>> evidence_summary({"ratio": 4.0, "error": 2e-05, "inputs": [1, 2, 3]})
+    'error=2e-05 ratio=4'
+    """
+    return " ".join(
+        f"{key}={format_number(evidence[key])}" for key in SUMMARY_EVIDENCE_KEYS if key in evidence
+    )
+
+
+def evidence_json(evidence: dict[str, Any]) -> str:
+    """The full evidence, pretty-printed (values JSON cannot hold are shown as strings)."""
+    return json.dumps(evidence, indent=2, sort_keys=True, default=str)
+
+
+def compact_params(params: dict[str, Any]) -> str:
+    """Benchmark parameters on one line.
+
+    >>> compact_params({"B": 2, "L": 128, "dtype": "float32"})
+    'B=2 L=128 dtype=float32'
+    """
+    return " ".join(f"{key}={format_number(value)}" for key, value in params.items())
+
+
+def params_key(params: dict[str, Any]) -> str:
+    """A canonical string for a parameter set, to match benchmarks across runs."""
+    return json.dumps(params, sort_keys=True, default=str)
+
+
+def format_seconds(seconds: float | None) -> str:
+    """A duration in human units with three significant digits.
+
+    >>> format_seconds(1.5e-6), format_seconds(0.0421), format_seconds(2.0)
+    ('1.50 µs', '42.1 ms', '2.00 s')
+    """
+    if seconds is None:
+        return "—"
+    if not math.isfinite(seconds) or seconds == 0:
+        return f"{seconds:g} s"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if abs(seconds) >= scale:
+            return f"{_three_digits(seconds / scale)} {unit}"
+    return f"{_three_digits(seconds / 1e-9)} ns"
+
+
+def _three_digits(value: float) -> str:
+    # subtle: 999.7 has three integer digits, so it gets no decimals ("1000"), never "1e+03".
+    decimals = max(0, 2 - math.floor(math.log10(abs(value))))
+    return f"{value:.{decimals}f}"
+
+
+def format_ratio(ratio: float | None) -> str:
+    return "—" if ratio is None else f"{ratio:.2f}×"
+
+
+def environment_line(environment: dict[str, Any]) -> str:
+    """python, torch, platform and device on one line, where the run recorded them."""
+    parts = [f"{key} {format_number(environment[key])}" for key in ENVIRONMENT_KEYS if key in environment]
+    return " · ".join(parts) if parts else "environment not recorded"
+
+
+def run_line(run: RunResult) -> str:
+    """Profile, creation time and specformer version of a run, where recorded."""
+    parts = [f"profile {run.profile}"]
+    if run.created:
+        parts.append(f"created {run.created}")
+    if run.specformer_version:
+        parts.append(f"specformer {run.specformer_version}")
+    return " · ".join(parts)

@@ -1,0 +1,106 @@
+"""`specformer run`: the conformance suite over several adapters, one process each.
+
+Each adapter runs the suite in its own pytest subprocess (the specformer plugin writes its
+results file), so an adapter that crashes the interpreter, or leaks state, cannot take the
+others down: its row reports the crash and the run goes on. The parent loads each adapter
+once first, so a loading error is one clear line and exit code 2 before anything runs, and
+then times the adapters' operations (conformance/bench.py) in-process.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from rich.console import Console
+
+from specformer import __version__
+from specformer.conformance import bench
+from specformer.conformance.adapters import LoadedAdapter, load_adapter
+from specformer.conformance.environment import environment
+from specformer.conformance.results import AdapterResult, RunResult
+
+# Exit codes: part of the interface (README, DESIGN).
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_REGRESSION = 0, 1, 2, 3
+
+
+@dataclass
+class RunOptions:
+    adapters: list[str]
+    families: list[str]
+    profile: str = "ci"
+    timeout_s: float = 120.0
+    bench: bool = True
+    verbose: bool = False
+
+
+def suite_directory() -> Path:
+    from specformer.conformance import suite
+
+    return Path(suite.__file__).parent
+
+
+def load_all(specs: list[str]) -> list[LoadedAdapter]:
+    """Load every adapter; the first failure propagates as AdapterLoadError."""
+    return [load_adapter(spec) for spec in specs]
+
+
+def run_suite(options: RunOptions, adapters: list[LoadedAdapter], console: Console) -> RunResult:
+    results = []
+    for adapter in adapters:
+        console.print(f"[dim]running the suite on {adapter.spec} ...[/dim]", highlight=False)
+        result = _run_one(adapter.spec, options, console)
+        if options.bench and result.load_error is None:
+            result.benchmarks = _benchmarks(adapter, options, console)
+        results.append(result)
+    return RunResult(
+        environment=environment(), profile=options.profile, adapters=results,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"), specformer_version=__version__,
+    )
+
+
+def pytest_command(spec: str, options: RunOptions, results_path: Path) -> list[str]:
+    """The pytest invocation for one adapter, isolated from the caller's pytest configuration."""
+    command = [
+        sys.executable, "-m", "pytest", str(suite_directory()),
+        "-c", str(suite_directory() / "pytest.ini"), "--rootdir", str(suite_directory()),
+        "-p", "specformer.conformance.plugin", "-p", "no:cacheprovider", "--import-mode=importlib",
+        "-q" if options.verbose else "-qq", "--no-header", "-rN", "--tb=no",
+        f"--specformer-adapter={spec}", f"--specformer-profile={options.profile}",
+        f"--specformer-timeout={options.timeout_s:g}", f"--specformer-results={results_path}",
+    ]
+    command += [f"--specformer-family={family}" for family in options.families]
+    return command
+
+
+def _run_one(spec: str, options: RunOptions, console: Console) -> AdapterResult:
+    with tempfile.TemporaryDirectory(prefix="specformer-") as tmp:
+        results_path = Path(tmp) / "results.json"
+        completed = subprocess.run(
+            pytest_command(spec, options, results_path), capture_output=not options.verbose, text=True,
+            check=False,
+        )
+        if results_path.exists() and completed.returncode in (0, 1):
+            adapters = RunResult.read_json(results_path).adapters
+            if adapters:
+                return adapters[0]
+    tail = ((completed.stderr or "") + (completed.stdout or "")).strip().splitlines()[-5:]
+    reason = f"the suite process ended with exit code {completed.returncode}"
+    if completed.returncode < 0:
+        reason = f"the suite process was killed by signal {-completed.returncode}"
+    return AdapterResult(name=spec, load_error=f"{reason}; last output: {' | '.join(tail) or '(none)'}")
+
+
+def _benchmarks(adapter: LoadedAdapter, options: RunOptions, console: Console) -> list:
+    if "sampling" not in adapter.capabilities.families or (options.families and "sampling" not in options.families):
+        return []
+    try:
+        return bench.sampling_benchmarks(adapter.impl, options.profile)
+    except Exception as exc:  # a benchmark never fails the run; conformance already judged it
+        console.print(f"[yellow]benchmarks of {adapter.spec} skipped: {type(exc).__name__}: {exc}[/yellow]",
+                      highlight=False)
+        return []

@@ -1,0 +1,416 @@
+"""Tests of the report renderers, the results schema and the run comparison.
+
+A run is built by hand with every kind of finding (failure with evidence, documented
+deviation, stale expectation, unsupported, error, an adapter that did not load, a
+benchmark), then each renderer is checked for what a reader relies on.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from html.parser import HTMLParser
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import pytest
+from rich.console import Console
+from specformer.conformance.report import (
+    compare_runs,
+    regressions,
+    render_comparison_markdown,
+    render_comparison_terminal,
+    render_html,
+    render_markdown,
+    render_terminal,
+    write_reports,
+)
+from specformer.conformance.results import (
+    AdapterResult,
+    BenchmarkResult,
+    ClauseResult,
+    Expectation,
+    RunResult,
+)
+from specformer.conformance.results import TestResult as OneTestResult  # not a pytest class
+
+REPRODUCE = (
+    "pytest conformance/suite/test_sampling.py::test_top_p_keeps_crossing_token"
+    "[seed=7-vocab=50] --specformer-adapter=alpha --hypothesis-seed=7"
+)
+DEVIATION_LINK = "https://example.invalid/issues/42"
+
+
+def clause(cid: str, status: str, test_status: str | None = None, **fields) -> ClauseResult:
+    family = "sampling" if cid.startswith("SAMP") else "attention"
+    test = OneTestResult(nodeid=f"suite/test_{family}.py::test_{cid.lower()}", status=test_status or status)
+    return ClauseResult(id=cid, family=family, title=f"title of {cid}", status=status, tests=[test], **fields)
+
+
+def failing_clause(message: str = "kept 3 tokens, expected 4") -> ClauseResult:
+    failed = OneTestResult(
+        nodeid="suite/test_sampling.py::test_top_p_keeps_crossing_token",
+        status="fail",
+        message=message,
+        evidence={"error": 0.5, "tolerance": 1e-6, "ratio": 5e5, "seed": 7, "inputs": [0.1, 0.9]},
+        reproduce=REPRODUCE,
+        duration_s=0.01,
+    )
+    passed = OneTestResult(nodeid="suite/test_sampling.py::test_top_p_shape", status="pass")
+    return ClauseResult(
+        "SAMP-TOPP-01", "sampling", "Top-p keeps the crossing token", "fail", [passed, failed]
+    )
+
+
+def make_run(adapter_name: str = "alpha", message: str = "kept 3 tokens, expected 4") -> RunResult:
+    deviation = Expectation("ATTN-MASK-01", "aligns the causal mask top-left", DEVIATION_LINK)
+    stale = Expectation("ATTN-SOFT-01", "used to overflow in float16")
+    error = clause("SAMP-TEMP-01", "error")
+    error.tests[0].message = "RuntimeError: boom"
+    bench = BenchmarkResult(
+        name="top_p",
+        family="sampling",
+        device="cpu",
+        params={"B": 2, "V": 32000},
+        samples_s=[1.4e-5, 1.5e-5, 1.7e-5],
+        median_s=1.5e-5,
+        iqr_s=1.5e-6,
+        calls_per_sample=100,
+        threads=4,
+    )
+    alpha = AdapterResult(
+        name=adapter_name,
+        description="the alpha implementation",
+        capabilities={"families": ["sampling", "attention"]},
+        clauses=[
+            clause("SAMP-TOPK-01", "pass"),
+            failing_clause(message),
+            error,
+            clause("ATTN-MASK-01", "deviates", "fail", expectation=deviation),
+            clause("ATTN-SOFT-01", "pass", expectation=stale, stale_expectation=True),
+            clause("ATTN-WIN-01", "unsupported"),
+        ],
+        benchmarks=[bench],
+    )
+    beta = AdapterResult(name="beta", load_error="ModuleNotFoundError: No module named 'beta_lib'")
+    return RunResult(
+        environment={"python": "3.11.7", "torch": "2.13.0", "platform": "Linux-x86_64", "device": "cpu"},
+        profile="ci",
+        adapters=[alpha, beta],
+        created="2025-01-01T00:00:00Z",
+        specformer_version="0.1.0",
+    )
+
+
+def copy_run(run: RunResult) -> RunResult:
+    return RunResult.from_dict(json.loads(json.dumps(run.to_dict())))
+
+
+def find_clause(run: RunResult, adapter: str, cid: str) -> ClauseResult:
+    found = next(a for a in run.adapters if a.name == adapter)
+    return next(c for c in found.clauses if c.id == cid)
+
+
+def terminal_text(run: RunResult) -> str:
+    console = Console(record=True, width=120)
+    render_terminal(run, console=console)
+    return console.export_text()
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict:
+    text = (resources.files("specformer.conformance") / "results.schema.json").read_text()
+    return json.loads(text)
+
+
+# --- results.json and its schema ---------------------------------------------------------
+
+
+def test_written_results_validate_against_schema(tmp_path: Path, schema: dict) -> None:
+    paths = write_reports(make_run(), tmp_path / "out")
+    assert [p.name for p in paths] == ["results.json", "report.md", "report.html"]
+    assert all(p.is_file() and p.stat().st_size > 0 for p in paths)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(json.loads(paths[0].read_text()), schema, cls=jsonschema.Draft202012Validator)
+
+
+def _break_status(data: dict) -> None:
+    data["adapters"][0]["clauses"][0]["status"] = "passed"
+
+
+def _break_test_key(data: dict) -> None:
+    del data["adapters"][0]["clauses"][1]["tests"][0]["nodeid"]
+
+
+def _add_clause_key(data: dict) -> None:
+    data["adapters"][0]["clauses"][0]["score"] = 1
+
+
+def _break_version(data: dict) -> None:
+    data["schema_version"] = 2
+
+
+def _break_calls(data: dict) -> None:
+    data["adapters"][0]["benchmarks"][0]["calls_per_sample"] = "100"
+
+
+def _break_expectation(data: dict) -> None:
+    data["adapters"][0]["clauses"][3]["expectation"] = {"clause": "ATTN-MASK-01"}
+
+
+@pytest.mark.parametrize(
+    "breaks",
+    [_break_status, _break_test_key, _add_clause_key, _break_version, _break_calls, _break_expectation],
+)
+def test_schema_rejects_broken_results(schema: dict, breaks) -> None:
+    data = make_run().to_dict()
+    breaks(data)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, schema, cls=jsonschema.Draft202012Validator)
+
+
+def test_results_round_trip_through_json(tmp_path: Path) -> None:
+    run = make_run()
+    assert copy_run(run) == run
+    run.write_json(tmp_path / "results.json")
+    assert RunResult.read_json(tmp_path / "results.json") == run
+
+
+# --- HTML --------------------------------------------------------------------------------
+
+
+class TagCollector(HTMLParser):
+    """Records tags and attributes, and checks that elements nest and close properly."""
+
+    VOID = frozenset({"meta", "br", "hr", "img", "input", "link", "wbr"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+        self.open: list[str] = []
+        self.problems: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+        if tag not in self.VOID:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open[-1] != tag:
+            self.problems.append(f"</{tag}> closes {self.open[-1:]}")
+        else:
+            self.open.pop()
+
+
+def parse_html(page: str) -> TagCollector:
+    parser = TagCollector()
+    parser.feed(page)
+    parser.close()
+    return parser
+
+
+def test_html_is_well_formed_and_refers_to_nothing_outside() -> None:
+    page = render_html(make_run())
+    parser = parse_html(page)
+    assert parser.problems == [] and parser.open == []
+    tag_names = {tag for tag, _ in parser.tags}
+    assert tag_names.isdisjoint({"script", "link", "img", "iframe", "object", "embed"})
+    attributes = [(name, value or "") for _, attrs in parser.tags for name, value in attrs]
+    assert not [name for name, _ in attributes if name in ("src", "srcset") or name.startswith("on")]
+    assert not [value for name, value in attributes if name == "href" and not value.startswith("#")]
+    assert "url(" not in page and "@import" not in page
+    # The deviation's link is shown as text for the reader; nothing else names a URL.
+    without_link = page.replace(DEVIATION_LINK, "")
+    assert DEVIATION_LINK in page
+    assert "http://" not in without_link and "https://" not in without_link
+
+
+def test_html_shows_every_kind_of_finding() -> None:
+    page = render_html(make_run())
+    for expected in (
+        "SAMP-TOPP-01",
+        "kept 3 tokens, expected 4",
+        "ratio=5e+05",
+        "RuntimeError: boom",
+        "aligns the causal mask top-left",
+        "remove it from alpha expectations",
+        "No module named &#x27;beta_lib&#x27;",
+        "15.0 µs",
+        "class='s-unsupported'",
+        "Linux-x86_64",
+    ):
+        assert expected in page, expected
+    assert html.escape(REPRODUCE) in page
+
+
+def test_html_escapes_strings_from_the_run() -> None:
+    hostile_name = "<script>alert(1)</script>"
+    hostile_message = '<img src=x onerror="alert(1)"> & more'
+    page = render_html(make_run(adapter_name=hostile_name, message=hostile_message))
+    assert "<script" not in page and "<img" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp; more" in page
+    parser = parse_html(page)
+    assert {tag for tag, _ in parser.tags}.isdisjoint({"script", "img"})
+
+
+# --- Markdown ----------------------------------------------------------------------------
+
+_UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
+
+
+def markdown_tables(text: str) -> list[list[str]]:
+    tables: list[list[str]] = []
+    previous_was_row = False
+    for line in text.splitlines():
+        is_row = line.startswith("|")
+        if is_row and not previous_was_row:
+            tables.append([])
+        if is_row:
+            tables[-1].append(line)
+        previous_was_row = is_row
+    return tables
+
+
+def test_markdown_tables_survive_pipes_and_newlines() -> None:
+    run = make_run(adapter_name="a|b")
+    deviation = find_clause(run, "a|b", "ATTN-MASK-01")
+    deviation.expectation = Expectation("ATTN-MASK-01", "left | right\nsecond line", "x|y")
+    deviation.title = "title | with pipe"
+    text = render_markdown(run)
+    tables = markdown_tables(text)
+    assert len(tables) >= 4  # summary, deviations, benchmarks, one per family
+    for table in tables:
+        widths = {len(_UNESCAPED_PIPE.findall(row)) for row in table}
+        assert len(widths) == 1, table
+    assert "left \\| right second line" in text
+
+
+def test_markdown_lists_findings_with_reproduce_in_code_span() -> None:
+    text = render_markdown(make_run())
+    assert text.startswith("# ")
+    assert "python 3.11.7 · torch 2.13.0 · platform Linux-x86\\_64 · device cpu" in text
+    assert f"`{REPRODUCE}`" in text
+    assert "kept 3 tokens, expected 4" in text
+    assert "| `alpha` | ATTN-MASK-01 | aligns the causal mask top-left | <" + DEVIATION_LINK + "> |" in text
+    assert "remove it from alpha expectations" in text
+    assert "ModuleNotFoundError" in text
+    assert "15.0 µs" in text
+    assert "| ATTN-WIN-01 | title of ATTN-WIN-01 | ? unsupported | — |" in text
+
+
+def without_code(markdown: str) -> str:
+    """Markdown with fenced blocks and code spans removed (their text is shown verbatim)."""
+    markdown = re.sub(r"^```+text\n.*?^```+$", "", markdown, flags=re.S | re.M)
+    return re.sub(r"(`+).*?\1", "", markdown)
+
+
+def test_markdown_escapes_html_outside_code() -> None:
+    run = make_run()
+    run.adapters[1].load_error = "<script>alert(1)</script>"
+    find_clause(run, "alpha", "ATTN-MASK-01").expectation.reason = "<img src=x onerror=alert(1)>"
+    text = render_markdown(run)
+    assert "```text\n<script>alert(1)</script>\n```" in text
+    prose = without_code(text)
+    assert "<script" not in prose and "<img" not in prose
+    assert "&lt;img src=x onerror=alert(1)&gt;" in prose
+
+
+# --- terminal ----------------------------------------------------------------------------
+
+
+def test_terminal_shows_failures_with_reproduce_line() -> None:
+    text = terminal_text(make_run())
+    assert "SAMP-TOPP-01" in text and "Top-p keeps the crossing token" in text
+    assert "kept 3 tokens, expected 4" in text
+    assert "error=0.5 tolerance=1e-06 ratio=5e+05 seed=7" in text
+    # The reproduce line is longer than the console and must stay one copyable line.
+    assert REPRODUCE in text
+    assert "SAMP-TEMP-01" in text and "RuntimeError: boom" in text
+    assert "No module named 'beta_lib'" in text
+
+
+def test_terminal_shows_summary_deviations_stale_and_benchmarks() -> None:
+    text = terminal_text(make_run())
+    assert "1 ✓ 1 ✗ 0 ~ 0 ? 1 !" in text  # sampling: TOPK pass, TOPP fail, TEMP error
+    assert "1 ✓ 0 ✗ 1 ~ 1 ? 0 !" in text  # attention: SOFT pass, MASK deviates, WIN unsupported
+    assert "ATTN-MASK-01: aligns the causal mask top-left" in text
+    assert "ATTN-SOFT-01 is listed as a deviation but now passes" in text
+    assert "remove it from alpha expectations" in text
+    assert "15.0 µs" in text and "1.50 µs" in text and "B=2 V=32000" in text
+
+
+def test_terminal_prints_markup_in_names_verbatim() -> None:
+    text = terminal_text(make_run(adapter_name="[bold]alpha[/bold]", message="[red]x[/red]"))
+    assert "[bold]alpha[/bold]" in text
+    assert "[red]x[/red]" in text
+
+
+# --- comparison and regressions -----------------------------------------------------------
+
+
+def test_compare_runs_flags_changed_clause_and_benchmark_ratio() -> None:
+    before = make_run()
+    after = copy_run(before)
+    find_clause(after, "alpha", "SAMP-TOPK-01").status = "fail"
+    after.adapters[0].benchmarks[0].median_s = 3e-5
+    comparison = compare_runs(before, after)
+    assert [(c.adapter, c.clause, c.status_a, c.status_b) for c in comparison.changed()] == [
+        ("alpha", "SAMP-TOPK-01", "pass", "fail")
+    ]
+    assert comparison.unchanged_count() == 5
+    assert [b.ratio for b in comparison.benchmarks] == [pytest.approx(2.0)]
+    markdown = render_comparison_markdown(comparison)
+    assert "SAMP-TOPK-01" in markdown and "unchanged: 5" in markdown and "2.00×" in markdown
+    assert markdown.index("SAMP-TOPK-01") < markdown.index("unchanged: 5")
+    console = Console(record=True, width=120)
+    render_comparison_terminal(comparison, console=console)
+    text = console.export_text()
+    assert "SAMP-TOPK-01" in text and "unchanged: 5" in text and "2.00×" in text
+
+
+def test_compare_runs_keeps_clauses_present_on_one_side() -> None:
+    before = make_run()
+    after = copy_run(before)
+    after.adapters[0].clauses.pop(0)
+    changes = {c.clause: c for c in compare_runs(before, after).changed()}
+    assert list(changes) == ["SAMP-TOPK-01"]
+    assert changes["SAMP-TOPK-01"].status_b is None
+
+
+def run_with(adapters: dict[str, dict[str, str]]) -> RunResult:
+    return RunResult(
+        environment={},
+        profile="ci",
+        adapters=[
+            AdapterResult(name, clauses=[clause(cid, status) for cid, status in statuses.items()])
+            for name, statuses in adapters.items()
+        ],
+    )
+
+
+def test_regressions_report_only_pass_to_fail_or_error() -> None:
+    baseline = run_with(
+        {
+            "alpha": {"SAMP-A-01": "pass", "SAMP-B-01": "pass", "SAMP-C-01": "pass", "SAMP-D-01": "fail"},
+            "gone": {"SAMP-A-01": "pass"},
+        }
+    )
+    current = run_with(
+        {
+            "alpha": {
+                "SAMP-A-01": "fail",
+                "SAMP-B-01": "deviates",
+                "SAMP-C-01": "error",
+                "SAMP-D-01": "error",
+            },
+            "new": {"SAMP-A-01": "fail"},
+        }
+    )
+    assert regressions(baseline, current) == [
+        "alpha SAMP-A-01: pass -> fail",
+        "alpha SAMP-C-01: pass -> error",
+    ]
+    assert regressions(baseline, baseline) == []
