@@ -25,7 +25,12 @@ SAMPLES = {"quick": 3, "ci": 5, "thorough": 15}
 
 
 def time_cpu(
-    call: Callable[[], Any], *, name: str, family: str, params: dict[str, Any], samples: int = 5,
+    call: Callable[[], Any],
+    *,
+    name: str,
+    family: str,
+    params: dict[str, Any],
+    samples: int = 5,
     min_sample_s: float = 0.05,
 ) -> BenchmarkResult:
     """Median and IQR of seconds per call of `call` on the CPU."""
@@ -49,8 +54,14 @@ def time_cpu(
         per_call.append((time.perf_counter() - start) / calls)
     quartiles = statistics.quantiles(per_call, n=4) if len(per_call) > 1 else [per_call[0]] * 3
     return BenchmarkResult(
-        name=name, family=family, device="cpu", params=params, samples_s=per_call,
-        median_s=statistics.median(per_call), iqr_s=quartiles[2] - quartiles[0], calls_per_sample=calls,
+        name=name,
+        family=family,
+        device="cpu",
+        params=params,
+        samples_s=per_call,
+        median_s=statistics.median(per_call),
+        iqr_s=quartiles[2] - quartiles[0],
+        calls_per_sample=calls,
         threads=torch.get_num_threads(),
     )
 
@@ -75,9 +86,13 @@ def sampling_benchmarks(adapter: Any, profile: str = "ci") -> list[BenchmarkResu
         op = getattr(adapter, operation, None)
         if op is None:
             continue
-        results.append(time_cpu(
-            lambda op=op, args=args: op(logits, *args), name=f"sampling.{name}", family="sampling",
-            params={"batch": SAMPLING_BATCH, "vocab": SAMPLING_VOCAB, "dtype": "float32", **params},
-            samples=SAMPLES.get(profile, 5),
-        ))
+        results.append(
+            time_cpu(
+                lambda op=op, args=args: op(logits, *args),
+                name=f"sampling.{name}",
+                family="sampling",
+                params={"batch": SAMPLING_BATCH, "vocab": SAMPLING_VOCAB, "dtype": "float32", **params},
+                samples=SAMPLES.get(profile, 5),
+            )
+        )
     return results

@@ -17,7 +17,6 @@ import traceback
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from specformer.conformance.runner import EXIT_FAIL, EXIT_OK, EXIT_REGRESSION, EXIT_USAGE
@@ -32,8 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the conformance suite on adapters and report")
-    run.add_argument("--adapter", action="append", default=[], metavar="A",
-                     help="built-in name, module:attribute or entry point (repeatable; default: reference, hf)")
+    run.add_argument(
+        "--adapter",
+        action="append",
+        default=[],
+        metavar="A",
+        help="built-in name, module:attribute or entry point (repeatable; default: reference, hf)",
+    )
     run.add_argument("--family", action="append", default=[], metavar="F", help="only this family (repeatable)")
     run.add_argument("--profile", choices=PROFILES, default="ci", help="Hypothesis profile (default: ci)")
     run.add_argument("--out", type=Path, metavar="DIR", help="write results.json, report.md and report.html here")
@@ -97,8 +101,12 @@ def _run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise UsageError(f"--baseline: {exc}") from exc
     options = RunOptions(
-        adapters=args.adapter or list(DEFAULT_ADAPTERS), families=args.family, profile=args.profile,
-        timeout_s=args.timeout, bench=not args.no_bench, verbose=args.verbose,
+        adapters=args.adapter or list(DEFAULT_ADAPTERS),
+        families=args.family,
+        profile=args.profile,
+        timeout_s=args.timeout,
+        bench=not args.no_bench,
+        verbose=args.verbose,
     )
     try:
         adapters = load_all(options.adapters)
@@ -125,22 +133,28 @@ def _console() -> Console:
 
 
 def _clauses(args: argparse.Namespace) -> int:
+    """One line per clause (ID, title, variants; * marks the default), then the tests citing it."""
     from specformer.conformance.registry import citations, registry
 
     _check_families(args.family)
     cited = citations()
-    table = Table(title="specformer clauses", show_lines=False)
-    for column in ("clause", "title", "variants", "tests"):
-        table.add_column(column, overflow="fold")
+    console = _console()
+    family = None
     for clause in registry().values():
         if args.family and clause.family not in args.family:
             continue
-        variants = ", ".join(f"{v.name}{'*' if v.default else ''}" for v in clause.variants)
-        tests = "\n".join(cited.get(clause.id, [])) or "NONE"
-        table.add_row(clause.id, clause.title, variants, Text(tests, style="red" if tests == "NONE" else ""))
-    console = _console()
-    console.print(table)
-    console.print("* the default variant", style="dim")
+        if clause.family != family:
+            family = clause.family
+            console.print(Text(f"\n{family} (spec/{family}.md)", style="bold"))
+        line = Text(f"{clause.id:16} ", style="bold cyan") + Text(clause.title)
+        if clause.variants:
+            names = ", ".join(f"{v.name}{'*' if v.default else ''}" for v in clause.variants)
+            line += Text(f"  [variants: {names}]", style="dim")
+        console.print(line)
+        for test in cited.get(clause.id, []):
+            console.print(Text(f"    {test}", style="green"), soft_wrap=True)
+        if clause.id not in cited:
+            console.print(Text("    NO TEST CITES THIS CLAUSE", style="bold red"))
     return EXIT_OK
 
 

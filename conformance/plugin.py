@@ -54,15 +54,29 @@ _NOT_APPLICABLE_PREFIX = "n/a: "
 # Hypothesis profiles. quick: a developer's loop; ci: the gate, derandomised so a failure
 # reproduces exactly; thorough: many random examples, for a nightly run.
 settings.register_profile(
-    "quick", max_examples=10, derandomize=True, deadline=None, database=None, print_blob=True,
+    "quick",
+    max_examples=10,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 settings.register_profile(
-    "ci", max_examples=40, derandomize=True, deadline=None, database=None, print_blob=True,
+    "ci",
+    max_examples=40,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 settings.register_profile(
-    "thorough", max_examples=500, derandomize=False, deadline=None, print_blob=True,
+    "thorough",
+    max_examples=500,
+    derandomize=False,
+    deadline=None,
+    print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 
@@ -107,15 +121,30 @@ _FAMILY_OF_OPERATION = _operation_families()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("specformer", "specformer conformance suite")
-    group.addoption("--specformer-adapter", action="append", default=[], metavar="ADAPTER",
-                    help="adapter to test: a built-in name, module:attribute, or entry point (repeatable)")
-    group.addoption("--specformer-family", action="append", default=[], metavar="FAMILY",
-                    help="only this spec family (repeatable)")
-    group.addoption("--specformer-profile", default="ci", choices=PROFILES,
-                    help="Hypothesis profile: quick, ci (default) or thorough")
+    group.addoption(
+        "--specformer-adapter",
+        action="append",
+        default=[],
+        metavar="ADAPTER",
+        help="adapter to test: a built-in name, module:attribute, or entry point (repeatable)",
+    )
+    group.addoption(
+        "--specformer-family", action="append", default=[], metavar="FAMILY", help="only this spec family (repeatable)"
+    )
+    group.addoption(
+        "--specformer-profile",
+        default="ci",
+        choices=PROFILES,
+        help="Hypothesis profile: quick, ci (default) or thorough",
+    )
     group.addoption("--specformer-results", default=None, metavar="PATH", help="write results JSON here")
-    group.addoption("--specformer-timeout", default=120.0, type=float, metavar="SECONDS",
-                    help="per-test timeout; a test over it is an adapter error (default 120)")
+    group.addoption(
+        "--specformer-timeout",
+        default=120.0,
+        type=float,
+        metavar="SECONDS",
+        help="per-test timeout; a test over it is an adapter error (default 120)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -234,8 +263,9 @@ def _message_of(exc: BaseException) -> str:
     return "\n".join(p for p in parts if p)[:4000]
 
 
-def _record(item: pytest.Item, adapter: Any, status: str, message: str, evidence: dict[str, Any],
-            duration: float) -> None:
+def _record(
+    item: pytest.Item, adapter: Any, status: str, message: str, evidence: dict[str, Any], duration: float
+) -> None:
     config = item.config
     reproduce = (
         f"python -m pytest {shlex.quote(f'{item.path}::{item.name}')} "
@@ -243,8 +273,12 @@ def _record(item: pytest.Item, adapter: Any, status: str, message: str, evidence
         f"--specformer-profile={config.getoption('--specformer-profile')} -p no:cacheprovider"
     )
     result = TestResult(
-        nodeid=item.nodeid, status=status, message=message, evidence=_jsonable(evidence),
-        reproduce=reproduce if status in (FAIL, ERROR) else "", duration_s=round(duration, 6),
+        nodeid=item.nodeid,
+        status=status,
+        message=message,
+        evidence=_jsonable(evidence),
+        reproduce=reproduce if status in (FAIL, ERROR) else "",
+        duration_s=round(duration, 6),
     )
     state = config.stash[_STATE]
     for clause_id in _clause_ids(item):
@@ -306,18 +340,31 @@ def build_run(config: pytest.Config) -> RunResult:
             if expectation is not None and status in (FAIL, ERROR):
                 status = DEVIATES
             known = clauses.get(clause_id)
-            clause_results.append(ClauseResult(
-                id=clause_id, family=known.family if known else "unknown", title=known.title if known else "",
-                status=status, tests=tests, expectation=expectation, stale_expectation=stale,
-            ))
-        adapters.append(AdapterResult(
-            name=adapter.spec, description=adapter.description,
-            capabilities={**adapter.capabilities.to_dict(), "operations": _operations(adapter)},
-            clauses=clause_results,
-        ))
+            clause_results.append(
+                ClauseResult(
+                    id=clause_id,
+                    family=known.family if known else "unknown",
+                    title=known.title if known else "",
+                    status=status,
+                    tests=tests,
+                    expectation=expectation,
+                    stale_expectation=stale,
+                )
+            )
+        adapters.append(
+            AdapterResult(
+                name=adapter.spec,
+                description=adapter.description,
+                capabilities={**adapter.capabilities.to_dict(), "operations": _operations(adapter)},
+                clauses=clause_results,
+            )
+        )
     return RunResult(
-        environment=environment(), profile=config.getoption("--specformer-profile"), adapters=adapters,
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"), specformer_version=__version__,
+        environment=environment(),
+        profile=config.getoption("--specformer-profile"),
+        adapters=adapters,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        specformer_version=__version__,
     )
 
 

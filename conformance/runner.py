@@ -58,20 +58,38 @@ def run_suite(options: RunOptions, adapters: list[LoadedAdapter], console: Conso
             result.benchmarks = _benchmarks(adapter, options, console)
         results.append(result)
     return RunResult(
-        environment=environment(), profile=options.profile, adapters=results,
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"), specformer_version=__version__,
+        environment=environment(),
+        profile=options.profile,
+        adapters=results,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        specformer_version=__version__,
     )
 
 
-def pytest_command(spec: str, options: RunOptions, results_path: Path) -> list[str]:
+def suite_command(spec: str, options: RunOptions, results_path: Path) -> list[str]:
     """The pytest invocation for one adapter, isolated from the caller's pytest configuration."""
     command = [
-        sys.executable, "-m", "pytest", str(suite_directory()),
-        "-c", str(suite_directory() / "pytest.ini"), "--rootdir", str(suite_directory()),
-        "-p", "specformer.conformance.plugin", "-p", "no:cacheprovider", "--import-mode=importlib",
-        "-q" if options.verbose else "-qq", "--no-header", "-rN", "--tb=no",
-        f"--specformer-adapter={spec}", f"--specformer-profile={options.profile}",
-        f"--specformer-timeout={options.timeout_s:g}", f"--specformer-results={results_path}",
+        sys.executable,
+        "-m",
+        "pytest",
+        str(suite_directory()),
+        "-c",
+        str(suite_directory() / "pytest.ini"),
+        "--rootdir",
+        str(suite_directory()),
+        "-p",
+        "specformer.conformance.plugin",
+        "-p",
+        "no:cacheprovider",
+        "--import-mode=importlib",
+        "-q" if options.verbose else "-qq",
+        "--no-header",
+        "-rN",
+        "--tb=no",
+        f"--specformer-adapter={spec}",
+        f"--specformer-profile={options.profile}",
+        f"--specformer-timeout={options.timeout_s:g}",
+        f"--specformer-results={results_path}",
     ]
     command += [f"--specformer-family={family}" for family in options.families]
     return command
@@ -81,7 +99,9 @@ def _run_one(spec: str, options: RunOptions, console: Console) -> AdapterResult:
     with tempfile.TemporaryDirectory(prefix="specformer-") as tmp:
         results_path = Path(tmp) / "results.json"
         completed = subprocess.run(
-            pytest_command(spec, options, results_path), capture_output=not options.verbose, text=True,
+            suite_command(spec, options, results_path),
+            capture_output=not options.verbose,
+            text=True,
             check=False,
         )
         if results_path.exists() and completed.returncode in (0, 1):
@@ -101,6 +121,7 @@ def _benchmarks(adapter: LoadedAdapter, options: RunOptions, console: Console) -
     try:
         return bench.sampling_benchmarks(adapter.impl, options.profile)
     except Exception as exc:  # a benchmark never fails the run; conformance already judged it
-        console.print(f"[yellow]benchmarks of {adapter.spec} skipped: {type(exc).__name__}: {exc}[/yellow]",
-                      highlight=False)
+        console.print(
+            f"[yellow]benchmarks of {adapter.spec} skipped: {type(exc).__name__}: {exc}[/yellow]", highlight=False
+        )
         return []

@@ -186,9 +186,7 @@ def _rank(logits: torch.Tensor) -> torch.Tensor:
     return logits.sort(dim=-1, descending=True, stable=True).indices  # (B, V)
 
 
-def _protect_most_probable(
-    remove: torch.Tensor, logits: torch.Tensor, order: torch.Tensor, count: int
-) -> torch.Tensor:
+def _protect_most_probable(remove: torch.Tensor, logits: torch.Tensor, order: torch.Tensor, count: int) -> torch.Tensor:
     """Clear `remove` for the first `count` tokens of `order` in each row, and for rows with no
     finite logit, whose NaN probabilities must not decide anything (SAMP-EDGE-02)."""
     remove = remove.scatter(-1, order[:, :count], False)

@@ -17,6 +17,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from rich.console import Console
+
 from specformer.conformance.report import (
     compare_runs,
     regressions,
@@ -59,9 +60,7 @@ def failing_clause(message: str = "kept 3 tokens, expected 4") -> ClauseResult:
         duration_s=0.01,
     )
     passed = OneTestResult(nodeid="suite/test_sampling.py::test_top_p_shape", status="pass")
-    return ClauseResult(
-        "SAMP-TOPP-01", "sampling", "Top-p keeps the crossing token", "fail", [passed, failed]
-    )
+    return ClauseResult("SAMP-TOPP-01", "sampling", "Top-p keeps the crossing token", "fail", [passed, failed])
 
 
 def make_run(adapter_name: str = "alpha", message: str = "kept 3 tokens, expected 4") -> RunResult:

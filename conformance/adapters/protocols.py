@@ -70,9 +70,7 @@ class SamplingAdapter(Adapter, Protocol):
 
     def greedy(self, logits: torch.Tensor) -> torch.Tensor: ...
 
-    def sample(
-        self, logits: torch.Tensor, params: SamplingParams, generator: torch.Generator
-    ) -> torch.Tensor: ...
+    def sample(self, logits: torch.Tensor, params: SamplingParams, generator: torch.Generator) -> torch.Tensor: ...
 
 
 # Operations per family, as the suite calls them; used to list what an adapter implements.

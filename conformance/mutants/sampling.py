@@ -140,6 +140,7 @@ class TopPOneRemovesUnderflow(_Mutant):
         if top_p < 1.0:
             return super().top_p(logits, top_p, min_tokens_to_keep)
         sampling.check_logits(logits)
+        sampling.validate_top_p(top_p)
         return logits.masked_fill(torch.softmax(logits, dim=-1) == 0, -math.inf)
 
 

@@ -162,9 +162,7 @@ def evidence_summary(evidence: dict[str, Any]) -> str:
     >>> evidence_summary({"ratio": 4.0, "error": 2e-05, "inputs": [1, 2, 3]})
     'error=2e-05 ratio=4'
     """
-    return " ".join(
-        f"{key}={format_number(evidence[key])}" for key in SUMMARY_EVIDENCE_KEYS if key in evidence
-    )
+    return " ".join(f"{key}={format_number(evidence[key])}" for key in SUMMARY_EVIDENCE_KEYS if key in evidence)
 
 
 def evidence_json(evidence: dict[str, Any]) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
 from specformer.conformance.report.common import (
     compact_params,
     format_ratio,
@@ -134,9 +135,7 @@ def render_comparison_terminal(comparison: Comparison, console: Console | None =
         for header in ("adapter", "clause", "title", comparison.label_a, comparison.label_b):
             table.add_column(Text(header))
         for c in changed:
-            table.add_row(
-                Text(c.adapter), Text(c.clause), Text(c.title), _status(c.status_a), _status(c.status_b)
-            )
+            table.add_row(Text(c.adapter), Text(c.clause), Text(c.title), _status(c.status_a), _status(c.status_b))
         console.print(table)
     else:
         console.print(Text("no clause changed status"))

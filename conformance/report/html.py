@@ -117,9 +117,7 @@ def td(text: Any, css: str = "") -> str:
 
 
 def _legend() -> str:
-    items = "".join(
-        f"<tr>{status_cell(status)}<td>{esc(meaning)}</td></tr>" for status, meaning in LEGEND.items()
-    )
+    items = "".join(f"<tr>{status_cell(status)}<td>{esc(meaning)}</td></tr>" for status, meaning in LEGEND.items())
     return f"<h2>Legend</h2><table><tbody>{items}</tbody></table>"
 
 
@@ -244,8 +242,7 @@ def _clause_matrices(run: RunResult) -> str:
     parts = []
     for family in run.families():
         rows = [
-            [td(row.id), td(row.title), *(status_cell(s) for s in row.statuses)]
-            for row in clause_rows(run, family)
+            [td(row.id), td(row.title), *(status_cell(s) for s in row.statuses)] for row in clause_rows(run, family)
         ]
         parts.append(f"<h3>{esc(family)}</h3>")
         parts.append(table(["clause", "title", *_adapter_headers(run)], rows))

@@ -124,9 +124,7 @@ def _adapter_headers(run: RunResult) -> list[str]:
 
 
 def _summary(run: RunResult) -> list[str]:
-    rows = [
-        [md_text(family), *(_counts_cell(c) for c in family_counts(run, family))] for family in run.families()
-    ]
+    rows = [[md_text(family), *(_counts_cell(c) for c in family_counts(run, family))] for family in run.families()]
     if len(rows) > 1:
         rows.append(["**all**", *(_counts_cell(c) for c in family_counts(run, None))])
     legend = ", ".join(f"{symbol(s)} {s}" for s in LEGEND)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
 from specformer.conformance.report.common import (
     LEGEND,
     REPORT_TITLE,

@@ -64,8 +64,9 @@ def expect_value_error(call: Callable[[], object], parameter: str, value: object
         return
     except Exception as exc:
         fail(f"{parameter}={value!r} raised {type(exc).__name__} ({exc}), expected ValueError", value=repr(value))
-    fail(f"{parameter}={value!r} was accepted (returned {type(result).__name__}), expected ValueError",
-         value=repr(value))
+    fail(
+        f"{parameter}={value!r} was accepted (returned {type(result).__name__}), expected ValueError", value=repr(value)
+    )
 
 
 def assert_kept(actual: torch.Tensor, expected: list[list[int]], what: str) -> None:
@@ -96,8 +97,12 @@ def test_temperature_divides_logits(adapter, dtype, case: LogitsCase, temperatur
     op = require(adapter, "temperature")
     x = case.tensor(dtype)
     with annotate(inputs=repr(case), temperature=temperature):
-        assert_close(op(x.clone(), temperature), ref.apply_temperature(x.double(), temperature),
-                     ref.apply_temperature(x, temperature), what=f"temperature {temperature}")
+        assert_close(
+            op(x.clone(), temperature),
+            ref.apply_temperature(x.double(), temperature),
+            ref.apply_temperature(x, temperature),
+            what=f"temperature {temperature}",
+        )
 
 
 @clause("SAMP-TEMP-02")
@@ -130,8 +135,12 @@ def test_top_k_keeps_the_k_largest(adapter, dtype, case: LogitsCase, data: st.Da
     x = case.tensor(dtype)
     with annotate(inputs=repr(case), top_k=top_k):
         kwargs = {"top_k_ties": variants(adapter)["top_k_ties"]}
-        assert_close(op(x.clone(), top_k), ref.top_k_filter(x.double(), top_k, **kwargs),
-                     ref.top_k_filter(x, top_k, **kwargs), what=f"top_k={top_k}")
+        assert_close(
+            op(x.clone(), top_k),
+            ref.top_k_filter(x.double(), top_k, **kwargs),
+            ref.top_k_filter(x, top_k, **kwargs),
+            what=f"top_k={top_k}",
+        )
 
 
 @clause("SAMP-TOPK-02")
@@ -150,8 +159,11 @@ def test_top_k_ties_at_the_kth_value(adapter, dtype) -> None:
         else:
             expected_count = top_k
         if len(survivors) != expected_count or not set(above) <= set(survivors) <= set(above + tied):
-            fail(f"{what}: kept {survivors}; expected {expected_count} tokens: all of {above} and "
-                 f"{'all' if variant == 'keep-ties' else 'some'} of {tied}", variant=variant)
+            fail(
+                f"{what}: kept {survivors}; expected {expected_count} tokens: all of {above} and "
+                f"{'all' if variant == 'keep-ties' else 'some'} of {tied}",
+                variant=variant,
+            )
 
 
 @clause("SAMP-TOPK-03")
@@ -205,8 +217,12 @@ def test_top_p_matches_reference(adapter, dtype, case: LogitsCase, top_p: float)
     boundary = variants(adapter)["top_p_boundary"]
     assume(clear_decision(lambda p: ref.top_p_filter(x.double(), p, top_p_boundary=boundary), top_p))
     with annotate(inputs=repr(case), top_p=top_p):
-        assert_close(op(x.clone(), top_p), ref.top_p_filter(x.double(), top_p, top_p_boundary=boundary),
-                     ref.top_p_filter(x, top_p, top_p_boundary=boundary), what=f"top_p={top_p}")
+        assert_close(
+            op(x.clone(), top_p),
+            ref.top_p_filter(x.double(), top_p, top_p_boundary=boundary),
+            ref.top_p_filter(x, top_p, top_p_boundary=boundary),
+            what=f"top_p={top_p}",
+        )
 
 
 @clause("SAMP-TOPP-02")
@@ -220,8 +236,11 @@ def test_top_p_exact_boundary(adapter, dtype) -> None:
         expected = strict if variant == "strict" else inclusive
         survivors = kept(op(x.clone(), top_p))[0]
         if len(survivors) != expected:
-            fail(f"top_p={top_p} on four equal tokens ({variant}): kept {len(survivors)} tokens, expected {expected}",
-                 variant=variant, kept=survivors)
+            fail(
+                f"top_p={top_p} on four equal tokens ({variant}): kept {len(survivors)} tokens, expected {expected}",
+                variant=variant,
+                kept=survivors,
+            )
 
 
 @clause("SAMP-TOPP-03")
@@ -290,8 +309,9 @@ def test_min_p_matches_reference(adapter, dtype, case: LogitsCase, min_p: float)
     x = case.tensor(dtype)
     assume(clear_decision(lambda m: ref.min_p_filter(x.double(), m), min_p))
     with annotate(inputs=repr(case), min_p=min_p):
-        assert_close(op(x.clone(), min_p), ref.min_p_filter(x.double(), min_p), ref.min_p_filter(x, min_p),
-                     what=f"min_p={min_p}")
+        assert_close(
+            op(x.clone(), min_p), ref.min_p_filter(x.double(), min_p), ref.min_p_filter(x, min_p), what=f"min_p={min_p}"
+        )
 
 
 @clause("SAMP-MINP-02")
@@ -371,14 +391,22 @@ def test_process_matches_reference(adapter, dtype, case: LogitsCase, data: st.Da
     kwargs = variants(adapter)
 
     def pipeline(scale: float) -> torch.Tensor:
-        moved = SamplingParams(temperature=params.temperature * scale, top_k=params.top_k,
-                               top_p=min(params.top_p * scale, 1.0), min_p=min(params.min_p * scale, 1.0))
+        moved = SamplingParams(
+            temperature=params.temperature * scale,
+            top_k=params.top_k,
+            top_p=min(params.top_p * scale, 1.0),
+            min_p=min(params.min_p * scale, 1.0),
+        )
         return ref.process(x.double(), moved, **kwargs)
 
     assume(clear_decision(pipeline, 1.0))
     with annotate(inputs=repr(case), params=repr(params), order=kwargs["order"]):
-        assert_close(op(x.clone(), params), ref.process(x.double(), params, **kwargs),
-                     ref.process(x, params, **kwargs), what=f"process({params})")
+        assert_close(
+            op(x.clone(), params),
+            ref.process(x.double(), params, **kwargs),
+            ref.process(x, params, **kwargs),
+            what=f"process({params})",
+        )
 
 
 @clause("SAMP-ORDER-02")
@@ -447,8 +475,13 @@ def test_draws_follow_the_processed_distribution(adapter, params: SamplingParams
     counts = torch.bincount(draws, minlength=x.shape[-1])
     p_value = chi_square_p_value(counts, expected)
     if p_value < ALPHA:
-        fail(f"{DRAWS} draws do not follow softmax of the processed logits: chi-square p={p_value:.2e} < {ALPHA}",
-             p_value=p_value, seed=seed, counts=counts.tolist(), expected=(expected * DRAWS).round().tolist())
+        fail(
+            f"{DRAWS} draws do not follow softmax of the processed logits: chi-square p={p_value:.2e} < {ALPHA}",
+            p_value=p_value,
+            seed=seed,
+            counts=counts.tolist(),
+            expected=(expected * DRAWS).round().tolist(),
+        )
 
 
 @clause("SAMP-DRAW-02")

@@ -1,0 +1,68 @@
+"""Helpers for specformer's own tests: running the suite and the CLI in subprocesses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from specformer.conformance.results import RunResult
+from specformer.conformance.runner import RunOptions, suite_command
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(FIXTURES), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+@pytest.fixture
+def run_suite(tmp_path: Path) -> Callable[..., tuple[int, RunResult | None, str]]:
+    """Run the conformance suite on adapters in one pytest process; return (exit code, results, output)."""
+
+    def run(
+        adapters: list[str], *extra: str, families: tuple[str, ...] = ("sampling",), profile: str = "quick"
+    ) -> tuple[int, RunResult | None, str]:
+        results = tmp_path / "results.json"
+        options = RunOptions(adapters=adapters, families=list(families), profile=profile)
+        command = suite_command(adapters[0], options, results)
+        command += [f"--specformer-adapter={a}" for a in adapters[1:]] + list(extra)
+        done = subprocess.run(command, capture_output=True, text=True, env=_env(), check=False)
+        run_result = RunResult.read_json(results) if results.exists() else None
+        return done.returncode, run_result, done.stdout + done.stderr
+
+    return run
+
+
+@pytest.fixture
+def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run `python -m specformer ARGS` with the test fixtures importable."""
+
+    def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "specformer", *args],
+            capture_output=True,
+            text=True,
+            env=_env(),
+            cwd=cwd,
+            check=False,
+        )
+
+    return run
+
+
+@pytest.fixture
+def statuses() -> Callable[[RunResult, str], dict[str, str]]:
+    """statuses(run, adapter): clause ID -> status for one adapter of a run."""
+
+    def of(run: RunResult, adapter: str) -> dict[str, str]:
+        (result,) = [a for a in run.adapters if a.name == adapter]
+        return {c.id: c.status for c in result.clauses}
+
+    return of

@@ -1,0 +1,30 @@
+"""Every mutant must fail the suite exactly at the clauses its bug breaks.
+
+This is what makes the suite's tests able to fail: a mutant that passed would show a
+clause whose tests assert too little.
+"""
+
+from __future__ import annotations
+
+from specformer.conformance.mutants import sampling as sampling_mutants
+from specformer.conformance.results import ERROR, FAIL
+
+MUTANTS = {f"specformer.conformance.mutants.sampling:{m.__name__}": m for m in sampling_mutants.ALL}
+
+
+def test_there_are_enough_mutants() -> None:
+    assert len(MUTANTS) >= 6
+    assert all(m.breaks for m in MUTANTS.values())
+
+
+def test_each_mutant_fails_exactly_the_clauses_it_breaks(run_suite) -> None:
+    code, run, output = run_suite(list(MUTANTS), profile="ci")
+    assert run is not None, output
+    assert code == 1, output
+    for adapter in run.adapters:
+        failed = sorted(c.id for c in adapter.clauses if c.status in (FAIL, ERROR))
+        assert failed == sorted(MUTANTS[adapter.name].breaks), adapter.name
+        # A mutant's failure carries what a user needs: a message and a reproduce line.
+        for clause in adapter.failures():
+            failing = [t for t in clause.tests if t.status in (FAIL, ERROR)]
+            assert failing and all(t.message and t.reproduce for t in failing), (adapter.name, clause.id)
