@@ -259,7 +259,7 @@ def _classify(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[s
 def _message_of(exc: BaseException) -> str:
     """The exception's text plus Hypothesis' notes (the falsifying example)."""
     parts = [str(exc).strip()]
-    parts += [str(note) for note in getattr(exc, "__notes__", []) if "Falsifying" in str(note) or "=" in str(note)]
+    parts += [str(note) for note in getattr(exc, "__notes__", []) if str(note).startswith("Falsifying")]
     return "\n".join(p for p in parts if p)[:4000]
 
 

@@ -45,6 +45,9 @@ class LoadedAdapter:
     impl: Any
     expectations: dict[str, Expectation] = field(default_factory=dict)
 
+    def __repr__(self) -> str:  # short: Hypothesis prints it in every falsifying example
+        return f"LoadedAdapter({self.spec!r})"
+
     @property
     def name(self) -> str:
         return str(getattr(self.impl, "name", self.spec))

@@ -32,11 +32,12 @@ class TopPDropsCrossingToken(_Mutant):
     """Keeps tokens while the cumulative mass *including* them is below p, so the token that
     crosses p is dropped."""
 
-    breaks = ("SAMP-TOPP-01", "SAMP-TOPP-02", "SAMP-TOPP-04", "SAMP-TOPP-06")
+    breaks = ("SAMP-TOPP-01", "SAMP-TOPP-02", "SAMP-TOPP-06")
 
     def top_p(self, logits: torch.Tensor, top_p: float, min_tokens_to_keep: int = 1) -> torch.Tensor:
         sampling.check_logits(logits)
         sampling.validate_top_p(top_p)
+        sampling.validate_min_tokens_to_keep(min_tokens_to_keep)
         if top_p >= 1.0:
             return logits.clone()
         probs = torch.softmax(logits, dim=-1)

@@ -47,6 +47,8 @@ from specformer.conformance.results import (
     RunResult,
 )
 
+TESTS_SHOWN_PER_CLAUSE = 2
+
 STATUS_STYLES = {
     PASS: "green",
     FAIL: "red",
@@ -101,7 +103,7 @@ def legend_text() -> Text:
 
 def summary_table(run: RunResult) -> Table:
     table = Table(title="clauses per family and adapter", title_justify="left")
-    table.add_column("family")
+    table.add_column("family", no_wrap=True)
     for adapter in run.adapters:
         table.add_column(Text(adapter.name), no_wrap=True)
     for family in run.families():
@@ -144,7 +146,8 @@ def _print_failure(console: Console, finding: Finding) -> None:
     tests = failing_tests(clause)
     if not tests:
         console.print(Text("    (no failing test recorded)", style="dim"))
-    for test in tests:
+    # The terminal shows the first two failing tests of a clause; the reports have them all.
+    for test in tests[:TESTS_SHOWN_PER_CLAUSE]:
         console.print(Text(f"    {test.nodeid}", style="dim"))
         if test.message:
             console.print(Text.assemble("    ", test.message))
@@ -154,6 +157,9 @@ def _print_failure(console: Console, finding: Finding) -> None:
         if test.reproduce:
             # soft_wrap: a reproduce line must stay one line to be copied and pasted.
             console.print(Text.assemble(("    reproduce: ", "dim"), test.reproduce), soft_wrap=True)
+    if len(tests) > TESTS_SHOWN_PER_CLAUSE:
+        hidden = len(tests) - TESTS_SHOWN_PER_CLAUSE
+        console.print(Text(f"    (+{hidden} more failing tests: see report.md or report.html)", style="dim"))
 
 
 def _print_deviations(console: Console, run: RunResult) -> None:
