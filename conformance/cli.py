@@ -19,9 +19,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
+from specformer.conformance.plugin import PROFILES
 from specformer.conformance.runner import EXIT_FAIL, EXIT_OK, EXIT_REGRESSION, EXIT_USAGE
-
-PROFILES = ("quick", "ci", "thorough")
 
 
 def build_parser() -> argparse.ArgumentParser:

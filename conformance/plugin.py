@@ -47,38 +47,24 @@ from specformer.conformance.results import (
     clause_status,
 )
 
-PROFILES = ("quick", "ci", "thorough")
 _UNSUPPORTED_PREFIX = "unsupported: "
 _NOT_APPLICABLE_PREFIX = "n/a: "
 
-# Hypothesis profiles. quick: a developer's loop; ci: the gate, derandomised so a failure
-# reproduces exactly; thorough: many random examples, for a nightly run.
-settings.register_profile(
-    "quick",
-    max_examples=10,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
-settings.register_profile(
-    "ci",
-    max_examples=40,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
-settings.register_profile(
-    "thorough",
-    max_examples=500,
-    derandomize=False,
-    deadline=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
+# Hypothesis profiles: examples per property, and whether the examples are fixed. quick: a
+# developer's loop; ci: the gate, derandomised so a failure reproduces exactly; thorough:
+# many random examples for a nightly run (a failure prints the blob that reproduces it).
+_PROFILE_SETTINGS = {"quick": (10, True), "ci": (40, True), "thorough": (500, False)}
+PROFILES = tuple(_PROFILE_SETTINGS)
+for _name, (_examples, _fixed) in _PROFILE_SETTINGS.items():
+    settings.register_profile(
+        _name,
+        max_examples=_examples,
+        derandomize=_fixed,
+        database=None if _fixed else settings.default.database,
+        deadline=None,  # adapters may be slow; hangs are caught by --specformer-timeout
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
 
 
 class AdapterTimeout(Exception):

@@ -70,3 +70,23 @@ def test_clauses_lists_each_clause_with_its_tests(cli) -> None:
 def test_adapters_lists_the_builtins(cli) -> None:
     done = cli("adapters")
     assert done.returncode == 0 and "reference" in done.stdout and "hf" in done.stdout
+
+
+def test_a_crashing_adapter_is_reported_and_the_run_goes_on(cli, tmp_path: Path) -> None:
+    done = cli("run", "--adapter", "fake_adapters:Crashing", "--adapter", "reference", *QUICK, "--out", str(tmp_path))
+    assert done.returncode == 1, done.stdout + done.stderr
+    results = json.loads((tmp_path / "results.json").read_text())
+    crashing, reference = results["adapters"]
+    assert "killed by signal" in crashing["load_error"]
+    assert reference["clauses"] and all(c["status"] == "pass" for c in reference["clauses"])
+
+
+def test_written_results_validate_against_the_schema(cli, tmp_path: Path) -> None:
+    import jsonschema
+
+    done = cli("run", "--adapter", "hf", "--profile", "quick", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    schema = json.loads((Path(__file__).resolve().parents[1] / "conformance" / "results.schema.json").read_text())
+    results = json.loads((tmp_path / "results.json").read_text())
+    jsonschema.validate(results, schema)
+    assert results["adapters"][0]["benchmarks"], "the run records the sampling timings"
