@@ -66,10 +66,12 @@ def time_cpu(
     )
 
 
-def sampling_benchmarks(adapter: Any, profile: str = "ci") -> list[BenchmarkResult]:
-    """Per-call time of each implemented sampling processor on a (64, 128256) float32 batch."""
+def sampling_benchmarks(
+    adapter: Any, profile: str = "ci", *, batch: int = SAMPLING_BATCH, vocab: int = SAMPLING_VOCAB
+) -> list[BenchmarkResult]:
+    """Per-call time of each implemented sampling processor on a (batch, vocab) float32 batch."""
     generator = torch.Generator().manual_seed(0)
-    logits = torch.randn(SAMPLING_BATCH, SAMPLING_VOCAB, generator=generator)
+    logits = torch.randn(batch, vocab, generator=generator)
     cases: dict[str, tuple[str, tuple[Any, ...], dict[str, Any]]] = {
         "temperature": ("temperature", (0.7,), {"temperature": 0.7}),
         "top_k": ("top_k", (50,), {"top_k": 50}),
@@ -91,7 +93,7 @@ def sampling_benchmarks(adapter: Any, profile: str = "ci") -> list[BenchmarkResu
                 lambda op=op, args=args: op(logits, *args),
                 name=f"sampling.{name}",
                 family="sampling",
-                params={"batch": SAMPLING_BATCH, "vocab": SAMPLING_VOCAB, "dtype": "float32", **params},
+                params={"batch": batch, "vocab": vocab, "dtype": "float32", **params},
                 samples=SAMPLES.get(profile, 5),
             )
         )

@@ -59,7 +59,8 @@ def check_logits(logits: torch.Tensor) -> None:
         raise ValueError(f"logits must be a floating-point torch.Tensor, got {type(logits).__name__}")
     if logits.dim() != 2 or logits.shape[-1] < 1:
         raise ValueError(f"logits must have shape (B, V) with V >= 1, got {tuple(logits.shape)}")
-    if torch.isnan(logits).any() or torch.isposinf(logits).any():
+    # One pass for the common case (all finite); -inf is the only non-finite value allowed.
+    if not torch.isfinite(logits).all() and (torch.isnan(logits).any() or torch.isposinf(logits).any()):
         raise ValueError("logits contain NaN or +inf; accepted: finite values or -inf (a removed token)")
 
 

@@ -22,9 +22,9 @@ def _env() -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def run_suite(tmp_path: Path) -> Callable[..., tuple[int, RunResult | None, str]]:
-    """Run the conformance suite on adapters in one pytest process; return (exit code, results, output)."""
+def suite_runner(tmp_path: Path) -> Callable[..., tuple[int, RunResult | None, str]]:
+    """A function that runs the conformance suite on adapters in one pytest process and returns
+    (exit code, results, output)."""
 
     def run(
         adapters: list[str], *extra: str, families: tuple[str, ...] = ("sampling",), profile: str = "quick"
@@ -38,6 +38,17 @@ def run_suite(tmp_path: Path) -> Callable[..., tuple[int, RunResult | None, str]
         return done.returncode, run_result, done.stdout + done.stderr
 
     return run
+
+
+@pytest.fixture
+def run_suite(tmp_path: Path) -> Callable[..., tuple[int, RunResult | None, str]]:
+    return suite_runner(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def module_run_suite(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., tuple[int, RunResult | None, str]]:
+    """run_suite for module-scoped fixtures that share one run between tests."""
+    return suite_runner(tmp_path_factory.mktemp("suite"))
 
 
 @pytest.fixture
