@@ -4,7 +4,9 @@ Exit codes (the interface CI scripts rely on):
     0  every applicable clause holds, or deviates as an expectations file documents
     1  a clause fails (or an adapter errors or crashes)
     2  usage error, or an adapter that cannot be loaded
-    3  regression against --baseline: a clause that passed there fails now
+    3  regression against --baseline: a clause that passed there fails now, an adapter that
+       loaded there fails to load, or (same environment only) a benchmark is slower by more
+       than the threshold and the combined spread
 
 A user-facing failure is one line on stderr; --verbose adds the traceback.
 """
@@ -19,7 +21,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
+from specformer.conformance.adapters import LoadedAdapter
 from specformer.conformance.plugin import PROFILES
+from specformer.conformance.results import RunResult
 from specformer.conformance.runner import EXIT_FAIL, EXIT_OK, EXIT_REGRESSION, EXIT_USAGE
 
 
@@ -40,10 +44,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--family", action="append", default=[], metavar="F", help="only this family (repeatable)")
     run.add_argument("--profile", choices=PROFILES, default="ci", help="Hypothesis profile (default: ci)")
     run.add_argument("--out", type=Path, metavar="DIR", help="write results.json, report.md and report.html here")
-    run.add_argument("--baseline", type=Path, metavar="FILE", help="exit 3 if a clause that passed there fails now")
+    _add_baseline_options(run)
     run.add_argument("--timeout", type=float, default=120.0, metavar="S", help="per-test timeout (default 120)")
     run.add_argument("--no-bench", action="store_true", help="skip the timing of operations")
     run.add_argument("--verbose", action="store_true", help="show pytest's output and tracebacks")
+
+    bench = commands.add_parser("bench", help="benchmarks only: ceilings, then each adapter's operations")
+    bench.add_argument("--adapter", action="append", default=[], metavar="A", help="as for run (repeatable)")
+    bench.add_argument("--family", action="append", default=[], metavar="F", help="only this family (repeatable)")
+    bench.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    bench.add_argument("--profile", choices=PROFILES, default="ci", help="timing precision (default: ci)")
+    bench.add_argument("--out", type=Path, metavar="DIR", help="write results.json, report.md and report.html here")
+    _add_baseline_options(bench)
+    bench.add_argument("--verbose", action="store_true", help="tracebacks on errors")
 
     clauses = commands.add_parser("clauses", help="list the spec's clauses with the tests that cite each")
     clauses.add_argument("--family", action="append", default=[], metavar="F")
@@ -57,11 +70,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_baseline_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="FILE",
+        help="exit 3 on a regression against this results.json (clauses; benchmarks from the same environment)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=0.10,
+        metavar="F",
+        help="a benchmark regresses when slower than the baseline by this fraction and the combined spread (0.10)",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     verbose = getattr(args, "verbose", False)
     try:
-        return {"run": _run, "clauses": _clauses, "compare": _compare, "adapters": _adapters}[args.command](args)
+        commands = {"run": _run, "bench": _bench, "clauses": _clauses, "compare": _compare, "adapters": _adapters}
+        return commands[args.command](args)
     except UsageError as exc:
         _error(str(exc), verbose)
         return EXIT_USAGE
@@ -86,19 +116,11 @@ def _check_families(families: list[str]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from specformer.conformance.adapters import DEFAULT_ADAPTERS, AdapterLoadError
-    from specformer.conformance.expectations import ExpectationsError
-    from specformer.conformance.report import regressions, render_terminal, write_reports
-    from specformer.conformance.results import RunResult
-    from specformer.conformance.runner import RunOptions, load_all, run_suite
+    from specformer.conformance.adapters import DEFAULT_ADAPTERS
+    from specformer.conformance.runner import RunOptions, run_suite
 
     _check_families(args.family)
-    baseline = None
-    if args.baseline is not None:
-        try:
-            baseline = RunResult.read_json(args.baseline)
-        except ValueError as exc:
-            raise UsageError(f"--baseline: {exc}") from exc
+    baseline = _read_baseline(args)
     options = RunOptions(
         adapters=args.adapter or list(DEFAULT_ADAPTERS),
         families=args.family,
@@ -107,21 +129,74 @@ def _run(args: argparse.Namespace) -> int:
         bench=not args.no_bench,
         verbose=args.verbose,
     )
-    try:
-        adapters = load_all(options.adapters)
-    except (AdapterLoadError, ExpectationsError) as exc:
-        raise UsageError(str(exc)) from exc
+    adapters = _load(options.adapters)
     console = _console()
     run = run_suite(options, adapters, console)
+    return _report(run, baseline, args, console)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import torch
+
+    from specformer.conformance.adapters import DEFAULT_ADAPTERS
+    from specformer.conformance.runner import RunOptions, run_benchmarks
+
+    _check_families(args.family)
+    if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
+        raise UsageError(f"--device must be cpu or cuda, got {args.device!r}")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is available here (torch.cuda.is_available() is False)")
+    baseline = _read_baseline(args)
+    options = RunOptions(
+        adapters=args.adapter or list(DEFAULT_ADAPTERS),
+        families=args.family,
+        profile=args.profile,
+        device=args.device,
+    )
+    adapters = _load(options.adapters)
+    console = _console()
+    run = run_benchmarks(options, adapters, console)
+    code = _report(run, baseline, args, console)
+    wrong = [f"{a.name} {b.name} {b.params}" for a in run.adapters for b in a.benchmarks if b.correct is False]
+    for line in wrong:
+        console.print(Text(f"wrong answer (not a result): {line}", style="bold red"))
+    return code if code != EXIT_OK or not wrong else EXIT_FAIL
+
+
+def _read_baseline(args: argparse.Namespace) -> RunResult | None:
+    if args.threshold < 0:
+        raise UsageError(f"--threshold must be >= 0, got {args.threshold}")
+    if args.baseline is None:
+        return None
+    try:
+        return RunResult.read_json(args.baseline)
+    except ValueError as exc:
+        raise UsageError(f"--baseline: {exc}") from exc
+
+
+def _load(specs: list[str]) -> list[LoadedAdapter]:
+    from specformer.conformance.adapters import AdapterLoadError
+    from specformer.conformance.expectations import ExpectationsError
+    from specformer.conformance.runner import load_all
+
+    try:
+        return load_all(specs)
+    except (AdapterLoadError, ExpectationsError) as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _report(run: RunResult, baseline: RunResult | None, args: argparse.Namespace, console: Console) -> int:
+    """Print and write the reports; the exit code from the run and the gate against the baseline."""
+    from specformer.conformance.report import gate, render_gate_terminal, render_terminal, write_reports
+
+    result = gate(baseline, run, args.threshold) if baseline is not None else None
     render_terminal(run, console)
     if args.out is not None:
-        paths = write_reports(run, args.out)
+        paths = write_reports(run, args.out, result)
         console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
-    if baseline is not None:
-        found = regressions(baseline, run)
-        for line in found:
-            console.print(Text(f"regression: {line}", style="bold red"))
-        if found:
+    if result is not None:
+        render_gate_terminal(result, console)
+        if result.failed:
             return EXIT_REGRESSION
     return EXIT_FAIL if run.exit_code() else EXIT_OK
 
@@ -159,7 +234,6 @@ def _clauses(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     from specformer.conformance.report import compare_runs, render_comparison_markdown, render_comparison_terminal
-    from specformer.conformance.results import RunResult
 
     try:
         a, b = RunResult.read_json(args.a), RunResult.read_json(args.b)

@@ -211,6 +211,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return report
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         status, message, evidence = _classify(report, call)
+        # A passing test may leave evidence too (a fitted exponent, a measured series).
+        for key, value in item.user_properties:
+            if key == "evidence" and not evidence:
+                evidence = dict(value)
         if status == NOT_APPLICABLE and report.when == "setup" and not report.skipped:
             status = ERROR
         _record(item, adapter, status, message, evidence, report.duration)

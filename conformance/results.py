@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 PASS, FAIL, DEVIATES, UNSUPPORTED, ERROR = "pass", "fail", "deviates", "unsupported", "error"
 STATUSES = (PASS, FAIL, DEVIATES, UNSUPPORTED, ERROR)
@@ -74,7 +74,15 @@ class ClauseResult:
 
 @dataclass
 class BenchmarkResult:
-    """Repeated timings of one operation. Samples are seconds per call."""
+    """Repeated timings of one operation at one size. Samples are seconds per call.
+
+    mode says how it was timed: "cpu" (batched calls, wall clock), "cold" (CUDA events, L2
+    flushed before each call) or "hot" (CUDA-graph replay). flops and bytes_moved are what the
+    operation must do at least (formulas in spec/complexity.md); achieved rates divide them
+    by the median, and ceiling_fraction compares the rate with the ceiling measured on the
+    same machine in the same run (`RunResult.ceilings[ceiling]`). A fraction above 1 is a
+    measurement error and is listed in flags, never reported as a result.
+    """
 
     name: str
     family: str
@@ -88,6 +96,19 @@ class BenchmarkResult:
     peak_memory_bytes: int | None = None
     peak_memory_source: str = ""
     note: str = ""
+    mode: str = "cpu"
+    size: int | None = None  # the ladder coordinate (e.g. sequence length) for scaling series
+    flops: float | None = None
+    bytes_moved: float | None = None
+    achieved_flops_per_s: float | None = None
+    achieved_bytes_per_s: float | None = None
+    ceiling: str = ""
+    ceiling_fraction: float | None = None
+    sm_clock_mhz: float | None = None
+    stop_reason: str = ""
+    # Checked against the reference once after timing: a fast wrong answer is not a result.
+    correct: bool | None = None
+    flags: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -119,6 +140,9 @@ class RunResult:
     adapters: list[AdapterResult] = field(default_factory=list)
     created: str = ""
     specformer_version: str = ""
+    # Ceilings measured on this machine at the start of the run, by name, e.g.
+    # {"matmul-bf16": {"value": 7.7e14, "unit": "FLOP/s", "params": {...}}, "copy": {...}}.
+    ceilings: dict[str, dict[str, Any]] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def families(self) -> list[str]:
@@ -151,6 +175,7 @@ class RunResult:
             adapters=adapters,
             created=data.get("created", ""),
             specformer_version=data.get("specformer_version", ""),
+            ceilings=data.get("ceilings", {}),
         )
 
     @classmethod

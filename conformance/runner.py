@@ -36,6 +36,7 @@ class RunOptions:
     timeout_s: float = 120.0
     bench: bool = True
     verbose: bool = False
+    device: str = "cpu"
 
 
 def suite_directory() -> Path:
@@ -50,20 +51,66 @@ def load_all(specs: list[str]) -> list[LoadedAdapter]:
 
 
 def run_suite(options: RunOptions, adapters: list[LoadedAdapter], console: Console) -> RunResult:
+    """The conformance suite on each adapter (one process each), then their benchmarks."""
     results = []
     for adapter in adapters:
         console.print(f"[dim]running the suite on {adapter.spec} ...[/dim]", highlight=False)
-        result = _run_one(adapter.spec, options, console)
-        if options.bench and result.load_error is None:
-            result.benchmarks = _benchmarks(adapter, options, console)
-        results.append(result)
+        results.append(_run_one(adapter.spec, options, console))
+    run = _new_run(options, results)
+    if options.bench:
+        _add_benchmarks(run, options, adapters, console)
+    return run
+
+
+def run_benchmarks(options: RunOptions, adapters: list[LoadedAdapter], console: Console) -> RunResult:
+    """Benchmarks only (`specformer bench`): ceilings first, then each adapter's families."""
+    run = _new_run(options, [AdapterResult(name=a.spec, description=a.description) for a in adapters])
+    _add_benchmarks(run, options, adapters, console)
+    return run
+
+
+def _new_run(options: RunOptions, adapters: list[AdapterResult]) -> RunResult:
     return RunResult(
         environment=environment(),
         profile=options.profile,
-        adapters=results,
+        adapters=adapters,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         specformer_version=__version__,
     )
+
+
+# Benchmark functions per operation family; each returns [] for an adapter without the operations.
+BENCHMARKS = {"sampling": bench.sampling_benchmarks, "attention": bench.attention_benchmarks}
+# Which benchmark families a spec family selected with --family runs.
+BENCHMARKS_OF_SPEC_FAMILY = {"sampling": ("sampling",), "complexity": ("attention",)}
+
+
+def _add_benchmarks(run: RunResult, options: RunOptions, adapters: list[LoadedAdapter], console: Console) -> None:
+    console.print(f"[dim]measuring the ceilings of {options.device} ...[/dim]", highlight=False)
+    run.ceilings = bench.measure_ceilings(options.device, bench.POLICIES[options.profile])
+    wanted = _benchmark_families(options.families)
+    for adapter, result in zip(adapters, run.adapters, strict=True):
+        if result.load_error is not None:
+            continue
+        for family in wanted:
+            if family not in adapter.capabilities.families:
+                continue
+            console.print(f"[dim]benchmarking {adapter.spec}: {family} ...[/dim]", highlight=False)
+            try:
+                result.benchmarks += BENCHMARKS[family](
+                    adapter, options.profile, device=options.device, ceilings=run.ceilings
+                )
+            except Exception as exc:  # a benchmark never fails the run; conformance already judged it
+                console.print(
+                    f"[yellow]{family} benchmarks of {adapter.spec} skipped: {type(exc).__name__}: {exc}[/yellow]",
+                    highlight=False,
+                )
+
+
+def _benchmark_families(spec_families: list[str]) -> list[str]:
+    if not spec_families:
+        return list(BENCHMARKS)
+    return [f for family in spec_families for f in BENCHMARKS_OF_SPEC_FAMILY.get(family, ())]
 
 
 def suite_command(spec: str, options: RunOptions, results_path: Path) -> list[str]:
@@ -113,15 +160,3 @@ def _run_one(spec: str, options: RunOptions, console: Console) -> AdapterResult:
     if completed.returncode < 0:
         reason = f"the suite process was killed by signal {-completed.returncode}"
     return AdapterResult(name=spec, load_error=f"{reason}; last output: {' | '.join(tail) or '(none)'}")
-
-
-def _benchmarks(adapter: LoadedAdapter, options: RunOptions, console: Console) -> list:
-    if "sampling" not in adapter.capabilities.families or (options.families and "sampling" not in options.families):
-        return []
-    try:
-        return bench.sampling_benchmarks(adapter.impl, options.profile)
-    except Exception as exc:  # a benchmark never fails the run; conformance already judged it
-        console.print(
-            f"[yellow]benchmarks of {adapter.spec} skipped: {type(exc).__name__}: {exc}[/yellow]", highlight=False
-        )
-        return []

@@ -34,7 +34,7 @@ def test_undeclared_variant_falls_back_to_the_spec_default() -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("no-such-adapter", r"unknown adapter 'no-such-adapter'; known adapters: reference, hf"),
+        ("no-such-adapter", r"unknown adapter 'no-such-adapter'; known adapters: reference, hf, torch"),
         ("no.such:thing", r"cannot import module 'no.such': ModuleNotFoundError"),
         ("fake_adapters:Missing", r"has no attribute 'Missing'; its public names: .*Partial"),
         ("fake_adapters:Broken", r"constructing it failed: OSError: no such device"),
@@ -52,7 +52,7 @@ def test_entry_point_adapters_load_by_name(monkeypatch: pytest.MonkeyPatch) -> N
     point = metadata.EntryPoint(name="mine", value="fake_adapters:Partial", group="specformer.adapters")
     monkeypatch.setattr(adapters_module.metadata, "entry_points", lambda group: [point] if group == point.group else [])
     assert load_adapter("mine").name == "partial"
-    with pytest.raises(AdapterLoadError, match="known adapters: reference, hf, mine"):
+    with pytest.raises(AdapterLoadError, match="known adapters: reference, hf, torch, mine"):
         load_adapter("yours")
 
 

@@ -1,30 +1,172 @@
-"""The CPU timer and the sampling timings that `specformer run` records."""
+"""The benchmark harness: timing rules, flush sizing, ceilings, scaling fits, sampling timings.
+
+Everything that does not need a device is tested on the CPU with synthetic data whose answer
+is known; the CUDA paths have a smoke test that runs only where CUDA exists.
+"""
 
 from __future__ import annotations
 
+import math
 import time
+from types import SimpleNamespace
 
 import pytest
+import torch
 
-from specformer.conformance.adapters.reference import ReferenceAdapter
-from specformer.conformance.bench import sampling_benchmarks, time_cpu
+from specformer.conformance.adapters import load_adapter
+from specformer.conformance.bench import (
+    TimingPolicy,
+    fit_exponent,
+    geometric_ladder,
+    l2_flush_bytes,
+    measure_ceilings,
+    place_on_roofline,
+    sampling_benchmarks,
+    time_cpu,
+    time_cuda,
+)
+from specformer.conformance.bench.timer import _should_stop, interquartile_range, robust_noise, torch_threads
+from specformer.conformance.results import BenchmarkResult
+
+QUICK = TimingPolicy(min_samples=3, max_samples=10, target_noise=0.5, time_cap_s=0.5, min_sample_s=0.005)
 
 
-def test_timer_reports_seconds_per_call_with_batched_calls() -> None:
-    result = time_cpu(lambda: time.sleep(0.002), name="sleep", family="demo", params={}, samples=3, min_sample_s=0.01)
-    assert len(result.samples_s) == 3 and result.calls_per_sample >= 4
-    assert 0.002 <= result.median_s < 0.02
-    assert result.iqr_s >= 0 and result.threads >= 1
+def test_cpu_timer_batches_calls_and_reports_seconds_per_call() -> None:
+    timing = time_cpu(lambda: time.sleep(0.002), QUICK)
+    assert timing.mode == "cpu" and timing.calls_per_sample >= 2 and len(timing.samples_s) >= 3
+    assert 0.002 <= timing.median_s < 0.02
+    assert timing.threads == torch.get_num_threads() and timing.stop_reason
 
 
-def test_timer_rejects_zero_samples() -> None:
-    with pytest.raises(ValueError, match="samples"):
-        time_cpu(lambda: None, name="x", family="demo", params={}, samples=0)
+def test_thread_count_is_settable_and_restored() -> None:
+    before = torch.get_num_threads()
+    with torch_threads(1) as used:
+        assert used == 1 == torch.get_num_threads()
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads"), torch_threads(0):
+        pass
 
 
-def test_sampling_benchmarks_time_each_implemented_operation() -> None:
-    results = sampling_benchmarks(ReferenceAdapter(), "quick", batch=4, vocab=64)
-    assert [r.name for r in results] == [
-        f"sampling.{op}" for op in ("temperature", "top_k", "top_p", "min_p", "process")
+def test_sampling_stops_when_noise_settles_or_at_the_cap() -> None:
+    policy = TimingPolicy(min_samples=5, max_samples=50, target_noise=0.05, time_cap_s=1.0)
+    assert _should_stop([1.0] * 4, 0.1, policy) == ""  # too few samples
+    assert _should_stop([1.0] * 5, 0.1, policy).startswith("noise 0.0%")
+    noisy = [1.0, 2.0, 1.0, 2.0, 1.5]
+    assert _should_stop(noisy, 0.1, policy) == ""  # noisy and under the cap: go on
+    assert _should_stop(noisy, 1.5, policy).startswith("time cap 1 s")
+    assert _should_stop([1.0, 2.0] * 25, 0.1, policy) == "max samples (50)"
+    with pytest.raises(ValueError, match="min_samples"):
+        TimingPolicy(min_samples=0)
+
+
+def test_spread_statistics() -> None:
+    assert interquartile_range([1.0, 2.0, 3.0, 4.0, 5.0]) == 2.0
+    assert interquartile_range([3.0]) == 0.0
+    assert robust_noise([1.0, 2.0, 3.0, 4.0, 5.0]) == pytest.approx(2.0 / 3.0)
+
+
+def test_l2_flush_is_twice_the_reported_l2() -> None:
+    h100_like = SimpleNamespace(L2_cache_size=50 * 2**20)
+    assert l2_flush_bytes(h100_like) == 100 * 2**20
+    assert l2_flush_bytes(SimpleNamespace(L2_cache_size=256 * 1024)) == 1 << 20  # at least 1 MiB
+    with pytest.raises(ValueError, match="L2_cache_size"):
+        l2_flush_bytes(SimpleNamespace())
+
+
+def test_exact_power_law_fits_its_exponent() -> None:
+    sizes = geometric_ladder(256, 4096, 5)
+    samples = [[3e-9 * n**2] * 5 for n in sizes]
+    fit = fit_exponent(sizes, samples, resamples=200)
+    assert fit.exponent == pytest.approx(2.0, abs=1e-9)
+    assert fit.ci[0] == pytest.approx(2.0, abs=1e-9) and fit.ci[1] == pytest.approx(2.0, abs=1e-9)
+    assert fit.r_squared == pytest.approx(1.0)
+
+
+def test_noisy_power_law_interval_covers_the_exponent() -> None:
+    generator = torch.Generator().manual_seed(1)
+    sizes = geometric_ladder(1024, 16384, 6)
+    samples = [
+        [1e-7 * n * math.log(n) * (1 + 0.05 * float(torch.randn(1, generator=generator))) for _ in range(9)]
+        for n in sizes
     ]
-    assert all(r.params["vocab"] == 64 and r.median_s > 0 for r in results)
+    fit = fit_exponent(sizes, samples)
+    assert 1.0 < fit.exponent < 1.2  # n log n over this ladder
+    assert fit.ci[0] < fit.exponent < fit.ci[1]
+
+
+def test_sizes_below_the_floor_are_kept_but_not_fitted() -> None:
+    sizes = [100, 200, 400, 800, 1600]
+    samples = [[5e-6], [6e-6], [4e-4], [1.6e-3], [6.4e-3]]  # the first two are overhead-bound
+    fit = fit_exponent(sizes, samples, min_value=1e-4, resamples=10)
+    assert fit.used == [False, False, True, True, True]
+    assert fit.exponent == pytest.approx(2.0, abs=1e-6)
+    with pytest.raises(ValueError, match="at least 3 sizes"):
+        fit_exponent(sizes, samples, min_value=1e-3)
+
+
+def test_geometric_ladder() -> None:
+    assert geometric_ladder(512, 4096, 4) == [512, 1024, 2048, 4096]
+    assert all(n % 64 == 0 for n in geometric_ladder(1000, 9000, 5, multiple_of=64))
+    with pytest.raises(ValueError, match="start < stop"):
+        geometric_ladder(10, 5, 3)
+
+
+def _result(median_s: float, **kwargs: object) -> BenchmarkResult:
+    return BenchmarkResult(
+        name="x",
+        family="demo",
+        device="cpu",
+        params={},
+        samples_s=[median_s],
+        median_s=median_s,
+        iqr_s=0.0,
+        calls_per_sample=1,
+        **kwargs,
+    )
+
+
+def test_roofline_fraction_and_impossible_rates_are_flagged() -> None:
+    ceilings = {"matmul-float32": {"value": 1e12, "unit": "FLOP/s"}, "copy": {"value": 1e11, "unit": "B/s"}}
+    compute = place_on_roofline(_result(1e-3, flops=5e8, ceiling="matmul-float32"), ceilings)
+    assert compute.achieved_flops_per_s == pytest.approx(5e11) and compute.ceiling_fraction == pytest.approx(0.5)
+    assert compute.flags == []
+    memory = place_on_roofline(_result(1e-3, bytes_moved=2e8, ceiling="copy"), ceilings)
+    assert memory.ceiling_fraction == pytest.approx(2.0)
+    assert memory.flags and "measurement error" in memory.flags[0]
+
+
+def test_cpu_ceilings_are_measured() -> None:
+    ceilings = measure_ceilings("cpu", QUICK)
+    assert set(ceilings) == {"matmul-float32", "copy"}
+    assert ceilings["matmul-float32"]["unit"] == "FLOP/s" and ceilings["matmul-float32"]["value"] > 1e8
+    assert ceilings["copy"]["unit"] == "B/s" and ceilings["copy"]["value"] > 1e8
+
+
+def test_sampling_benchmarks_time_and_check_each_operation() -> None:
+    ceilings = {"copy": {"value": 1e15, "unit": "B/s"}}
+    results = sampling_benchmarks(load_adapter("reference"), "quick", batch=4, vocab=64, ceilings=ceilings)
+    operations = ("temperature", "top_k", "top_p", "min_p", "process")
+    assert [r.name for r in results] == [f"sampling.{op}" for op in operations]
+    assert all(r.correct and r.ceiling == "copy" and r.ceiling_fraction is not None for r in results)
+    assert all(r.bytes_moved == 2 * 4 * 64 * 4 for r in results)
+
+
+def test_sampling_benchmarks_refuse_a_wrong_answer() -> None:
+    mutant = load_adapter("specformer.conformance.mutants.sampling:TopKOffByOne")
+    results = {r.name: r.correct for r in sampling_benchmarks(mutant, "quick", batch=4, vocab=64)}
+    assert results["sampling.top_k"] is False and results["sampling.top_p"] is True
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message given without CUDA")
+def test_cuda_timing_without_a_device_says_so() -> None:
+    with pytest.raises(RuntimeError, match="needs a CUDA device"):
+        time_cuda(lambda: None)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_cold_and_hot_timing_smoke() -> None:
+    a = torch.randn(1024, 1024, device="cuda")
+    cold = time_cuda(lambda: a @ a, QUICK, mode="cold")
+    hot = time_cuda(lambda: a @ a, QUICK, mode="hot", calls_per_replay=8)
+    assert cold.mode == "cold" and hot.mode == "hot" and hot.calls_per_sample == 8
+    assert cold.median_s > 0 and hot.median_s > 0

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 MUTANT = "specformer.conformance.mutants.sampling:TopKOffByOne"
-QUICK = ("--profile", "quick", "--no-bench")
+QUICK = ("--profile", "quick", "--no-bench", "--family", "sampling")
 
 
 def test_unknown_adapter_exits_2_with_one_line(cli) -> None:
@@ -24,7 +24,7 @@ def test_verbose_adds_the_traceback(cli) -> None:
 
 def test_unknown_family_exits_2(cli) -> None:
     done = cli("run", "--family", "nope")
-    assert done.returncode == 2 and "unknown family nope; known: sampling" in done.stderr
+    assert done.returncode == 2 and "unknown family nope; known: complexity, sampling" in done.stderr
 
 
 def test_run_writes_reports_that_validate_and_a_baseline_regression_exits_3(cli, tmp_path: Path) -> None:
@@ -77,3 +77,50 @@ def test_clauses_lists_each_clause_with_its_tests(cli) -> None:
 def test_adapters_lists_the_builtins(cli) -> None:
     done = cli("adapters")
     assert done.returncode == 0 and "reference" in done.stdout and "hf" in done.stdout
+
+
+def test_bench_on_cuda_without_a_device_exits_2_with_a_clear_line(cli) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    done = cli("bench", "--device", "cuda")
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "specformer: error: --device cuda: no CUDA device is available here (torch.cuda.is_available() is False)"
+    )
+
+
+def test_bench_measures_ceilings_and_checks_answers(cli, tmp_path: Path) -> None:
+    done = cli("bench", "--adapter", "reference", "--family", "sampling", "--profile", "quick", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert {"matmul-float32", "copy"} <= set(results["ceilings"])
+    (adapter,) = results["adapters"]
+    assert adapter["clauses"] == []
+    names = {b["name"] for b in adapter["benchmarks"]}
+    assert names == {f"sampling.{op}" for op in ("temperature", "top_k", "top_p", "min_p", "process")}
+    assert all(b["correct"] and b["ceiling_fraction"] is not None for b in adapter["benchmarks"])
+
+    # The same run again, as its own baseline: same environment, so the benchmarks are compared.
+    done = cli(
+        "bench",
+        "--adapter",
+        "reference",
+        "--family",
+        "sampling",
+        "--profile",
+        "quick",
+        "--baseline",
+        str(tmp_path / "results.json"),
+        "--threshold",
+        "10",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_bench_flags_a_wrong_answer_and_exits_1(cli) -> None:
+    mutant = "specformer.conformance.mutants.sampling:TopKOffByOne"
+    done = cli("bench", "--adapter", mutant, "--family", "sampling", "--profile", "quick")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "wrong answer (not a result)" in done.stdout and "sampling.top_k" in done.stdout

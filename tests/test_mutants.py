@@ -29,3 +29,20 @@ def test_each_mutant_fails_exactly_the_clauses_it_breaks(run_suite, request) -> 
         for clause in adapter.failures():
             failing = [t for t in clause.tests if t.status in (FAIL, ERROR)]
             assert failing and all(t.message and t.reproduce for t in failing), (adapter.name, clause.id)
+
+
+def test_each_complexity_mutant_fails_the_scaling_clauses_it_breaks(run_suite) -> None:
+    """Only the tests of the clauses each mutant breaks run: scaling ladders are slow, and the
+    mutants compute correct answers, so nothing else could catch them anyway."""
+    from specformer.conformance.mutants import complexity
+    from specformer.conformance.registry import citations
+
+    cited = citations()
+    mutants = {f"specformer.conformance.mutants.complexity:{m.__name__}": m for m in complexity.ALL}
+    tests = sorted({t.split("::")[1] for m in mutants.values() for c in m.breaks for t in cited[c]})
+    code, run, output = run_suite(list(mutants), "-k", " or ".join(tests), families=("complexity",))
+    assert run is not None, output
+    assert code == 1, output
+    for adapter in run.adapters:
+        failed = {c.id for c in adapter.clauses if c.status == FAIL}
+        assert set(mutants[adapter.name].breaks) <= failed, (adapter.name, failed)

@@ -90,3 +90,15 @@ def test_every_conformance_test_cites_a_clause() -> None:
             if name.startswith("test_") and callable(obj) and "adapter" in obj.__code__.co_varnames:
                 marks = [m for m in getattr(obj, "pytestmark", []) if m.name == "specformer_clause"]
                 assert marks, f"{module_name}.{name} takes an adapter but cites no clause"
+
+
+def test_complexity_bands_in_the_suite_are_the_spec_text() -> None:
+    from specformer.conformance.suite.test_complexity import BANDS
+
+    clauses = registry()
+    for key, (low, high) in BANDS.items():
+        clause_id, _, variant = key.partition("/")
+        text = clauses[clause_id].text
+        if variant:
+            text = next(v.text for v in clauses[clause_id].variants if v.name == variant)
+        assert f"[{low}, {high}]" in " ".join(text.split()), (key, low, high)

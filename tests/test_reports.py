@@ -1,8 +1,9 @@
-"""Tests of the report renderers, the results schema and the run comparison.
+"""Tests of the report renderers, the results schema, plots and the run comparison.
 
 A run is built by hand with every kind of finding (failure with evidence, documented
-deviation, stale expectation, unsupported, error, an adapter that did not load, a
-benchmark), then each renderer is checked for what a reader relies on.
+deviation, stale expectation, unsupported, error, an adapter that did not load, a CPU
+benchmark, GPU benchmarks against measured ceilings, scaling evidence), then each renderer
+is checked for what a reader relies on. The CI gate has its own tests in test_gating.py.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import sys
 from html.parser import HTMLParser
 from importlib import resources
 from pathlib import Path
@@ -19,15 +21,18 @@ import pytest
 from rich.console import Console
 
 from specformer.conformance.report import (
+    benchmark_speedups,
     compare_runs,
     regressions,
     render_comparison_markdown,
     render_comparison_terminal,
     render_html,
     render_markdown,
+    render_speedups_terminal,
     render_terminal,
     write_reports,
 )
+from specformer.conformance.report.measurements import format_fraction, format_rate
 from specformer.conformance.results import (
     AdapterResult,
     BenchmarkResult,
@@ -42,6 +47,24 @@ REPRODUCE = (
     "[seed=7-vocab=50] --specformer-adapter=alpha --hypothesis-seed=7"
 )
 DEVIATION_LINK = "https://example.invalid/issues/42"
+SVG_NAMESPACES = ("http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink")
+CEILINGS = {
+    "matmul-bf16": {"value": 7.7e14, "unit": "FLOP/s", "params": {"n": 8192, "dtype": "bfloat16"}},
+    "copy": {"value": 4.2e12, "unit": "B/s", "params": {"bytes": 2**30}},
+}
+SCALING = {
+    "operation": "full_attention",
+    "quantity": "time",
+    "unit": "s",
+    "sizes": [256, 512, 1024, 2048, 4096],
+    "values": [2e-5, 2.1e-5, 6e-5, 2.4e-4, 9.6e-4],
+    "used": [False, False, True, True, True],
+    "exponent": 1.98,
+    "ci": [1.91, 2.05],
+    "r_squared": 0.999,
+    "expected": 2.0,
+    "band": [1.7, 2.3],
+}
 
 
 def clause(cid: str, status: str, test_status: str | None = None, **fields) -> ClauseResult:
@@ -63,11 +86,37 @@ def failing_clause(message: str = "kept 3 tokens, expected 4") -> ClauseResult:
     return ClauseResult("SAMP-TOPP-01", "sampling", "Top-p keeps the crossing token", "fail", [passed, failed])
 
 
+def gpu_benchmark(mode: str, median_s: float, fraction: float, **fields) -> BenchmarkResult:
+    flops = 4 * 2 * 16 * 1024 * 1024 * 64
+    return BenchmarkResult(
+        name="attention.full",
+        family="attention",
+        device="cuda",
+        params={"B": 2, "H": 16, "D": 64, "dtype": "bfloat16", "L": 1024},
+        samples_s=[median_s * 0.99, median_s, median_s * 1.02],
+        median_s=median_s,
+        iqr_s=median_s * 0.02,
+        calls_per_sample=1,
+        mode=mode,
+        size=1024,
+        flops=flops,
+        bytes_moved=3 * 2 * 16 * 1024 * 64 * 2,
+        achieved_flops_per_s=flops / median_s,
+        ceiling="matmul-bf16",
+        ceiling_fraction=fraction,
+        sm_clock_mhz=1980.0,
+        stop_reason="iqr settled",
+        **fields,
+    )
+
+
 def make_run(adapter_name: str = "alpha", message: str = "kept 3 tokens, expected 4") -> RunResult:
     deviation = Expectation("ATTN-MASK-01", "aligns the causal mask top-left", DEVIATION_LINK)
     stale = Expectation("ATTN-SOFT-01", "used to overflow in float16")
     error = clause("SAMP-TEMP-01", "error")
     error.tests[0].message = "RuntimeError: boom"
+    scaling = clause("ATTN-SOFT-01", "pass", expectation=stale, stale_expectation=True)
+    scaling.tests[0].evidence = {"scaling": SCALING}
     bench = BenchmarkResult(
         name="top_p",
         family="sampling",
@@ -88,10 +137,14 @@ def make_run(adapter_name: str = "alpha", message: str = "kept 3 tokens, expecte
             failing_clause(message),
             error,
             clause("ATTN-MASK-01", "deviates", "fail", expectation=deviation),
-            clause("ATTN-SOFT-01", "pass", expectation=stale, stale_expectation=True),
+            scaling,
             clause("ATTN-WIN-01", "unsupported"),
         ],
-        benchmarks=[bench],
+        benchmarks=[
+            bench,
+            gpu_benchmark("cold", 2.8e-4, 0.62, correct=True),
+            gpu_benchmark("hot", 1.2e-4, 1.2, correct=False, flags=["ceiling_fraction > 1"]),
+        ],
     )
     beta = AdapterResult(name="beta", load_error="ModuleNotFoundError: No module named 'beta_lib'")
     return RunResult(
@@ -100,6 +153,7 @@ def make_run(adapter_name: str = "alpha", message: str = "kept 3 tokens, expecte
         adapters=[alpha, beta],
         created="2025-01-01T00:00:00Z",
         specformer_version="0.1.0",
+        ceilings=CEILINGS,
     )
 
 
@@ -148,7 +202,31 @@ def _add_clause_key(data: dict) -> None:
 
 
 def _break_version(data: dict) -> None:
-    data["schema_version"] = 2
+    data["schema_version"] = 1
+
+
+def _break_mode(data: dict) -> None:
+    data["adapters"][0]["benchmarks"][1]["mode"] = "warm"
+
+
+def _break_flags(data: dict) -> None:
+    data["adapters"][0]["benchmarks"][2]["flags"] = "ceiling_fraction > 1"
+
+
+def _break_correct(data: dict) -> None:
+    data["adapters"][0]["benchmarks"][1]["correct"] = "yes"
+
+
+def _drop_new_field(data: dict) -> None:
+    del data["adapters"][0]["benchmarks"][0]["ceiling_fraction"]
+
+
+def _break_ceiling(data: dict) -> None:
+    del data["ceilings"]["copy"]["value"]
+
+
+def _drop_ceilings(data: dict) -> None:
+    del data["ceilings"]
 
 
 def _break_calls(data: dict) -> None:
@@ -161,7 +239,20 @@ def _break_expectation(data: dict) -> None:
 
 @pytest.mark.parametrize(
     "breaks",
-    [_break_status, _break_test_key, _add_clause_key, _break_version, _break_calls, _break_expectation],
+    [
+        _break_status,
+        _break_test_key,
+        _add_clause_key,
+        _break_version,
+        _break_calls,
+        _break_expectation,
+        _break_mode,
+        _break_flags,
+        _break_correct,
+        _drop_new_field,
+        _break_ceiling,
+        _drop_ceilings,
+    ],
 )
 def test_schema_rejects_broken_results(schema: dict, breaks) -> None:
     data = make_run().to_dict()
@@ -218,10 +309,15 @@ def test_html_is_well_formed_and_refers_to_nothing_outside() -> None:
     assert tag_names.isdisjoint({"script", "link", "img", "iframe", "object", "embed"})
     attributes = [(name, value or "") for _, attrs in parser.tags for name, value in attrs]
     assert not [name for name, _ in attributes if name in ("src", "srcset") or name.startswith("on")]
-    assert not [value for name, value in attributes if name == "href" and not value.startswith("#")]
-    assert "url(" not in page and "@import" not in page
-    # The deviation's link is shown as text for the reader; nothing else names a URL.
+    # Inline SVG refers only to its own ids: xlink:href="#id" and url(#id).
+    assert not [value for name, value in attributes if name.endswith("href") and not value.startswith("#")]
+    assert not re.findall(r"url\((?!#)", page) and "@import" not in page
+    assert "<svg" in page
+    # The deviation's link is shown as text for the reader; besides it only the SVG namespace
+    # declarations (identifiers, never fetched) name a URL.
     without_link = page.replace(DEVIATION_LINK, "")
+    for namespace in SVG_NAMESPACES:
+        without_link = without_link.replace(f'"{namespace}"', "")
     assert DEVIATION_LINK in page
     assert "http://" not in without_link and "https://" not in without_link
 
@@ -360,7 +456,8 @@ def test_compare_runs_flags_changed_clause_and_benchmark_ratio() -> None:
         ("alpha", "SAMP-TOPK-01", "pass", "fail")
     ]
     assert comparison.unchanged_count() == 5
-    assert [b.ratio for b in comparison.benchmarks] == [pytest.approx(2.0)]
+    assert [b.ratio for b in comparison.benchmarks] == [pytest.approx(2.0), 1.0, 1.0]
+    assert [b.mode for b in comparison.benchmarks] == ["cpu", "cold", "hot"]
     markdown = render_comparison_markdown(comparison)
     assert "SAMP-TOPK-01" in markdown and "unchanged: 5" in markdown and "2.00×" in markdown
     assert markdown.index("SAMP-TOPK-01") < markdown.index("unchanged: 5")
@@ -413,3 +510,119 @@ def test_regressions_report_only_pass_to_fail_or_error() -> None:
         "alpha SAMP-C-01: pass -> error",
     ]
     assert regressions(baseline, baseline) == []
+
+
+# --- schema version 2: rates, ceilings, flags --------------------------------------------
+
+
+def test_rates_and_fractions_are_written_in_human_units() -> None:
+    assert format_rate(3.07e13, "FLOP/s") == "30.7 TFLOP/s"
+    assert format_rate(9.5e11, "B/s") == "950 GB/s"
+    assert format_rate(None, "B/s") == "—"
+    assert format_fraction(0.62) == "62.0%"
+    assert format_fraction(1.2) == "invalid"  # above the measured ceiling: a measurement error
+
+
+def test_markdown_and_html_show_rates_ceilings_correctness_and_flags() -> None:
+    run = make_run()
+    text, page = render_markdown(run), render_html(run)
+    for report in (text, page):
+        assert "770 TFLOP/s" in report and "4.20 TB/s" in report  # the ceilings measured
+        assert "62.0%" in report and "invalid" in report
+        assert "| cold |" in report or "<td>cold</td>" in report
+    assert "ceiling\\_fraction &gt; 1" in text and "ceiling_fraction &gt; 1" in page
+    cold = next(line for line in text.splitlines() if "| cold |" in line)
+    assert "| ✓ |" in cold and "TFLOP/s" in cold
+    assert "| ✗ |" in next(line for line in text.splitlines() if "| hot |" in line)
+    assert "Every row: B=2 V=32000" in text  # shared parameters are said once per family
+
+
+def test_terminal_benchmark_tables_fit_120_columns() -> None:
+    text = terminal_text(make_run())
+    assert "770 TFLOP/s" in text and "62.0%" in text and "invalid" in text
+    assert "cuda cold" in text and "ceiling_fraction > 1" in text
+    assert "every row: B=2 H=16 D=64 dtype=bfloat16 L=1024" in text
+    rows = [line for line in text.splitlines() if "cuda hot" in line or "cuda cold" in line]
+    assert len(rows) == 2  # one line each: nothing wrapped
+    assert max(len(line.rstrip()) for line in text.splitlines() if "µs" in line) <= 120
+
+
+def test_scaling_fits_are_tabulated() -> None:
+    text, page = render_markdown(make_run()), render_html(make_run())
+    assert "| full\\_attention | time | `alpha` | ATTN-SOFT-01 | 1.98 \\[1.91, 2.05\\] | 2 |" in text
+    assert "3 of 5" in text and "3 of 5" in page and "1.98 [1.91, 2.05]" in page
+
+
+# --- comparison across adapters ----------------------------------------------------------
+
+
+def two_adapter_run() -> RunResult:
+    run = make_run()
+    reference = copy_run(run).adapters[0]
+    reference.name, reference.clauses = "reference", []
+    for bench in reference.benchmarks:
+        bench.median_s *= 2
+    run.adapters.append(reference)
+    return run
+
+
+def test_speedups_use_reference_as_baseline_by_default() -> None:
+    speedups = benchmark_speedups(two_adapter_run())
+    assert speedups.baseline == "reference" and speedups.adapters == ("alpha", "reference")
+    assert [row.mode for row in speedups.rows] == ["cpu", "cold", "hot"]
+    first = speedups.rows[0]
+    assert (first.name, first.size) == ("top_p", None)
+    alpha, reference = first.cells
+    assert alpha is not None and reference is not None
+    assert alpha.speedup == pytest.approx(2.0) and reference.speedup == pytest.approx(1.0)
+    assert (alpha.median_s, alpha.iqr_s) == (1.5e-5, 1.5e-6)
+
+
+def test_speedups_baseline_is_settable_and_checked() -> None:
+    run = two_adapter_run()
+    speedups = benchmark_speedups(run, baseline_adapter="alpha")
+    assert [cell.speedup for cell in speedups.rows[0].cells if cell] == [1.0, pytest.approx(0.5)]
+    with pytest.raises(ValueError, match="baseline_adapter='beta'"):
+        benchmark_speedups(run, baseline_adapter="beta")  # beta did not load: no benchmarks
+    run.adapters[2].name = "gamma"  # without "reference", the first adapter is the baseline
+    assert benchmark_speedups(run).baseline == "alpha"
+
+
+def test_speedups_are_rendered_only_with_two_adapters() -> None:
+    assert "Speedups" not in render_markdown(make_run())
+    run = two_adapter_run()
+    text, page = render_markdown(run), render_html(run)
+    assert "## Speedups over `reference`" in text and "<h2>Speedups over reference</h2>" in page
+    assert "15.0 µs (IQR 1.50 µs) 2.00×" in text and "15.0 µs (IQR 1.50 µs) 2.00×" in page
+    console = Console(record=True, width=120)
+    render_speedups_terminal(benchmark_speedups(run), console)
+    shown = console.export_text()
+    assert "speedup over reference" in shown and "15.0 µs 10% 2.00×" in shown
+
+
+# --- plots -------------------------------------------------------------------------------
+
+
+def test_html_plots_are_inline_svg_and_deterministic() -> None:
+    page = render_html(make_run())
+    assert page.count("<svg") == 3  # scaling; sampling times; attention throughput
+    assert "<?xml" not in page and "<!DOCTYPE svg" not in page and "<metadata" not in page
+    assert "alpha: k=1.98 [1.91, 2.05]" in page and "expected k=2" in page
+    assert "ceiling matmul-bf16: 770 TFLOP/s" in page
+    ids = re.findall(r'\sid="([^"]+)"', page)
+    assert len(ids) == len(set(ids))  # several figures, no id twice
+    assert render_html(make_run()) == page
+
+
+def test_plots_escape_adapter_names() -> None:
+    page = render_html(make_run(adapter_name="<script>alert(1)</script>$x$"))
+    assert "<svg" in page and "<script" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;$x$: k=1.98" in page  # "$" is not mathtext
+    assert {tag for tag, _ in parse_html(page).tags}.isdisjoint({"script"})
+
+
+def test_html_without_matplotlib_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises
+    page = render_html(make_run())
+    assert "plots need matplotlib" in page and "<svg" not in page
+    assert "770 TFLOP/s" in page  # the tables do not need it

@@ -27,9 +27,10 @@ from specformer.conformance.results import Expectation
 BUILTIN: dict[str, str] = {
     "reference": "specformer.conformance.adapters.reference:ReferenceAdapter",
     "hf": "specformer.conformance.adapters.hf:HFAdapter",
+    "torch": "specformer.conformance.adapters.torch_builtin:TorchAdapter",
 }
 # What `specformer run` runs when no --adapter is given.
-DEFAULT_ADAPTERS = ("reference", "hf")
+DEFAULT_ADAPTERS = ("reference", "hf", "torch")
 ENTRY_POINT_GROUP = "specformer.adapters"
 
 

@@ -73,9 +73,29 @@ class SamplingAdapter(Adapter, Protocol):
     def sample(self, logits: torch.Tensor, params: SamplingParams, generator: torch.Generator) -> torch.Tensor: ...
 
 
+class AttentionAdapter(Adapter, Protocol):
+    """Attention operations (so far those the complexity clauses measure; the attention family
+    adds masks, cross-attention and more). Shapes: B batch, H heads, L query length, S key
+    length, D head dim; query (B, H, L, D), key (B, H, S, D), value (B, H, S, Dv) -> (B, H, L, Dv).
+    """
+
+    def attention(
+        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, *, causal: bool = False
+    ) -> torch.Tensor: ...
+
+    def sliding_window_attention(
+        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, *, window: int
+    ) -> torch.Tensor: ...
+
+    def lsh_attention(
+        self, query_key: torch.Tensor, value: torch.Tensor, *, rotations: torch.Tensor, chunk_length: int
+    ) -> torch.Tensor: ...
+
+
 # Operations per family, as the suite calls them; used to list what an adapter implements.
 FAMILY_OPERATIONS: dict[str, tuple[str, ...]] = {
     "sampling": ("temperature", "top_k", "top_p", "min_p", "process", "greedy", "sample"),
+    "attention": ("attention", "sliding_window_attention", "lsh_attention"),
 }
 
 

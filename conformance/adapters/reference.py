@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from specformer.conformance.adapters.protocols import Capabilities
-from specformer.reference import sampling
+from specformer.reference import attention, local, lsh, sampling
 from specformer.reference.sampling import SamplingParams
 
 
@@ -19,10 +19,15 @@ class ReferenceAdapter:
     name = "reference"
     description = "specformer.reference: the spec's reference implementations (default variants)"
     capabilities = Capabilities(
-        families=frozenset({"sampling"}),
+        families=frozenset({"sampling", "attention"}),
         dtypes=(torch.float32, torch.float64),
         devices=("cpu", "cuda"),
-        variants={"SAMP-TOPK-02": "keep-ties", "SAMP-TOPP-02": "strict", "SAMP-ORDER-01": "transformers"},
+        variants={
+            "SAMP-TOPK-02": "keep-ties",
+            "SAMP-TOPP-02": "strict",
+            "SAMP-ORDER-01": "transformers",
+            "CPLX-ATTN-02": "materialised",
+        },
     )
     expectations_file = Path(__file__).parent / "expectations" / "reference.toml"
 
@@ -61,3 +66,18 @@ class ReferenceAdapter:
 
     def sample(self, logits: torch.Tensor, params: SamplingParams, generator: torch.Generator) -> torch.Tensor:
         return sampling.sample(logits, params, generator, **self._variant_kwargs)
+
+    def attention(
+        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, *, causal: bool = False
+    ) -> torch.Tensor:
+        return attention.scaled_dot_product_attention(query, key, value, causal=causal)
+
+    def sliding_window_attention(
+        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, *, window: int
+    ) -> torch.Tensor:
+        return local.sliding_window_attention(query, key, value, window=window)
+
+    def lsh_attention(
+        self, query_key: torch.Tensor, value: torch.Tensor, *, rotations: torch.Tensor, chunk_length: int
+    ) -> torch.Tensor:
+        return lsh.lsh_attention(query_key, value, rotations=rotations, chunk_length=chunk_length)

@@ -14,6 +14,7 @@ import math
 
 import torch
 
+from specformer.conformance.adapters.protocols import Capabilities
 from specformer.conformance.adapters.reference import ReferenceAdapter
 from specformer.reference import sampling
 from specformer.reference.sampling import SamplingParams
@@ -22,6 +23,11 @@ from specformer.reference.sampling import SamplingParams
 class _Mutant(ReferenceAdapter):
     breaks: tuple[str, ...] = ()
     expectations_file = None  # a mutant documents nothing: its bug must show as a failure
+    capabilities = Capabilities(
+        families=frozenset({"sampling"}),
+        dtypes=ReferenceAdapter.capabilities.dtypes,
+        variants={k: v for k, v in ReferenceAdapter.capabilities.variants.items() if k.startswith("SAMP-")},
+    )
 
     @property
     def name(self) -> str:  # type: ignore[override]

@@ -1,7 +1,12 @@
 """Reports of a run: terminal (rich), Markdown, self-contained HTML, and comparisons.
 
 All renderers read the one results model (`specformer.conformance.results.RunResult`);
-`write_reports` writes the three files a run leaves behind. Plots are left out for now.
+`write_reports` writes the three files a run leaves behind. The HTML report draws its plots
+with matplotlib when it is installed (plots.py); everything else needs only rich.
+
+Modules: common.py (findings and number formats), measurements.py (benchmark rows, rates,
+speedups, scaling series), terminal.py, markdown.py, html.py, plots.py, and compare.py
+(runs side by side, and the CI gate behind exit code 3).
 """
 
 from __future__ import annotations
@@ -10,10 +15,17 @@ from pathlib import Path
 
 from specformer.conformance.report.compare import (
     Comparison,
+    GateResult,
+    Speedups,
+    benchmark_comparability,
+    benchmark_speedups,
     compare_runs,
+    gate,
     regressions,
     render_comparison_markdown,
     render_comparison_terminal,
+    render_gate_terminal,
+    render_speedups_terminal,
 )
 from specformer.conformance.report.html import render_html
 from specformer.conformance.report.markdown import render_markdown
@@ -22,19 +34,29 @@ from specformer.conformance.results import RunResult
 
 __all__ = [
     "Comparison",
+    "GateResult",
+    "Speedups",
+    "benchmark_comparability",
+    "benchmark_speedups",
     "compare_runs",
+    "gate",
     "regressions",
     "render_comparison_markdown",
     "render_comparison_terminal",
+    "render_gate_terminal",
     "render_html",
     "render_markdown",
+    "render_speedups_terminal",
     "render_terminal",
     "write_reports",
 ]
 
 
-def write_reports(run: RunResult, out_dir: Path) -> list[Path]:
-    """Write results.json, report.md and report.html into `out_dir` (created if missing)."""
+def write_reports(run: RunResult, out_dir: Path, gate: GateResult | None = None) -> list[Path]:
+    """Write results.json, report.md and report.html into `out_dir` (created if missing).
+
+    With `gate` (the verdict against a baseline), report.md and report.html open with it.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, markdown_path, html_path = (
@@ -43,6 +65,6 @@ def write_reports(run: RunResult, out_dir: Path) -> list[Path]:
         out_dir / "report.html",
     )
     run.write_json(json_path)
-    markdown_path.write_text(render_markdown(run), encoding="utf-8")
-    html_path.write_text(render_html(run), encoding="utf-8")
+    markdown_path.write_text(render_markdown(run, gate), encoding="utf-8")
+    html_path.write_text(render_html(run, gate), encoding="utf-8")
     return [json_path, markdown_path, html_path]

@@ -196,11 +196,16 @@ def format_seconds(seconds: float | None) -> str:
         return f"{seconds:g} s"
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
         if abs(seconds) >= scale:
-            return f"{_three_digits(seconds / scale)} {unit}"
-    return f"{_three_digits(seconds / 1e-9)} ns"
+            return f"{three_digits(seconds / scale)} {unit}"
+    return f"{three_digits(seconds / 1e-9)} ns"
 
 
-def _three_digits(value: float) -> str:
+def three_digits(value: float) -> str:
+    """A positive number with three significant digits and no exponent.
+
+    >>> three_digits(1.5), three_digits(42.06), three_digits(999.7)
+    ('1.50', '42.1', '1000')
+    """
     # subtle: 999.7 has three integer digits, so it gets no decimals ("1000"), never "1e+03".
     decimals = max(0, 2 - math.floor(math.log10(abs(value))))
     return f"{value:.{decimals}f}"
@@ -212,8 +217,21 @@ def format_ratio(ratio: float | None) -> str:
 
 def environment_line(environment: dict[str, Any]) -> str:
     """python, torch, platform and device on one line, where the run recorded them."""
-    parts = [f"{key} {format_number(environment[key])}" for key in ENVIRONMENT_KEYS if key in environment]
+    values = {key: environment_value(environment, key) for key in ENVIRONMENT_KEYS}
+    parts = [f"{key} {format_number(value)}" for key, value in values.items() if value is not None]
     return " · ".join(parts) if parts else "environment not recorded"
+
+
+def environment_value(environment: dict[str, Any], key: str) -> Any:
+    """A top-level environment entry, else the version of the package of that name, else None.
+
+    >>> environment_value({"packages": {"torch": "2.13.0"}}, "torch")
+    '2.13.0'
+    """
+    if key in environment:
+        return environment[key]
+    packages = environment.get("packages")
+    return packages.get(key) if isinstance(packages, dict) else None
 
 
 def run_line(run: RunResult) -> str:

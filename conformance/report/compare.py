@@ -1,32 +1,74 @@
-"""Two runs side by side: clause statuses that changed, benchmark medians, regressions.
+"""Runs side by side: changed clause statuses, benchmark medians, and the CI gate.
 
 `compare_runs(a, b)` pairs clauses by (adapter name, clause id) and benchmarks by
-(adapter name, benchmark name, device, parameters); whatever exists on one side only is
-kept, with None on the other. `regressions` is the gate behind exit code 3: a clause that
-passed in the baseline and fails or errors now, for an adapter present in both runs.
+(adapter name, benchmark name, device, mode, parameters, size); whatever exists on one side
+only is kept, with None on the other. `benchmark_speedups` (from measurements.py) compares
+the adapters of one run with each other.
 
-It leaves out judging speed: a benchmark ratio is shown, never turned into a verdict,
-because only a baseline from the same machine makes a timing comparable.
+`gate` and `regressions` decide exit code 3. A regression is
+
+- a clause that passed in the baseline and fails or errors now (whatever the machines);
+- an adapter that loaded in the baseline and fails to load now;
+- a benchmark whose median is slower than the baseline's by more than `threshold` and by
+  more than the two runs' interquartile ranges together, judged only when
+  `benchmark_comparability` finds both runs made in the same environment (device, python,
+  torch, thread count and every package both record), because a timing from another machine
+  or another build says nothing about the code.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from specformer.conformance.report.common import (
-    compact_params,
+    environment_value,
     format_ratio,
     format_seconds,
     params_key,
 )
 from specformer.conformance.report.markdown import md_code, md_table, md_text
-from specformer.conformance.report.terminal import status_text
-from specformer.conformance.results import ERROR, FAIL, PASS, RunResult
+from specformer.conformance.report.measurements import (
+    SpeedupCell,
+    SpeedupRow,
+    Speedups,
+    benchmark_speedups,
+    params_text,
+    where,
+)
+from specformer.conformance.report.terminal import render_speedups_terminal, status_text
+from specformer.conformance.results import ERROR, FAIL, PASS, AdapterResult, BenchmarkResult, RunResult
+
+__all__ = [
+    "BenchmarkChange",
+    "ClauseChange",
+    "Comparison",
+    "GateResult",
+    "SpeedupCell",
+    "SpeedupRow",
+    "Speedups",
+    "benchmark_comparability",
+    "benchmark_speedups",
+    "compare_runs",
+    "gate",
+    "not_compared_reason",
+    "regressions",
+    "render_comparison_markdown",
+    "render_comparison_terminal",
+    "render_gate_terminal",
+    "render_speedups_terminal",
+]
+
+DEFAULT_THRESHOLD = 0.10
+# Environment entries that both runs must record, equal, for their timings to be compared;
+# then those that must be equal where both runs record them; then every package both record.
+_SAME_ENVIRONMENT_KEYS = ("device", "python", "torch")
+_SAME_IF_RECORDED_KEYS = ("machine", "processor", "torch_threads", "cuda")
 
 _MISSING = "—"
 
@@ -53,7 +95,9 @@ class BenchmarkChange:
     adapter: str
     name: str
     device: str
+    mode: str
     params: str  # canonical JSON of the parameters
+    size: int | None
     median_a_s: float | None
     median_b_s: float | None
 
@@ -84,13 +128,129 @@ def compare_runs(a: RunResult, b: RunResult, labels: tuple[str, str] = ("a", "b"
     return Comparison(_clause_changes(a, b), _benchmark_changes(a, b), *labels)
 
 
-def regressions(baseline: RunResult, current: RunResult) -> list[str]:
-    """'ADAPTER CLAUSE: pass -> fail' for each clause that passed and now fails or errors."""
+@dataclass(frozen=True)
+class GateResult:
+    """What the CI gate found: regression lines, and why benchmarks were not compared (if so)."""
+
+    regressions: list[str]
+    not_compared: str | None  # None: the benchmarks were compared, or a run had none
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.regressions)
+
+
+def gate(baseline: RunResult, current: RunResult, threshold: float = DEFAULT_THRESHOLD) -> GateResult:
+    """The regressions of `current` against `baseline`, and why timings were not compared.
+
+    The reason is left out when either run has no benchmarks: then there was nothing to compare.
+    """
+    timed = all(any(a.benchmarks for a in run.adapters) for run in (baseline, current))
+    reason = benchmark_comparability(baseline, current) if timed else None
+    return GateResult(regressions(baseline, current, threshold), reason)
+
+
+def regressions(baseline: RunResult, current: RunResult, threshold: float = DEFAULT_THRESHOLD) -> list[str]:
+    """One line per regression: clauses pass -> fail/error, adapters that stopped loading, and
+    (only between runs from the same environment) benchmarks slower beyond threshold and noise."""
+    if not (threshold >= 0 and threshold < float("inf")):
+        raise ValueError(f"threshold={threshold!r} must be a finite fraction >= 0, e.g. 0.10 for 10%")
+    found = _clause_regressions(baseline, current) + _load_regressions(baseline, current)
+    if benchmark_comparability(baseline, current) is None:
+        found += _benchmark_regressions(baseline, current, threshold)
+    return found
+
+
+def benchmark_comparability(baseline: RunResult, current: RunResult) -> str | None:
+    """None when both runs come from the same environment, else the first difference, in a line.
+
+    Compared: device, python and torch (a run that did not record one is incomparable);
+    machine, processor, torch threads and CUDA version where both runs record them; and the
+    version of every package both runs record.
+    """
+    before, now = baseline.environment, current.environment
+    for key in _SAME_ENVIRONMENT_KEYS:
+        a, b = environment_value(before, key), environment_value(now, key)
+        if a is None or b is None:
+            side = "baseline" if a is None else "current run"
+            return f"{key} not recorded in the {side}"
+        if a != b:
+            return f"{key} differs: {a} vs {b}"
+    for key in _SAME_IF_RECORDED_KEYS:
+        a, b = before.get(key), now.get(key)
+        if a is not None and b is not None and a != b:
+            return f"{key} differs: {a} vs {b}"
+    packages_a, packages_b = _packages(before), _packages(now)
+    for package in sorted(packages_a.keys() & packages_b.keys()):
+        if packages_a[package] != packages_b[package]:
+            return f"{package} differs: {packages_a[package]} vs {packages_b[package]}"
+    return None
+
+
+def _packages(environment: dict[str, Any]) -> dict[str, Any]:
+    packages = environment.get("packages")
+    return packages if isinstance(packages, dict) else {}
+
+
+def _clause_regressions(baseline: RunResult, current: RunResult) -> list[str]:
     return [
         f"{c.adapter} {c.clause}: {c.status_a} -> {c.status_b}"
         for c in compare_runs(baseline, current).clauses
         if c.status_a == PASS and c.status_b in (FAIL, ERROR)
     ]
+
+
+def _load_regressions(baseline: RunResult, current: RunResult) -> list[str]:
+    loaded = {a.name for a in baseline.adapters if not a.load_error}
+    return [
+        f"{a.name}: loaded in the baseline, fails to load now: {_first_line(a.load_error or '')}"
+        for a in current.adapters
+        if a.load_error and a.name in loaded
+    ]
+
+
+def _first_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def _benchmark_regressions(baseline: RunResult, current: RunResult, threshold: float) -> list[str]:
+    before = _benchmarks_by_key(baseline)
+    found = []
+    for key, (adapter, now) in _benchmarks_by_key(current).items():
+        if key in before and _slower(before[key][1], now, threshold):
+            found.append(_benchmark_line(adapter, before[key][1], now, threshold))
+    return found
+
+
+def _benchmarks_by_key(run: RunResult) -> dict[tuple[Any, ...], tuple[AdapterResult, BenchmarkResult]]:
+    return {
+        _benchmark_key(adapter.name, bench): (adapter, bench)
+        for adapter in run.adapters
+        for bench in adapter.benchmarks
+    }
+
+
+def _benchmark_key(adapter: str, bench: BenchmarkResult) -> tuple[Any, ...]:
+    return (adapter, bench.name, bench.device, bench.mode, params_key(bench.params), bench.size)
+
+
+def _slower(before: BenchmarkResult, now: BenchmarkResult, threshold: float) -> bool:
+    """Slower by more than the threshold, and by more than the spread of both measurements."""
+    if before.median_s <= 0:
+        return False
+    slowdown = now.median_s - before.median_s
+    return now.median_s > before.median_s * (1 + threshold) and slowdown > before.iqr_s + now.iqr_s
+
+
+def _benchmark_line(adapter: AdapterResult, before: BenchmarkResult, now: BenchmarkResult, threshold: float) -> str:
+    change = now.median_s / before.median_s - 1
+    context = " ".join(part for part in (where(now.device, now.mode), params_text(now.params, now.size)) if part)
+    return (
+        f"{adapter.name} {now.name} ({context}): median {format_seconds(before.median_s)} -> "
+        f"{format_seconds(now.median_s)} (+{change:.1%}; threshold {threshold:.0%}, "
+        f"IQR {format_seconds(before.iqr_s)} and {format_seconds(now.iqr_s)})"
+    )
 
 
 def _clause_changes(a: RunResult, b: RunResult) -> list[ClauseChange]:
@@ -115,14 +275,13 @@ def _clause_statuses(
 def _benchmark_changes(a: RunResult, b: RunResult) -> list[BenchmarkChange]:
     medians_a, medians_b = _benchmark_medians(a), _benchmark_medians(b)
     keys = list(medians_a) + [k for k in medians_b if k not in medians_a]
+    # The key's fields are BenchmarkChange's first fields, in order.
     return [BenchmarkChange(*key, medians_a.get(key), medians_b.get(key)) for key in keys]
 
 
-def _benchmark_medians(run: RunResult) -> dict[tuple[str, str, str, str], float]:
+def _benchmark_medians(run: RunResult) -> dict[tuple[Any, ...], float]:
     return {
-        (adapter.name, bench.name, bench.device, params_key(bench.params)): bench.median_s
-        for adapter in run.adapters
-        for bench in adapter.benchmarks
+        _benchmark_key(adapter.name, bench): bench.median_s for adapter in run.adapters for bench in adapter.benchmarks
     }
 
 
@@ -142,6 +301,26 @@ def render_comparison_terminal(comparison: Comparison, console: Console | None =
     console.print(Text(f"unchanged: {comparison.unchanged_count()}"))
     if comparison.benchmarks:
         console.print(_benchmark_table(comparison))
+
+
+def render_gate_terminal(gate_result: GateResult, console: Console | None = None) -> None:
+    """Print each regression, and why benchmarks were not compared with the baseline."""
+    console = console or Console()
+    for line in gate_result.regressions:
+        console.print(Text(f"regression: {line}", style="bold red"))
+    if gate_result.not_compared:
+        console.print(
+            Text(f"benchmarks not compared with the baseline: {not_compared_reason(gate_result)}", style="yellow")
+        )
+    if not gate_result.regressions:
+        console.print(Text("no regression against the baseline", style="green"))
+
+
+def not_compared_reason(gate_result: GateResult) -> str:
+    """Why the timings were not compared, and what to do about it."""
+    return (
+        f"{gate_result.not_compared} (only runs from the same environment are compared; regenerate the baseline here)"
+    )
 
 
 def _ratio_header(comparison: Comparison) -> str:
@@ -164,8 +343,8 @@ def _benchmark_table(comparison: Comparison) -> Table:
         table.add_row(
             Text(bench.adapter),
             Text(bench.name),
-            Text(bench.device),
-            Text(compact_params(json.loads(bench.params))),
+            Text(where(bench.device, bench.mode)),
+            Text(params_text(json.loads(bench.params), bench.size)),
             format_seconds(bench.median_a_s),
             format_seconds(bench.median_b_s),
             Text(format_ratio(ratio), style=style),
@@ -202,8 +381,8 @@ def _benchmark_markdown(comparison: Comparison) -> list[str]:
         [
             md_code(b.adapter, in_table=True),
             md_text(b.name),
-            md_text(b.device),
-            md_text(compact_params(json.loads(b.params))),
+            md_text(where(b.device, b.mode)),
+            md_text(params_text(json.loads(b.params), b.size)),
             format_seconds(b.median_a_s),
             format_seconds(b.median_b_s),
             format_ratio(b.ratio),

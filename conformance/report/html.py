@@ -1,26 +1,30 @@
-"""The run as one self-contained HTML page: inline CSS, no scripts, no network.
+"""The run as one self-contained HTML page: inline CSS and SVG, no scripts, no network.
 
-The page holds the environment, a legend, the family x adapter summary, adapters that did
-not load, failures (each failing test in a <details> with its message, full evidence and
-reproduce line), documented deviations, stale expectations, benchmarks, and one clause x
-adapter matrix per family. It leaves out plots and raw benchmark samples (results.json keeps
-the samples).
+The page holds the environment, the verdict against a baseline (when given), a legend, the
+family x adapter summary, adapters that did not load, failures (each failing test in a
+<details> with its message, full evidence and reproduce line), documented deviations, stale
+expectations, benchmarks (ceilings, one table per family, plots), the speedups between
+adapters, the scaling fits with their plots, and one clause x adapter matrix per family.
+It leaves out raw benchmark samples (results.json keeps them).
 
 Every string that comes from the run goes through `esc` (html.escape), including status
 strings, which also choose CSS classes only through a fixed table. Deviation links are shown
-as text, not as hyperlinks, so the page refers to nothing outside itself.
+as text, not as hyperlinks, so the page refers to nothing outside itself. Plots come from
+plots.py, whose SVG holds the run's strings only as escaped text and refers to nothing but
+its own ids; without matplotlib the page says so where the plots would be.
 """
 
 from __future__ import annotations
 
 import html
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from specformer.conformance.report import plots
 from specformer.conformance.report.common import (
     LEGEND,
     REPORT_TITLE,
     Finding,
-    benchmarks,
     clause_rows,
     compact_params,
     deviation_reason,
@@ -39,7 +43,27 @@ from specformer.conformance.report.common import (
     stale_message,
     symbol,
 )
+from specformer.conformance.report.measurements import (
+    BenchmarkRow,
+    benchmark_groups,
+    benchmark_speedups,
+    ceiling_rows,
+    correct_mark,
+    flags_text,
+    format_band,
+    format_exponent,
+    format_fraction,
+    params_text,
+    rate_text,
+    scaling_series,
+    speedup_cell_text,
+    speedup_groups,
+    used_text,
+)
 from specformer.conformance.results import NOT_APPLICABLE, STATUSES, RunResult, TestResult
+
+if TYPE_CHECKING:  # compare.py is not imported at run time: it needs no HTML, and vice versa
+    from specformer.conformance.report.compare import GateResult
 
 # Status -> CSS class; anything else (a status this version does not know) is "s-other".
 _STATUS_CLASSES = {status: f"s-{status}" for status in STATUSES} | {NOT_APPLICABLE: "s-na"}
@@ -66,14 +90,18 @@ pre { background: #f6f8fa; padding: .5rem; overflow-x: auto; white-space: pre-wr
 .s-unsupported, .s-na, .s-other { background: #eaeef2; color: #57606a; }
 .s-error { background: #fbefff; color: #6e40c9; }
 details { margin: .4rem 0 .8rem 1rem; } summary { cursor: pointer; }
+figure.plot { margin: 1rem 0; } figure.plot svg { max-width: 100%; height: auto; }
+figcaption { color: #656d76; }
+.regression { color: #a40e26; }
 """
 
 
-def render_html(run: RunResult) -> str:
-    """The HTML report of `run`, as one page."""
+def render_html(run: RunResult, gate: GateResult | None = None) -> str:
+    """The HTML report of `run`, as one page, with the verdict against a baseline when `gate` is given."""
     body = [
         f"<h1>{esc(REPORT_TITLE)}</h1>",
         f"<p class='muted'>{esc(environment_line(run.environment))}<br>{esc(run_line(run))}</p>",
+        _gate(gate),
         _legend(),
         _summary(run),
         _load_errors(run),
@@ -81,6 +109,8 @@ def render_html(run: RunResult) -> str:
         _deviations(run),
         _stale(run),
         _benchmarks(run),
+        _speedups(run),
+        _scaling(run),
         _clause_matrices(run),
         _environment(run.environment),
     ]
@@ -217,25 +247,142 @@ def _stale(run: RunResult) -> str:
     return f"<h2>Stale expectations ({len(found)})</h2><ul>{items}</ul>"
 
 
+def _gate(gate: GateResult | None) -> str:
+    if gate is None:
+        return ""
+    if gate.regressions:
+        items = "".join(f"<li class='regression'>{esc(line)}</li>" for line in gate.regressions)
+        verdict = f"<p>Regressions ({len(gate.regressions)}):</p><ul>{items}</ul>"
+    else:
+        verdict = "<p>No regression against the baseline.</p>"
+    if gate.not_compared:
+        verdict += (
+            f"<p class='muted'>Benchmarks not compared: {esc(gate.not_compared)}. Only runs from the same "
+            "environment are compared; regenerate the baseline on this machine.</p>"
+        )
+    return f"<h2>Against the baseline</h2>{verdict}"
+
+
+_BENCHMARK_HEADERS = [
+    "adapter",
+    "name",
+    "device",
+    "mode",
+    "params",
+    "median",
+    "IQR",
+    "calls/sample",
+    "rate",
+    "% of ceiling",
+    "correct",
+    "flags",
+    "note",
+]
+
+
 def _benchmarks(run: RunResult) -> str:
-    found = benchmarks(run)
+    groups = benchmark_groups(run)
+    if not groups:
+        return ""
+    parts = ["<h2>Benchmarks</h2>"]
+    if run.ceilings:
+        rows = [[td(name), td(value, "num"), td(params)] for name, value, params in ceiling_rows(run)]
+        parts.append(f"<p>Ceilings measured at the start of the run:</p>{table(['ceiling', 'value', 'params'], rows)}")
+    for group in groups:
+        parts.append(f"<h3>{esc(group.family)} benchmarks</h3>")
+        if group.common:
+            parts.append(f"<p>Every row: {esc(compact_params(group.common))}</p>")
+        parts.append(table(_BENCHMARK_HEADERS, [_benchmark_cells(run, row) for row in group.rows]))
+    parts.append(_plots(plots.benchmark_plots, run))
+    return "".join(parts)
+
+
+def _benchmark_cells(run: RunResult, row: BenchmarkRow) -> list[str]:
+    bench = row.bench
+    return [
+        td(row.adapter),
+        td(bench.name),
+        td(bench.device),
+        td(bench.mode),
+        td(params_text(row.params)),
+        td(format_seconds(bench.median_s), "num"),
+        td(format_seconds(bench.iqr_s), "num"),
+        td(bench.calls_per_sample, "num"),
+        td(rate_text(bench, run.ceilings), "num"),
+        td(format_fraction(bench.ceiling_fraction), "num"),
+        td(correct_mark(bench.correct)),
+        td(flags_text(bench.flags)),
+        td(bench.note),
+    ]
+
+
+def _speedups(run: RunResult) -> str:
+    speedups = benchmark_speedups(run)
+    if len(speedups.adapters) < 2:
+        return ""
+    parts = [
+        f"<h2>Speedups over {esc(speedups.baseline)}</h2>",
+        f"<p>Each cell: median (interquartile range) and speedup = {esc(speedups.baseline)} median / median.</p>",
+    ]
+    headers = ["name", "device", "mode", "params", *(esc(a) for a in speedups.adapters)]
+    for family, common, rows in speedup_groups(speedups):
+        parts.append(f"<h3>{esc(family)} speedups</h3>")
+        if common:
+            parts.append(f"<p>Every row: {esc(compact_params(common))}</p>")
+        cells = [
+            [
+                td(row.name),
+                td(row.device),
+                td(row.mode),
+                td(params_text(params)),
+                *(td(speedup_cell_text(cell), "num") for cell in row.cells),
+            ]
+            for row, params in rows
+        ]
+        parts.append(table(headers, cells))
+    return "".join(parts)
+
+
+def _scaling(run: RunResult) -> str:
+    found = scaling_series(run)
     if not found:
         return ""
+    headers = [
+        "operation",
+        "quantity",
+        "adapter",
+        "clause",
+        "exponent [CI]",
+        "expected",
+        "accepted",
+        "r²",
+        "sizes used",
+    ]
     rows = [
         [
-            td(a.name),
-            td(b.name),
-            td(b.device),
-            td(compact_params(b.params)),
-            td(format_seconds(b.median_s), "num"),
-            td(format_seconds(b.iqr_s), "num"),
-            td(b.calls_per_sample, "num"),
-            td(b.note),
+            td(s.operation),
+            td(s.quantity),
+            td(s.adapter),
+            td(s.clause),
+            td(format_exponent(s), "num"),
+            td("—" if s.expected is None else f"{s.expected:g}", "num"),
+            td(format_band(s.band), "num"),
+            td("—" if s.r_squared is None else f"{s.r_squared:.3f}", "num"),
+            td(used_text(s), "num"),
         ]
-        for a, b in found
+        for s in found
     ]
-    headers = ["adapter", "name", "device", "params", "median", "IQR", "calls/sample", "note"]
-    return f"<h2>Benchmarks</h2>{table(headers, rows)}"
+    return f"<h2>Scaling</h2>{table(headers, rows)}{_plots(plots.scaling_plots, run)}"
+
+
+def _plots(make: Callable[[RunResult], list[plots.Plot]], run: RunResult) -> str:
+    """The figures `make` draws for the run, or a note where matplotlib is missing."""
+    if not plots.matplotlib_available():
+        return f"<p class='muted'>{esc(plots.MATPLOTLIB_MISSING)}</p>"
+    figures = "".join(
+        f"<figure class='plot'>{plot.svg}<figcaption>{esc(plot.title)}</figcaption></figure>" for plot in make(run)
+    )
+    return f"<h3>Plots</h3>{figures}" if figures else ""
 
 
 def _clause_matrices(run: RunResult) -> str:

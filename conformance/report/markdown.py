@@ -1,9 +1,11 @@
 """The run as GitHub-flavoured Markdown, sized for a pull-request comment.
 
-Sections, in order: environment, summary (family x adapter counts), adapters that did not
-load, failures with their reproduce lines, documented deviations, stale expectations,
-benchmarks, and one clause x adapter table per family. It leaves out the full evidence and
-raw benchmark samples (results.json and the HTML report keep them).
+Sections, in order: environment, the verdict against a baseline (when given), summary
+(family x adapter counts), adapters that did not load, failures with their reproduce lines,
+documented deviations, stale expectations, benchmarks (ceilings measured, one table per
+family), the speedups between adapters (when two or more have benchmarks), the fitted
+scaling exponents, and one clause x adapter table per family. It leaves out the full
+evidence, raw benchmark samples and plots (results.json and the HTML report keep them).
 
 Strings from the run are escaped for where they land: `md_text` for prose and table cells
 (Markdown punctuation, HTML, pipes, newlines), `md_code` for code spans. The Markdown helpers
@@ -13,12 +15,12 @@ here are also used by the comparison view.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Any
 
 from specformer.conformance.report.common import (
     LEGEND,
     REPORT_TITLE,
     Finding,
-    benchmarks,
     clause_rows,
     compact_params,
     deviation_reason,
@@ -36,7 +38,26 @@ from specformer.conformance.report.common import (
     status_counts_text,
     symbol,
 )
-from specformer.conformance.results import RunResult
+from specformer.conformance.report.measurements import (
+    benchmark_groups,
+    benchmark_speedups,
+    ceiling_rows,
+    correct_mark,
+    flags_text,
+    format_band,
+    format_exponent,
+    format_fraction,
+    params_text,
+    rate_text,
+    scaling_series,
+    speedup_cell_text,
+    speedup_groups,
+    used_text,
+)
+from specformer.conformance.results import BenchmarkResult, RunResult
+
+if TYPE_CHECKING:  # compare.py imports this module, so the name is only for annotations
+    from specformer.conformance.report.compare import GateResult
 
 # Characters that Markdown (or a GFM table) would otherwise interpret.
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]|~])")
@@ -45,16 +66,19 @@ _PLAIN_URL = re.compile(r"^https?://[^\s<>|`]+$")
 MESSAGE_LIMIT = 2000
 
 
-def render_markdown(run: RunResult) -> str:
-    """The Markdown report of `run`."""
+def render_markdown(run: RunResult, gate: GateResult | None = None) -> str:
+    """The Markdown report of `run`, with the verdict against a baseline when `gate` is given."""
     sections = [
         [f"# {REPORT_TITLE}", "", md_text(environment_line(run.environment)) + "  ", md_text(run_line(run))],
+        _gate(gate),
         _summary(run),
         _load_errors(run),
         _failures(run),
         _deviations(run),
         _stale(run),
         _benchmarks(run),
+        _speedups(run),
+        _scaling(run),
         _clause_tables(run),
     ]
     return "\n\n".join("\n".join(lines) for lines in sections if lines) + "\n"
@@ -206,24 +230,132 @@ def _stale(run: RunResult) -> list[str]:
     return [f"## Stale expectations ({len(found)})", "", *(f"- {md_text(stale_message(f))}" for f in found)]
 
 
+def _gate(gate: GateResult | None) -> list[str]:
+    if gate is None:
+        return []
+    lines = ["## Against the baseline", ""]
+    if gate.regressions:
+        lines += [f"Regressions ({len(gate.regressions)}):", "", *(f"- {md_text(line)}" for line in gate.regressions)]
+    else:
+        lines.append("No regression against the baseline.")
+    if gate.not_compared:
+        lines += [
+            "",
+            f"Benchmarks not compared: {md_text(gate.not_compared)}. "
+            "Only runs from the same environment are compared; regenerate the baseline on this machine.",
+        ]
+    return lines
+
+
+_BENCHMARK_HEADERS = [
+    "adapter",
+    "name",
+    "device",
+    "mode",
+    "params",
+    "median",
+    "IQR",
+    "calls/sample",
+    "rate",
+    "% of ceiling",
+    "correct",
+    "flags",
+]
+
+
 def _benchmarks(run: RunResult) -> list[str]:
-    found = benchmarks(run)
+    groups = benchmark_groups(run)
+    if not groups:
+        return []
+    lines = ["## Benchmarks"]
+    if run.ceilings:
+        rows = [[md_text(name), md_text(value), md_text(params)] for name, value, params in ceiling_rows(run)]
+        lines += ["", "Ceilings measured at the start of the run:", "", *md_table(["ceiling", "value", "params"], rows)]
+    for group in groups:
+        lines += ["", f"### {md_text(group.family)} benchmarks", ""]
+        if group.common:
+            lines += [f"Every row: {md_text(compact_params(group.common))}", ""]
+        lines += md_table(
+            _BENCHMARK_HEADERS, [_benchmark_cells(run, row.adapter, row.bench, row.params) for row in group.rows]
+        )
+    return lines
+
+
+def _benchmark_cells(run: RunResult, adapter: str, bench: BenchmarkResult, params: dict[str, Any]) -> list[str]:
+    return [
+        md_code(adapter, in_table=True),
+        md_text(bench.name),
+        md_text(bench.device),
+        md_text(bench.mode),
+        md_text(params_text(params, bench.size)),
+        format_seconds(bench.median_s),
+        format_seconds(bench.iqr_s),
+        str(bench.calls_per_sample),
+        md_text(rate_text(bench, run.ceilings)),
+        md_text(format_fraction(bench.ceiling_fraction)),
+        correct_mark(bench.correct),
+        md_text(flags_text(bench.flags)),
+    ]
+
+
+def _speedups(run: RunResult) -> list[str]:
+    speedups = benchmark_speedups(run)
+    if len(speedups.adapters) < 2:
+        return []
+    lines = [
+        f"## Speedups over {md_code(speedups.baseline)}",
+        "",
+        f"Each cell: median (interquartile range) and speedup = {md_code(speedups.baseline)} median / median.",
+    ]
+    headers = ["name", "device", "mode", "params", *(md_code(a, in_table=True) for a in speedups.adapters)]
+    for family, common, rows in speedup_groups(speedups):
+        lines += ["", f"### {md_text(family)} speedups", ""]
+        if common:
+            lines += [f"Every row: {md_text(compact_params(common))}", ""]
+        cells = [
+            [
+                md_text(row.name),
+                md_text(row.device),
+                md_text(row.mode),
+                md_text(params_text(params)),
+                *(md_text(speedup_cell_text(cell)) for cell in row.cells),
+            ]
+            for row, params in rows
+        ]
+        lines += md_table(headers, cells)
+    return lines
+
+
+def _scaling(run: RunResult) -> list[str]:
+    found = scaling_series(run)
     if not found:
         return []
+    headers = [
+        "operation",
+        "quantity",
+        "adapter",
+        "clause",
+        "exponent [CI]",
+        "expected",
+        "accepted",
+        "r²",
+        "sizes used",
+    ]
     rows = [
         [
-            md_code(a.name, in_table=True),
-            md_text(b.name),
-            md_text(b.device),
-            md_text(compact_params(b.params)),
-            format_seconds(b.median_s),
-            format_seconds(b.iqr_s),
-            str(b.calls_per_sample),
+            md_text(s.operation),
+            md_text(s.quantity),
+            md_code(s.adapter, in_table=True),
+            md_text(s.clause),
+            md_text(format_exponent(s)),
+            "—" if s.expected is None else f"{s.expected:g}",
+            md_text(format_band(s.band)),
+            "—" if s.r_squared is None else f"{s.r_squared:.3f}",
+            used_text(s),
         ]
-        for a, b in found
+        for s in found
     ]
-    headers = ["adapter", "name", "device", "params", "median", "IQR", "calls/sample"]
-    return ["## Benchmarks", "", *md_table(headers, rows)]
+    return ["## Scaling", "", *md_table(headers, rows)]
 
 
 def _clause_tables(run: RunResult) -> list[str]:

@@ -2,9 +2,11 @@
 
 Shows what a developer needs after `specformer run`: a family x adapter count matrix,
 adapters that did not load, each failing clause with its message, headline evidence and
-a copy-pasteable reproduce line, documented deviations, stale expectations, and the
-benchmark timings. It leaves out the per-clause matrix and the full evidence (the
-Markdown and HTML reports have them).
+a copy-pasteable reproduce line, documented deviations, stale expectations, the ceilings
+measured, one benchmark table per family (parameters every row shares go in the title, and
+columns no row fills are left out, so a table fits 120 columns), and, when two or more
+adapters have benchmarks, their speedups. It leaves out the per-clause matrix, the full
+evidence, calls per sample, scaling fits and plots (the Markdown and HTML reports have them).
 
 Every string from the run is placed in a `rich.text.Text`, never in markup, so an
 adapter name such as "[bold]" is shown as written.
@@ -12,6 +14,10 @@ adapter name such as "[bold]" is shown as written.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -21,7 +27,6 @@ from specformer.conformance.report.common import (
     REPORT_TITLE,
     SYMBOLS,
     Finding,
-    benchmarks,
     compact_params,
     deviation_reason,
     deviations,
@@ -35,6 +40,24 @@ from specformer.conformance.report.common import (
     run_line,
     stale_expectations,
     stale_message,
+)
+from specformer.conformance.report.measurements import (
+    BenchmarkGroup,
+    BenchmarkRow,
+    SpeedupCell,
+    Speedups,
+    benchmark_groups,
+    benchmark_speedups,
+    ceiling_rows,
+    correct_mark,
+    flags_text,
+    format_fraction,
+    format_speedup,
+    params_text,
+    rate_text,
+    short_name,
+    speedup_groups,
+    where,
 )
 from specformer.conformance.results import (
     DEVIATES,
@@ -191,23 +214,104 @@ def _print_stale(console: Console, run: RunResult) -> None:
 
 
 def _print_benchmarks(console: Console, run: RunResult) -> None:
-    rows = benchmarks(run)
-    if not rows:
+    groups = benchmark_groups(run)
+    if not groups:
         return
-    console.print()
-    table = Table(title="benchmarks", title_justify="left")
-    for header in ("adapter", "name", "device", "params"):
+    if run.ceilings:
+        console.print()
+        console.print(Text("ceilings measured at the start of the run", style="bold"))
+        console.print(_ceilings_table(run))
+    for group in groups:
+        console.print()
+        console.print(_group_heading("benchmarks", group.family, group.common))
+        console.print(_benchmark_table(run, group))
+    speedups = benchmark_speedups(run)
+    if len(speedups.adapters) >= 2:
+        console.print()
+        render_speedups_terminal(speedups, console)
+
+
+def _ceilings_table(run: RunResult) -> Table:
+    table = _compact_table()
+    for header in ("ceiling", "value", "params"):
         table.add_column(header)
-    for header in ("median", "IQR", "calls/sample"):
-        table.add_column(header, justify="right")
-    for adapter, bench in rows:
-        table.add_row(
-            Text(adapter.name),
-            Text(bench.name),
-            Text(bench.device),
-            Text(compact_params(bench.params)),
-            format_seconds(bench.median_s),
-            format_seconds(bench.iqr_s),
-            str(bench.calls_per_sample),
+    for name, value, params in ceiling_rows(run):
+        table.add_row(Text(name), value, Text(params))
+    return table
+
+
+def _compact_table() -> Table:
+    # Horizontal rules only: vertical borders cost three columns each at 120 characters.
+    return Table(box=box.SIMPLE_HEAD, pad_edge=False)
+
+
+def _group_heading(kind: str, family: str, common: dict[str, Any]) -> Text:
+    # Printed above the table, not as its title: a title wraps at the table's width.
+    heading = Text(f"{kind} · {family}", style="bold")
+    if common:
+        heading.append(f" · every row: {compact_params(common)}", style="dim")
+    return heading
+
+
+# Columns shown only when some row fills them: (header, cell text, the empty cell).
+_OPTIONAL_COLUMNS: tuple[tuple[str, Callable[[RunResult, BenchmarkRow], str], str], ...] = (
+    ("rate", lambda run, row: rate_text(row.bench, run.ceilings), "—"),
+    ("% ceiling", lambda run, row: format_fraction(row.bench.ceiling_fraction), "—"),
+    ("ok", lambda run, row: correct_mark(row.bench.correct), "—"),
+    ("flags", lambda run, row: flags_text(row.bench.flags), ""),
+)
+
+
+def _benchmark_table(run: RunResult, group: BenchmarkGroup) -> Table:
+    table = _compact_table()
+    show_params = any(row.params for row in group.rows)
+    optional = [c for c in _OPTIONAL_COLUMNS if any(c[1](run, row) != c[2] for row in group.rows)]
+    for header in ("adapter", "name", "device", "params") if show_params else ("adapter", "name", "device"):
+        table.add_column(header)
+    for header in ("median", "IQR"):
+        table.add_column(header, justify="right", no_wrap=True)
+    for header, _, _ in optional:
+        table.add_column(header, justify="right" if header in ("rate", "% ceiling") else "left")
+    for row in group.rows:
+        bench = row.bench
+        cells = [Text(row.adapter), Text(short_name(bench.name, group.family)), Text(where(bench.device, bench.mode))]
+        cells += [Text(params_text(row.params))] if show_params else []
+        cells += [format_seconds(bench.median_s), format_seconds(bench.iqr_s)]
+        table.add_row(*cells, *(Text(cell(run, row)) for _, cell, _ in optional))
+    return table
+
+
+def render_speedups_terminal(speedups: Speedups, console: Console | None = None) -> None:
+    """Print one table per family: each adapter's median, IQR as a share of it, and speedup."""
+    console = console or Console()
+    console.print(
+        Text.assemble(
+            (f"speedup over {speedups.baseline}", "bold"),
+            (f" · cells: median, IQR as % of the median, {speedups.baseline} median / median", "dim"),
         )
-    console.print(table)
+    )
+    for family, common, rows in speedup_groups(speedups):
+        console.print(_group_heading("speedups", family, common))
+        show_params = any(params for _, params in rows)
+        table = _compact_table()
+        for header in ("name", "device", "params") if show_params else ("name", "device"):
+            table.add_column(header)
+        for adapter in speedups.adapters:
+            table.add_column(Text(adapter), justify="right", no_wrap=True)
+        for row, params in rows:
+            shown = [Text(short_name(row.name, family)), Text(where(row.device, row.mode))]
+            shown += [Text(params_text(params))] if show_params else []
+            table.add_row(*shown, *(_speedup_cell_text(cell) for cell in row.cells))
+        console.print(table)
+
+
+def _speedup_cell_text(cell: SpeedupCell | None) -> Text:
+    """'1.65 ms 16% 7.27×': median, IQR relative to it, and speedup coloured by direction."""
+    if cell is None:
+        return Text("—", style="dim")
+    spread = f" {cell.iqr_s / cell.median_s:.0%}" if cell.median_s > 0 else ""
+    text = Text(f"{format_seconds(cell.median_s)}{spread} ")
+    speedup = cell.speedup
+    style = "" if speedup is None else "green" if speedup > 1.05 else "red" if speedup < 0.95 else ""
+    text.append(format_speedup(speedup), style=style)
+    return text

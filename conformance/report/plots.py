@@ -1,0 +1,349 @@
+"""Plots for the HTML report: inline SVG drawn with matplotlib, an optional dependency.
+
+Two kinds of figure:
+
+- scaling: per (operation, quantity), each adapter's measured values against size on
+  log-log axes, points excluded from the fit hollow, the fitted power law, and the spec's
+  expected exponent as a reference slope;
+- benchmarks: per family, achieved throughput per (adapter, benchmark) as horizontal bars
+  with the ceiling measured in the run as a vertical line; where the run measured no
+  ceiling (or the rows have no rate), the median time per call with interquartile bars.
+
+The SVG must sit inside a self-contained page, so `_clean_svg` drops the XML prolog, the
+metadata block (it names URLs) and comments, and prefixes every id with the figure's own
+prefix so that ids of several figures cannot collide. Text from the run reaches the SVG
+only as matplotlib text (escaped by its SVG writer), with mathtext parsing turned off so a
+"$" in an adapter name is shown as written. Pyplot is never used: figures are built on the
+Agg canvas, so no global backend or figure registry is touched.
+
+It leaves out interactivity and raster output.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import statistics
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from specformer.conformance.report.measurements import (
+    BenchmarkGroup,
+    BenchmarkRow,
+    ScalingSeries,
+    achieved_rate,
+    benchmark_groups,
+    format_exponent,
+    format_rate,
+    params_text,
+    scaling_groups,
+)
+from specformer.conformance.results import RunResult
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+MATPLOTLIB_MISSING = "plots need matplotlib (pip install matplotlib)"
+LABEL_LIMIT = 70  # characters of a bar's label; longer labels are cut with "…"
+_RC = {
+    "svg.hashsalt": "specformer",  # deterministic ids (matplotlib otherwise uses random ones)
+    "svg.fonttype": "none",  # text as <text>, not glyph paths: smaller, searchable
+    "font.size": 9,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+}
+_TAG = re.compile(r"<[^<>]+>")
+
+
+@dataclass(frozen=True)
+class Plot:
+    """One figure: a caption and the SVG markup to place inline."""
+
+    title: str
+    svg: str
+
+
+def matplotlib_available() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def scaling_plots(run: RunResult) -> list[Plot]:
+    """One log-log figure per (operation, quantity) found in the run's scaling evidence."""
+    plots = []
+    for index, ((operation, quantity), series) in enumerate(scaling_groups(run).items()):
+        title = f"{operation} · {quantity} against size"
+        with _style():
+            figure = _figure(6.4, 4.2)
+            _draw_scaling(figure.add_subplot(), series, title)
+            plots.append(Plot(title, _svg(figure, f"scaling{index}")))
+    return plots
+
+
+def benchmark_plots(run: RunResult) -> list[Plot]:
+    """Per family: throughput against the measured ceilings, or median time with IQR."""
+    plots: list[Plot] = []
+    for group in benchmark_groups(run):
+        for chart in _benchmark_charts(run, group):
+            with _style():
+                figure = _figure(7.2, 1.3 + 0.28 * len(chart.rows))
+                axes = figure.add_subplot()
+                chart.draw(axes)
+                # A figure title, not an axes title: long bar labels push the axes right.
+                figure.suptitle(chart.title, parse_math=False)
+                plots.append(Plot(chart.title, _svg(figure, f"bench{len(plots)}")))
+    return plots
+
+
+# --- scaling -------------------------------------------------------------------------------
+
+
+def _draw_scaling(axes: Axes, series_list: list[ScalingSeries], title: str) -> None:
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import EngFormatter
+
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    handles: list[Any] = []
+    labels: list[str] = []
+    for index, series in enumerate(series_list):
+        color = f"C{index % 10}"
+        _draw_series(axes, series, color)
+        handles.append(Line2D([], [], color=color, marker="o"))
+        labels.append(f"{series.adapter}: k={format_exponent(series)}")
+    reference = _reference_slope(axes, series_list)
+    if reference is not None:
+        handles.append(reference[0])
+        labels.append(reference[1])
+    first = series_list[0]
+    _size_ticks(axes, series_list)
+    axes.yaxis.set_major_formatter(EngFormatter(unit=first.unit))
+    axes.set_xlabel("size")
+    axes.set_ylabel(first.quantity, parse_math=False)
+    axes.set_title(title, parse_math=False)
+    _legend(axes, handles, labels)
+
+
+def _size_ticks(axes: Axes, series_list: list[ScalingSeries]) -> None:
+    """The ladder's sizes as the x ticks, written plainly (512, not 5.12 × 10²)."""
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
+
+    sizes = sorted({size for series in series_list for size in series.sizes if size > 0})
+    axes.xaxis.set_major_locator(FixedLocator(sizes))
+    axes.xaxis.set_major_formatter(FixedFormatter([f"{size:g}" for size in sizes]))
+    axes.xaxis.set_minor_locator(NullLocator())
+
+
+def _draw_series(axes: Axes, series: ScalingSeries, color: str) -> None:
+    points = [(s, v, u) for s, v, u in zip(series.sizes, series.values, series.used, strict=True) if s > 0 and v > 0]
+    if not points:
+        return
+    axes.plot([p[0] for p in points], [p[1] for p in points], "-", color=color, alpha=0.35, linewidth=1)
+    used = [p for p in points if p[2]]
+    excluded = [p for p in points if not p[2]]
+    axes.plot([p[0] for p in used], [p[1] for p in used], "o", color=color)
+    axes.plot([p[0] for p in excluded], [p[1] for p in excluded], "o", markerfacecolor="none", color=color)
+    if series.exponent is not None and used:
+        sizes, fitted = _power_law(used, series.exponent)
+        axes.plot(sizes, fitted, ":", color=color, linewidth=1.5)
+
+
+def _power_law(points: list[tuple[float, float, bool]], exponent: float) -> tuple[list[float], list[float]]:
+    """The line value = c · size^exponent through the points' geometric centre, over their sizes."""
+    log_c = statistics.fmean(math.log(v) - exponent * math.log(s) for s, v, _ in points)
+    sizes = [min(p[0] for p in points), max(p[0] for p in points)]
+    return sizes, [math.exp(log_c) * s**exponent for s in sizes]
+
+
+def _reference_slope(axes: Axes, series_list: list[ScalingSeries]) -> tuple[Any, str] | None:
+    """The expected exponent as a grey dashed line through the first series' fitted points."""
+    series = next((s for s in series_list if s.expected is not None), None)
+    if series is None or series.expected is None:
+        return None
+    points = [(s, v, u) for s, v, u in zip(series.sizes, series.values, series.used, strict=True) if s > 0 and v > 0]
+    points = [p for p in points if p[2]] or points
+    if not points:
+        return None
+    sizes, values = _power_law(points, series.expected)
+    (line,) = axes.plot(sizes, values, "--", color="0.45", linewidth=1)
+    band = f", accepted [{series.band[0]:g}, {series.band[1]:g}]" if series.band else ""
+    return line, f"expected k={series.expected:g}{band}"
+
+
+# --- benchmarks ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _BenchmarkChart:
+    """What one benchmark figure shows: rates in `unit` against ceilings, or times (unit "s")."""
+
+    title: str
+    rows: list[BenchmarkRow]
+    rates: list[float] | None  # None: a chart of median times
+    unit: str
+    ceilings: list[tuple[str, float]]
+
+    def draw(self, axes: Axes) -> None:
+        if self.rates is None:
+            _draw_times(axes, self.rows)
+        else:
+            _draw_throughput(axes, self.rows, self.rates, self.unit, self.ceilings)
+
+
+def _benchmark_charts(run: RunResult, group: BenchmarkGroup) -> list[_BenchmarkChart]:
+    """A throughput chart per rate unit where the run measured ceilings, a time chart for the rest."""
+    by_unit: dict[str, list[tuple[BenchmarkRow, float]]] = {}
+    timed: list[BenchmarkRow] = []
+    for row in group.rows:
+        rate = achieved_rate(row.bench, run.ceilings) if run.ceilings else None
+        if rate is None:
+            timed.append(row)
+        else:
+            by_unit.setdefault(rate[1], []).append((row, rate[0]))
+    charts = []
+    for unit, rated in by_unit.items():
+        rows = [row for row, _ in rated]
+        title = f"{group.family}: achieved {unit} against the measured ceiling"
+        charts.append(_BenchmarkChart(title, rows, [r for _, r in rated], unit, _ceilings_for(run, rows, unit)))
+    if timed:
+        title = f"{group.family}: median time per call (bars: interquartile range)"
+        charts.append(_BenchmarkChart(title, timed, None, "s", []))
+    return charts
+
+
+def _ceilings_for(run: RunResult, rows: list[BenchmarkRow], unit: str) -> list[tuple[str, float]]:
+    """The ceilings the rows name, in that unit; all ceilings in that unit if they name none."""
+    named = {row.bench.ceiling for row in rows if row.bench.ceiling}
+    chosen = []
+    for name, ceiling in sorted(run.ceilings.items()):
+        value = ceiling.get("value")
+        if ceiling.get("unit") != unit or not isinstance(value, (int, float)) or value <= 0:
+            continue
+        if not named or name in named:
+            chosen.append((name, float(value)))
+    return chosen
+
+
+def _draw_throughput(
+    axes: Axes, rows: list[BenchmarkRow], rates: list[float], unit: str, ceilings: list[tuple[str, float]]
+) -> None:
+    from matplotlib.ticker import EngFormatter, MaxNLocator
+
+    axes.barh(list(range(len(rows))), rates, color="C0")
+    handles, labels = [], []
+    for index, (name, value) in enumerate(ceilings):
+        handles.append(axes.axvline(value, color=f"C{(index + 1) % 10}", linestyle="--", linewidth=1.2))
+        labels.append(f"ceiling {name}: {format_rate(value, unit)}")
+    _bar_labels(axes, rows)
+    # The unit goes in the axis label: "200 TFLOP/s" at every tick would overlap.
+    axes.xaxis.set_major_locator(MaxNLocator(5))
+    axes.xaxis.set_major_formatter(EngFormatter(unit=""))
+    axes.set_xlabel(unit)
+    axes.set_xlim(left=0)
+    if handles:
+        _legend(axes, handles, labels)
+
+
+def _draw_times(axes: Axes, rows: list[BenchmarkRow]) -> None:
+    from matplotlib.ticker import EngFormatter
+
+    medians = [row.bench.median_s for row in rows]
+    distances = [_quartile_distances(row) for row in rows]
+    axes.barh(
+        list(range(len(rows))),
+        medians,
+        xerr=[[d[0] for d in distances], [d[1] for d in distances]],
+        color="C0",
+        ecolor="0.2",
+        capsize=3,
+    )
+    positive = [m for m in medians if m > 0]
+    if positive and max(positive) / min(positive) > 50:
+        axes.set_xscale("log")
+    _bar_labels(axes, rows)
+    axes.xaxis.set_major_formatter(EngFormatter(unit="s"))
+
+
+def _quartile_distances(row: BenchmarkRow) -> tuple[float, float]:
+    """(median − first quartile, third quartile − median) from the samples, else IQR/2 each."""
+    bench = row.bench
+    if len(bench.samples_s) >= 2:
+        first, _, third = statistics.quantiles(bench.samples_s, n=4)
+        return max(0.0, bench.median_s - first), max(0.0, third - bench.median_s)
+    return bench.iqr_s / 2, bench.iqr_s / 2
+
+
+def _bar_labels(axes: Axes, rows: list[BenchmarkRow]) -> None:
+    labels = [_cut(f"{row.adapter} · {_bar_name(row)}") for row in rows]
+    axes.set_yticks(list(range(len(rows))), labels, parse_math=False)
+    axes.invert_yaxis()  # first row on top, as in the tables
+    axes.grid(axis="y", visible=False)
+
+
+def _bar_name(row: BenchmarkRow) -> str:
+    mode = "" if row.bench.mode == row.bench.device else f" [{row.bench.mode}]"
+    return f"{row.bench.name}{mode} {params_text(row.params)}".strip()
+
+
+def _cut(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= LABEL_LIMIT else text[: LABEL_LIMIT - 1] + "…"
+
+
+# --- figures and SVG -----------------------------------------------------------------------
+
+
+@contextmanager
+def _style() -> Iterator[None]:
+    import matplotlib
+
+    with matplotlib.rc_context(_RC):
+        yield
+
+
+def _figure(width_in: float, height_in: float) -> Figure:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width_in, min(height_in, 40.0)), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _legend(axes: Axes, handles: list[Any], labels: list[str]) -> None:
+    # Handles and labels are passed explicitly: matplotlib would drop a label starting with "_".
+    legend = axes.legend(handles, labels, fontsize="small")
+    for text in legend.get_texts():
+        text.set_parse_math(False)
+
+
+def _svg(figure: Figure, prefix: str) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    return _clean_svg(buffer.getvalue(), prefix)
+
+
+def _clean_svg(svg: str, prefix: str) -> str:
+    """Matplotlib's SVG made fit to inline: no prolog, metadata or comments; ids prefixed.
+
+    >>> _clean_svg('<?xml?>\\n<svg><!-- x --><metadata>m</metadata><g id="a" clip-path="url(#a)"/></svg>', "p")
+    '<svg><g id="p-a" clip-path="url(#p-a)"/></svg>'
+    """
+    svg = svg[svg.index("<svg") :]
+    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
+    svg = re.sub(r"<!--.*?-->\s*", "", svg, flags=re.S)
+    # Text from the run is escaped (it holds no "<"), so only real tags are rewritten here.
+    return _TAG.sub(lambda tag: _prefix_ids(tag.group(0), prefix), svg).strip()
+
+
+def _prefix_ids(tag: str, prefix: str) -> str:
+    tag = re.sub(r'(\sid=")', rf"\g<1>{prefix}-", tag)
+    tag = tag.replace('href="#', f'href="#{prefix}-')
+    return tag.replace("url(#", f"url(#{prefix}-")

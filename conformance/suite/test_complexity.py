@@ -1,0 +1,198 @@
+"""Conformance tests for spec/complexity.md: scaling exponents measured on the harness.
+
+Each test runs one adapter operation over a geometric ladder of sequence lengths, measures time
+(median seconds per call) or peak memory, fits the exponent with a bootstrap interval
+(conformance/bench/scaling.py) and checks that the interval overlaps the clause's band. The
+series goes into the evidence under "scaling", which the HTML report plots.
+
+Sizes are fixed per clause and chosen so that the smallest is out of the overhead-bound regime
+on a 2-core CPU; the timing policy follows the profile (quick: few samples).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import torch
+
+from specformer.conformance.bench import POLICIES, fit_exponent, geometric_ladder, peak_memory, time_cpu
+from specformer.conformance.numerics import fail
+from specformer.conformance.plugin import clause, require
+
+# Bands from spec/complexity.md (tests/test_registry.py checks they match the text).
+BANDS: dict[str, tuple[float, float]] = {
+    "CPLX-ATTN-01": (1.5, 3.0),
+    "CPLX-ATTN-02/materialised": (1.7, 2.3),
+    "CPLX-ATTN-02/memory-efficient": (0.8, 1.2),
+    "CPLX-LOCAL-01": (0.6, 1.4),
+    "CPLX-LOCAL-02": (0.8, 1.2),
+    "CPLX-LSH-01": (0.8, 1.5),
+    "CPLX-DECODE-01": (0.6, 1.4),
+    "CPLX-DECODE-02": (1.5, 3.0),
+}
+# Below this median a CPU timing is overhead-bound and left out of the fit (the spec's rule).
+MIN_CPU_TIME_S = 1e-4
+HEADS, HEAD_DIM, WINDOW, CHUNK, BUCKET_PAIRS = 2, 64, 64, 64, 8
+QUADRATIC_LADDER = geometric_ladder(256, 2048, 5)
+MEMORY_LADDER = geometric_ladder(512, 4096, 5)
+LINEAR_LADDER = geometric_ladder(1024, 8192, 5, multiple_of=64)  # LSH chunks of 64 must divide n
+DECODE_LADDER = geometric_ladder(2048, 16384, 5)
+DECODE_BATCH, DECODE_HEADS = 4, 8
+# The exponent each claim names (the band's centre of gravity), drawn as the reference slope.
+EXPECTED = {
+    "CPLX-ATTN-01": 2.0,
+    "CPLX-ATTN-02/materialised": 2.0,
+    "CPLX-ATTN-02/memory-efficient": 1.0,
+    "CPLX-LOCAL-01": 1.0,
+    "CPLX-LOCAL-02": 1.0,
+    "CPLX-LSH-01": 1.1,
+    "CPLX-DECODE-01": 1.0,
+    "CPLX-DECODE-02": 2.0,
+}
+
+
+def _random(*shape: int, seed: int) -> torch.Tensor:
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def _qkv(length: int, heads: int = HEADS) -> list[torch.Tensor]:
+    return [_random(1, heads, length, HEAD_DIM, seed=length + i) for i in range(3)]
+
+
+def evidence_note(request: pytest.FixtureRequest, evidence: dict) -> None:
+    """Record evidence for a passing test too (the plugin reads user_properties)."""
+    request.node.user_properties.append(("evidence", evidence))
+
+
+def on_qkv(op: Callable[..., object], **kwargs: object) -> Callable[[int], Callable[[], object]]:
+    """For each length n, a call of `op` on fresh (1, H, n, D) query, key and value."""
+
+    def make(n: int) -> Callable[[], object]:
+        query, key, value = _qkv(n)
+        return lambda: op(query, key, value, **kwargs)
+
+    return make
+
+
+def check_scaling(
+    request: pytest.FixtureRequest,
+    operation: str,
+    quantity: str,
+    sizes: list[int],
+    make_call: Callable[[int], Callable[[], object]],
+    claim: str,
+) -> None:
+    """Measure `quantity` over `sizes`, fit the exponent, and fail unless its interval meets the
+    claim's band."""
+    band = BANDS[claim]
+    profile = request.config.getoption("--specformer-profile")
+    samples: list[list[float]] = []
+    for size in sizes:
+        call = make_call(size)
+        if quantity == "time":
+            samples.append(time_cpu(call, POLICIES[profile]).samples_s)
+        else:
+            measured, _source = peak_memory(call)
+            if measured is None:
+                pytest.skip("n/a: this torch build offers no CPU memory timeline")
+            samples.append([float(measured)])
+    fit = fit_exponent(sizes, samples, min_value=MIN_CPU_TIME_S if quantity == "time" else 0.0)
+    evidence = {
+        "scaling": {
+            "operation": operation,
+            "quantity": quantity,
+            "unit": "s" if quantity == "time" else "B",
+            "sizes": sizes,
+            "values": [sorted(s)[len(s) // 2] for s in samples],
+            **fit.evidence(),
+            "expected": EXPECTED[claim],
+            "band": list(band),
+        },
+        "exponent": fit.exponent,
+    }
+    low, high = fit.ci
+    if high < band[0] or low > band[1]:
+        fail(
+            f"{operation} {quantity} grows as n^{fit.exponent:.2f} (95% interval [{low:.2f}, {high:.2f}]), "
+            f"outside the band [{band[0]}, {band[1]}] over n = {sizes}",
+            **evidence,
+        )
+    evidence_note(request, evidence)
+
+
+@clause("CPLX-ATTN-01")
+def test_full_attention_time_is_quadratic(adapter, request) -> None:
+    op = require(adapter, "attention")
+    check_scaling(request, "attention", "time", QUADRATIC_LADDER, on_qkv(op), "CPLX-ATTN-01")
+
+
+@clause("CPLX-ATTN-02")
+def test_full_attention_memory_matches_the_declared_variant(adapter, request) -> None:
+    op = require(adapter, "attention")
+    variant = adapter.variant("CPLX-ATTN-02")
+    check_scaling(request, "attention", "memory", MEMORY_LADDER, on_qkv(op), f"CPLX-ATTN-02/{variant}")
+
+
+@clause("CPLX-LOCAL-01")
+def test_sliding_window_time_is_linear(adapter, request) -> None:
+    op = require(adapter, "sliding_window_attention")
+    check_scaling(
+        request,
+        "sliding_window_attention",
+        "time",
+        LINEAR_LADDER,
+        on_qkv(op, window=WINDOW),
+        "CPLX-LOCAL-01",
+    )
+
+
+@clause("CPLX-LOCAL-02")
+def test_sliding_window_memory_is_linear(adapter, request) -> None:
+    op = require(adapter, "sliding_window_attention")
+    check_scaling(
+        request,
+        "sliding_window_attention",
+        "memory",
+        LINEAR_LADDER,
+        on_qkv(op, window=WINDOW),
+        "CPLX-LOCAL-02",
+    )
+
+
+@clause("CPLX-LSH-01")
+def test_lsh_attention_time_is_n_log_n(adapter, request) -> None:
+    op = require(adapter, "lsh_attention")
+    rotations = _random(HEAD_DIM, BUCKET_PAIRS, seed=7)
+
+    def make(n: int) -> Callable[[], object]:
+        query_key, value, _ = _qkv(n)
+        return lambda: op(query_key, value, rotations=rotations, chunk_length=CHUNK)
+
+    check_scaling(request, "lsh_attention", "time", LINEAR_LADDER, make, "CPLX-LSH-01")
+
+
+@clause("CPLX-DECODE-01")
+def test_decode_step_with_cache_is_linear_in_context(adapter, request) -> None:
+    op = require(adapter, "attention")
+
+    def make(n: int) -> Callable[[], object]:
+        query = _random(DECODE_BATCH, DECODE_HEADS, 1, HEAD_DIM, seed=n)  # the one new position
+        key_cache = _random(DECODE_BATCH, DECODE_HEADS, n, HEAD_DIM, seed=n + 1)
+        value_cache = _random(DECODE_BATCH, DECODE_HEADS, n, HEAD_DIM, seed=n + 2)
+        return lambda: op(query, key_cache, value_cache)
+
+    check_scaling(request, "attention (1 query, n cached keys)", "time", DECODE_LADDER, make, "CPLX-DECODE-01")
+
+
+@clause("CPLX-DECODE-02")
+def test_decode_step_without_cache_is_quadratic(adapter, request) -> None:
+    op = require(adapter, "attention")
+    check_scaling(
+        request,
+        "causal attention over the prefix",
+        "time",
+        QUADRATIC_LADDER,
+        on_qkv(op, causal=True),
+        "CPLX-DECODE-02",
+    )
