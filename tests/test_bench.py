@@ -170,3 +170,19 @@ def test_cuda_cold_and_hot_timing_smoke() -> None:
     hot = time_cuda(lambda: a @ a, QUICK, mode="hot", calls_per_replay=8)
     assert cold.mode == "cold" and hot.mode == "hot" and hot.calls_per_sample == 8
     assert cold.median_s > 0 and hot.median_s > 0
+
+
+def test_ladder_is_sampled_in_rounds_and_min_resists_disturbance() -> None:
+    from specformer.conformance.bench.scaling import time_ladder
+
+    order: list[int] = []
+    calls = {n: (lambda n=n: order.append(n)) for n in (1, 2, 3)}
+    samples = time_ladder(calls, TimingPolicy(min_sample_s=0.0), rounds=4)
+    assert [len(s) for s in samples] == [4, 4, 4]
+    assert order[-6:] == [1, 2, 3, 1, 2, 3]  # interleaved, not size by size
+    # One disturbed sample per size barely moves a fit on the fastest samples.
+    sizes = [1000, 2000, 4000, 8000]
+    disturbed = [[1e-6 * n, 1e-6 * n * (5 if i == 1 else 1), 1e-6 * n] for i, n in enumerate(sizes)]
+    assert fit_exponent(sizes, disturbed, statistic="min", resamples=50).exponent == pytest.approx(1.0, abs=1e-9)
+    with pytest.raises(ValueError, match="statistic"):
+        fit_exponent(sizes, disturbed, statistic="mean")

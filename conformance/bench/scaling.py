@@ -8,15 +8,27 @@ percentiles of k form the 95% interval. The seed is fixed, so the interval is re
 Exclusion rule: a size whose median is below `min_value` (for time: launch-bound or too
 close to the timer's resolution) is kept in the data but left out of the fit, and marked
 `used = False`; at least three sizes must remain.
+
+Timing a ladder on a shared machine: `time_ladder` takes its samples in rounds, one sample of
+every size per round, so a burst of other work lands on all sizes alike instead of bending
+the curve at one of them; and the fit of times uses each size's fastest sample (`statistic=
+"min"`), the one least disturbed, as big_O does.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
+
+from specformer.conformance.bench.timer import TimingPolicy
+
+STATISTICS: dict[str, Callable[[list[float]], float]] = {"median": statistics.median, "min": min}
 
 
 @dataclass(frozen=True)
@@ -56,26 +68,69 @@ def log_log_slope(sizes: list[float], values: list[float]) -> tuple[float, float
 
 
 def fit_exponent(
-    sizes: list[int], samples: list[list[float]], *, min_value: float = 0.0, resamples: int = 1000, seed: int = 0
+    sizes: list[int],
+    samples: list[list[float]],
+    *,
+    min_value: float = 0.0,
+    resamples: int = 1000,
+    seed: int = 0,
+    statistic: str = "median",
 ) -> ScalingFit:
-    """Fit cost ~ size**k from repeated samples per size, with a bootstrap 95% interval."""
+    """Fit cost ~ size**k from repeated samples per size, with a bootstrap 95% interval.
+
+    `statistic` summarises each size's samples: "median", or "min" for timings on a machine
+    that other work may disturb.
+    """
     if len(sizes) != len(samples) or any(not s for s in samples):
         raise ValueError("samples must hold a non-empty list of values for every size")
+    if statistic not in STATISTICS:
+        raise ValueError(f"statistic must be one of {', '.join(STATISTICS)}, got {statistic!r}")
+    summarise = STATISTICS[statistic]
     medians = [statistics.median(s) for s in samples]
     used = [m >= min_value and m > 0 for m in medians]
     if sum(used) < 3:
         raise ValueError(f"need at least 3 sizes with median >= {min_value:g} to fit an exponent, got {sum(used)}")
     kept_sizes = [s for s, u in zip(sizes, used, strict=True) if u]
     kept_samples = [s for s, u in zip(samples, used, strict=True) if u]
-    exponent, r_squared = log_log_slope(kept_sizes, [statistics.median(s) for s in kept_samples])
+    exponent, r_squared = log_log_slope(kept_sizes, [summarise(s) for s in kept_samples])
     generator = torch.Generator().manual_seed(seed)
     slopes = []
     for _ in range(resamples):
         medians_resampled = []
         for values in kept_samples:
             picks = torch.randint(len(values), (len(values),), generator=generator).tolist()
-            medians_resampled.append(statistics.median(values[i] for i in picks))
+            medians_resampled.append(summarise([values[i] for i in picks]))
         slopes.append(log_log_slope(kept_sizes, medians_resampled)[0])
     slopes.sort()
     low, high = slopes[int(0.025 * (resamples - 1))], slopes[math.ceil(0.975 * (resamples - 1))]
     return ScalingFit(exponent=exponent, ci=(low, high), r_squared=r_squared, used=used)
+
+
+def time_ladder(
+    calls: dict[int, Callable[[], Any]], policy: TimingPolicy, *, rounds: int | None = None
+) -> list[list[float]]:
+    """Seconds per call for each size's call, sampled in interleaved rounds (CPU wall clock).
+
+    Each call runs once as warm-up and is batched so a sample lasts at least
+    `policy.min_sample_s`; then `rounds` (default: policy.min_samples, at least 5) rounds
+    take one sample of every size in turn.
+    """
+    batch: dict[int, int] = {}
+    for size, call in calls.items():
+        call()  # warm-up
+        count = 1
+        while _batch_seconds(call, count) < policy.min_sample_s and count < 1 << 16:
+            count *= 2
+        batch[size] = count
+    samples: dict[int, list[float]] = {size: [] for size in calls}
+    for _ in range(rounds or max(5, policy.min_samples)):
+        for size, call in calls.items():
+            samples[size].append(_batch_seconds(call, batch[size]) / batch[size])
+    return [samples[size] for size in calls]
+
+
+def _batch_seconds(call: Callable[[], Any], count: int) -> float:
+    start = time.perf_counter()
+    for _ in range(count):
+        call()
+    return time.perf_counter() - start
