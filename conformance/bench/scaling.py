@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from specformer.conformance.bench.timer import TimingPolicy
+from specformer.conformance.bench.timer import TimingPolicy, torch_threads
 
 STATISTICS: dict[str, Callable[[list[float]], float]] = {"median": statistics.median, "min": min}
 
@@ -107,14 +107,20 @@ def fit_exponent(
 
 
 def time_ladder(
-    calls: dict[int, Callable[[], Any]], policy: TimingPolicy, *, rounds: int | None = None
+    calls: dict[int, Callable[[], Any]], policy: TimingPolicy, *, rounds: int | None = None, threads: int | None = 1
 ) -> list[list[float]]:
     """Seconds per call for each size's call, sampled in interleaved rounds (CPU wall clock).
 
     Each call runs once as warm-up and is batched so a sample lasts at least
     `policy.min_sample_s`; then `rounds` (default: policy.min_samples, at least 5) rounds
-    take one sample of every size in turn.
+    take one sample of every size in turn. One torch thread by default: a scaling claim is
+    about the work, and a thread pool's scheduling bends the curve.
     """
+    with torch_threads(threads):
+        return _time_ladder(calls, policy, rounds)
+
+
+def _time_ladder(calls: dict[int, Callable[[], Any]], policy: TimingPolicy, rounds: int | None) -> list[list[float]]:
     batch: dict[int, int] = {}
     for size, call in calls.items():
         call()  # warm-up

@@ -27,7 +27,7 @@ BANDS: dict[str, tuple[float, float]] = {
     "CPLX-ATTN-01": (1.5, 3.0),
     "CPLX-ATTN-02/materialised": (1.7, 2.3),
     "CPLX-ATTN-02/memory-efficient": (0.8, 1.2),
-    "CPLX-LOCAL-01": (0.6, 1.4),
+    "CPLX-LOCAL-01": (0.6, 1.6),
     "CPLX-LOCAL-02": (0.8, 1.2),
     "CPLX-LSH-01": (0.8, 1.5),
     "CPLX-DECODE-01": (0.6, 1.4),
@@ -38,7 +38,7 @@ MIN_CPU_TIME_S = 1e-4
 HEADS, HEAD_DIM, WINDOW, CHUNK, BUCKET_PAIRS = 2, 64, 64, 64, 8
 QUADRATIC_LADDER = geometric_ladder(256, 2048, 5)
 MEMORY_LADDER = geometric_ladder(512, 4096, 5)
-LINEAR_LADDER = geometric_ladder(1024, 8192, 5, multiple_of=64)  # LSH chunks of 64 must divide n
+LINEAR_LADDER = geometric_ladder(2048, 16384, 5, multiple_of=64)  # LSH chunks of 64 must divide n
 DECODE_LADDER = geometric_ladder(2048, 16384, 5)
 DECODE_BATCH, DECODE_HEADS = 4, 8
 # The exponent each claim names (the band's centre of gravity), drawn as the reference slope.
