@@ -112,8 +112,8 @@ def time_ladder(
     """Seconds per call for each size's call, sampled in interleaved rounds (CPU wall clock).
 
     Each call runs once as warm-up and is batched so a sample lasts at least
-    `policy.min_sample_s`; then `rounds` (default: policy.min_samples, at least 5) rounds
-    take one sample of every size in turn. One torch thread by default: a scaling claim is
+    `policy.min_sample_s`; then `rounds` rounds take one sample of every size in turn
+    (default: policy.min_samples, at least 3). One torch thread by default: a scaling claim is
     about the work, and a thread pool's scheduling bends the curve.
     """
     with torch_threads(threads):
@@ -123,13 +123,13 @@ def time_ladder(
 def _time_ladder(calls: dict[int, Callable[[], Any]], policy: TimingPolicy, rounds: int | None) -> list[list[float]]:
     batch: dict[int, int] = {}
     for size, call in calls.items():
-        call()  # warm-up
-        count = 1
-        while _batch_seconds(call, count) < policy.min_sample_s and count < 1 << 16:
+        count, elapsed = 1, _batch_seconds(call, 1)  # the warm-up call also calibrates
+        while elapsed < policy.min_sample_s and count < 1 << 16:
             count *= 2
+            elapsed = _batch_seconds(call, count)
         batch[size] = count
     samples: dict[int, list[float]] = {size: [] for size in calls}
-    for _ in range(rounds or max(5, policy.min_samples)):
+    for _ in range(rounds or max(3, policy.min_samples)):
         for size, call in calls.items():
             samples[size].append(_batch_seconds(call, batch[size]) / batch[size])
     return [samples[size] for size in calls]

@@ -38,7 +38,7 @@ MIN_CPU_TIME_S = 1e-4
 HEADS, HEAD_DIM, WINDOW, CHUNK, BUCKET_PAIRS = 2, 64, 64, 64, 8
 QUADRATIC_LADDER = geometric_ladder(256, 2048, 5)
 MEMORY_LADDER = geometric_ladder(512, 4096, 5)
-LINEAR_LADDER = geometric_ladder(2048, 16384, 5, multiple_of=64)  # LSH chunks of 64 must divide n
+LINEAR_LADDER = geometric_ladder(1024, 8192, 5, multiple_of=64)  # LSH chunks of 64 must divide n
 DECODE_LADDER = geometric_ladder(2048, 16384, 5)
 DECODE_BATCH, DECODE_HEADS = 4, 8
 # The exponent each claim names (the band's centre of gravity), drawn as the reference slope.
