@@ -215,8 +215,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         for key, value in item.user_properties:
             if key == "evidence" and not evidence:
                 evidence = dict(value)
-        if status == NOT_APPLICABLE and report.when == "setup" and not report.skipped:
-            status = ERROR
         _record(item, adapter, status, message, evidence, report.duration)
         if status in (FAIL, ERROR) and any(i in adapter.expectations for i in _clause_ids(item)):
             reasons = "; ".join(adapter.expectations[i].reason for i in _clause_ids(item) if i in adapter.expectations)
