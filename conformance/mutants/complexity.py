@@ -88,9 +88,25 @@ class ChunkedAttentionDeclaringMaterialised(_Mutant):
         return torch.cat(chunks, dim=2)
 
 
+class LinearAttentionPassedOffAsFull(_Mutant):
+    """Answers `attention` with kernelised linear attention, phi(Q) (phi(K)^T V): a different
+    (approximate, and blind to the causal mask) result at linear cost and memory, where the
+    clauses expect full attention's."""
+
+    breaks = ("CPLX-ATTN-01", "CPLX-ATTN-02", "CPLX-DECODE-02")
+
+    def attention(
+        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, *, causal: bool = False
+    ) -> torch.Tensor:
+        phi_q, phi_k = torch.nn.functional.elu(query) + 1, torch.nn.functional.elu(key) + 1
+        context = phi_k.transpose(-2, -1) @ value  # (B, H, D, Dv): no (n, n) matrix, and no causal mask
+        return (phi_q @ context) / (phi_q @ phi_k.sum(dim=2, keepdim=True).transpose(-2, -1))
+
+
 ALL: tuple[type[_Mutant], ...] = (
     SlidingWindowByMaskingFullScores,
     LSHFallsBackToFullAttention,
     DecodeBuildsTheFullCausalMask,
     ChunkedAttentionDeclaringMaterialised,
+    LinearAttentionPassedOffAsFull,
 )
