@@ -46,3 +46,13 @@ def test_each_complexity_mutant_fails_the_scaling_clauses_it_breaks(run_suite) -
     for adapter in run.adapters:
         failed = {c.id for c in adapter.clauses if c.status == FAIL}
         assert set(mutants[adapter.name].breaks) <= failed, (adapter.name, failed)
+
+
+def test_every_clause_is_broken_by_some_mutant() -> None:
+    """A clause no mutant breaks is a clause whose tests may assert too little (DESIGN.md)."""
+    from specformer.conformance.mutants import complexity
+    from specformer.conformance.registry import registry
+
+    broken = {clause for mutant in (*sampling_mutants.ALL, *complexity.ALL) for clause in mutant.breaks}
+    assert not sorted(set(registry()) - broken), "clauses without a mutant"
+    assert not sorted(broken - set(registry())), "mutants naming unknown clauses"
