@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-from specformer.conformance.bench.roofline import ceiling_for, place_on_roofline
-from specformer.conformance.bench.timer import POLICIES, peak_memory, time_cpu, time_cuda
+from specformer.conformance.bench.roofline import ceiling_for, measured_result
+from specformer.conformance.bench.timer import POLICIES, time_cpu, time_cuda
 from specformer.conformance.results import BenchmarkResult
 from specformer.reference.attention import scaled_dot_product_attention
 
@@ -49,30 +49,23 @@ def attention_benchmarks(
         )
         call = lambda q=query, k=key, v=value: op(q, k, v)  # noqa: E731
         timing = time_cuda(call, policy, mode="cold") if kind == "cuda" else time_cpu(call, policy)
-        memory, source = peak_memory(call, device)
         element = torch.finfo(dtype).bits // 8
-        result = BenchmarkResult(
-            name="attention.dense",
-            family="attention",
-            device=device,
-            params={"batch": batch, "heads": heads, "head_dim": dim, "length": length, "dtype": str(dtype)[6:]},
-            samples_s=timing.samples_s,
-            median_s=timing.median_s,
-            iqr_s=timing.iqr_s,
-            calls_per_sample=timing.calls_per_sample,
-            threads=timing.threads,
-            mode=timing.mode,
-            stop_reason=timing.stop_reason,
-            sm_clock_mhz=timing.sm_clock_mhz,
-            size=length,
-            peak_memory_bytes=memory,
-            peak_memory_source=source,
-            flops=4.0 * batch * heads * length * length * dim,
-            bytes_moved=float(element * batch * heads * 4 * length * dim),
-            ceiling=ceiling_for(dtype, compute_bound=True),
-            correct=_matches_reference(call(), query, key, value),
+        results.append(
+            measured_result(
+                timing,
+                call,
+                device=device,
+                ceilings=ceilings,
+                name="attention.dense",
+                family="attention",
+                params={"batch": batch, "heads": heads, "head_dim": dim, "length": length, "dtype": str(dtype)[6:]},
+                size=length,
+                flops=4.0 * batch * heads * length * length * dim,
+                bytes_moved=float(element * batch * heads * 4 * length * dim),
+                ceiling=ceiling_for(dtype, compute_bound=True),
+                correct=_matches_reference(call(), query, key, value),
+            )
         )
-        results.append(place_on_roofline(result, ceilings or {}))
         del query, key, value
     return results
 

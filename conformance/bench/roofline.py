@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from specformer.conformance.bench.timer import POLICIES, Timing, TimingPolicy, time_cpu, time_cuda
+from specformer.conformance.bench.timer import POLICIES, Timing, TimingPolicy, peak_memory, time_cpu, time_cuda
 from specformer.conformance.results import BenchmarkResult
 
 # Sizes: large enough to reach the device's peak, small enough for the CPU gate to stay fast.
@@ -89,3 +89,33 @@ def place_on_roofline(result: BenchmarkResult, ceilings: dict[str, dict[str, Any
                 why += " (on the CPU: a working set served from cache, not a bandwidth result)"
             result.flags.append(f"above the measured {result.ceiling} ceiling ({result.ceiling_fraction:.0%}): {why}")
     return result
+
+
+def measured_result(
+    timing: Timing,
+    call: Any,
+    *,
+    device: str,
+    ceilings: dict[str, dict[str, Any]] | None,
+    **fields: Any,
+) -> BenchmarkResult:
+    """A BenchmarkResult from a timing: peak memory of one more call, and its place on the roofline.
+
+    `fields` are the benchmark's own: name, family, params, flops, bytes_moved, ceiling, correct...
+    """
+    memory, source = peak_memory(call, device)
+    result = BenchmarkResult(
+        device=device,
+        samples_s=timing.samples_s,
+        median_s=timing.median_s,
+        iqr_s=timing.iqr_s,
+        calls_per_sample=timing.calls_per_sample,
+        threads=timing.threads,
+        mode=timing.mode,
+        stop_reason=timing.stop_reason,
+        sm_clock_mhz=timing.sm_clock_mhz,
+        peak_memory_bytes=memory,
+        peak_memory_source=source,
+        **fields,
+    )
+    return place_on_roofline(result, ceilings or {})

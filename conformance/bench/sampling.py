@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from specformer.conformance.bench.roofline import ceiling_for, place_on_roofline
-from specformer.conformance.bench.timer import POLICIES, Timing, peak_memory, time_cpu, time_cuda
+from specformer.conformance.bench.roofline import ceiling_for, measured_result
+from specformer.conformance.bench.timer import POLICIES, Timing, time_cpu, time_cuda
 from specformer.conformance.results import BenchmarkResult
 from specformer.reference import sampling as reference
 from specformer.reference.sampling import SamplingParams
@@ -67,28 +67,21 @@ def sampling_benchmarks(
             continue
         call = lambda op=op, args=args: op(logits, *args)  # noqa: E731
         for timing, note in _timings(call, device, policy):
-            memory, source = peak_memory(call, device)
-            result = BenchmarkResult(
-                name=f"sampling.{name}",
-                family="sampling",
-                device=device,
-                params={"batch": batch, "vocab": vocab, "dtype": "float32", **params},
-                samples_s=timing.samples_s,
-                median_s=timing.median_s,
-                iqr_s=timing.iqr_s,
-                calls_per_sample=timing.calls_per_sample,
-                threads=timing.threads,
-                mode=timing.mode,
-                stop_reason=timing.stop_reason,
-                sm_clock_mhz=timing.sm_clock_mhz,
-                note=note,
-                peak_memory_bytes=memory,
-                peak_memory_source=source,
-                bytes_moved=2.0 * batch * vocab * 4,
-                ceiling=ceiling_for(torch.float32, compute_bound=False),
-                correct=_matches_reference(call(), expected(logits), boundary_slack=name in ("top_p", "process")),
+            results.append(
+                measured_result(
+                    timing,
+                    call,
+                    device=device,
+                    ceilings=ceilings,
+                    name=f"sampling.{name}",
+                    family="sampling",
+                    params={"batch": batch, "vocab": vocab, "dtype": "float32", **params},
+                    note=note,
+                    bytes_moved=2.0 * batch * vocab * 4,
+                    ceiling=ceiling_for(torch.float32, compute_bound=False),
+                    correct=_matches_reference(call(), expected(logits), boundary_slack=name in ("top_p", "process")),
+                )
             )
-            results.append(place_on_roofline(result, ceilings or {}))
     return results
 
 
