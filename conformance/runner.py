@@ -82,7 +82,7 @@ def _new_run(options: RunOptions, adapters: list[AdapterResult]) -> RunResult:
 # Benchmark functions per operation family; each returns [] for an adapter without the operations.
 BENCHMARKS = {"sampling": bench.sampling_benchmarks, "attention": bench.attention_benchmarks}
 # Which benchmark families a spec family selected with --family runs.
-BENCHMARKS_OF_SPEC_FAMILY = {"sampling": ("sampling",), "complexity": ("attention",)}
+BENCHMARKS_OF_SPEC_FAMILY = {"sampling": ("sampling",), "attention": ("attention",), "complexity": ("attention",)}
 
 
 def _add_benchmarks(run: RunResult, options: RunOptions, adapters: list[LoadedAdapter], console: Console) -> None:

@@ -24,7 +24,7 @@ def test_verbose_adds_the_traceback(cli) -> None:
 
 def test_unknown_family_exits_2(cli) -> None:
     done = cli("run", "--family", "nope")
-    assert done.returncode == 2 and "unknown family nope; known: complexity, sampling" in done.stderr
+    assert done.returncode == 2 and "unknown family nope; known: attention, complexity, sampling" in done.stderr
 
 
 def test_run_writes_reports_that_validate_and_a_baseline_regression_exits_3(cli, tmp_path: Path) -> None:

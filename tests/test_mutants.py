@@ -48,11 +48,25 @@ def test_each_complexity_mutant_fails_the_scaling_clauses_it_breaks(run_suite) -
         assert set(mutants[adapter.name].breaks) <= failed, (adapter.name, failed)
 
 
+def test_each_attention_mutant_fails_exactly_the_clauses_it_breaks(run_suite, request) -> None:
+    from specformer.conformance.mutants import attention
+
+    mutants = {f"specformer.conformance.mutants.attention:{m.__name__}": m for m in attention.ALL}
+    profile = request.config.getoption("--specformer-profile")
+    code, run, output = run_suite(list(mutants), families=("attention",), profile=profile)
+    assert run is not None, output
+    assert code == 1, output
+    for adapter in run.adapters:
+        failed = sorted(c.id for c in adapter.clauses if c.status in (FAIL, ERROR))
+        assert failed == sorted(mutants[adapter.name].breaks), adapter.name
+
+
 def test_every_clause_is_broken_by_some_mutant() -> None:
     """A clause no mutant breaks is a clause whose tests may assert too little (DESIGN.md)."""
-    from specformer.conformance.mutants import complexity
+    from specformer.conformance.mutants import attention, complexity
     from specformer.conformance.registry import registry
 
-    broken = {clause for mutant in (*sampling_mutants.ALL, *complexity.ALL) for clause in mutant.breaks}
+    every = (*sampling_mutants.ALL, *complexity.ALL, *attention.ALL)
+    broken = {clause for mutant in every for clause in mutant.breaks}
     assert not sorted(set(registry()) - broken), "clauses without a mutant"
     assert not sorted(broken - set(registry())), "mutants naming unknown clauses"

@@ -74,13 +74,24 @@ class SamplingAdapter(Adapter, Protocol):
 
 
 class AttentionAdapter(Adapter, Protocol):
-    """Attention operations (so far those the complexity clauses measure; the attention family
-    adds masks, cross-attention and more). Shapes: B batch, H heads, L query length, S key
-    length, D head dim; query (B, H, L, D), key (B, H, S, D), value (B, H, S, Dv) -> (B, H, L, Dv).
+    """The attention family (spec/attention.md; complexity.md measures the same operations).
+
+    Shapes: B batch, H query heads, Hkv key/value heads (dividing H), L query length, S key
+    length, D head dim; query (B, H, L, D), key (B, Hkv, S, D), value (B, Hkv, S, Dv) ->
+    (B, H, L, Dv). `mask` is boolean (True = may attend) or float (added to the scaled
+    scores), broadcastable to (B, H, L, S); `scale=None` means 1/sqrt(D). The suite never
+    passes `causal` and `mask` together.
     """
 
     def attention(
-        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, *, causal: bool = False
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        *,
+        causal: bool = False,
+        mask: torch.Tensor | None = None,
+        scale: float | None = None,
     ) -> torch.Tensor: ...
 
     def sliding_window_attention(

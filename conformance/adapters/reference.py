@@ -27,6 +27,8 @@ class ReferenceAdapter:
             "SAMP-TOPP-02": "strict",
             "SAMP-ORDER-01": "transformers",
             "CPLX-ATTN-02": "materialised",
+            "ATTN-CAUSAL-02": "bottom-right",
+            "ATTN-PAD-02": "zeros",
         },
     )
     expectations_file = Path(__file__).parent / "expectations" / "reference.toml"
@@ -68,9 +70,26 @@ class ReferenceAdapter:
         return sampling.sample(logits, params, generator, **self._variant_kwargs)
 
     def attention(
-        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, *, causal: bool = False
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        *,
+        causal: bool = False,
+        mask: torch.Tensor | None = None,
+        scale: float | None = None,
     ) -> torch.Tensor:
-        return attention.scaled_dot_product_attention(query, key, value, causal=causal)
+        variants = self.capabilities.variants
+        return attention.scaled_dot_product_attention(
+            query,
+            key,
+            value,
+            causal=causal,
+            mask=mask,
+            scale=scale,
+            causal_alignment=variants["ATTN-CAUSAL-02"],
+            empty_rows=variants["ATTN-PAD-02"],
+        )
 
     def sliding_window_attention(
         self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, *, window: int

@@ -3,7 +3,9 @@
 Attention is torch.nn.functional.scaled_dot_product_attention, which picks its backend
 (flash, memory-efficient or math) by device, dtype and inputs; on CPU and on CUDA's flash and
 memory-efficient backends it never materialises the score matrix, so its memory grows
-linearly in the sequence length (variant `memory-efficient` of CPLX-ATTN-02). Sliding-window
+linearly in the sequence length (variant `memory-efficient` of CPLX-ATTN-02). Its causal mask
+is aligned top-left (`is_causal=True` builds tril(ones(L, S))), and since PyTorch 2.5 a query
+with no allowed key returns zeros. Sliding-window
 and LSH attention have no PyTorch built-in and are left unsupported here.
 """
 
@@ -23,7 +25,7 @@ class TorchAdapter:
         families=frozenset({"attention"}),
         dtypes=(torch.float32, torch.float64, torch.bfloat16, torch.float16),
         devices=("cpu", "cuda"),
-        variants={"CPLX-ATTN-02": "memory-efficient"},
+        variants={"CPLX-ATTN-02": "memory-efficient", "ATTN-CAUSAL-02": "top-left", "ATTN-PAD-02": "zeros"},
     )
     expectations_file = Path(__file__).parent / "expectations" / "torch.toml"
 
@@ -31,6 +33,16 @@ class TorchAdapter:
         self.description = f"PyTorch {torch.__version__} built-ins (scaled_dot_product_attention)"
 
     def attention(
-        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, *, causal: bool = False
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        *,
+        causal: bool = False,
+        mask: torch.Tensor | None = None,
+        scale: float | None = None,
     ) -> torch.Tensor:
-        return F.scaled_dot_product_attention(query, key, value, is_causal=causal)
+        grouped = query.shape[1] != key.shape[1]
+        return F.scaled_dot_product_attention(
+            query, key, value, attn_mask=mask, is_causal=causal, scale=scale, enable_gqa=grouped
+        )

@@ -64,14 +64,14 @@ class DecodeBuildsTheFullCausalMask(_Mutant):
     breaks = ("CPLX-DECODE-01",)
 
     def attention(
-        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, *, causal: bool = False
+        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, *, causal: bool = False, **masks: object
     ) -> torch.Tensor:
         if query.shape[-2] == 1 and key.shape[-2] > 1:
             keys = key.shape[-2]
             allowed = torch.ones(keys, keys, dtype=torch.bool).tril()[-1:]  # (1, S): the last query's row
             scores = (query @ key.transpose(-2, -1)) / math.sqrt(query.shape[-1])
             return torch.softmax(scores.masked_fill(~allowed, -math.inf), dim=-1) @ value
-        return super().attention(query, key, value, causal=causal)
+        return super().attention(query, key, value, causal=causal, **masks)
 
 
 class ChunkedAttentionDeclaringMaterialised(_Mutant):
@@ -80,10 +80,10 @@ class ChunkedAttentionDeclaringMaterialised(_Mutant):
     breaks = ("CPLX-ATTN-02",)
 
     def attention(
-        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, *, causal: bool = False
+        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, *, causal: bool = False, **masks: object
     ) -> torch.Tensor:
         if causal:
-            return super().attention(query, key, value, causal=causal)
+            return super().attention(query, key, value, causal=causal, **masks)
         chunks = [attention.scaled_dot_product_attention(q, key, value) for q in query.split(64, dim=2)]
         return torch.cat(chunks, dim=2)
 
@@ -96,7 +96,7 @@ class LinearAttentionPassedOffAsFull(_Mutant):
     breaks = ("CPLX-ATTN-01", "CPLX-ATTN-02", "CPLX-DECODE-02")
 
     def attention(
-        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, *, causal: bool = False
+        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, *, causal: bool = False, **masks: object
     ) -> torch.Tensor:
         phi_q, phi_k = torch.nn.functional.elu(query) + 1, torch.nn.functional.elu(key) + 1
         context = phi_k.transpose(-2, -1) @ value  # (B, H, D, Dv): no (n, n) matrix, and no causal mask

@@ -1,0 +1,185 @@
+"""Mutants of the attention family: the reference adapter with one plausible bug each.
+
+tests/test_mutants.py runs the attention suite on every mutant and checks that exactly the
+clauses in `breaks` fail (the first one is the clause the bug targets).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from specformer.conformance.adapters.protocols import Capabilities
+from specformer.conformance.adapters.reference import ReferenceAdapter
+from specformer.reference import attention
+
+
+class _Mutant(ReferenceAdapter):
+    breaks: tuple[str, ...] = ()
+    expectations_file = None
+    capabilities = Capabilities(
+        families=frozenset({"attention"}),
+        dtypes=(torch.float32, torch.float64),
+        variants={"ATTN-CAUSAL-02": "bottom-right", "ATTN-PAD-02": "zeros", "CPLX-ATTN-02": "materialised"},
+    )
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"mutant:{type(self).__name__}"
+
+
+def _attend(scores: torch.Tensor, allowed: torch.Tensor, value: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    weights = torch.softmax(scores.masked_fill(~allowed, -math.inf), dim=dim)
+    return weights.masked_fill(~allowed.any(dim=-1, keepdim=True), 0.0) @ value
+
+
+class CausalMaskOffByOne(_Mutant):
+    """Lets each causal query see one position into the future."""
+
+    breaks = ("ATTN-CAUSAL-01", "ATTN-CAUSAL-02")
+
+    def attention(self, query, key, value, *, causal=False, mask=None, scale=None):
+        if not causal:
+            return super().attention(query, key, value, mask=mask, scale=scale)
+        length, keys = query.shape[-2], key.shape[-2]
+        allowed = torch.ones(length, keys, dtype=torch.bool).tril(diagonal=keys - length + 1)  # bug: +1
+        return super().attention(query, key, value, mask=allowed, scale=scale)
+
+
+class MissingScale(_Mutant):
+    """Forgets the default 1/sqrt(D)."""
+
+    breaks = (
+        "ATTN-SDPA-02",
+        "ATTN-SDPA-01",
+        "ATTN-SDPA-03",
+        "ATTN-CAUSAL-01",
+        "ATTN-CAUSAL-02",
+        "ATTN-GQA-01",
+        "ATTN-CROSS-01",
+    )
+
+    def attention(self, query, key, value, *, causal=False, mask=None, scale=None):
+        return super().attention(query, key, value, causal=causal, mask=mask, scale=1.0 if scale is None else scale)
+
+
+class SoftmaxOverQueries(_Mutant):
+    """Normalises the weights over the query axis instead of the keys."""
+
+    breaks = (
+        "ATTN-SDPA-05",
+        "ATTN-SDPA-01",
+        "ATTN-SDPA-02",
+        "ATTN-SDPA-03",
+        "ATTN-SDPA-04",
+        "ATTN-CAUSAL-01",
+        "ATTN-CAUSAL-02",
+        "ATTN-PAD-01",
+        "ATTN-GQA-01",
+        "ATTN-CROSS-01",
+    )
+
+    def attention(self, query, key, value, *, causal=False, mask=None, scale=None):
+        scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+        scores = (query @ key.transpose(-2, -1)) * scale
+        allowed = torch.ones_like(scores, dtype=torch.bool) if mask is None else mask.expand_as(scores)
+        return torch.softmax(scores.masked_fill(~allowed, -math.inf), dim=-2) @ value  # bug: dim=-2
+
+
+class BooleanMaskIgnored(_Mutant):
+    """Drops boolean masks (a float mask still works)."""
+
+    breaks = ("ATTN-SDPA-03", "ATTN-PAD-01", "ATTN-PAD-02", "ATTN-CAUSAL-01")
+
+    def attention(self, query, key, value, *, causal=False, mask=None, scale=None):
+        if mask is not None and mask.dtype == torch.bool:
+            mask = None
+        return super().attention(query, key, value, causal=causal, mask=mask, scale=scale)
+
+
+class FloatMaskAddedBeforeScaling(_Mutant):
+    """Adds the float mask to the raw scores, so the scale shrinks the bias too."""
+
+    breaks = ("ATTN-SDPA-04",)
+
+    def attention(self, query, key, value, *, causal=False, mask=None, scale=None):
+        if mask is None or mask.dtype == torch.bool or causal:
+            return super().attention(query, key, value, causal=causal, mask=mask, scale=scale)
+        scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+        scores = (query @ key.transpose(-2, -1) + mask) * scale  # bug: bias inside the scaling
+        return torch.softmax(scores, dim=-1) @ value
+
+
+class KeyValueHeadsRepeatedAsABlock(_Mutant):
+    """Maps query head h to key/value head h % Hkv (repeat) instead of h // (H / Hkv)."""
+
+    breaks = ("ATTN-GQA-01",)
+
+    def attention(self, query, key, value, *, causal=False, mask=None, scale=None):
+        groups = query.shape[1] // key.shape[1]
+        if groups > 1 and query.shape[1] % key.shape[1] == 0:
+            key, value = key.repeat(1, groups, 1, 1), value.repeat(1, groups, 1, 1)  # bug: repeat
+        return super().attention(query, key, value, causal=causal, mask=mask, scale=scale)
+
+
+class EmptyRowsNaNDeclaringZeros(_Mutant):
+    """A plain softmax: a query with no allowed key yields NaN while the declaration says zeros."""
+
+    breaks = ("ATTN-PAD-02",)
+
+    def attention(self, query, key, value, *, causal=False, mask=None, scale=None):
+        return attention.scaled_dot_product_attention(
+            query, key, value, causal=causal, mask=mask, scale=scale, empty_rows="nan"
+        )
+
+
+class CausalWhenLengthsDiffer(_Mutant):
+    """Applies a top-left causal mask whenever L != S, as if every such call were decoding."""
+
+    breaks = ("ATTN-CROSS-01", "ATTN-SDPA-01", "ATTN-SDPA-02", "ATTN-GQA-01", "ATTN-CAUSAL-02", "ATTN-PAD-01")
+
+    def attention(self, query, key, value, *, causal=False, mask=None, scale=None):
+        if query.shape[-2] != key.shape[-2] and mask is None:
+            allowed = torch.ones(query.shape[-2], key.shape[-2], dtype=torch.bool).tril()
+            return super().attention(query, key, value, mask=allowed, scale=scale)
+        return super().attention(query, key, value, causal=causal, mask=mask, scale=scale)
+
+
+class SoftmaxAcrossHeads(_Mutant):
+    """Normalises each query's weights jointly over all heads' keys, so heads leak into each other."""
+
+    breaks = (
+        "ATTN-HEADS-01",
+        "ATTN-SDPA-01",
+        "ATTN-SDPA-02",
+        "ATTN-SDPA-05",
+        "ATTN-GQA-01",
+        "ATTN-CROSS-01",
+        "ATTN-PAD-01",
+    )
+
+    def attention(self, query, key, value, *, causal=False, mask=None, scale=None):
+        if causal or mask is not None or query.shape[1] == 1:
+            return super().attention(query, key, value, causal=causal, mask=mask, scale=scale)
+        groups = query.shape[1] // key.shape[1]
+        key, value = key.repeat_interleave(groups, dim=1), value.repeat_interleave(groups, dim=1)
+        scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+        scores = (query @ key.transpose(-2, -1)) * scale  # (B, H, L, S)
+        batch, heads, length, keys = scores.shape
+        joint = scores.transpose(1, 2).reshape(batch, length, heads * keys).softmax(dim=-1)  # bug
+        weights = joint.reshape(batch, length, heads, keys).transpose(1, 2) * heads
+        return weights @ value
+
+
+ALL: tuple[type[_Mutant], ...] = (
+    CausalMaskOffByOne,
+    MissingScale,
+    SoftmaxOverQueries,
+    BooleanMaskIgnored,
+    FloatMaskAddedBeforeScaling,
+    KeyValueHeadsRepeatedAsABlock,
+    EmptyRowsNaNDeclaringZeros,
+    CausalWhenLengthsDiffer,
+    SoftmaxAcrossHeads,
+)
