@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 MUTANT = "specformer.conformance.mutants.sampling:TopKOffByOne"
 QUICK = ("--profile", "quick", "--no-bench", "--family", "sampling")
 
@@ -27,6 +29,7 @@ def test_unknown_family_exits_2(cli) -> None:
     assert done.returncode == 2 and "unknown family nope; known: attention, complexity, sampling" in done.stderr
 
 
+@pytest.mark.slow
 def test_run_writes_reports_that_validate_and_a_baseline_regression_exits_3(cli, tmp_path: Path) -> None:
     import jsonschema
 
@@ -50,6 +53,7 @@ def test_run_writes_reports_that_validate_and_a_baseline_regression_exits_3(cli,
     assert done.returncode == 0 and "SAMP-TOPK-01" in done.stdout
 
 
+@pytest.mark.slow
 def test_failures_exit_1_say_where_and_how_to_reproduce_and_a_crash_spares_the_rest(cli, tmp_path: Path) -> None:
     done = cli("run", "--adapter", "fake_adapters:Crashing", "--adapter", MUTANT, *QUICK, "--out", str(tmp_path))
     assert done.returncode == 1, done.stdout + done.stderr
@@ -91,6 +95,7 @@ def test_bench_on_cuda_without_a_device_exits_2_with_a_clear_line(cli) -> None:
     )
 
 
+@pytest.mark.slow
 def test_bench_measures_ceilings_and_checks_answers(cli, tmp_path: Path) -> None:
     done = cli("bench", "--adapter", "reference", "--family", "sampling", "--profile", "quick", "--out", str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
@@ -119,6 +124,7 @@ def test_bench_measures_ceilings_and_checks_answers(cli, tmp_path: Path) -> None
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_bench_flags_a_wrong_answer_and_exits_1(cli) -> None:
     mutant = "specformer.conformance.mutants.sampling:TopKOffByOne"
     done = cli("bench", "--adapter", mutant, "--family", "sampling", "--profile", "quick")

@@ -6,6 +6,8 @@ clause whose tests assert too little.
 
 from __future__ import annotations
 
+import pytest
+
 from specformer.conformance.mutants import sampling as sampling_mutants
 from specformer.conformance.results import ERROR, FAIL
 
@@ -17,6 +19,7 @@ def test_there_are_enough_mutants() -> None:
     assert all(m.breaks for m in MUTANTS.values())
 
 
+@pytest.mark.slow
 def test_each_mutant_fails_exactly_the_clauses_it_breaks(run_suite, request) -> None:
     # The mutants run under this session's profile: quick in a developer's loop, ci in CI.
     code, run, output = run_suite(list(MUTANTS), profile=request.config.getoption("--specformer-profile"))
@@ -31,6 +34,7 @@ def test_each_mutant_fails_exactly_the_clauses_it_breaks(run_suite, request) -> 
             assert failing and all(t.message and t.reproduce for t in failing), (adapter.name, clause.id)
 
 
+@pytest.mark.slow
 def test_each_complexity_mutant_fails_the_scaling_clauses_it_breaks(run_suite) -> None:
     """Only the tests of the clauses each mutant breaks run: scaling ladders are slow, and the
     mutants compute correct answers, so nothing else could catch them anyway."""
@@ -48,6 +52,7 @@ def test_each_complexity_mutant_fails_the_scaling_clauses_it_breaks(run_suite) -
         assert set(mutants[adapter.name].breaks) <= failed, (adapter.name, failed)
 
 
+@pytest.mark.slow
 def test_each_attention_mutant_fails_exactly_the_clauses_it_breaks(run_suite, request) -> None:
     from specformer.conformance.mutants import attention
 

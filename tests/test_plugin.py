@@ -17,6 +17,7 @@ def shared_run(module_run_suite):
     return code, run, output
 
 
+@pytest.mark.slow
 def test_missing_operations_are_unsupported_never_pass(shared_run, statuses) -> None:
     _, run, _ = shared_run
     partial = statuses(run, "fake_adapters:Partial")
@@ -26,6 +27,7 @@ def test_missing_operations_are_unsupported_never_pass(shared_run, statuses) -> 
     assert set(statuses(run, "fake_adapters:Undeclared").values()) == {UNSUPPORTED}
 
 
+@pytest.mark.slow
 def test_a_declared_operation_that_raises_is_an_error(shared_run, statuses) -> None:
     code, run, _ = shared_run
     result = statuses(run, "fake_adapters:Raising")
@@ -38,6 +40,7 @@ def test_a_declared_operation_that_raises_is_an_error(shared_run, statuses) -> N
     assert {a.name for a in run.adapters if a.failures()} == {"fake_adapters:Raising"}
 
 
+@pytest.mark.slow
 def test_documented_deviation_deviates_and_stale_entries_are_flagged(shared_run, statuses) -> None:
     _, run, _ = shared_run
     documented = statuses(run, "fake_adapters:Documented")
@@ -48,6 +51,7 @@ def test_documented_deviation_deviates_and_stale_entries_are_flagged(shared_run,
     assert greedy.status == PASS and greedy.stale_expectation
 
 
+@pytest.mark.slow
 def test_a_hanging_operation_times_out_as_an_error(run_suite, statuses) -> None:
     code, run, output = run_suite(["fake_adapters:Hanging"], "--specformer-timeout=0.5", "-k", "top_k_ties")
     assert run is not None, output

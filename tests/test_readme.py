@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -23,6 +25,7 @@ def test_quickstart_is_what_ci_runs() -> None:
     assert all("torch==2.13.0" in line for line in quickstart)
 
 
+@pytest.mark.slow
 def test_example_adapter_passes_what_it_implements(run_suite, monkeypatch) -> None:
     monkeypatch.setenv("PYTHONPATH", str(ROOT / "examples"))
     code, run, output = run_suite(["my_sampler:NumpySampler"])
