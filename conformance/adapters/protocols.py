@@ -98,6 +98,10 @@ class AttentionAdapter(Adapter, Protocol):
         self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, *, window: int
     ) -> torch.Tensor: ...
 
+    def local_global_attention(
+        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, *, window: int, global_mask: torch.Tensor
+    ) -> torch.Tensor: ...
+
     def lsh_attention(
         self, query_key: torch.Tensor, value: torch.Tensor, *, rotations: torch.Tensor, chunk_length: int
     ) -> torch.Tensor: ...
@@ -106,7 +110,7 @@ class AttentionAdapter(Adapter, Protocol):
 # Operations per family, as the suite calls them; used to list what an adapter implements.
 FAMILY_OPERATIONS: dict[str, tuple[str, ...]] = {
     "sampling": ("temperature", "top_k", "top_p", "min_p", "process", "greedy", "sample"),
-    "attention": ("attention", "sliding_window_attention", "lsh_attention"),
+    "attention": ("attention", "sliding_window_attention", "local_global_attention", "lsh_attention"),
 }
 
 

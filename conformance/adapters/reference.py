@@ -96,6 +96,11 @@ class ReferenceAdapter:
     ) -> torch.Tensor:
         return local.sliding_window_attention(query, key, value, window=window)
 
+    def local_global_attention(
+        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, *, window: int, global_mask: torch.Tensor
+    ) -> torch.Tensor:
+        return local.local_global_attention(query, key, value, window=window, global_mask=global_mask)
+
     def lsh_attention(
         self, query_key: torch.Tensor, value: torch.Tensor, *, rotations: torch.Tensor, chunk_length: int
     ) -> torch.Tensor:

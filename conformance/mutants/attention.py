@@ -172,6 +172,43 @@ class SoftmaxAcrossHeads(_Mutant):
         return weights @ value
 
 
+class LocalWindowOffByOne(_Mutant):
+    """Uses |i - j| < w: each local query loses the two keys at its window's edges."""
+
+    breaks = ("ATTN-LOCAL-01",)
+
+    def local_global_attention(self, query, key, value, *, window, global_mask):
+        batch, _, length, _ = query.shape
+        positions = torch.arange(length)
+        band = (positions.view(-1, 1) - positions.view(1, -1)).abs() < window  # bug: < instead of <=
+        allowed = band | global_mask.view(batch, 1, length) | global_mask.view(batch, length, 1)
+        return attention.scaled_dot_product_attention(query, key, value, mask=allowed.unsqueeze(1))
+
+
+class GlobalQueryStaysLocal(_Mutant):
+    """Gives global tokens' keys to every query but lets global queries see only their window."""
+
+    breaks = ("ATTN-LOCAL-02", "ATTN-LOCAL-01")
+
+    def local_global_attention(self, query, key, value, *, window, global_mask):
+        batch, _, length, _ = query.shape
+        positions = torch.arange(length)
+        band = (positions.view(-1, 1) - positions.view(1, -1)).abs() <= window
+        allowed = band | global_mask.view(batch, 1, length)  # bug: no row for global queries
+        return attention.scaled_dot_product_attention(query, key, value, mask=allowed.unsqueeze(1))
+
+
+class SlidingWindowReadAsTwoSided(_Mutant):
+    """Takes `window` as Hugging Face's two-sided attention_window and halves it."""
+
+    breaks = ("ATTN-LOCAL-03",)
+
+    def sliding_window_attention(self, query, key, value, *, window):
+        if isinstance(window, int) and not isinstance(window, bool) and window >= 2:
+            window //= 2
+        return super().sliding_window_attention(query, key, value, window=window)
+
+
 ALL: tuple[type[_Mutant], ...] = (
     CausalMaskOffByOne,
     MissingScale,
@@ -182,4 +219,7 @@ ALL: tuple[type[_Mutant], ...] = (
     EmptyRowsNaNDeclaringZeros,
     CausalWhenLengthsDiffer,
     SoftmaxAcrossHeads,
+    LocalWindowOffByOne,
+    GlobalQueryStaysLocal,
+    SlidingWindowReadAsTwoSided,
 )

@@ -307,3 +307,93 @@ def test_cross_attention_sees_every_encoder_key(adapter) -> None:
     after = op(query, key, value)
     if torch.allclose(after[:, :, 0], before[:, :, 0]):
         fail("the first decoder query does not depend on the last encoder key: a causal mask was applied")
+
+
+# ---------------------------------------------------------------------------------------
+# Local and global attention (Longformer)
+
+
+def _band_and_global(length: int, window: int, global_mask: torch.Tensor) -> torch.Tensor:
+    """The Longformer mask M (B, 1, N, N): |i - j| <= window, or j global, or i global."""
+    positions = torch.arange(length)
+    band = (positions.view(-1, 1) - positions.view(1, -1)).abs() <= window
+    batch = global_mask.shape[0]
+    return (band | global_mask.view(batch, 1, length) | global_mask.view(batch, length, 1)).unsqueeze(1)
+
+
+LOCAL_CASE = AttentionCase(seed=21, batch=2, heads=2, kv_heads=2, length=13, keys=13, dim=8, value_dim=4)
+
+
+def _global_flags() -> torch.Tensor:
+    flags = torch.zeros(2, 13, dtype=torch.bool)
+    flags[0, 0] = True  # a CLS-like first token
+    flags[1, [4, 9]] = True
+    return flags
+
+
+@clause("ATTN-LOCAL-01")
+@pytest.mark.parametrize("window", [1, 2, 4])
+def test_local_query_sees_its_window_and_the_global_keys(adapter, window: int) -> None:
+    op = require(adapter, "local_global_attention")
+    flags = _global_flags()
+    dtype = working_dtype(adapter)
+    query, key, value = LOCAL_CASE.tensors(dtype)
+    actual = op(query, key, value, window=window, global_mask=flags)
+    mask = _band_and_global(13, window, flags)
+    expected = reference(adapter, *(t.double() for t in (query, key, value)), mask=mask)
+    with annotate(window=window, global_positions=flags.nonzero().tolist()):
+        assert_close(
+            actual, expected, reference(adapter, query, key, value, mask=mask), what="local + global attention"
+        )
+    # A key outside every window and not global must not matter to a local query.
+    far_key, far_value = key.clone(), value.clone()
+    far_key[1, :, 12], far_value[1, :, 12] = 50.0, -50.0  # position 12 of batch row 1
+    changed = op(query, far_key, far_value, window=window, global_mask=flags)
+    untouched = [i for i in range(13) if abs(i - 12) > window and not flags[1, i]]
+    assert_same(
+        changed[1, :, untouched], actual[1, :, untouched], "local queries after changing a key outside their windows"
+    )
+
+
+@clause("ATTN-LOCAL-02")
+def test_global_query_attends_every_key(adapter) -> None:
+    op = require(adapter, "local_global_attention")
+    flags = _global_flags()
+    query, key, value = LOCAL_CASE.tensors(working_dtype(adapter))
+    actual = op(query, key, value, window=1, global_mask=flags)
+    full = op(query, key, value, window=20, global_mask=flags)  # a window covering everything
+    for row, position in flags.nonzero().tolist():
+        if not torch.allclose(actual[row, :, position], full[row, :, position], atol=1e-5):
+            fail(f"global query {position} (batch row {row}) does not attend every key with window 1")
+
+
+@clause("ATTN-LOCAL-03")
+@pytest.mark.parametrize("window", [1, 3, 12, 30])
+def test_sliding_window_is_banded_attention(adapter, window: int) -> None:
+    op = require(adapter, "sliding_window_attention")
+    dtype = working_dtype(adapter)
+    query, key, value = LOCAL_CASE.tensors(dtype)
+    band = _band_and_global(13, window, torch.zeros(2, 13, dtype=torch.bool))
+    with annotate(window=window):
+        assert_close(
+            op(query, key, value, window=window),
+            reference(adapter, *(t.double() for t in (query, key, value)), mask=band),
+            reference(adapter, query, key, value, mask=band),
+            what=f"sliding-window attention, window {window}",
+        )
+
+
+@clause("ATTN-LOCAL-03")
+@pytest.mark.parametrize("window", [0, -2, 1.5])
+def test_window_must_be_a_positive_integer(adapter, window) -> None:
+    op = require(adapter, "sliding_window_attention")
+    query, key, value = LOCAL_CASE.tensors(working_dtype(adapter))
+    try:
+        result = op(query, key, value, window=window)
+    except ValueError as exc:
+        if "window" not in str(exc):
+            fail(f"ValueError for window={window!r} does not name 'window': {exc}")
+        return
+    except Exception as exc:
+        fail(f"window={window!r} raised {type(exc).__name__} ({exc}), expected ValueError")
+    fail(f"window={window!r} was accepted (returned {tuple(result.shape)}), expected ValueError")
