@@ -29,7 +29,6 @@ STATUSES = (PASS, FAIL, DEVIATES, UNSUPPORTED, ERROR)
 # A test that does not apply to this adapter (a dtype it does not declare, a variant it
 # did not choose) is recorded as "n/a" and never decides a clause's status.
 NOT_APPLICABLE = "n/a"
-TEST_STATUSES = (*STATUSES, NOT_APPLICABLE)
 
 # Which test outcome decides a clause when its tests disagree: the first present wins.
 _CLAUSE_PRECEDENCE = (FAIL, ERROR, DEVIATES, PASS, UNSUPPORTED)

@@ -10,28 +10,12 @@ import math
 
 import torch
 
-from specformer.conformance.adapters.protocols import Capabilities
-from specformer.conformance.adapters.reference import ReferenceAdapter
+from specformer.conformance.mutants import Mutant, reference_capabilities
 from specformer.reference import attention
 
 
-class _Mutant(ReferenceAdapter):
-    breaks: tuple[str, ...] = ()
-    expectations_file = None
-    capabilities = Capabilities(
-        families=frozenset({"attention"}),
-        dtypes=(torch.float32, torch.float64),
-        variants={"ATTN-CAUSAL-02": "bottom-right", "ATTN-PAD-02": "zeros", "CPLX-ATTN-02": "materialised"},
-    )
-
-    @property
-    def name(self) -> str:  # type: ignore[override]
-        return f"mutant:{type(self).__name__}"
-
-
-def _attend(scores: torch.Tensor, allowed: torch.Tensor, value: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    weights = torch.softmax(scores.masked_fill(~allowed, -math.inf), dim=dim)
-    return weights.masked_fill(~allowed.any(dim=-1, keepdim=True), 0.0) @ value
+class _Mutant(Mutant):
+    capabilities = reference_capabilities("attention", "ATTN-", "CPLX-")
 
 
 class CausalMaskOffByOne(_Mutant):

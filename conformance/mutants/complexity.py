@@ -10,23 +10,12 @@ import math
 
 import torch
 
-from specformer.conformance.adapters.protocols import Capabilities
-from specformer.conformance.adapters.reference import ReferenceAdapter
+from specformer.conformance.mutants import Mutant, reference_capabilities
 from specformer.reference import attention
 
 
-class _Mutant(ReferenceAdapter):
-    breaks: tuple[str, ...] = ()
-    expectations_file = None
-    capabilities = Capabilities(
-        families=frozenset({"attention"}),
-        dtypes=(torch.float32, torch.float64),
-        variants={"CPLX-ATTN-02": "materialised"},
-    )
-
-    @property
-    def name(self) -> str:  # type: ignore[override]
-        return f"mutant:{type(self).__name__}"
+class _Mutant(Mutant):
+    capabilities = reference_capabilities("attention", "CPLX-")
 
 
 class SlidingWindowByMaskingFullScores(_Mutant):

@@ -14,24 +14,13 @@ import math
 
 import torch
 
-from specformer.conformance.adapters.protocols import Capabilities
-from specformer.conformance.adapters.reference import ReferenceAdapter
+from specformer.conformance.mutants import Mutant, reference_capabilities
 from specformer.reference import sampling
 from specformer.reference.sampling import SamplingParams
 
 
-class _Mutant(ReferenceAdapter):
-    breaks: tuple[str, ...] = ()
-    expectations_file = None  # a mutant documents nothing: its bug must show as a failure
-    capabilities = Capabilities(
-        families=frozenset({"sampling"}),
-        dtypes=ReferenceAdapter.capabilities.dtypes,
-        variants={k: v for k, v in ReferenceAdapter.capabilities.variants.items() if k.startswith("SAMP-")},
-    )
-
-    @property
-    def name(self) -> str:  # type: ignore[override]
-        return f"mutant:{type(self).__name__}"
+class _Mutant(Mutant):
+    capabilities = reference_capabilities("sampling", "SAMP-")
 
 
 class TopPDropsCrossingToken(_Mutant):

@@ -363,8 +363,9 @@ def test_global_query_attends_every_key(adapter) -> None:
     actual = op(query, key, value, window=1, global_mask=flags)
     full = op(query, key, value, window=20, global_mask=flags)  # a window covering everything
     for row, position in flags.nonzero().tolist():
-        if not torch.allclose(actual[row, :, position], full[row, :, position], atol=1e-5):
-            fail(f"global query {position} (batch row {row}) does not attend every key with window 1")
+        got, expected = actual[row, :, position], full[row, :, position]
+        with annotate(batch_row=row, global_position=position):
+            assert_close(got, expected.double(), expected, what="a global query with window 1 vs a covering window")
 
 
 @clause("ATTN-LOCAL-03")
