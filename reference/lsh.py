@@ -1,20 +1,24 @@
-"""Reference LSH attention (Reformer), one hash round, rotations passed in explicitly.
+"""Reference LSH attention (Reformer), rotations passed in explicitly.
 
-Shared query-key vectors x are hashed by random rotations R: bucket = argmax([xR; -xR]).
-Positions are sorted by (bucket, position), cut into chunks of `chunk_length`, and each chunk
-attends itself and the previous chunk (the first chunk's previous is the last, as in
-Reformer). Keys are the unit-normalised x; a position attends itself only when nothing else
-is available (its self-score is a large finite negative). Cost: the sort, O(n log n), plus
-the chunked attention, O(n * chunk_length).
+Shared query-key vectors x are hashed by random rotations R: bucket = argmax([xR; -xR]), so
+n_buckets = 2 * R.shape[-1]. With several hash rounds, round r's buckets are offset by
+r * n_buckets; all rounds' (bucket, position) entries are sorted together, cut into chunks of
+`chunk_length`, and each chunk attends itself and the previous chunk (cyclically: the first
+chunk's previous is the last), as Reformer does. Queries are the raw x, keys the unit-normalised
+x, and the logits q . k_hat are not scaled further. A position attends itself only when nothing
+else is available: its self-score is a large finite negative. Each round gives an output o_r
+and the logsumexp lse_r of the query's logits; the rounds combine as sum_r softmax_r(lse_r) o_r.
 
-Shapes: B batch, H heads, N length, D head dim, K chunk length, C chunks, R rotations (D, n_buckets / 2).
-Left out (the attention family adds them): several hash rounds combined with logsumexp
-weights, causal and padding masks.
+Cost: the sort, O(n log n), plus the chunked attention, O(n * chunk_length), per round.
+
+Shapes: B batch, H heads, N length, D head dim, Dv value dim, K chunk length, C chunks,
+T = n_rounds * N sorted entries, R rotations per round (n_buckets / 2).
+Rotations are (H, D, n_rounds, R) as Reformer draws them, or (D, R): one round shared by
+every head. Left out: causal and padding masks, the full-attention fallback for N <= K
+(one chunk covering the sequence gives the same answer), factorised bucket counts.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 
@@ -25,19 +29,32 @@ from specformer.reference.attention import check_qkv
 SELF_SCORE = -1e5
 
 
+def per_head_rotations(rotations: torch.Tensor, heads: int, dim: int) -> torch.Tensor:
+    """(D, R) or (H, D, n_rounds, R) -> (H, D, n_rounds, R), checked against H and D."""
+    if rotations.dim() == 2 and rotations.shape[0] == dim:
+        return rotations.view(1, dim, 1, -1).expand(heads, -1, -1, -1)
+    if rotations.dim() == 4 and rotations.shape[:2] == (heads, dim):
+        return rotations
+    raise ValueError(
+        f"rotations must be (D, R) = ({dim}, R) or (H, D, n_rounds, R) = ({heads}, {dim}, n_rounds, R), "
+        f"got {tuple(rotations.shape)}"
+    )
+
+
 def lsh_buckets(vectors: torch.Tensor, rotations: torch.Tensor) -> torch.Tensor:
-    """argmax([xR; -xR]) over the last dimension; (B, H, N, D) x (D, R) -> (B, H, N) in [0, 2R)."""
-    rotated = vectors @ rotations  # (B, H, N, R)
+    """argmax([xR; -xR]) per head and round: (B, H, N, D) -> (B, H, n_rounds, N) in [0, 2R).
+
+    With R = [[1], [0]] (one rotation, D = 2) the two buckets are "x_0 > 0" (0) and "x_0 < 0" (1).
+    """
+    if vectors.dim() != 4:
+        raise ValueError(f"vectors must be (B, H, N, D), got {tuple(vectors.shape)}")
+    rotations = per_head_rotations(rotations, vectors.shape[1], vectors.shape[-1]).to(vectors.dtype)
+    rotated = torch.einsum("bhnd,hdrk->bhrnk", vectors, rotations)  # (B, H, n_rounds, N, R)
     return torch.cat([rotated, -rotated], dim=-1).argmax(dim=-1)
 
 
 def lsh_attention(
-    query_key: torch.Tensor,
-    value: torch.Tensor,
-    *,
-    rotations: torch.Tensor,
-    chunk_length: int,
-    scale: float | None = None,
+    query_key: torch.Tensor, value: torch.Tensor, *, rotations: torch.Tensor, chunk_length: int
 ) -> torch.Tensor:
     """Reformer-style LSH self-attention; (B, H, N, D), (B, H, N, Dv) -> (B, H, N, Dv)."""
     check_qkv(query_key, query_key, value)
@@ -46,33 +63,52 @@ def lsh_attention(
         raise ValueError(f"chunk_length must be an integer >= 1, got {chunk_length!r}")
     if length % chunk_length:
         raise ValueError(f"sequence length {length} must be a multiple of chunk_length {chunk_length}")
-    if rotations.dim() != 2 or rotations.shape[0] != dim:
-        raise ValueError(f"rotations must be (D, R) with D={dim}, got {tuple(rotations.shape)}")
-    scale = 1.0 / math.sqrt(dim) if scale is None else scale
-    chunks = length // chunk_length
+    buckets = lsh_buckets(query_key, rotations)  # (B, H, n_rounds, N)
+    rounds, n_buckets = buckets.shape[2], 2 * rotations.shape[-1]
 
+    # Sort every round's entries together by (round, bucket, position): round r's buckets are
+    # offset by r * n_buckets, so the rounds stay in order and each is sorted within itself.
     positions = torch.arange(length, device=query_key.device)
-    buckets = lsh_buckets(query_key, rotations)  # (B, H, N)
-    order = (buckets * length + positions).argsort(dim=-1)  # sort by bucket, then position
-    sorted_positions = positions[order]  # (B, H, N)
-    sorted_x = query_key.gather(2, order.unsqueeze(-1).expand(-1, -1, -1, dim))  # (B, H, N, D)
-    sorted_v = value.gather(2, order.unsqueeze(-1).expand(-1, -1, -1, value.shape[-1]))  # (B, H, N, Dv)
+    offsets = torch.arange(rounds, device=query_key.device).view(1, 1, rounds, 1) * n_buckets
+    sort_keys = ((buckets + offsets) * length + positions).flatten(2)  # (B, H, T)
+    order = sort_keys.argsort(dim=-1)  # (B, H, T): entry t of the sorted sequence is order[t]
+    sorted_positions = order % length  # (B, H, T)
+    sorted_x = _gather_rows(query_key, sorted_positions)  # (B, H, T, D)
+    sorted_v = _gather_rows(value, sorted_positions)  # (B, H, T, Dv)
 
+    chunks = rounds * length // chunk_length
     queries = sorted_x.view(batch, heads, chunks, chunk_length, dim)  # (B, H, C, K, D)
-    keys = _with_previous_chunk(torch.nn.functional.normalize(sorted_x, dim=-1), chunks)  # (B, H, C, 2K, D)
+    unit_keys = sorted_x / sorted_x.norm(dim=-1, keepdim=True).clamp_min(1e-12)  # (B, H, T, D)
+    keys = _with_previous_chunk(unit_keys, chunks)  # (B, H, C, 2K, D)
     values = _with_previous_chunk(sorted_v, chunks)  # (B, H, C, 2K, Dv)
     query_pos = sorted_positions.view(batch, heads, chunks, chunk_length, 1)  # (B, H, C, K, 1)
     key_pos = _with_previous_chunk(sorted_positions.unsqueeze(-1), chunks).transpose(-2, -1)  # (B, H, C, 1, 2K)
 
-    scores = (queries @ keys.transpose(-2, -1)) * scale  # (B, H, C, K, 2K)
+    scores = queries @ keys.transpose(-2, -1)  # (B, H, C, K, 2K); no 1/sqrt(D): the keys are unit
     scores = scores.masked_fill(query_pos == key_pos, SELF_SCORE)
-    out_sorted = (torch.softmax(scores, dim=-1) @ values).reshape(batch, heads, length, -1)  # (B, H, N, Dv)
-    # Undo the sort: position order[i] receives sorted row i.
-    return torch.empty_like(out_sorted).scatter(2, order.unsqueeze(-1).expand_as(out_sorted), out_sorted)
+    log_normaliser = scores.logsumexp(dim=-1, keepdim=True)  # (B, H, C, K, 1)
+    out_sorted = torch.exp(scores - log_normaliser) @ values  # (B, H, C, K, Dv)
+
+    # Undo the sort: entry order[t] receives sorted row t; then split the rounds apart.
+    out = _scatter_rows(out_sorted.reshape(batch, heads, -1, value.shape[-1]), order)  # (B, H, T, Dv)
+    lse = _scatter_rows(log_normaliser.reshape(batch, heads, -1, 1), order)  # (B, H, T, 1)
+    out = out.view(batch, heads, rounds, length, -1)  # (B, H, n_rounds, N, Dv)
+    round_weights = torch.softmax(lse.view(batch, heads, rounds, length, 1), dim=2)  # over rounds
+    return (round_weights * out).sum(dim=2)  # (B, H, N, Dv)
+
+
+def _gather_rows(rows: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    """rows (B, H, N, F), indices (B, H, T) -> (B, H, T, F)."""
+    return rows.gather(2, indices.unsqueeze(-1).expand(-1, -1, -1, rows.shape[-1]))
+
+
+def _scatter_rows(sorted_rows: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """The inverse of sorting by `order`: row t of (B, H, T, F) goes to entry order[t]."""
+    return torch.empty_like(sorted_rows).scatter(2, order.unsqueeze(-1).expand_as(sorted_rows), sorted_rows)
 
 
 def _with_previous_chunk(sorted_rows: torch.Tensor, chunks: int) -> torch.Tensor:
-    """(B, H, N, F) -> (B, H, C, 2K, F): each chunk's rows after the previous chunk's (wrapping)."""
-    batch, heads, length, features = sorted_rows.shape
-    chunked = sorted_rows.reshape(batch, heads, chunks, length // chunks, features)  # (B, H, C, K, F)
+    """(B, H, T, F) -> (B, H, C, 2K, F): each chunk's rows after the previous chunk's (wrapping)."""
+    batch, heads, total, features = sorted_rows.shape
+    chunked = sorted_rows.reshape(batch, heads, chunks, total // chunks, features)  # (B, H, C, K, F)
     return torch.cat([chunked.roll(1, dims=2), chunked], dim=3)

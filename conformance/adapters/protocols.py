@@ -17,6 +17,9 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
+from specformer.reference.attention import MultiHeadWeights
+from specformer.reference.embeddings import BertEmbeddingWeights
+from specformer.reference.local import LongformerWeights
 from specformer.reference.sampling import SamplingParams
 
 
@@ -104,13 +107,88 @@ class AttentionAdapter(Adapter, Protocol):
 
     def lsh_attention(
         self, query_key: torch.Tensor, value: torch.Tensor, *, rotations: torch.Tensor, chunk_length: int
+    ) -> torch.Tensor:
+        """Reformer LSH self-attention; rotations (H, D, n_rounds, n_buckets / 2) or (D, n_buckets / 2)."""
+        ...
+
+    def lsh_buckets(self, vectors: torch.Tensor, rotations: torch.Tensor) -> torch.Tensor:
+        """(B, H, N, D) -> (B, H, n_rounds, N) bucket ids in [0, n_buckets), no round offsets."""
+        ...
+
+    # Whole attention blocks, on hidden states (B, L, E) with E = H * D; weights in nn.Linear layout.
+
+    def multi_head_attention(
+        self,
+        hidden: torch.Tensor,
+        weights: MultiHeadWeights,
+        *,
+        context: torch.Tensor | None = None,
+        causal: bool = False,
+        key_padding_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Projections, heads, attention, output projection: (B, L, E) -> (B, L, E).
+
+        context (B, S, C) makes it cross-attention (never causal); key_padding_mask (B, S) bool,
+        True on real keys. The module is in evaluation mode, configured with weights.dropout.
+        """
+        ...
+
+    def longformer_attention(
+        self,
+        hidden: torch.Tensor,
+        weights: LongformerWeights,
+        *,
+        window: int,
+        global_mask: torch.Tensor,
+        padding_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Longformer self-attention with output projection: (B, N, E) -> (B, N, E); window one-sided."""
+        ...
+
+
+class EmbeddingsAdapter(Adapter, Protocol):
+    """The embeddings family (spec/embeddings.md). Ids are int64 (B, L); tables (rows, D)."""
+
+    def absolute_position_embedding(
+        self, token_ids: torch.Tensor, token_table: torch.Tensor, position_table: torch.Tensor
     ) -> torch.Tensor: ...
+
+    def bert_embedding(
+        self, token_ids: torch.Tensor, token_type_ids: torch.Tensor | None, weights: BertEmbeddingWeights
+    ) -> torch.Tensor: ...
+
+    def sinusoidal_position_encoding(self, length: int, dim: int) -> torch.Tensor:
+        """(L, D) float32."""
+        ...
+
+    def axial_position_encoding(
+        self, first_axis: torch.Tensor, second_axis: torch.Tensor, length: int, hidden_size: int
+    ) -> torch.Tensor:
+        """E1 (n1, d1), E2 (n2, d2) -> positions 0 .. length-1 as (L, d1 + d2)."""
+        ...
+
+    def axial_parameter_count(self, shape: tuple[int, int], dims: tuple[int, int]) -> int: ...
 
 
 # Operations per family, as the suite calls them; used to list what an adapter implements.
 FAMILY_OPERATIONS: dict[str, tuple[str, ...]] = {
     "sampling": ("temperature", "top_k", "top_p", "min_p", "process", "greedy", "sample"),
-    "attention": ("attention", "sliding_window_attention", "local_global_attention", "lsh_attention"),
+    "attention": (
+        "attention",
+        "sliding_window_attention",
+        "local_global_attention",
+        "lsh_attention",
+        "lsh_buckets",
+        "multi_head_attention",
+        "longformer_attention",
+    ),
+    "embeddings": (
+        "absolute_position_embedding",
+        "bert_embedding",
+        "sinusoidal_position_encoding",
+        "axial_position_encoding",
+        "axial_parameter_count",
+    ),
 }
 
 

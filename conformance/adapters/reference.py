@@ -11,7 +11,10 @@ from pathlib import Path
 import torch
 
 from specformer.conformance.adapters.protocols import Capabilities
-from specformer.reference import attention, local, lsh, sampling
+from specformer.reference import attention, embeddings, local, lsh, sampling
+from specformer.reference.attention import MultiHeadWeights
+from specformer.reference.embeddings import BertEmbeddingWeights
+from specformer.reference.local import LongformerWeights
 from specformer.reference.sampling import SamplingParams
 
 
@@ -19,7 +22,7 @@ class ReferenceAdapter:
     name = "reference"
     description = "specformer.reference: the spec's reference implementations (default variants)"
     capabilities = Capabilities(
-        families=frozenset({"sampling", "attention"}),
+        families=frozenset({"sampling", "attention", "embeddings"}),
         dtypes=(torch.float32, torch.float64),
         devices=("cpu", "cuda"),
         variants={
@@ -29,6 +32,8 @@ class ReferenceAdapter:
             "CPLX-ATTN-02": "materialised",
             "ATTN-CAUSAL-02": "bottom-right",
             "ATTN-PAD-02": "zeros",
+            "ATTN-LOCAL-05": "separate",
+            "EMB-SIN-01": "interleaved",
         },
     )
     expectations_file = Path(__file__).parent / "expectations" / "reference.toml"
@@ -105,3 +110,59 @@ class ReferenceAdapter:
         self, query_key: torch.Tensor, value: torch.Tensor, *, rotations: torch.Tensor, chunk_length: int
     ) -> torch.Tensor:
         return lsh.lsh_attention(query_key, value, rotations=rotations, chunk_length=chunk_length)
+
+    def lsh_buckets(self, vectors: torch.Tensor, rotations: torch.Tensor) -> torch.Tensor:
+        return lsh.lsh_buckets(vectors, rotations)
+
+    def multi_head_attention(
+        self,
+        hidden: torch.Tensor,
+        weights: MultiHeadWeights,
+        *,
+        context: torch.Tensor | None = None,
+        causal: bool = False,
+        key_padding_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        return attention.multi_head_attention(
+            hidden, weights, context=context, causal=causal, key_padding_mask=key_padding_mask
+        )
+
+    def longformer_attention(
+        self,
+        hidden: torch.Tensor,
+        weights: LongformerWeights,
+        *,
+        window: int,
+        global_mask: torch.Tensor,
+        padding_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        return local.longformer_self_attention(
+            hidden,
+            weights,
+            window=window,
+            global_mask=global_mask,
+            padding_mask=padding_mask,
+            global_projections=self.capabilities.variants["ATTN-LOCAL-05"],
+        )
+
+    def absolute_position_embedding(
+        self, token_ids: torch.Tensor, token_table: torch.Tensor, position_table: torch.Tensor
+    ) -> torch.Tensor:
+        return embeddings.absolute_position_embedding(token_ids, token_table, position_table)
+
+    def bert_embedding(
+        self, token_ids: torch.Tensor, token_type_ids: torch.Tensor | None, weights: BertEmbeddingWeights
+    ) -> torch.Tensor:
+        return embeddings.bert_embedding(token_ids, token_type_ids, weights)
+
+    def sinusoidal_position_encoding(self, length: int, dim: int) -> torch.Tensor:
+        layout = self.capabilities.variants["EMB-SIN-01"]
+        return embeddings.sinusoidal_position_encoding(length, dim, layout=layout, dtype=torch.float32)
+
+    def axial_position_encoding(
+        self, first_axis: torch.Tensor, second_axis: torch.Tensor, length: int, hidden_size: int
+    ) -> torch.Tensor:
+        return embeddings.axial_position_encoding(first_axis, second_axis, length, hidden_size)
+
+    def axial_parameter_count(self, shape: tuple[int, int], dims: tuple[int, int]) -> int:
+        return embeddings.axial_parameter_count(shape, dims)

@@ -5,19 +5,33 @@ Attention is torch.nn.functional.scaled_dot_product_attention, which picks its b
 memory-efficient backends it never materialises the score matrix, so its memory grows
 linearly in the sequence length (variant `memory-efficient` of CPLX-ATTN-02). Its causal mask
 is aligned top-left (`is_causal=True` builds tril(ones(L, S))), and since PyTorch 2.5 a query
-with no allowed key returns zeros. Longformer's
-local + global pattern is given to SDPA as a dense boolean mask (exact, quadratic cost);
-banded sliding-window and LSH attention have no PyTorch built-in and are left unsupported.
+with no allowed key returns zeros.
+
+Longformer's local + global pattern goes to FlexAttention (`flex_attention` with a block mask
+from `create_block_mask`), called as a user calls it without `torch.compile`: on the CPU that
+is its unfused eager path, which materialises the scores (quadratic; compiled, FlexAttention
+skips the empty blocks, but compiling costs 6 to 40 s per shape on this project's CPU, so the
+suite does not). One FlexAttention call computes every row with the same projections: variant
+`shared` of ATTN-LOCAL-05 (the Longformer block itself is left to the `hf` adapter).
+
+Attention blocks are `torch.nn.MultiheadAttention` (batch_first, in evaluation mode, the
+suite's weights copied into `in_proj_weight` or, for a context of another width, the separate
+`q/k/v_proj_weight`), with its key padding mask (True = ignore, the inverse of the suite's)
+and a boolean causal mask. Banded sliding-window and LSH attention have no PyTorch built-in
+and are left unsupported.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 
 from specformer.conformance.adapters.protocols import Capabilities
+from specformer.reference.attention import MultiHeadWeights
 
 
 class TorchAdapter:
@@ -26,12 +40,20 @@ class TorchAdapter:
         families=frozenset({"attention"}),
         dtypes=(torch.float32, torch.float64, torch.bfloat16, torch.float16),
         devices=("cpu", "cuda"),
-        variants={"CPLX-ATTN-02": "memory-efficient", "ATTN-CAUSAL-02": "top-left", "ATTN-PAD-02": "zeros"},
+        variants={
+            "CPLX-ATTN-02": "memory-efficient",
+            "ATTN-CAUSAL-02": "top-left",
+            "ATTN-PAD-02": "zeros",
+            "ATTN-LOCAL-05": "shared",
+        },
     )
     expectations_file = Path(__file__).parent / "expectations" / "torch.toml"
 
     def __init__(self) -> None:
-        self.description = f"PyTorch {torch.__version__} built-ins (scaled_dot_product_attention)"
+        self.description = (
+            f"PyTorch {torch.__version__} built-ins: scaled_dot_product_attention, FlexAttention (eager), "
+            "nn.MultiheadAttention"
+        )
 
     def attention(
         self,
@@ -51,11 +73,53 @@ class TorchAdapter:
     def local_global_attention(
         self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, *, window: int, global_mask: torch.Tensor
     ) -> torch.Tensor:
-        """Longformer's pattern as a dense boolean mask for SDPA: exact, at O(N^2) cost."""
+        """Longformer's pattern as a FlexAttention block mask."""
+        from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+
         if isinstance(window, bool) or not isinstance(window, int) or window < 1:
             raise ValueError(f"window must be an integer >= 1, got {window!r}")
         batch, length = global_mask.shape
-        positions = torch.arange(length, device=query.device)
-        band = (positions.view(-1, 1) - positions.view(1, -1)).abs() <= window
-        allowed = band | global_mask.view(batch, 1, length) | global_mask.view(batch, length, 1)
-        return F.scaled_dot_product_attention(query, key, value, attn_mask=allowed.unsqueeze(1))
+        flags = global_mask.to(query.device)
+
+        def longformer(b, h, q_index, kv_index):  # FlexAttention's mask_mod signature
+            return ((q_index - kv_index).abs() <= window) | flags[b, kv_index] | flags[b, q_index]
+
+        block_mask = create_block_mask(longformer, batch, None, length, length, device=query.device.type)
+        with warnings.catch_warnings():  # the eager path warns that it is unfused; that is the point here
+            warnings.simplefilter("ignore")
+            return flex_attention(query, key, value, block_mask=block_mask)
+
+    def multi_head_attention(
+        self,
+        hidden: torch.Tensor,
+        weights: MultiHeadWeights,
+        *,
+        context: torch.Tensor | None = None,
+        causal: bool = False,
+        key_padding_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        embed, kv_dim = weights.embed_dim, weights.context_dim
+        module = torch.nn.MultiheadAttention(
+            embed, weights.heads, dropout=weights.dropout, batch_first=True, kdim=kv_dim, vdim=kv_dim
+        )
+        module = module.to(hidden.dtype).eval()
+        with torch.no_grad():
+            if module._qkv_same_embed_dim:
+                module.in_proj_weight.copy_(torch.cat([weights.query, weights.key, weights.value]))
+            else:
+                module.q_proj_weight.copy_(weights.query)
+                module.k_proj_weight.copy_(weights.key)
+                module.v_proj_weight.copy_(weights.value)
+            module.in_proj_bias.copy_(torch.cat([weights.query_bias, weights.key_bias, weights.value_bias]))
+            module.out_proj.weight.copy_(weights.output)
+            module.out_proj.bias.copy_(weights.output_bias)
+            source = hidden if context is None else context
+            attn_mask = None
+            if causal:  # nn.MultiheadAttention's boolean masks say where NOT to attend
+                length = hidden.shape[1]
+                attn_mask = ~torch.ones(length, length, dtype=torch.bool, device=hidden.device).tril()
+            ignore = None if key_padding_mask is None else ~key_padding_mask
+            output, _ = module(
+                hidden, source, source, key_padding_mask=ignore, attn_mask=attn_mask, need_weights=False
+            )
+        return output
