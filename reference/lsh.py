@@ -5,9 +5,10 @@ n_buckets = 2 * R.shape[-1]. With several hash rounds, round r's buckets are off
 r * n_buckets; all rounds' (bucket, position) entries are sorted together, cut into chunks of
 `chunk_length`, and each chunk attends itself and the previous chunk (cyclically: the first
 chunk's previous is the last), as Reformer does. Queries are the raw x, keys the unit-normalised
-x, and the logits q . k_hat are not scaled further. A position attends itself only when nothing
-else is available: its self-score is a large finite negative. Each round gives an output o_r
-and the logsumexp lse_r of the query's logits; the rounds combine as sum_r softmax_r(lse_r) o_r.
+x (up to Reformer's epsilon), and the logits q . k_hat are not scaled further. A position
+attends itself only when nothing else is available: its self-score is a large finite negative.
+Each round gives an output o_r and the logsumexp lse_r of the query's logits; the rounds
+combine as sum_r softmax_r(lse_r) o_r.
 
 Cost: the sort, O(n log n), plus the chunked attention, O(n * chunk_length), per round.
 
@@ -20,6 +21,8 @@ every head. Left out: causal and padding masks, the full-attention fallback for 
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from specformer.reference.attention import check_qkv
@@ -27,6 +30,8 @@ from specformer.reference.attention import check_qkv
 # Reformer's score for a position attending itself (float32 value); finite, so a position
 # with nothing else to attend still attends itself.
 SELF_SCORE = -1e5
+# Reformer's epsilon in the key normalisation (`_len_norm`).
+KEY_EPS = 1e-6
 
 
 def per_head_rotations(rotations: torch.Tensor, heads: int, dim: int) -> torch.Tensor:
@@ -51,6 +56,12 @@ def lsh_buckets(vectors: torch.Tensor, rotations: torch.Tensor) -> torch.Tensor:
     rotations = per_head_rotations(rotations, vectors.shape[1], vectors.shape[-1]).to(vectors.dtype)
     rotated = torch.einsum("bhnd,hdrk->bhrnk", vectors, rotations)  # (B, H, n_rounds, N, R)
     return torch.cat([rotated, -rotated], dim=-1).argmax(dim=-1)
+
+
+def unit_keys(vectors: torch.Tensor) -> torch.Tensor:
+    """x * rsqrt(mean(x^2) + 1e-6) / sqrt(D): x / |x| up to the 1e-6, as Reformer normalises keys."""
+    mean_square = vectors.pow(2).mean(dim=-1, keepdim=True)
+    return vectors * torch.rsqrt(mean_square + KEY_EPS) / math.sqrt(vectors.shape[-1])
 
 
 def lsh_attention(
@@ -78,8 +89,7 @@ def lsh_attention(
 
     chunks = rounds * length // chunk_length
     queries = sorted_x.view(batch, heads, chunks, chunk_length, dim)  # (B, H, C, K, D)
-    unit_keys = sorted_x / sorted_x.norm(dim=-1, keepdim=True).clamp_min(1e-12)  # (B, H, T, D)
-    keys = _with_previous_chunk(unit_keys, chunks)  # (B, H, C, 2K, D)
+    keys = _with_previous_chunk(unit_keys(sorted_x), chunks)  # (B, H, C, 2K, D)
     values = _with_previous_chunk(sorted_v, chunks)  # (B, H, C, 2K, Dv)
     query_pos = sorted_positions.view(batch, heads, chunks, chunk_length, 1)  # (B, H, C, K, 1)
     key_pos = _with_previous_chunk(sorted_positions.unsqueeze(-1), chunks).transpose(-2, -1)  # (B, H, C, 1, 2K)

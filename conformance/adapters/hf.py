@@ -145,7 +145,6 @@ class HFAdapter:
         output, _weights = self._eager_attention(module, query, key, value, mask, scaling)
         return output.transpose(1, 2)  # eager returns (B, L, H, Dv)
 
-
     # -----------------------------------------------------------------------------------
     # Attention blocks
 
@@ -313,7 +312,7 @@ class HFAdapter:
         from transformers import ReformerConfig
         from transformers.models.reformer.modeling_reformer import LSHSelfAttention
 
-        batch, heads, length, dim = query_key.shape
+        _batch, heads, _length, dim = query_key.shape
         if rotations.dim() == 2:  # (D, R): one round shared by every head, in Reformer's layout
             rotations = rotations.view(1, rotations.shape[0], 1, -1).expand(heads, -1, -1, -1)
         if rotations.dim() != 4 or rotations.shape[:2] != (heads, dim):
@@ -351,7 +350,13 @@ class HFAdapter:
 
         (vocab, dim), positions = token_table.shape, position_table.shape[0]
         config = GPT2Config(
-            vocab_size=vocab, n_positions=positions, n_embd=dim, n_layer=1, n_head=1, embd_pdrop=0.0, bos_token_id=None,
+            vocab_size=vocab,
+            n_positions=positions,
+            n_embd=dim,
+            n_layer=1,
+            n_head=1,
+            embd_pdrop=0.0,
+            bos_token_id=None,
             eos_token_id=None,
         )
         model = GPT2Model(config).to(token_table.dtype).eval()

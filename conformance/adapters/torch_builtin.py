@@ -23,9 +23,8 @@ and are left unsupported.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import warnings
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -119,7 +118,5 @@ class TorchAdapter:
                 length = hidden.shape[1]
                 attn_mask = ~torch.ones(length, length, dtype=torch.bool, device=hidden.device).tril()
             ignore = None if key_padding_mask is None else ~key_padding_mask
-            output, _ = module(
-                hidden, source, source, key_padding_mask=ignore, attn_mask=attn_mask, need_weights=False
-            )
+            output, _ = module(hidden, source, source, key_padding_mask=ignore, attn_mask=attn_mask, need_weights=False)
         return output

@@ -1,4 +1,5 @@
-"""Conformance tests for spec/attention.md: scaled dot-product attention, masks, heads.
+"""Conformance tests for spec/attention.md: scaled dot-product attention, masks, heads, blocks,
+Longformer and Reformer LSH attention.
 
 Generated inputs come from a drawn seed (AttentionCase), compared with the float64 reference
 under the numerical policy; properties (masked keys do not matter, the future does not matter,
@@ -19,6 +20,10 @@ from specformer.conformance.numerics import annotate, assert_close, fail
 from specformer.conformance.plugin import clause, not_applicable, require
 from specformer.conformance.suite.strategies import DTYPES
 from specformer.reference import attention as ref
+from specformer.reference import local as ref_local
+from specformer.reference import lsh as ref_lsh
+from specformer.reference.attention import MultiHeadWeights
+from specformer.reference.local import LongformerWeights
 
 DTYPE_IDS = [str(d).removeprefix("torch.") for d in DTYPES]
 
@@ -398,3 +403,405 @@ def test_window_must_be_a_positive_integer(adapter, window) -> None:
     except Exception as exc:
         fail(f"window={window!r} raised {type(exc).__name__} ({exc}), expected ValueError")
     fail(f"window={window!r} was accepted (returned {tuple(result.shape)}), expected ValueError")
+
+
+# ---------------------------------------------------------------------------------------
+# Longformer blocks
+
+LONGFORMER_WIDTH, LONGFORMER_HEADS = 16, 2
+
+
+def _longformer_inputs(seed: int = 23) -> tuple[LongformerWeights, torch.Tensor, torch.Tensor]:
+    """float64 weights, hidden states (2, 13, 16) and a padding mask (row 1 has 11 real positions)."""
+    generator = torch.Generator().manual_seed(seed)
+    weights = LongformerWeights.random(LONGFORMER_WIDTH, LONGFORMER_HEADS, generator)
+    hidden = torch.randn(2, 13, LONGFORMER_WIDTH, generator=generator, dtype=torch.float64)
+    real = torch.ones(2, 13, dtype=torch.bool)
+    real[1, 11:] = False
+    return weights, hidden, real
+
+
+def _check_longformer_rows(adapter, rows: torch.Tensor, what: str, **kwargs: object) -> torch.Tensor:
+    """Compare the adapter's Longformer block with the reference at the (B, N) `rows`."""
+    op = require(adapter, "longformer_attention")
+    weights, hidden, real = _longformer_inputs()
+    dtype = working_dtype(adapter)
+    variant = adapter.variant("ATTN-LOCAL-05")
+    actual = op(hidden.to(dtype), weights.to(dtype), global_mask=_global_flags(), padding_mask=real, **kwargs)
+
+    def expected(in_dtype: torch.dtype) -> torch.Tensor:
+        return ref_local.longformer_self_attention(
+            hidden.to(in_dtype),
+            weights.to(in_dtype),
+            global_mask=_global_flags(),
+            padding_mask=real,
+            global_projections=variant,
+            **kwargs,
+        )
+
+    with annotate(global_positions=_global_flags().nonzero().tolist(), real_lengths=[13, 11], **kwargs):
+        assert_close(actual[rows], expected(torch.float64)[rows], expected(dtype)[rows], what=what)
+    return actual
+
+
+@clause("ATTN-LOCAL-04")
+@pytest.mark.parametrize("window", [1, 2, 3])
+def test_longformer_local_rows_use_the_local_projections(adapter, window: int) -> None:
+    _weights, _hidden, real = _longformer_inputs()
+    local_rows = real & ~_global_flags()
+    _check_longformer_rows(adapter, local_rows, f"Longformer block, local rows, window {window}", window=window)
+
+
+@clause("ATTN-LOCAL-05")
+@pytest.mark.parametrize("window", [1, 3])
+def test_longformer_global_rows(adapter, window: int) -> None:
+    _weights, _hidden, real = _longformer_inputs()
+    global_rows = real & _global_flags()
+    variant = adapter.variant("ATTN-LOCAL-05")
+    _check_longformer_rows(adapter, global_rows, f"Longformer block, global rows ({variant})", window=window)
+
+
+@clause("ATTN-LOCAL-06")
+def test_longformer_real_positions_do_not_depend_on_padding(adapter) -> None:
+    op = require(adapter, "longformer_attention")
+    weights, hidden, real = _longformer_inputs()
+    dtype = working_dtype(adapter)
+    weights, hidden = weights.to(dtype), hidden.to(dtype)
+    flags = _global_flags()
+    before = op(hidden, weights, window=2, global_mask=flags, padding_mask=real)
+    changed = hidden.clone()
+    changed[~real] = changed[~real] * -4.0 + 3.0
+    after = op(changed, weights, window=2, global_mask=flags, padding_mask=real)
+    assert_same(after[real], before[real], "real positions after changing the padded positions' hidden states")
+    # Five more padded positions: the real positions must still give the reference's answer.
+    longer = torch.cat([hidden, torch.randn(2, 5, LONGFORMER_WIDTH, dtype=torch.float64).to(dtype)], dim=1)
+    longer_real = torch.cat([real, torch.zeros(2, 5, dtype=torch.bool)], dim=1)
+    longer_flags = torch.cat([flags, torch.zeros(2, 5, dtype=torch.bool)], dim=1)
+    padded = op(longer, weights, window=2, global_mask=longer_flags, padding_mask=longer_real)
+    with annotate(extra_padding=5):
+        assert_close(padded[:, :13][real], before[real].double(), before[real], what="real positions with 5 more pads")
+
+
+# ---------------------------------------------------------------------------------------
+# Reformer LSH attention
+
+
+@dataclass(frozen=True)
+class LSHCase:
+    """Shared query-key vectors, values and rotations (H, D, rounds, buckets / 2) from a seed."""
+
+    seed: int
+    batch: int = 2
+    heads: int = 2
+    length: int = 16
+    dim: int = 8
+    rounds: int = 1
+    bucket_pairs: int = 2
+
+    def tensors(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        generator = torch.Generator().manual_seed(self.seed)
+
+        def draw(*shape: int) -> torch.Tensor:
+            return torch.randn(*shape, generator=generator, dtype=torch.float64).to(dtype)
+
+        query_key = draw(self.batch, self.heads, self.length, self.dim)
+        # Norms between 0.5 and 4: key normalisation and scaling mistakes show.
+        query_key = query_key * (0.5 + 3.5 * torch.rand(*query_key.shape[:-1], 1, generator=generator)).to(dtype)
+        rotations = draw(self.heads, self.dim, self.rounds, self.bucket_pairs)
+        return query_key, draw(self.batch, self.heads, self.length, self.dim), rotations
+
+
+def _check_lsh(adapter, case: LSHCase, chunk_length: int, what: str) -> torch.Tensor:
+    op = require(adapter, "lsh_attention")
+    dtype = working_dtype(adapter)
+    query_key, value, rotations = case.tensors(dtype)
+    actual = op(query_key, value, rotations=rotations, chunk_length=chunk_length)
+    expected = ref_lsh.lsh_attention(
+        *(t.double() for t in (query_key, value)), rotations=rotations.double(), chunk_length=chunk_length
+    )
+    in_dtype = ref_lsh.lsh_attention(query_key, value, rotations=rotations, chunk_length=chunk_length)
+    with annotate(inputs=repr(case), chunk_length=chunk_length):
+        assert_close(actual, expected, in_dtype, what=what)
+    return actual
+
+
+def _full_attention_with_self_score(query_key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    """The definition ATTN-LSH-06 reduces to, written out (not through the reference's chunks)."""
+    scores = query_key @ ref_lsh.unit_keys(query_key).transpose(-2, -1)  # (B, H, N, N), no 1/sqrt(D)
+    scores = scores.masked_fill(torch.eye(query_key.shape[-2], dtype=torch.bool), ref_lsh.SELF_SCORE)
+    return torch.softmax(scores, dim=-1) @ value
+
+
+@clause("ATTN-LSH-01")
+@pytest.mark.parametrize(("rounds", "bucket_pairs"), [(1, 1), (1, 4), (3, 2)])
+def test_lsh_buckets_are_argmax_of_rotated_and_negated(adapter, rounds: int, bucket_pairs: int) -> None:
+    op = require(adapter, "lsh_buckets")
+    case = LSHCase(seed=31 + rounds, length=12, rounds=rounds, bucket_pairs=bucket_pairs)
+    vectors, _value, rotations = case.tensors(working_dtype(adapter))
+    actual = op(vectors, rotations)
+    expected = ref_lsh.lsh_buckets(vectors.double(), rotations.double())
+    if actual.shape != expected.shape or not torch.equal(actual.long(), expected):
+        differing = (
+            "shape " + str(tuple(actual.shape)) if actual.shape != expected.shape else int((actual != expected).sum())
+        )
+        fail(
+            f"LSH buckets differ from argmax([xR; -xR]) ({differing} of {expected.numel()} differ)",
+            inputs=repr(case),
+            expected=expected[0, 0].tolist(),
+            actual=actual[0, 0].tolist() if actual.dim() == 4 else actual.tolist(),
+        )
+
+
+@clause("ATTN-LSH-02")
+@pytest.mark.parametrize("seed", [41, 42])
+def test_lsh_keys_are_unit_normalised_and_logits_unscaled(adapter, seed: int) -> None:
+    op = require(adapter, "lsh_attention")
+    case = LSHCase(seed=seed, length=8)
+    query_key, value, rotations = case.tensors(working_dtype(adapter))
+    actual = op(query_key, value, rotations=rotations, chunk_length=8)  # one chunk: every key is visible
+    with annotate(inputs=repr(case)):
+        assert_close(
+            actual,
+            _full_attention_with_self_score(query_key.double(), value.double()),
+            _full_attention_with_self_score(query_key, value),
+            what="LSH attention with one chunk vs softmax(x . x_hat) V",
+        )
+
+
+@clause("ATTN-LSH-03")
+def test_lsh_position_attends_itself_only_when_alone(adapter) -> None:
+    op = require(adapter, "lsh_attention")
+    dtype = working_dtype(adapter)
+    case = LSHCase(seed=43, length=16)
+    query_key, value, rotations = case.tensors(dtype)
+    before = op(query_key, value, rotations=rotations, chunk_length=4)
+    changed = value.clone()
+    changed[:, :, 5] += 100.0  # position 5's own value
+    after = op(query_key, changed, rotations=rotations, chunk_length=4)
+    own_change = (after[:, :, 5] - before[:, :, 5]).abs().max().item()
+    if own_change > 1e-3:
+        fail(
+            f"position 5's output moved by {own_change:.3g} when only its own value changed by 100: "
+            "it attends itself although other keys are in its window",
+            inputs=repr(case),
+        )
+    alone = LSHCase(seed=44, batch=1, heads=1, length=1)
+    query_key, value, rotations = alone.tensors(dtype)
+    single = op(query_key, value, rotations=rotations, chunk_length=1)
+    with annotate(inputs=repr(alone)):
+        # subtle: float32 cannot hold -1e5 + log 2 exactly, so a lone position's weight on
+        # itself is 1 only to about 1e-3; the reference's own float32 error sets the tolerance.
+        assert_close(
+            single,
+            value.double(),
+            ref_lsh.lsh_attention(query_key, value, rotations=rotations, chunk_length=1),
+            what="LSH attention over one position (must be its own value)",
+        )
+
+
+@clause("ATTN-LSH-04")
+@pytest.mark.parametrize(("length", "chunk_length", "bucket_pairs"), [(16, 4, 2), (24, 8, 1), (20, 4, 4)])
+def test_lsh_chunks_attend_themselves_and_the_previous_chunk(
+    adapter, length: int, chunk_length: int, bucket_pairs: int
+) -> None:
+    case = LSHCase(seed=50 + length, length=length, bucket_pairs=bucket_pairs)
+    _check_lsh(adapter, case, chunk_length, f"LSH attention, one round, chunks of {chunk_length}")
+
+
+@clause("ATTN-LSH-05")
+@pytest.mark.parametrize("rounds", [2, 3])
+def test_lsh_rounds_combine_with_logsumexp_weights(adapter, rounds: int) -> None:
+    case = LSHCase(seed=60 + rounds, length=16, rounds=rounds)
+    _check_lsh(adapter, case, 4, f"LSH attention, {rounds} hash rounds")
+
+
+@clause("ATTN-LSH-06")
+@pytest.mark.parametrize(("rounds", "bucket_pairs"), [(1, 1), (2, 3)])
+def test_lsh_with_one_chunk_is_full_attention(adapter, rounds: int, bucket_pairs: int) -> None:
+    op = require(adapter, "lsh_attention")
+    case = LSHCase(seed=70 + rounds, length=12, rounds=rounds, bucket_pairs=bucket_pairs)
+    query_key, value, rotations = case.tensors(working_dtype(adapter))
+    actual = op(query_key, value, rotations=rotations, chunk_length=12)
+    with annotate(inputs=repr(case)):
+        assert_close(
+            actual,
+            _full_attention_with_self_score(query_key.double(), value.double()),
+            _full_attention_with_self_score(query_key, value),
+            what=f"LSH attention, {rounds} round(s), one chunk covering the sequence",
+        )
+
+
+@clause("ATTN-LSH-07")
+@pytest.mark.parametrize(
+    ("argument", "chunk_length", "rotations_shape"),
+    [("chunk_length", 5, (2, 8, 1, 2)), ("chunk_length", 0, (2, 8, 1, 2)), ("rotations", 4, (2, 7, 1, 2))],
+    ids=["chunk-not-dividing", "chunk-zero", "rotations-wrong-dim"],
+)
+def test_invalid_lsh_arguments_are_rejected(adapter, argument: str, chunk_length: int, rotations_shape) -> None:
+    op = require(adapter, "lsh_attention")
+    query_key, value, _ = LSHCase(seed=80).tensors(working_dtype(adapter))
+    rotations = torch.randn(*rotations_shape, dtype=query_key.dtype)
+    try:
+        result = op(query_key, value, rotations=rotations, chunk_length=chunk_length)
+    except ValueError as exc:
+        if argument not in str(exc):
+            fail(f"the ValueError for a bad {argument} does not name it: {exc}")
+        return
+    except Exception as exc:
+        fail(f"a bad {argument} raised {type(exc).__name__} ({exc}), expected ValueError naming {argument}")
+    fail(f"a bad {argument} ({chunk_length=}, rotations {rotations_shape}) returned {tuple(result.shape)}")
+
+
+# ---------------------------------------------------------------------------------------
+# Attention blocks
+
+BLOCK_WIDTH = 16
+
+
+def _block(
+    seed: int,
+    *,
+    heads: int = 2,
+    length: int = 6,
+    batch: int = 2,
+    context: tuple[int, int] | None = None,
+    dropout: float = 0.0,
+) -> tuple[MultiHeadWeights, torch.Tensor, torch.Tensor | None]:
+    """float64 weights, hidden states (B, L, E) and, for cross-attention, a context (B, S, C)."""
+    generator = torch.Generator().manual_seed(seed)
+    context_dim = None if context is None else context[1]
+    weights = MultiHeadWeights.random(BLOCK_WIDTH, heads, generator, context_dim=context_dim, dropout=dropout)
+    hidden = torch.randn(batch, length, BLOCK_WIDTH, generator=generator, dtype=torch.float64)
+    source = None if context is None else torch.randn(batch, *context, generator=generator, dtype=torch.float64)
+    return weights, hidden, source
+
+
+def _check_block(
+    adapter,
+    weights: MultiHeadWeights,
+    hidden: torch.Tensor,
+    what: str,
+    *,
+    rows: torch.Tensor | None = None,
+    context: torch.Tensor | None = None,
+    **kwargs: object,
+) -> torch.Tensor:
+    """The adapter's block against the reference, at the (B, L) `rows` (all by default)."""
+    op = require(adapter, "multi_head_attention")
+    dtype = working_dtype(adapter)
+
+    def run(block, in_dtype: torch.dtype) -> torch.Tensor:
+        source = None if context is None else context.to(in_dtype)
+        return block(hidden.to(in_dtype), weights.to(in_dtype), context=source, **kwargs)
+
+    actual = run(op, dtype)
+    rows = torch.ones(hidden.shape[:2], dtype=torch.bool) if rows is None else rows
+    with annotate(heads=weights.heads, hidden=tuple(hidden.shape), **{k: "tensor" for k in kwargs}):
+        assert_close(
+            actual[rows],
+            run(ref.multi_head_attention, torch.float64)[rows],
+            run(ref.multi_head_attention, dtype)[rows],
+            what=what,
+        )
+    return actual
+
+
+@clause("ATTN-MHA-01")
+@pytest.mark.parametrize(("heads", "length", "seed"), [(1, 5, 1), (2, 6, 2), (4, 7, 3), (8, 1, 4)])
+def test_block_is_projection_heads_attention_merge_projection(adapter, heads: int, length: int, seed: int) -> None:
+    weights, hidden, _ = _block(seed, heads=heads, length=length)
+    _check_block(adapter, weights, hidden, f"self-attention block, {heads} heads")
+
+
+@clause("ATTN-MHA-02")
+def test_self_attention_is_permutation_equivariant(adapter) -> None:
+    op = require(adapter, "multi_head_attention")
+    dtype = working_dtype(adapter)
+    weights, hidden, _ = _block(5, length=7)
+    permutation = torch.tensor([3, 0, 6, 1, 5, 2, 4])
+    output = op(hidden.to(dtype), weights.to(dtype))
+    permuted = op(hidden[:, permutation].to(dtype), weights.to(dtype))
+    oracle = ref.multi_head_attention(hidden, weights)[:, permutation]
+    with annotate(permutation=permutation.tolist()):
+        assert_close(permuted, oracle, output[:, permutation], what="block output on permuted positions")
+
+
+@clause("ATTN-MHA-03")
+@pytest.mark.parametrize("causal", [False, True])
+def test_dropout_is_off_in_evaluation(adapter, causal: bool) -> None:
+    op = require(adapter, "multi_head_attention")
+    weights, hidden, _ = _block(6, dropout=0.5)
+    first = _check_block(adapter, weights, hidden, "block configured with dropout 0.5, evaluation", causal=causal)
+    dtype = working_dtype(adapter)
+    assert_same(op(hidden.to(dtype), weights.to(dtype), causal=causal), first, "a second call with dropout 0.5")
+
+
+def _padding(lengths: list[int], length: int, *, left: bool = False) -> torch.Tensor:
+    """(B, S) bool, True on real positions: the first `lengths[b]` (or the last, with `left`)."""
+    positions = torch.arange(length).view(1, -1)
+    real = torch.tensor(lengths).view(-1, 1)
+    return positions >= length - real if left else positions < real
+
+
+@clause("ATTN-MHA-04")
+def test_encoder_block_masks_only_padded_keys(adapter) -> None:
+    op = require(adapter, "multi_head_attention")
+    weights, hidden, _ = _block(7)
+    real = _padding([6, 3], 6)
+    before = _check_block(adapter, weights, hidden, "encoder block with key padding", rows=real, key_padding_mask=real)
+    dtype = working_dtype(adapter)
+    changed = hidden.clone()
+    changed[~real] = changed[~real] * -3.0 + 2.0
+    after = op(changed.to(dtype), weights.to(dtype), key_padding_mask=real)
+    assert_same(after[real], before[real], "real positions after changing the padded positions")
+
+
+@clause("ATTN-MHA-05")
+@pytest.mark.parametrize("left", [False, True], ids=["right-padding", "left-padding"])
+def test_decoder_block_is_causal_and_masks_padded_keys(adapter, left: bool) -> None:
+    weights, hidden, _ = _block(8)
+    real = _padding([6, 4], 6, left=left)
+    _check_block(
+        adapter,
+        weights,
+        hidden,
+        "decoder block, causal with key padding",
+        rows=real,
+        causal=True,
+        key_padding_mask=real,
+    )
+    _check_block(adapter, weights, hidden, "decoder block, causal", causal=True)
+
+
+@clause("ATTN-CROSS-02")
+@pytest.mark.parametrize("context_dim", [BLOCK_WIDTH, 12])
+def test_cross_attention_block_reads_the_encoder_under_its_padding(adapter, context_dim: int) -> None:
+    weights, hidden, context = _block(9, length=4, context=(7, context_dim))
+    encoder_real = _padding([7, 5], 7)
+    try:
+        _check_block(
+            adapter,
+            weights,
+            hidden,
+            f"cross-attention block, context width {context_dim}",
+            context=context,
+            key_padding_mask=encoder_real,
+        )
+    except ValueError as exc:
+        if context_dim != BLOCK_WIDTH:
+            not_applicable(f"{adapter.name} needs the context width to equal the model width: {exc}")
+        raise
+
+
+@clause("ATTN-CROSS-03")
+def test_decoder_positions_do_not_interact_in_cross_attention(adapter) -> None:
+    op = require(adapter, "multi_head_attention")
+    dtype = working_dtype(adapter)
+    weights, hidden, context = _block(10, length=5, context=(7, BLOCK_WIDTH))
+    weights, hidden, context = weights.to(dtype), hidden.to(dtype), context.to(dtype)
+    before = op(hidden, weights, context=context)
+    changed = hidden.clone()
+    changed[:, 2] = changed[:, 2] * -2.0 + 1.0
+    after = op(changed, weights, context=context)
+    others = [0, 1, 3, 4]
+    assert_same(after[:, others], before[:, others], "other decoder positions after changing decoder position 2")
