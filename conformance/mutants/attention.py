@@ -9,9 +9,11 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 from specformer.conformance.mutants import Mutant, reference_capabilities
-from specformer.reference import attention
+from specformer.reference import attention, local, lsh
+from specformer.reference.attention import multi_head_attention, split_heads
 
 
 class _Mutant(Mutant):
@@ -193,6 +195,281 @@ class SlidingWindowReadAsTwoSided(_Mutant):
         return super().sliding_window_attention(query, key, value, window=window)
 
 
+# ---------------------------------------------------------------------------------------
+# Attention blocks
+
+
+class MergeHeadsWithoutTranspose(_Mutant):
+    """Merges (B, H, L, D) into (B, L, H * D) with a bare reshape, mixing heads and positions."""
+
+    breaks = (
+        "ATTN-MHA-01",
+        "ATTN-MHA-02",
+        "ATTN-MHA-03",
+        "ATTN-MHA-04",
+        "ATTN-MHA-05",
+        "ATTN-CROSS-02",
+        "ATTN-CROSS-03",
+    )
+
+    def multi_head_attention(self, hidden, weights, *, context=None, causal=False, key_padding_mask=None):
+        source = hidden if context is None else context
+        query = split_heads(F.linear(hidden, weights.query, weights.query_bias), weights.heads)
+        key = split_heads(F.linear(source, weights.key, weights.key_bias), weights.heads)
+        value = split_heads(F.linear(source, weights.value, weights.value_bias), weights.heads)
+        mask = None if key_padding_mask is None else key_padding_mask[:, None, None, :]
+        attended = attention.scaled_dot_product_attention(query, key, value, causal=causal, mask=mask)
+        merged = attended.reshape(hidden.shape[0], hidden.shape[1], -1)  # bug: no transpose(1, 2) first
+        return F.linear(merged, weights.output, weights.output_bias)
+
+
+class DropoutInEvaluation(_Mutant):
+    """Drops attention weights with the configured p although the block is in evaluation mode."""
+
+    breaks = ("ATTN-MHA-03",)
+
+    def multi_head_attention(self, hidden, weights, *, context=None, causal=False, key_padding_mask=None):
+        if weights.dropout == 0.0:
+            return super().multi_head_attention(
+                hidden, weights, context=context, causal=causal, key_padding_mask=key_padding_mask
+            )
+        # Dropout on the values is dropout on the weights' contributions, without a generator.
+        dropped = weights.__class__(
+            **{name: getattr(weights, name) for name in weights._TENSORS if name != "value"},
+            value=F.dropout(weights.value, p=weights.dropout, training=True),  # bug: training=True
+            heads=weights.heads,
+        )
+        return multi_head_attention(hidden, dropped, context=context, causal=causal, key_padding_mask=key_padding_mask)
+
+
+class EncoderIgnoresKeyPadding(_Mutant):
+    """A bidirectional block that drops the key padding mask."""
+
+    breaks = ("ATTN-MHA-04",)
+
+    def multi_head_attention(self, hidden, weights, *, context=None, causal=False, key_padding_mask=None):
+        if context is None and not causal:
+            key_padding_mask = None  # bug
+        return super().multi_head_attention(
+            hidden, weights, context=context, causal=causal, key_padding_mask=key_padding_mask
+        )
+
+
+class DecoderForgetsPaddingUnderCausalMask(_Mutant):
+    """Assumes the causal mask already hides padding, which holds for right padding only."""
+
+    breaks = ("ATTN-MHA-05",)
+
+    def multi_head_attention(self, hidden, weights, *, context=None, causal=False, key_padding_mask=None):
+        if causal:
+            key_padding_mask = None  # bug
+        return super().multi_head_attention(
+            hidden, weights, context=context, causal=causal, key_padding_mask=key_padding_mask
+        )
+
+
+class CrossAttentionKeysFromDecoder(_Mutant):
+    """Projects keys from the decoder stream (values still from the encoder), as if self-attention."""
+
+    breaks = ("ATTN-CROSS-02", "ATTN-CROSS-03")
+
+    def multi_head_attention(self, hidden, weights, *, context=None, causal=False, key_padding_mask=None):
+        if context is None:
+            return super().multi_head_attention(hidden, weights, causal=causal, key_padding_mask=key_padding_mask)
+        query = split_heads(F.linear(hidden, weights.query, weights.query_bias), weights.heads)
+        key = split_heads(F.linear(hidden, weights.query, weights.key_bias), weights.heads)  # bug
+        value = split_heads(F.linear(context, weights.value, weights.value_bias), weights.heads)
+        key = (
+            key[:, :, : value.shape[2]]
+            if key.shape[2] >= value.shape[2]
+            else F.pad(key, (0, 0, 0, value.shape[2] - key.shape[2]))
+        )
+        mask = None if key_padding_mask is None else key_padding_mask[:, None, None, :]
+        attended = attention.scaled_dot_product_attention(query, key, value, mask=mask)
+        return F.linear(attention.merge_heads(attended), weights.output, weights.output_bias)
+
+
+class CausalCrossAttention(_Mutant):
+    """Applies a causal mask to cross-attention, aligned as in decoding (bottom-right)."""
+
+    breaks = ("ATTN-CROSS-02",)
+
+    def multi_head_attention(self, hidden, weights, *, context=None, causal=False, key_padding_mask=None):
+        if context is None:
+            return super().multi_head_attention(hidden, weights, causal=causal, key_padding_mask=key_padding_mask)
+        length, keys = hidden.shape[1], context.shape[1]
+        allowed = attention.causal_mask(length, keys).unsqueeze(0)  # bug: (1, L, S) over the encoder
+        if key_padding_mask is not None:
+            allowed = allowed & key_padding_mask[:, None, :]
+        query = split_heads(F.linear(hidden, weights.query, weights.query_bias), weights.heads)
+        key = split_heads(F.linear(context, weights.key, weights.key_bias), weights.heads)
+        value = split_heads(F.linear(context, weights.value, weights.value_bias), weights.heads)
+        attended = attention.scaled_dot_product_attention(query, key, value, mask=allowed.unsqueeze(1))
+        return F.linear(attention.merge_heads(attended), weights.output, weights.output_bias)
+
+
+# ---------------------------------------------------------------------------------------
+# Longformer blocks
+
+
+class LongformerGlobalKeysThroughGlobalProjections(_Mutant):
+    """Local rows see the global keys through the global projections (Longformer uses the local ones)."""
+
+    breaks = ("ATTN-LOCAL-04",)
+
+    def longformer_attention(self, hidden, weights, *, window, global_mask, padding_mask=None):
+        swapped = local.LongformerWeights(
+            local=attention.MultiHeadWeights(
+                query=weights.local.query,
+                key=weights.global_key,  # bug
+                value=weights.global_value,  # bug
+                output=weights.local.output,
+                query_bias=weights.local.query_bias,
+                key_bias=weights.global_key_bias,
+                value_bias=weights.global_value_bias,
+                output_bias=weights.local.output_bias,
+                heads=weights.local.heads,
+            ),
+            global_query=weights.global_query,
+            global_key=weights.global_key,
+            global_value=weights.global_value,
+            global_query_bias=weights.global_query_bias,
+            global_key_bias=weights.global_key_bias,
+            global_value_bias=weights.global_value_bias,
+        )
+        return super().longformer_attention(
+            hidden, swapped, window=window, global_mask=global_mask, padding_mask=padding_mask
+        )
+
+
+class LongformerGlobalRowsSharedDeclaringSeparate(_Mutant):
+    """Computes global rows with the local projections while declaring Longformer's separate ones."""
+
+    breaks = ("ATTN-LOCAL-05",)
+
+    def longformer_attention(self, hidden, weights, *, window, global_mask, padding_mask=None):
+        return local.longformer_self_attention(
+            hidden,
+            weights,
+            window=window,
+            global_mask=global_mask,
+            padding_mask=padding_mask,
+            global_projections="shared",  # bug: the declaration says separate
+        )
+
+
+class LongformerAttendsPaddedKeys(_Mutant):
+    """Ignores the padding mask for the keys (padded rows are still zeroed)."""
+
+    breaks = ("ATTN-LOCAL-06", "ATTN-LOCAL-04", "ATTN-LOCAL-05")
+
+    def longformer_attention(self, hidden, weights, *, window, global_mask, padding_mask=None):
+        output = super().longformer_attention(hidden, weights, window=window, global_mask=global_mask)  # bug
+        return output
+
+
+# ---------------------------------------------------------------------------------------
+# Reformer LSH
+
+
+class HashesWithArgmaxOverRotationOnly(_Mutant):
+    """bucket = argmax(xR): half the buckets, and opposite vectors share one."""
+
+    breaks = ("ATTN-LSH-01", "ATTN-LSH-04", "ATTN-LSH-05")
+
+    def lsh_buckets(self, vectors, rotations):
+        rotations = lsh.per_head_rotations(rotations, vectors.shape[1], vectors.shape[-1]).to(vectors.dtype)
+        return torch.einsum("bhnd,hdrk->bhrnk", vectors, rotations).argmax(dim=-1)  # bug: no -xR
+
+    def lsh_attention(self, query_key, value, *, rotations, chunk_length):
+        original = lsh.lsh_buckets
+        lsh.lsh_buckets = self.lsh_buckets
+        try:
+            return super().lsh_attention(query_key, value, rotations=rotations, chunk_length=chunk_length)
+        finally:
+            lsh.lsh_buckets = original
+
+
+class LSHLogitsScaledBySqrtD(_Mutant):
+    """Divides the LSH logits by sqrt(D) on top of the unit-normalised keys."""
+
+    breaks = ("ATTN-LSH-02", "ATTN-LSH-04", "ATTN-LSH-05", "ATTN-LSH-06")
+
+    def lsh_attention(self, query_key, value, *, rotations, chunk_length):
+        scaled = query_key / math.sqrt(query_key.shape[-1])  # bug: scales the queries (keys stay unit)
+        original = lsh.unit_keys
+        lsh.unit_keys = lambda vectors: original(vectors * math.sqrt(vectors.shape[-1]))
+        try:
+            return lsh.lsh_attention(scaled, value, rotations=rotations, chunk_length=chunk_length)
+        finally:
+            lsh.unit_keys = original
+
+
+class LSHSelfMaskedOut(_Mutant):
+    """Masks a position's own key with -inf: a position with nothing else gets no output."""
+
+    breaks = ("ATTN-LSH-03",)
+
+    def lsh_attention(self, query_key, value, *, rotations, chunk_length):
+        original = lsh.SELF_SCORE
+        lsh.SELF_SCORE = -math.inf  # bug
+        try:
+            return super().lsh_attention(query_key, value, rotations=rotations, chunk_length=chunk_length)
+        finally:
+            lsh.SELF_SCORE = original
+
+
+class LSHChunkSeesOnlyItself(_Mutant):
+    """Attends within each chunk only, without looking one chunk back."""
+
+    breaks = ("ATTN-LSH-04", "ATTN-LSH-05")
+
+    def lsh_attention(self, query_key, value, *, rotations, chunk_length):
+        original = lsh._with_previous_chunk
+
+        def own_chunk(sorted_rows, chunks):
+            batch, heads, total, features = sorted_rows.shape
+            own = sorted_rows.reshape(batch, heads, chunks, total // chunks, features)
+            return torch.cat([own, own], dim=3)  # bug: the chunk twice instead of previous + own
+
+        lsh._with_previous_chunk = own_chunk
+        try:
+            return super().lsh_attention(query_key, value, rotations=rotations, chunk_length=chunk_length)
+        finally:
+            lsh._with_previous_chunk = original
+
+
+class LSHRoundsAveraged(_Mutant):
+    """Averages the rounds' outputs instead of weighting them by their logsumexp."""
+
+    breaks = ("ATTN-LSH-05",)
+
+    def lsh_attention(self, query_key, value, *, rotations, chunk_length):
+        rotations = lsh.per_head_rotations(rotations, query_key.shape[1], query_key.shape[-1])
+        rounds = [
+            super(LSHRoundsAveraged, self).lsh_attention(
+                query_key, value, rotations=rotations[:, :, r : r + 1], chunk_length=chunk_length
+            )
+            for r in range(rotations.shape[2])
+        ]
+        return torch.stack(rounds).mean(dim=0)  # bug: equal weights
+
+
+class LSHPadsRaggedChunks(_Mutant):
+    """Accepts a chunk length that does not divide the sequence by shrinking it to one that does."""
+
+    breaks = ("ATTN-LSH-07",)
+
+    def lsh_attention(self, query_key, value, *, rotations, chunk_length):
+        length = query_key.shape[-2]
+        if isinstance(chunk_length, int) and chunk_length >= 1:
+            while length % chunk_length:
+                chunk_length -= 1  # bug: silently changes the problem
+        elif isinstance(chunk_length, int):
+            chunk_length = length
+        return super().lsh_attention(query_key, value, rotations=rotations, chunk_length=chunk_length)
+
+
 ALL: tuple[type[_Mutant], ...] = (
     CausalMaskOffByOne,
     MissingScale,
@@ -206,4 +483,19 @@ ALL: tuple[type[_Mutant], ...] = (
     LocalWindowOffByOne,
     GlobalQueryStaysLocal,
     SlidingWindowReadAsTwoSided,
+    MergeHeadsWithoutTranspose,
+    DropoutInEvaluation,
+    EncoderIgnoresKeyPadding,
+    DecoderForgetsPaddingUnderCausalMask,
+    CrossAttentionKeysFromDecoder,
+    CausalCrossAttention,
+    LongformerGlobalKeysThroughGlobalProjections,
+    LongformerGlobalRowsSharedDeclaringSeparate,
+    LongformerAttendsPaddedKeys,
+    HashesWithArgmaxOverRotationOnly,
+    LSHLogitsScaledBySqrtD,
+    LSHSelfMaskedOut,
+    LSHChunkSeesOnlyItself,
+    LSHRoundsAveraged,
+    LSHPadsRaggedChunks,
 )

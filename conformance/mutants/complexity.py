@@ -35,15 +35,30 @@ class SlidingWindowByMaskingFullScores(_Mutant):
 class LSHFallsBackToFullAttention(_Mutant):
     """Ignores the buckets and attends every position (with the self-mask): quadratic."""
 
-    breaks = ("CPLX-LSH-01",)
+    breaks = ("CPLX-LSH-01", "CPLX-LSH-02")
 
     def lsh_attention(
         self, query_key: torch.Tensor, value: torch.Tensor, *, rotations: torch.Tensor, chunk_length: int
     ) -> torch.Tensor:
         keys = torch.nn.functional.normalize(query_key, dim=-1)
-        scores = (query_key @ keys.transpose(-2, -1)) / math.sqrt(query_key.shape[-1])
+        scores = query_key @ keys.transpose(-2, -1)
         eye = torch.eye(query_key.shape[-2], dtype=torch.bool)
         return torch.softmax(scores.masked_fill(eye, -1e5), dim=-1) @ value
+
+
+class LocalGlobalByDenseMask(_Mutant):
+    """Longformer's pattern as a dense (n, n) mask over full attention: exact, quadratic."""
+
+    breaks = ("CPLX-GLOBAL-01", "CPLX-GLOBAL-02")
+
+    def local_global_attention(
+        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, *, window: int, global_mask: torch.Tensor
+    ) -> torch.Tensor:
+        batch, length = global_mask.shape
+        positions = torch.arange(length)
+        band = (positions[:, None] - positions[None, :]).abs() <= window  # (N, N)
+        allowed = band | global_mask.view(batch, 1, length) | global_mask.view(batch, length, 1)
+        return attention.scaled_dot_product_attention(query, key, value, mask=allowed.unsqueeze(1))
 
 
 class DecodeBuildsTheFullCausalMask(_Mutant):
@@ -95,6 +110,7 @@ class LinearAttentionPassedOffAsFull(_Mutant):
 ALL: tuple[type[_Mutant], ...] = (
     SlidingWindowByMaskingFullScores,
     LSHFallsBackToFullAttention,
+    LocalGlobalByDenseMask,
     DecodeBuildsTheFullCausalMask,
     ChunkedAttentionDeclaringMaterialised,
     LinearAttentionPassedOffAsFull,

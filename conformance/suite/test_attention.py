@@ -511,9 +511,16 @@ class LSHCase:
         return query_key, draw(self.batch, self.heads, self.length, self.dim), rotations
 
 
+def lsh_dtype(adapter) -> torch.dtype:
+    """float64 where the adapter declares it: LSH sums over reordered chunks, so two correct
+    float32 implementations differ by about the reference's own error, too close to the policy's
+    2x margin to tell apart from a wrong answer; float64 leaves room. Else the working dtype."""
+    return torch.float64 if torch.float64 in adapter.capabilities.dtypes else working_dtype(adapter)
+
+
 def _check_lsh(adapter, case: LSHCase, chunk_length: int, what: str) -> torch.Tensor:
     op = require(adapter, "lsh_attention")
-    dtype = working_dtype(adapter)
+    dtype = lsh_dtype(adapter)
     query_key, value, rotations = case.tensors(dtype)
     actual = op(query_key, value, rotations=rotations, chunk_length=chunk_length)
     expected = ref_lsh.lsh_attention(
@@ -537,7 +544,7 @@ def _full_attention_with_self_score(query_key: torch.Tensor, value: torch.Tensor
 def test_lsh_buckets_are_argmax_of_rotated_and_negated(adapter, rounds: int, bucket_pairs: int) -> None:
     op = require(adapter, "lsh_buckets")
     case = LSHCase(seed=31 + rounds, length=12, rounds=rounds, bucket_pairs=bucket_pairs)
-    vectors, _value, rotations = case.tensors(working_dtype(adapter))
+    vectors, _value, rotations = case.tensors(lsh_dtype(adapter))
     actual = op(vectors, rotations)
     expected = ref_lsh.lsh_buckets(vectors.double(), rotations.double())
     if actual.shape != expected.shape or not torch.equal(actual.long(), expected):
@@ -557,7 +564,7 @@ def test_lsh_buckets_are_argmax_of_rotated_and_negated(adapter, rounds: int, buc
 def test_lsh_keys_are_unit_normalised_and_logits_unscaled(adapter, seed: int) -> None:
     op = require(adapter, "lsh_attention")
     case = LSHCase(seed=seed, length=8)
-    query_key, value, rotations = case.tensors(working_dtype(adapter))
+    query_key, value, rotations = case.tensors(lsh_dtype(adapter))
     actual = op(query_key, value, rotations=rotations, chunk_length=8)  # one chunk: every key is visible
     with annotate(inputs=repr(case)):
         assert_close(
@@ -571,7 +578,7 @@ def test_lsh_keys_are_unit_normalised_and_logits_unscaled(adapter, seed: int) ->
 @clause("ATTN-LSH-03")
 def test_lsh_position_attends_itself_only_when_alone(adapter) -> None:
     op = require(adapter, "lsh_attention")
-    dtype = working_dtype(adapter)
+    dtype = lsh_dtype(adapter)
     case = LSHCase(seed=43, length=16)
     query_key, value, rotations = case.tensors(dtype)
     before = op(query_key, value, rotations=rotations, chunk_length=4)
@@ -620,7 +627,7 @@ def test_lsh_rounds_combine_with_logsumexp_weights(adapter, rounds: int) -> None
 def test_lsh_with_one_chunk_is_full_attention(adapter, rounds: int, bucket_pairs: int) -> None:
     op = require(adapter, "lsh_attention")
     case = LSHCase(seed=70 + rounds, length=12, rounds=rounds, bucket_pairs=bucket_pairs)
-    query_key, value, rotations = case.tensors(working_dtype(adapter))
+    query_key, value, rotations = case.tensors(lsh_dtype(adapter))
     actual = op(query_key, value, rotations=rotations, chunk_length=12)
     with annotate(inputs=repr(case)):
         assert_close(
@@ -639,7 +646,7 @@ def test_lsh_with_one_chunk_is_full_attention(adapter, rounds: int, bucket_pairs
 )
 def test_invalid_lsh_arguments_are_rejected(adapter, argument: str, chunk_length: int, rotations_shape) -> None:
     op = require(adapter, "lsh_attention")
-    query_key, value, _ = LSHCase(seed=80).tensors(working_dtype(adapter))
+    query_key, value, _ = LSHCase(seed=80).tensors(lsh_dtype(adapter))
     rotations = torch.randn(*rotations_shape, dtype=query_key.dtype)
     try:
         result = op(query_key, value, rotations=rotations, chunk_length=chunk_length)
@@ -719,11 +726,11 @@ def test_self_attention_is_permutation_equivariant(adapter) -> None:
     dtype = working_dtype(adapter)
     weights, hidden, _ = _block(5, length=7)
     permutation = torch.tensor([3, 0, 6, 1, 5, 2, 4])
-    output = op(hidden.to(dtype), weights.to(dtype))
+    output = op(hidden.to(dtype), weights.to(dtype))[:, permutation]
     permuted = op(hidden[:, permutation].to(dtype), weights.to(dtype))
-    oracle = ref.multi_head_attention(hidden, weights)[:, permutation]
+    # A property of the adapter itself: only rounding (keys summed in another order) may differ.
     with annotate(permutation=permutation.tolist()):
-        assert_close(permuted, oracle, output[:, permutation], what="block output on permuted positions")
+        assert_close(permuted, output.double(), output, what="block output on permuted positions vs permuted output")
 
 
 @clause("ATTN-MHA-03")
