@@ -90,7 +90,9 @@ def bert_embedding(
     if token_type_ids.shape != token_ids.shape:
         raise ValueError(f"token_type_ids {tuple(token_type_ids.shape)} must match token_ids {tuple(token_ids.shape)}")
     _check_ids(token_type_ids, weights.token_type, "token_type_ids")
-    summed = absolute_position_embedding(token_ids, weights.token, weights.position) + weights.token_type[token_type_ids]
+    summed = (
+        absolute_position_embedding(token_ids, weights.token, weights.position) + weights.token_type[token_type_ids]
+    )
     return F.layer_norm(summed, summed.shape[-1:], weights.norm_weight, weights.norm_bias, weights.eps)
 
 
@@ -142,9 +144,7 @@ def axial_position_encoding(
     """
     (rows, first_dim), (columns, second_dim) = first_axis.shape, second_axis.shape
     if first_dim + second_dim != hidden_size:
-        raise ValueError(
-            f"the axial widths d1 + d2 = {first_dim} + {second_dim} must equal hidden_size={hidden_size}"
-        )
+        raise ValueError(f"the axial widths d1 + d2 = {first_dim} + {second_dim} must equal hidden_size={hidden_size}")
     if isinstance(length, bool) or not isinstance(length, int) or not 0 <= length <= rows * columns:
         raise ValueError(f"length must be an integer in [0, n1 * n2] = [0, {rows * columns}], got {length!r}")
     positions = torch.arange(length)

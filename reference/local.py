@@ -140,7 +140,9 @@ def longformer_self_attention(
     (padding_mask False) are never attended; padded rows are zeros before the output projection.
     """
     if global_projections not in GLOBAL_PROJECTIONS:
-        raise ValueError(f"global_projections must be one of {', '.join(GLOBAL_PROJECTIONS)}, got {global_projections!r}")
+        raise ValueError(
+            f"global_projections must be one of {', '.join(GLOBAL_PROJECTIONS)}, got {global_projections!r}"
+        )
     local = weights.local
     batch, length, _ = hidden.shape
     real = torch.ones(batch, length, dtype=torch.bool) if padding_mask is None else padding_mask

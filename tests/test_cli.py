@@ -26,7 +26,10 @@ def test_verbose_adds_the_traceback(cli) -> None:
 
 def test_unknown_family_exits_2(cli) -> None:
     done = cli("run", "--family", "nope")
-    assert done.returncode == 2 and "unknown family nope; known: attention, complexity, sampling" in done.stderr
+    assert (
+        done.returncode == 2
+        and "unknown family nope; known: attention, complexity, embeddings, sampling" in done.stderr
+    )
 
 
 @pytest.mark.slow
