@@ -21,6 +21,10 @@ from specformer.reference.attention import MultiHeadWeights
 from specformer.reference.embeddings import BertEmbeddingWeights
 from specformer.reference.local import LongformerWeights
 from specformer.reference.sampling import SamplingParams
+from specformer.reference.tokenizers.byte_bpe import ByteLevelBPE
+from specformer.reference.tokenizers.sentencepiece import SentencePieceModel
+from specformer.reference.tokenizers.templates import Encoding
+from specformer.reference.tokenizers.wordpiece import BertNormalizerConfig, WordPiece
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,61 @@ class EmbeddingsAdapter(Adapter, Protocol):
     def axial_parameter_count(self, shape: tuple[int, int], dims: tuple[int, int]) -> int: ...
 
 
+class TokenizerAdapter(Adapter, Protocol):
+    """The tokenizers family (spec/tokenizers.md).
+
+    Every operation receives its vocabulary as one of the reference's model objects
+    (specformer.reference.tokenizers): the suite builds them from real files (tekken JSON,
+    vocab.txt, SentencePiece .model files shipped by packages) or trains them in memory, and the
+    adapter builds its own library's tokenizer from the same data (it may cache what it builds per
+    object). Texts are str; ids are list[int]; offsets are (start, end) character offsets into
+    the original text.
+    """
+
+    # Byte-level BPE (GPT-2, tiktoken)
+    def pretokenize(self, text: str, pattern: str) -> list[str]: ...
+
+    def bpe_encode(self, model: ByteLevelBPE, text: str) -> list[int]:
+        """Special-token strings in `text` are plain text here (see encode_batch for specials)."""
+        ...
+
+    def bpe_decode(self, model: ByteLevelBPE, ids: list[int]) -> str: ...
+
+    def bpe_train(self, text: str, num_merges: int, pattern: str) -> list[tuple[bytes, bytes]]:
+        """The first `num_merges` merges learnt from `text`, starting from the 256 single bytes."""
+        ...
+
+    # WordPiece (BERT)
+    def bert_normalize(self, config: BertNormalizerConfig, text: str) -> str: ...
+
+    def wordpiece_encode(self, model: WordPiece, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """Normalise, pre-tokenize and apply WordPiece: ids and offsets, no special tokens."""
+        ...
+
+    # SentencePiece (Unigram and BPE models)
+    def sentencepiece_normalize(self, model: SentencePieceModel, text: str) -> str: ...
+
+    def sentencepiece_encode(self, model: SentencePieceModel, text: str) -> list[int]: ...
+
+    def sentencepiece_decode(self, model: SentencePieceModel, ids: list[int]) -> str: ...
+
+    # Special tokens, pairs, truncation and padding (a BERT WordPiece pipeline)
+    def encode_batch(
+        self,
+        model: WordPiece,
+        inputs: list[str | tuple[str, str]],
+        *,
+        max_length: int | None = None,
+        truncation: str = "longest_first",
+        padding_side: str = "right",
+        pad_to_multiple_of: int | None = None,
+    ) -> list[Encoding]:
+        """[CLS] A [SEP] (B [SEP]) per input, truncated to max_length with the strategy
+        (longest_first, only_first, only_second; None max_length = no truncation), padded to the
+        longest in the batch (rounded up to pad_to_multiple_of) on `padding_side`."""
+        ...
+
+
 # Operations per family, as the suite calls them; used to list what an adapter implements.
 FAMILY_OPERATIONS: dict[str, tuple[str, ...]] = {
     "sampling": ("temperature", "top_k", "top_p", "min_p", "process", "greedy", "sample"),
@@ -181,6 +240,18 @@ FAMILY_OPERATIONS: dict[str, tuple[str, ...]] = {
         "lsh_buckets",
         "multi_head_attention",
         "longformer_attention",
+    ),
+    "tokenizers": (
+        "pretokenize",
+        "bpe_encode",
+        "bpe_decode",
+        "bpe_train",
+        "bert_normalize",
+        "wordpiece_encode",
+        "sentencepiece_normalize",
+        "sentencepiece_encode",
+        "sentencepiece_decode",
+        "encode_batch",
     ),
     "embeddings": (
         "absolute_position_embedding",
