@@ -79,7 +79,8 @@ def scaled_dot_product_attention(
         raise ValueError(f"empty_rows must be one of {', '.join(EMPTY_ROWS)}, got {empty_rows!r}")
     groups = query.shape[1] // key.shape[1]
     # Grouped-query attention: query head h uses key/value head h // groups (ATTN-GQA-01).
-    key, value = key.repeat_interleave(groups, dim=1), value.repeat_interleave(groups, dim=1)  # (B, H, S, *)
+    if groups > 1:  # (repeat_interleave copies even for 1: a decode step would copy the whole cache)
+        key, value = key.repeat_interleave(groups, dim=1), value.repeat_interleave(groups, dim=1)  # (B, H, S, *)
     length, keys = query.shape[-2], key.shape[-2]
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     scores = (query @ key.transpose(-2, -1)) * scale  # (B, H, L, S)
