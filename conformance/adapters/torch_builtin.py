@@ -24,7 +24,9 @@ and are left unsupported.
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -120,3 +122,60 @@ class TorchAdapter:
             ignore = None if key_padding_mask is None else ~key_padding_mask
             output, _ = module(hidden, source, source, key_padding_mask=ignore, attn_mask=attn_mask, need_weights=False)
         return output
+
+
+class TorchSDPABackend(TorchAdapter):
+    """`torch`, with scaled_dot_product_attention pinned to one backend (`sdpa_kernel`).
+
+    The plain `torch` adapter lets SDPA choose; this one shows what each backend computes: on
+    the CPU `math` (the reference code of SDPA's docstring, which materialises the scores) and
+    `flash` (the CPU flash kernel); on CUDA also `efficient` and `cudnn`. A backend that cannot
+    run some inputs raises ("No available kernel"), and the suite reports those clauses as errors
+    for that backend: the CPU flash kernel of torch 2.13, for one, needs the value head dim to
+    equal the query's, which most of the attention suite's generated cases do not have.
+    `torch-math` is a built-in name; the others load as
+    `specformer.conformance.adapters.torch_builtin:torch_flash` (and so on).
+    """
+
+    BACKENDS: ClassVar[dict[str, str]] = {
+        "math": "MATH",
+        "flash": "FLASH_ATTENTION",
+        "efficient": "EFFICIENT_ATTENTION",
+        "cudnn": "CUDNN_ATTENTION",
+    }
+
+    def __init__(self, backend: str) -> None:
+        super().__init__()
+        if backend not in self.BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(self.BACKENDS)}, got {backend!r}")
+        from torch.nn.attention import SDPBackend
+
+        self.backend = getattr(SDPBackend, self.BACKENDS[backend])
+        self.name = f"torch-{backend}"
+        memory = "materialised" if backend == "math" else "memory-efficient"
+        self.capabilities = replace(
+            TorchAdapter.capabilities, variants={**TorchAdapter.capabilities.variants, "CPLX-ATTN-02": memory}
+        )
+        self.description = f"PyTorch {torch.__version__} scaled_dot_product_attention, {backend} backend only"
+
+    def attention(self, query, key, value, *, causal=False, mask=None, scale=None):  # type: ignore[override]
+        from torch.nn.attention import sdpa_kernel
+
+        with sdpa_kernel(self.backend):
+            return super().attention(query, key, value, causal=causal, mask=mask, scale=scale)
+
+
+def torch_math() -> TorchSDPABackend:
+    return TorchSDPABackend("math")
+
+
+def torch_flash() -> TorchSDPABackend:
+    return TorchSDPABackend("flash")
+
+
+def torch_efficient() -> TorchSDPABackend:
+    return TorchSDPABackend("efficient")
+
+
+def torch_cudnn() -> TorchSDPABackend:
+    return TorchSDPABackend("cudnn")
