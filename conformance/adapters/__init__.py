@@ -28,9 +28,13 @@ BUILTIN: dict[str, str] = {
     "reference": "specformer.conformance.adapters.reference:ReferenceAdapter",
     "hf": "specformer.conformance.adapters.hf:HFAdapter",
     "torch": "specformer.conformance.adapters.torch_builtin:TorchAdapter",
+    "hf-tokenizers": "specformer.conformance.adapters.hf_tokenizers:HFTokenizersAdapter",
+    "hf-slow": "specformer.conformance.adapters.hf_slow:HFSlowAdapter",
+    "sentencepiece": "specformer.conformance.adapters.sentencepiece_adapter:SentencePieceAdapter",
+    "tiktoken": "specformer.conformance.adapters.tiktoken_adapter:TiktokenAdapter",
 }
 # What `specformer run` runs when no --adapter is given.
-DEFAULT_ADAPTERS = ("reference", "hf", "torch")
+DEFAULT_ADAPTERS = ("reference", "hf", "torch", "hf-tokenizers", "hf-slow", "sentencepiece", "tiktoken")
 ENTRY_POINT_GROUP = "specformer.adapters"
 
 

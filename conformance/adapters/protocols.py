@@ -228,6 +228,11 @@ class TokenizerAdapter(Adapter, Protocol):
         longest in the batch (rounded up to pad_to_multiple_of) on `padding_side`."""
         ...
 
+    # Added after the first ten: the one table the byte-level clauses need that no operation shows.
+    def bytes_to_unicode(self) -> dict[int, str]:
+        """The byte -> character table that spells byte-level vocabularies (TOK-BL-01), all 256 bytes."""
+        ...
+
 
 # Operations per family, as the suite calls them; used to list what an adapter implements.
 FAMILY_OPERATIONS: dict[str, tuple[str, ...]] = {
@@ -252,6 +257,7 @@ FAMILY_OPERATIONS: dict[str, tuple[str, ...]] = {
         "sentencepiece_encode",
         "sentencepiece_decode",
         "encode_batch",
+        "bytes_to_unicode",
     ),
     "embeddings": (
         "absolute_position_embedding",

@@ -16,13 +16,19 @@ from specformer.reference.attention import MultiHeadWeights
 from specformer.reference.embeddings import BertEmbeddingWeights
 from specformer.reference.local import LongformerWeights
 from specformer.reference.sampling import SamplingParams
+from specformer.reference.tokenizers import byte_bpe, templates, wordpiece
+from specformer.reference.tokenizers import sentencepiece as spm
+from specformer.reference.tokenizers.byte_bpe import ByteLevelBPE
+from specformer.reference.tokenizers.sentencepiece import SentencePieceModel
+from specformer.reference.tokenizers.templates import Encoding
+from specformer.reference.tokenizers.wordpiece import BertNormalizerConfig, WordPiece
 
 
 class ReferenceAdapter:
     name = "reference"
     description = "specformer.reference: the spec's reference implementations (default variants)"
     capabilities = Capabilities(
-        families=frozenset({"sampling", "attention", "embeddings"}),
+        families=frozenset({"sampling", "attention", "embeddings", "tokenizers"}),
         dtypes=(torch.float32, torch.float64),
         devices=("cpu", "cuda"),
         variants={
@@ -34,6 +40,10 @@ class ReferenceAdapter:
             "ATTN-PAD-02": "zeros",
             "ATTN-LOCAL-05": "separate",
             "EMB-SIN-01": "interleaved",
+            "TOK-TRAIN-02": "first-occurrence",
+            "TOK-BERT-05": "tokenizers",
+            "TOK-TRUNC-03": "first",
+            "TOK-SPECIAL-02": "match",
         },
     )
     expectations_file = Path(__file__).parent / "expectations" / "reference.toml"
@@ -166,3 +176,78 @@ class ReferenceAdapter:
 
     def axial_parameter_count(self, shape: tuple[int, int], dims: tuple[int, int]) -> int:
         return embeddings.axial_parameter_count(shape, dims)
+
+    # --- tokenizers (spec/tokenizers.md) ----------------------------------------------------
+    # The vocabularies arrive as the reference's own model objects, so most operations are a call.
+
+    def pretokenize(self, text: str, pattern: str) -> list[str]:
+        return byte_bpe.pretokenize(text, pattern)
+
+    def bpe_encode(self, model: ByteLevelBPE, text: str) -> list[int]:
+        return model.encode(text)
+
+    def bpe_decode(self, model: ByteLevelBPE, ids: list[int]) -> str:
+        return model.decode(ids)
+
+    def bpe_train(self, text: str, num_merges: int, pattern: str) -> list[tuple[bytes, bytes]]:
+        return byte_bpe.train(text, num_merges, pattern, tie_break=self.capabilities.variants["TOK-TRAIN-02"])
+
+    def bytes_to_unicode(self) -> dict[int, str]:
+        return byte_bpe.bytes_to_unicode()
+
+    def bert_normalize(self, config: BertNormalizerConfig, text: str) -> str:
+        return wordpiece.normalize(text, config)
+
+    def wordpiece_encode(self, model: WordPiece, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        tokens = model.tokens_with_offsets(text, special_policy=self.capabilities.variants["TOK-SPECIAL-02"])
+        return [model.vocab[token] for token, _ in tokens], [span for _, span in tokens]
+
+    def sentencepiece_normalize(self, model: SentencePieceModel, text: str) -> str:
+        return self._sentencepiece(model).normalize(text)
+
+    def sentencepiece_encode(self, model: SentencePieceModel, text: str) -> list[int]:
+        return self._sentencepiece(model).encode(text)
+
+    def sentencepiece_decode(self, model: SentencePieceModel, ids: list[int]) -> str:
+        return self._sentencepiece(model).decode(ids)
+
+    def _sentencepiece(self, model: SentencePieceModel) -> spm.Unigram | spm.SentencePieceBPE:
+        """The reference tokenizer for a model, built once per model object (it indexes the pieces)."""
+        built = self.__dict__.setdefault("_sentencepiece_built", {})
+        if id(model) not in built:  # the model is kept alongside, so its id cannot be reused
+            tokenizer = spm.Unigram(model) if model.trainer_spec.model_type == spm.ModelType.UNIGRAM else None
+            built[id(model)] = (model, tokenizer or spm.SentencePieceBPE(model))
+        return built[id(model)][1]
+
+    def encode_batch(
+        self,
+        model: WordPiece,
+        inputs: list[str | tuple[str, str]],
+        *,
+        max_length: int | None = None,
+        truncation: str = "longest_first",
+        padding_side: str = "right",
+        pad_to_multiple_of: int | None = None,
+    ) -> list[Encoding]:
+        variants = self.capabilities.variants
+        encodings = []
+        for item in inputs:
+            first, second = (item, None) if isinstance(item, str) else item
+            ids_a, offsets_a = self.wordpiece_encode(model, first)
+            ids_b, offsets_b = self.wordpiece_encode(model, second) if second is not None else (None, None)
+            encodings.append(
+                templates.post_process(
+                    ids_a,
+                    ids_b,
+                    cls_id=model.vocab["[CLS]"],
+                    sep_id=model.vocab["[SEP]"],
+                    offsets_a=offsets_a,
+                    offsets_b=offsets_b,
+                    max_length=max_length,
+                    strategy=truncation,
+                    odd_budget=variants["TOK-TRUNC-03"],
+                )
+            )
+        return templates.pad_batch(
+            encodings, pad_to_multiple_of=pad_to_multiple_of, pad_id=model.vocab["[PAD]"], side=padding_side
+        )

@@ -1,0 +1,84 @@
+"""What the tokenizer adapters read from the reference's model objects, and a cache of what they build.
+
+The tokenizer adapters receive the reference's model objects (ByteLevelBPE, WordPiece,
+SentencePieceModel) and build their own library's tokenizer from each (TokenizerAdapter in
+protocols.py). Two helpers shared by them live here:
+
+- `PerModel`: what an adapter built, kept per model object. Building a tokenizer from a
+  130k-token vocabulary takes a second. The key is the object's identity, not its value:
+  hashing a frozen SentencePieceModel walks its 32k pieces on every call. The cache holds the
+  objects it keys on, so an id is never reused while its entry lives, and forgets the least
+  recently used entry beyond `size`.
+- `byte_level_tables`: a ByteLevelBPE's ordinary tokens and merge list, the data every
+  library's byte-level BPE is built from.
+- `available_cpus`: the thread count a library's batch calls use by default, which the
+  adapters declare in their `threads` mapping for the benchmarks (conformance/bench/tokenizers.py).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Generic, TypeVar
+
+from specformer.reference.tokenizers.byte_bpe import ByteLevelBPE
+
+Built = TypeVar("Built")
+Model = TypeVar("Model")
+
+
+class PerModel(Generic[Built]):
+    """`cache.get(model, build)` returns `build(model)`, computed once per model object."""
+
+    def __init__(self, size: int = 32) -> None:
+        if size < 1:
+            raise ValueError(f"size must be >= 1, got {size}")
+        self._size = size
+        self._entries: OrderedDict[int, tuple[object, Built]] = OrderedDict()
+
+    def get(self, model: Model, build: Callable[[Model], Built]) -> Built:
+        key = id(model)
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is model:
+            self._entries.move_to_end(key)
+            return entry[1]
+        built = build(model)
+        self._entries[key] = (model, built)
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return built
+
+
+def byte_level_tables(model: ByteLevelBPE) -> tuple[dict[int, bytes], list[tuple[int, int]] | None]:
+    """(id -> bytes of every ordinary token, the model's merges as (left id, right id) in rank order,
+    or None for a concatenation-rank model, whose tokens merge when their bytes join into a token).
+
+    The reference keeps its merge table private (`_merges`: (left id, right id) -> (rank, merged
+    id), None for concatenation ranks); the adapters read it so that their library gets the very
+    table the reference runs, not a reconstruction.
+
+    >>> byte_level_tables(ByteLevelBPE.from_merges([(b"a", b"b")], "gpt2"))[1]
+    [(97, 98)]
+    """
+    special_ids = set(model.special_tokens.values())
+    token_bytes: dict[int, bytes] = {}
+    for token_id in range(model.n_vocab):
+        if token_id in special_ids:
+            continue
+        try:
+            token_bytes[token_id] = model.decode_bytes([token_id])
+        except ValueError:  # an id the vocabulary skips
+            continue
+    pair_ranks: Mapping[tuple[int, int], tuple[int, int]] | None = model._merges
+    if pair_ranks is None:
+        return token_bytes, None
+    return token_bytes, [pair for pair, _ in sorted(pair_ranks.items(), key=lambda item: item[1][0])]
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on: what rayon (HF tokenizers) sizes its pool by by default."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
