@@ -23,7 +23,7 @@ from rich.text import Text
 
 from specformer.conformance.adapters import LoadedAdapter
 from specformer.conformance.plugin import PROFILES
-from specformer.conformance.results import RunResult
+from specformer.conformance.results import AdapterResult, RunResult
 from specformer.conformance.runner import EXIT_FAIL, EXIT_OK, EXIT_REGRESSION, EXIT_USAGE
 
 
@@ -117,7 +117,7 @@ def _check_families(families: list[str]) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from specformer.conformance.adapters import DEFAULT_ADAPTERS
-    from specformer.conformance.runner import RunOptions, run_suite
+    from specformer.conformance.runner import RunOptions, add_load_errors, run_suite
 
     _check_families(args.family)
     baseline = _read_baseline(args)
@@ -129,9 +129,9 @@ def _run(args: argparse.Namespace) -> int:
         bench=not args.no_bench,
         verbose=args.verbose,
     )
-    adapters = _load(options.adapters)
+    adapters, not_loaded = _load_defaults(options.adapters) if not args.adapter else (_load(options.adapters), [])
     console = _console()
-    run = run_suite(options, adapters, console)
+    run = add_load_errors(run_suite(options, adapters, console), not_loaded, options.adapters)
     return _report(run, baseline, args, console)
 
 
@@ -139,7 +139,7 @@ def _bench(args: argparse.Namespace) -> int:
     import torch
 
     from specformer.conformance.adapters import DEFAULT_ADAPTERS
-    from specformer.conformance.runner import RunOptions, run_benchmarks
+    from specformer.conformance.runner import RunOptions, add_load_errors, run_benchmarks
 
     _check_families(args.family)
     if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
@@ -153,9 +153,9 @@ def _bench(args: argparse.Namespace) -> int:
         profile=args.profile,
         device=args.device,
     )
-    adapters = _load(options.adapters)
+    adapters, not_loaded = _load_defaults(options.adapters) if not args.adapter else (_load(options.adapters), [])
     console = _console()
-    run = run_benchmarks(options, adapters, console)
+    run = add_load_errors(run_benchmarks(options, adapters, console), not_loaded, options.adapters)
     code = _report(run, baseline, args, console)
     wrong = [f"{a.name} {b.name} {b.params}" for a in run.adapters for b in a.benchmarks if b.correct is False]
     for line in wrong:
@@ -182,6 +182,18 @@ def _load(specs: list[str]) -> list[LoadedAdapter]:
     try:
         return load_all(specs)
     except (AdapterLoadError, ExpectationsError) as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _load_defaults(specs: list[str]) -> tuple[list[LoadedAdapter], list[AdapterResult]]:
+    """The default adapters: one whose optional library is missing becomes a row with its load error
+    (reported, and the run goes on); a malformed expectations file is still a usage error."""
+    from specformer.conformance.expectations import ExpectationsError
+    from specformer.conformance.runner import load_available
+
+    try:
+        return load_available(specs)
+    except ExpectationsError as exc:
         raise UsageError(str(exc)) from exc
 
 

@@ -20,7 +20,7 @@ from rich.console import Console
 
 from specformer import __version__
 from specformer.conformance import bench
-from specformer.conformance.adapters import LoadedAdapter, load_adapter
+from specformer.conformance.adapters import AdapterLoadError, LoadedAdapter, load_adapter
 from specformer.conformance.environment import environment
 from specformer.conformance.results import AdapterResult, RunResult
 
@@ -48,6 +48,28 @@ def suite_directory() -> Path:
 def load_all(specs: list[str]) -> list[LoadedAdapter]:
     """Load every adapter; the first failure propagates as AdapterLoadError."""
     return [load_adapter(spec) for spec in specs]
+
+
+def load_available(specs: list[str]) -> tuple[list[LoadedAdapter], list[AdapterResult]]:
+    """Load each adapter on its own: (those that loaded, a result row for each that did not).
+
+    For the built-in adapters run by default, whose libraries are optional extras: one whose
+    library is missing is reported with its one-line load error, and the others still run.
+    """
+    loaded, failed = [], []
+    for spec in specs:
+        try:
+            loaded.append(load_adapter(spec))
+        except AdapterLoadError as exc:
+            failed.append(AdapterResult(name=spec, load_error=str(exc)))
+    return loaded, failed
+
+
+def add_load_errors(run: RunResult, failed: list[AdapterResult], order: list[str]) -> RunResult:
+    """Put the rows of adapters that did not load into the run, in the order the adapters were asked for."""
+    position = {spec: index for index, spec in enumerate(order)}
+    run.adapters = sorted([*run.adapters, *failed], key=lambda a: position.get(a.name, len(order)))
+    return run
 
 
 def run_suite(options: RunOptions, adapters: list[LoadedAdapter], console: Console) -> RunResult:
@@ -80,9 +102,18 @@ def _new_run(options: RunOptions, adapters: list[AdapterResult]) -> RunResult:
 
 
 # Benchmark functions per operation family; each returns [] for an adapter without the operations.
-BENCHMARKS = {"sampling": bench.sampling_benchmarks, "attention": bench.attention_benchmarks}
+BENCHMARKS = {
+    "sampling": bench.sampling_benchmarks,
+    "attention": bench.attention_benchmarks,
+    "tokenizers": bench.tokenizer_benchmarks,
+}
 # Which benchmark families a spec family selected with --family runs.
-BENCHMARKS_OF_SPEC_FAMILY = {"sampling": ("sampling",), "attention": ("attention",), "complexity": ("attention",)}
+BENCHMARKS_OF_SPEC_FAMILY = {
+    "sampling": ("sampling",),
+    "attention": ("attention",),
+    "complexity": ("attention",),
+    "tokenizers": ("tokenizers",),
+}
 
 
 def _add_benchmarks(run: RunResult, options: RunOptions, adapters: list[LoadedAdapter], console: Console) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -34,7 +35,11 @@ def test_undeclared_variant_falls_back_to_the_spec_default() -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("no-such-adapter", r"unknown adapter 'no-such-adapter'; known adapters: reference, hf, torch"),
+        (
+            "no-such-adapter",
+            r"unknown adapter 'no-such-adapter'; known adapters: reference, hf, torch, hf-tokenizers, hf-slow, "
+            r"sentencepiece, tiktoken;",
+        ),
         ("no.such:thing", r"cannot import module 'no.such': ModuleNotFoundError"),
         ("fake_adapters:Missing", r"has no attribute 'Missing'; its public names: .*Partial"),
         ("fake_adapters:Broken", r"constructing it failed: OSError: no such device"),
@@ -52,7 +57,7 @@ def test_entry_point_adapters_load_by_name(monkeypatch: pytest.MonkeyPatch) -> N
     point = metadata.EntryPoint(name="mine", value="fake_adapters:Partial", group="specformer.adapters")
     monkeypatch.setattr(adapters_module.metadata, "entry_points", lambda group: [point] if group == point.group else [])
     assert load_adapter("mine").name == "partial"
-    with pytest.raises(AdapterLoadError, match="known adapters: reference, hf, torch, mine"):
+    with pytest.raises(AdapterLoadError, match=r"known adapters: reference, hf, torch, .*, tiktoken, mine;"):
         load_adapter("yours")
 
 
@@ -91,3 +96,79 @@ def test_malformed_expectations_name_file_and_line(tmp_path: Path, text: str, me
 def test_builtin_expectations_parse() -> None:
     assert "SAMP-TOPP-03" in load_adapter("hf").expectations
     assert load_adapter("reference").expectations == {}
+
+
+# The tokenizer libraries' adapters: (name, library module, operations they implement).
+TOKENIZER_ADAPTERS = [
+    (
+        "hf-tokenizers",
+        "tokenizers",
+        [
+            "pretokenize",
+            "bpe_encode",
+            "bpe_decode",
+            "bpe_train",
+            "bert_normalize",
+            "wordpiece_encode",
+            "sentencepiece_normalize",
+            "sentencepiece_encode",
+            "sentencepiece_decode",
+            "encode_batch",
+        ],
+    ),
+    ("hf-slow", "transformers", ["encode_batch"]),
+    ("sentencepiece", "sentencepiece", ["sentencepiece_normalize", "sentencepiece_encode", "sentencepiece_decode"]),
+    ("tiktoken", "tiktoken", ["bpe_encode", "bpe_decode", "bpe_train"]),
+]
+
+
+@pytest.mark.parametrize(("name", "library", "operations"), TOKENIZER_ADAPTERS)
+def test_tokenizer_adapters_load_with_their_declarations(name: str, library: str, operations: list[str]) -> None:
+    pytest.importorskip(library)
+    adapter = load_adapter(name)
+    assert adapter.capabilities.families == frozenset({"tokenizers"}) and adapter.name == name
+    assert adapter.implemented("tokenizers") == operations
+    assert adapter.expectations and all(clause.startswith("TOK-") for clause in adapter.expectations)
+    assert library in adapter.description  # the library (and its version) it runs
+
+
+def test_hf_declares_tokenizers_next_to_its_other_families() -> None:
+    adapter = load_adapter("hf")
+    assert {"sampling", "attention", "embeddings", "tokenizers"} <= adapter.capabilities.families
+    assert adapter.implemented("tokenizers") == [
+        "bpe_encode",
+        "bpe_decode",
+        "wordpiece_encode",
+        "encode_batch",
+        "bytes_to_unicode",
+    ]
+    assert adapter.variant("TOK-TRUNC-03") == "longer" and load_adapter("hf-slow").variant("TOK-TRUNC-03") == "first"
+
+
+@pytest.mark.parametrize(("name", "library"), [(name, library) for name, library, _ in TOKENIZER_ADAPTERS])
+def test_a_missing_tokenizer_library_is_one_clear_line(
+    name: str, library: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, library, None)  # `import library` now raises ModuleNotFoundError
+    with pytest.raises(
+        AdapterLoadError, match=rf"adapter '{name}': constructing it failed: ModuleNotFoundError"
+    ) as err:
+        load_adapter(name)
+    assert "\n" not in str(err.value) and library in str(err.value)
+
+
+def test_default_adapters_that_do_not_load_become_rows_and_the_rest_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from specformer.conformance.results import AdapterResult, RunResult
+    from specformer.conformance.runner import add_load_errors, load_available
+
+    monkeypatch.setitem(sys.modules, "tiktoken", None)
+    loaded, failed = load_available(["reference", "tiktoken", "torch"])
+    assert [a.spec for a in loaded] == ["reference", "torch"]
+    assert [f.name for f in failed] == ["tiktoken"] and "ModuleNotFoundError" in (failed[0].load_error or "")
+    run = RunResult(environment={}, profile="quick", adapters=[AdapterResult(name=a.spec) for a in loaded])
+    assert [a.name for a in add_load_errors(run, failed, ["reference", "tiktoken", "torch"]).adapters] == [
+        "reference",
+        "tiktoken",
+        "torch",
+    ]
+    assert run.exit_code() == 1

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from specformer.conformance.adapters import load_adapter
+from specformer.conformance.adapters import LoadedAdapter, load_adapter
 from specformer.conformance.bench import (
     TimingPolicy,
     fit_exponent,
@@ -25,6 +25,7 @@ from specformer.conformance.bench import (
     time_cpu,
     time_cuda,
 )
+from specformer.conformance.bench import tokenizers as tokenizer_bench
 from specformer.conformance.bench.timer import _should_stop, interquartile_range, robust_noise, torch_threads
 from specformer.conformance.results import BenchmarkResult
 
@@ -186,3 +187,103 @@ def test_ladder_is_sampled_in_rounds_and_min_resists_disturbance() -> None:
     assert fit_exponent(sizes, disturbed, statistic="min", resamples=50).exponent == pytest.approx(1.0, abs=1e-9)
     with pytest.raises(ValueError, match="statistic"):
         fit_exponent(sizes, disturbed, statistic="mean")
+
+
+# ---------------------------------------------------------------------------------------
+# Tokenizer benchmarks (conformance/bench/tokenizers.py), at tiny sizes
+
+TINY_TOKENIZER_SIZES = tokenizer_bench.Sizes(encode_bytes=3_000, train_merges=20, train_bytes=4_000, train_cap_s=60.0)
+
+
+def _tokenizer_rows(adapter: object, sizes: tokenizer_bench.Sizes = TINY_TOKENIZER_SIZES) -> dict[str, BenchmarkResult]:
+    rows = tokenizer_bench.tokenizer_benchmarks(adapter, "quick", sizes=sizes, policy=QUICK)
+    return {row.name: row for row in rows}
+
+
+def test_tokenizer_benchmarks_time_and_check_each_operation() -> None:
+    pytest.importorskip("faker")  # the corpus
+    rows = _tokenizer_rows(load_adapter("reference"))
+    expected = {"tokenizers.bpe_train", "tokenizers.wordpiece_encode", "tokenizers.encode_batch"}
+    if tokenizer_bench.tekken() is not None:
+        expected.add("tokenizers.bpe_encode")
+    if tokenizer_bench.sentencepiece_model() is not None:
+        expected.add("tokenizers.sentencepiece_encode")
+    if tokenizer_bench.minilm_vocab() is None:
+        expected -= {"tokenizers.wordpiece_encode", "tokenizers.encode_batch"}
+    assert set(rows) == expected
+    for name, row in rows.items():
+        assert row.correct is True, name
+        assert row.ceiling == "" and row.ceiling_fraction is None and row.family == "tokenizers" and row.threads == 1
+        if name != "tokenizers.bpe_train":  # throughput: MB/s of UTF-8 input
+            assert row.bytes_moved == row.params["text_bytes"] > 0
+            assert row.achieved_bytes_per_s == pytest.approx(row.bytes_moved / row.median_s)
+    train = rows["tokenizers.bpe_train"]
+    assert train.params["merges"] == 20 and train.params["tie_break"] == "first-occurrence"
+    assert 0 < train.params["text_bytes"] <= 4_000
+
+
+def test_tokenizer_benchmarks_refuse_a_wrong_answer() -> None:
+    pytest.importorskip("faker")
+    reference = load_adapter("reference")
+
+    class WrongTrainer:
+        name = "wrong"
+        capabilities = reference.capabilities
+
+        def bpe_train(self, text: str, num_merges: int, pattern: str) -> list[tuple[bytes, bytes]]:
+            return [(b"?", b"?")] * num_merges
+
+    rows = _tokenizer_rows(LoadedAdapter(spec="wrong", impl=WrongTrainer()))
+    assert list(rows) == ["tokenizers.bpe_train"] and rows["tokenizers.bpe_train"].correct is False
+
+
+def test_a_slow_trainer_is_timed_at_a_smaller_size_and_says_so() -> None:
+    pytest.importorskip("faker")
+    calls: list[tuple[int, int]] = []
+
+    class SlowTrainer:
+        name = "slow"
+        capabilities = load_adapter("reference").capabilities
+
+        def bpe_train(self, text: str, num_merges: int, pattern: str) -> list[tuple[bytes, bytes]]:
+            calls.append((num_merges, len(text.encode("utf-8"))))
+            if num_merges == tokenizer_bench.TRAIN_PROBE[0]:
+                time.sleep(0.05)  # the probe: at this rate the asked-for size would take ~hours
+            return tokenizer_bench._reference_training(text, min(num_merges, 20), "first-occurrence")
+
+    sizes = tokenizer_bench.Sizes(encode_bytes=1_000, train_merges=4_000, train_bytes=1_000_000, train_cap_s=1.0)
+    row = _tokenizer_rows(LoadedAdapter(spec="slow", impl=SlowTrainer()), sizes)["tokenizers.bpe_train"]
+    probe_merges, probe_bytes = tokenizer_bench.TRAIN_PROBE
+    assert (row.params["merges"], row.params["text_bytes"] <= probe_bytes) == (probe_merges, True)
+    assert f"timed at {probe_merges:,} merges on {probe_bytes:,} bytes: 500 merges on 100,000 bytes" in row.note
+    assert {merges for merges, _ in calls} == {probe_merges}  # the quick size was estimated, never run
+
+
+def test_library_adapters_add_batched_rows_with_their_thread_counts() -> None:
+    pytest.importorskip("faker")
+    pytest.importorskip("tiktoken")
+    if tokenizer_bench.tekken() is None:
+        pytest.skip("mistral_common's tekken file is not installed")
+    rows = _tokenizer_rows(load_adapter("tiktoken"))
+    batched = rows["tokenizers.bpe_encode_batch"]
+    assert batched.correct is True and batched.threads == batched.params["threads"] >= 1
+    assert batched.params["strings"] > 1 and rows["tokenizers.bpe_encode"].threads == 1
+
+
+def test_a_fast_trainer_is_timed_at_the_size_asked_for() -> None:
+    pytest.importorskip("faker")
+    sizes_run: list[int] = []
+
+    class FastTrainer:
+        name = "fast"
+        capabilities = load_adapter("reference").capabilities
+
+        def bpe_train(self, text: str, num_merges: int, pattern: str) -> list[tuple[bytes, bytes]]:
+            sizes_run.append(num_merges)
+            return []  # wrong, but instant: this test is about the size chosen
+
+    sizes = tokenizer_bench.Sizes(encode_bytes=1_000, train_merges=60, train_bytes=25_000, train_cap_s=60.0)
+    row = _tokenizer_rows(LoadedAdapter(spec="fast", impl=FastTrainer()), sizes)["tokenizers.bpe_train"]
+    assert row.params["merges"] == 60 and "timed at" not in row.note and row.correct is False
+    # The probe, then the size asked for (the quick size is larger, so it is skipped), then the timing.
+    assert sizes_run[:2] == [tokenizer_bench.TRAIN_PROBE[0], 60] and set(sizes_run[2:]) == {60}

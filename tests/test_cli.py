@@ -28,7 +28,7 @@ def test_unknown_family_exits_2(cli) -> None:
     done = cli("run", "--family", "nope")
     assert (
         done.returncode == 2
-        and "unknown family nope; known: attention, complexity, embeddings, sampling" in done.stderr
+        and "unknown family nope; known: attention, complexity, embeddings, sampling, tokenizers" in done.stderr
     )
 
 

@@ -80,12 +80,26 @@ def test_each_embeddings_mutant_fails_exactly_the_clauses_it_breaks(run_suite, r
         assert failed == sorted(mutants[adapter.name].breaks), adapter.name
 
 
+@pytest.mark.slow
+def test_each_tokenizers_mutant_fails_exactly_the_clauses_it_breaks(run_suite, request) -> None:
+    from specformer.conformance.mutants import tokenizers
+
+    mutants = {f"specformer.conformance.mutants.tokenizers:{m.__name__}": m for m in tokenizers.ALL}
+    profile = request.config.getoption("--specformer-profile")
+    code, run, output = run_suite(list(mutants), families=("tokenizers",), profile=profile)
+    assert run is not None, output
+    assert code == 1, output
+    for adapter in run.adapters:
+        failed = sorted(c.id for c in adapter.clauses if c.status in (FAIL, ERROR))
+        assert failed == sorted(mutants[adapter.name].breaks), adapter.name
+
+
 def test_every_clause_is_broken_by_some_mutant() -> None:
     """A clause no mutant breaks is a clause whose tests may assert too little (DESIGN.md)."""
-    from specformer.conformance.mutants import attention, complexity, embeddings
+    from specformer.conformance.mutants import attention, complexity, embeddings, tokenizers
     from specformer.conformance.registry import registry
 
-    every = (*sampling_mutants.ALL, *complexity.ALL, *attention.ALL, *embeddings.ALL)
+    every = (*sampling_mutants.ALL, *complexity.ALL, *attention.ALL, *embeddings.ALL, *tokenizers.ALL)
     broken = {clause for mutant in every for clause in mutant.breaks}
     assert not sorted(set(registry()) - broken), "clauses without a mutant"
     assert not sorted(broken - set(registry())), "mutants naming unknown clauses"

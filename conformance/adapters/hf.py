@@ -40,8 +40,9 @@ transformers configures and wraps with its own encode/decode layer):
   add_special_tokens=False, return_offsets_mapping=True)`; `encode_batch` is `tokenizer(batch,
   truncation=strategy or False, max_length, padding="longest", pad_to_multiple_of,
   padding_side, return_offsets_mapping=True, return_special_tokens_mask=True)` on the list of
-  texts and (text, text) pairs. BertTokenizer takes no `max_input_chars_per_word` argument; a
-  model with another limit has it set on the backend model (`backend_tokenizer.model`). It
+  texts and (text, text) pairs. BertTokenizer always cleans text (no `clean_text` switch) and
+  takes no `max_input_chars_per_word` argument; a model with another limit has it set on the
+  backend model (`backend_tokenizer.model`). It
   matches special-token strings in user text (variant `match` of TOK-SPECIAL-02), lowercases
   as tokenizers does (`tokenizers` of TOK-BERT-05), and gives an odd token of the budget to
   the longer sequence (`longer` of TOK-TRUNC-03).

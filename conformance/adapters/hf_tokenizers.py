@@ -56,6 +56,15 @@ re-implemented here except the conversion of a model's tables into HF's own form
   normaliser followed by the pre-tokenizer, joined: the string the model segments, which is
   what sentencepiece's `normalize` returns. `sentencepiece_decode` is `decode(ids)` with HF's
   default `skip_special_tokens=True`, so CONTROL pieces write nothing, as in sentencepiece.
+
+For the benchmarks only (not protocol operations): `bpe_encode_batch` and
+`sentencepiece_encode_batch` are `encode_batch(texts, add_special_tokens=False)`, and `threads`
+says that batches and BpeTrainer run on rayon's pool (TOKENIZERS_PARALLELISM and
+RAYON_NUM_THREADS respected).
+
+Not offered, so left unsupported: `bytes_to_unicode` (tokenizers exposes the 256 characters of
+its byte-level alphabet, `ByteLevel.alphabet()`, as an unordered list, and no call that maps a
+byte to its character: bytes that never occur in UTF-8, such as 0xC0, cannot be observed).
 """
 
 from __future__ import annotations

@@ -202,7 +202,8 @@ class TokenizerAdapter(Adapter, Protocol):
     def bert_normalize(self, config: BertNormalizerConfig, text: str) -> str: ...
 
     def wordpiece_encode(self, model: WordPiece, text: str) -> tuple[list[int], list[tuple[int, int]]]:
-        """Normalise, pre-tokenize and apply WordPiece: ids and offsets, no special tokens."""
+        """Normalise, pre-tokenize and apply WordPiece: ids and offsets, no special tokens.
+        Special-token spellings typed in `text` are handled as the adapter's TOK-SPECIAL-02 variant says."""
         ...
 
     # SentencePiece (Unigram and BPE models)

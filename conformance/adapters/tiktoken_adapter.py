@@ -21,8 +21,8 @@ are at once the token ids and the merge priorities (concatenation ranks), so:
 
 Calls: `bpe_encode` is `encode_ordinary(text)`: special-token strings are ordinary text, as the
 protocol asks (`encode(text)` would raise on them: variant `raise` of TOK-SPECIAL-02, a clause
-about the BERT pipeline, which tiktoken does not have).
-`bpe_decode` is `decode(ids)` (bytes joined, then UTF-8 with errors="replace"). `bpe_train`
+about the BERT pipeline, which tiktoken does not have). `bpe_decode` is `decode(ids)` (bytes
+joined, then UTF-8 with errors="replace"). `bpe_train`
 is `tiktoken._educational.bpe_train(text, 256 + num_merges, pattern, visualise=None)`, the
 trainer tiktoken ships for teaching (ties go to the pair seen first: variant
 `first-occurrence` of TOK-TRAIN-02). It returns ranks, not pairs; each new token is split
@@ -33,8 +33,9 @@ For the benchmarks only (not a protocol operation), `bpe_encode_batch` is
 `encode_ordinary_batch(texts, num_threads=<available CPUs>)`.
 
 Not offered by tiktoken, so left unsupported: pre-tokenization on its own (the regex runs
-inside the Rust core; no public call returns the chunks), and WordPiece, SentencePiece and
-the BERT pipeline.
+inside the Rust core; no public call returns the chunks), the byte -> character table (tiktoken
+keeps token bytes as bytes and never spells them), and WordPiece, SentencePiece and the BERT
+pipeline.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 - timer.py: the one timing harness and peak-memory measurement;
 - roofline.py: ceilings measured on the machine, and each benchmark's fraction of them;
 - scaling.py: geometric ladders and fitted exponents with bootstrap intervals;
-- FAMILY.py: the benchmarks of one spec family (sampling.py, attention.py).
+- FAMILY.py: the benchmarks of one spec family (sampling.py, attention.py, tokenizers.py).
 
 Benchmarks measure; they never assert a time. The complexity clauses (spec/complexity.md) are
 the only benchmark results the suite judges, through fitted exponents within tolerant bands.
@@ -22,6 +22,7 @@ from specformer.conformance.bench.timer import (
     time_cpu,
     time_cuda,
 )
+from specformer.conformance.bench.tokenizers import tokenizer_benchmarks
 
 __all__ = [
     "POLICIES",
@@ -39,4 +40,5 @@ __all__ = [
     "sampling_benchmarks",
     "time_cpu",
     "time_cuda",
+    "tokenizer_benchmarks",
 ]

@@ -958,8 +958,9 @@ class LongestFirstCutsBothEqually(_LengthsMutant):
     breaks = ("TOK-TRUNC-02",)
 
     def lengths(self, len_a, len_b, max_length, strategy):
+        kept = self.reference(len_a, len_b, max_length, strategy)  # keeps the reference's errors
         if strategy != "longest_first" or len_b is None:
-            return self.reference(len_a, len_b, max_length, strategy)
+            return kept
         excess = len_a + len_b + 3 - max_length
         if excess <= 0:
             return len_a, len_b

@@ -53,9 +53,9 @@ MISTRAL_SENTENCEPIECE_FILES = (
     "mistral_instruct_tokenizer_241114.model.v7",
     "mistral_instruct_tokenizer_241114.model.v7m1",
 )
-# The quick profile reads two of the five: v2, v3 and v7m1 share v7's 31,741 normal pieces and
-# differ only in control and user-defined pieces, which v7 has.
-QUICK_SENTENCEPIECE_FILES = ("tokenizer.model.v1", "mistral_instruct_tokenizer_241114.model.v7")
+# The quick profile reads one of the five: all five have the same 31,741 normal pieces and scores
+# and differ only in control and user-defined pieces, of which v7 has the most.
+QUICK_SENTENCEPIECE_FILES = ("mistral_instruct_tokenizer_241114.model.v7",)
 BERT_SPECIAL_TOKENS = wordpiece.BERT_SPECIAL_TOKENS  # [PAD] [UNK] [CLS] [SEP] [MASK]
 
 
@@ -274,10 +274,19 @@ def is_version_dependent(char: str) -> bool:
     return unicodedata.category(char) == "Cn" or any(low <= cp <= high for low, high in UNICODE_DRIFT_RANGES)
 
 
+# Added to the corpus for the real vocabularies' own pieces: mistral's user-defined and control
+# pieces, typed as users would type them.
+VOCABULARY_TEXTS = (
+    "[REFERENCE_DOC_19][REF] cited [/REF] and [REFERENCE_DOC_3]",
+    "[INST] hi [/INST][TOOL_CALLS] <s>[IMG]</s>",
+)
+
+
 @functools.cache
 def corpus_texts() -> tuple[str, ...]:
-    """The corpus of seed 0 (the adversarial strings included), each distinct text once."""
-    return tuple(dict.fromkeys(entry.text for entry in tokenizer_corpus.corpus(0)))
+    """The corpus of seed 0 (the adversarial strings included) and VOCABULARY_TEXTS, each once."""
+    texts = [entry.text for entry in tokenizer_corpus.corpus(0)]
+    return tuple(dict.fromkeys([*texts, *VOCABULARY_TEXTS]))
 
 
 @functools.cache
