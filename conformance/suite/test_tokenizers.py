@@ -96,13 +96,26 @@ def ids_of(model: WordPiece, *tokens: str) -> list[int]:
     return [model.vocab[t] for t in tokens]
 
 
-def short(value: Any, limit: int = 300) -> Any:
-    """Evidence-sized: long strings and lists are cut, with a note of their length."""
+def short(value: Any, limit: int = 300, start: int = 0) -> Any:
+    """Evidence-sized: long strings are cut, and long lists are shown from `start` (a window of 24
+    items, with a note of what was left out); tuples are cut element by element."""
     if isinstance(value, str) and len(value) > limit:
         return f"{value[:limit]!r}... ({len(value)} characters)"
-    if isinstance(value, (list, tuple)) and len(value) > 60:
-        return [*value[:60], f"... ({len(value)} items)"]
+    if isinstance(value, tuple):
+        return tuple(short(v, limit, start) for v in value)
+    if isinstance(value, list) and len(value) > 24:
+        begin = max(0, min(start, len(value) - 24))
+        return [*(["..."] if begin else []), *value[begin : begin + 24], f"... ({len(value)} items, from {begin})"]
     return value
+
+
+def first_difference(expected: Any, actual: Any) -> int:
+    """Index of the first differing item of two id lists, or of the id lists inside two tuples."""
+    if isinstance(expected, tuple) and isinstance(actual, tuple):
+        return next((first_difference(e, a) for e, a in zip(expected, actual, strict=False) if e != a), 0)
+    if isinstance(expected, list) and isinstance(actual, list):
+        return next((i for i, (e, a) in enumerate(zip(expected, actual, strict=False)) if e != a), len(expected))
+    return 0
 
 
 def expect_value_error(call: Callable[[], object], *names: str, what: str) -> None:
@@ -148,7 +161,9 @@ def check_agreement(
         if got == want:
             agreeing += 1
         elif first is None:
-            first = {"text": short(text), "expected": short(want), "actual": short(got), "_text": text}
+            index = first_difference(want, got)
+            first = {"text": short(text), "index": index, "_text": text}
+            first |= {"expected": short(want, start=index - 4), "actual": short(got, start=index - 4)}
     entry: dict[str, Any] = {
         "vocabulary": vocabulary,
         "strings": len(texts),
@@ -615,7 +630,7 @@ TIE_EXAMPLES = {  # text -> the first merge under each variant of TOK-TRAIN-02 (
     " a bc": {"first-occurrence": (b" ", b"a"), "smallest-ids": (b"b", b"c")},
     "cdab": {"first-occurrence": (b"c", b"d"), "smallest-ids": (b"a", b"b")},
     "ba ab": {"first-occurrence": (b"b", b"a"), "smallest-ids": (b"a", b"b")},
-    "zy!x": {"first-occurrence": (b"z", b"y"), "smallest-ids": (b"!", b"x")},
+    "zy ab": {"first-occurrence": (b"z", b"y"), "smallest-ids": (b"a", b"b")},
 }
 
 
@@ -716,7 +731,7 @@ def test_cjk_ideographs_are_isolated(adapter) -> None:
     for text, expected in [
         ("我爱a", " 我  爱 a"),
         ("x\U00020000y\U0002a700", "x \U00020000 y \U0002a700 "),
-        ("\uf900\u3400", " \uf900  \u3400 "),
+        ("\ufa0e\u3400", " \ufa0e  \u3400 "),
         ("かな한국、。", "かな한국、。"),
     ]:
         check(normalize(config, text), expected, f"CJK isolation of {text!r}")
@@ -904,9 +919,12 @@ def test_offsets_are_code_point_spans_of_the_original_text(adapter) -> None:
     for text, spans in [
         ("Café x\x00y", [(0, 1), (1, 2), (2, 3), (3, 4), (5, 6), (7, 8)]),
         ("😀 ab\u200bc", [(0, 1), (2, 3), (3, 4), (5, 6)]),
-        ("a\u0301b q€r", [(0, 1), (2, 3), (4, 7)]),
+        # The stripped accent belongs to no token; under NFC (TOK-BERT-05 transformers-slow) it is
+        # composed into "á" first, which spans both characters.
+        ("a\u0301b q€r", {"tokenizers": [(0, 1), (2, 3), (4, 7)], "transformers-slow": [(0, 2), (2, 3), (4, 7)]}),
     ]:
-        check(encode(model, text)[1], spans, f"offsets of {text!r}")
+        expected = spans[adapter.variant("TOK-BERT-05")] if isinstance(spans, dict) else spans
+        check(encode(model, text)[1], expected, f"offsets of {text!r}")
 
 
 @clause("TOK-OFF-01")
@@ -1094,6 +1112,9 @@ def _sentencepiece_explanation(adapter, model: SentencePieceModel, text: str) ->
     expected = reference.encode(text)
     if ids == expected:
         return "TOK-SP-07"
+    control = {i for i, p in enumerate(model.pieces) if p.type == PieceType.CONTROL}
+    if control & set(ids) and not control & set(expected):
+        return "TOK-SP-09"
     special = {i for i, p in enumerate(model.pieces) if p.type in (PieceType.BYTE, PieceType.UNKNOWN)}
     if special & set(expected) or special & set(ids):
         return "TOK-SP-05" if model.trainer_spec.byte_fallback else "TOK-UNI-04"
