@@ -184,7 +184,7 @@ class Gpt2IgnoreCase(_Mutant):
 class Cl100kFormsConflated(_Mutant):
     """Takes tiktoken's cl100k pattern for the tokenizer.json one, trusting the claim they match."""
 
-    breaks = ("TOK-BL-04",)
+    breaks = ("TOK-BL-04", "TOK-BL-03")
 
     def pretokenize(self, text: str, pattern: str) -> list[str]:
         return super().pretokenize(text, "cl100k" if pattern == "cl100k-tiktoken" else pattern)  # bug
@@ -670,7 +670,7 @@ class UserDefinedScoredAsStored(_SentencePieceMutant):
 class ByteFallbackOff(_SentencePieceMutant):
     """Ignores byte_fallback: unknown text becomes <unk>."""
 
-    breaks = ("TOK-SP-05", "TOK-GEN-01", "TOK-SP-08", "TOK-SP-10", "TOK-UNI-01", "TOK-UNI-02")
+    breaks = ("TOK-SP-05", "TOK-GEN-01", "TOK-SP-08", "TOK-SP-10", "TOK-UNI-01", "TOK-UNI-02", "TOK-UNI-05")
 
     def change_tokenizer(self, tokenizer: Any) -> None:
         tokenizer.byte_fallback = False  # bug
@@ -791,7 +791,7 @@ class UnigramGreedyLongest(_UnigramMutant):
 class UnigramTiesLatestStart(_UnigramMutant):
     """Replaces the best path on equal scores (>= for >), so later-starting last pieces win ties."""
 
-    breaks = ("TOK-UNI-02",)
+    breaks = ("TOK-UNI-02", "TOK-UNI-05")
     unigram_class = _LatestStart
 
 

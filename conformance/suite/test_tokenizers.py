@@ -33,7 +33,7 @@ from specformer.conformance.suite.tokenizer_corpus import LONE_SURROGATE_EXAMPLE
 from specformer.conformance.suite.tokenizer_inputs import (
     BERT_SPECIAL_TOKENS,
     MISTRAL_SENTENCEPIECE_FILES,
-    QUICK_SENTENCEPIECE_FILES,
+    SENTENCEPIECE_FILES_READ,
     TEKKEN_FILES,
     byte_level,
     byte_level_ranks,
@@ -249,10 +249,10 @@ def test_version_dependent_corpus_strings_agree(adapter, kind: str, request) -> 
         )
     else:
         encode = require(adapter, "sentencepiece_encode")
-        model = need(inputs.mistral_sentencepiece(QUICK_SENTENCEPIECE_FILES[-1]), QUICK_SENTENCEPIECE_FILES[-1])
+        vocabulary = SENTENCEPIECE_FILES_READ["quick"][0]
+        model = need(inputs.mistral_sentencepiece(vocabulary), vocabulary)
         reference = inputs.reference_sentencepiece(model)
         expected = [reference.encode(t) for t in texts]
-        vocabulary = QUICK_SENTENCEPIECE_FILES[-1]
         check_agreement(request, vocabulary, texts, expected, lambda t: encode(model, t), lambda t: "TOK-GEN-01")
 
 
@@ -342,6 +342,7 @@ PATTERN_EXAMPLES = [
     ("cl100k", "HelloWorld", ["HelloWorld"]),
     ("cl100k", "a\n\n b", ["a", "\n\n", " b"]),
     ("cl100k-tiktoken", "I'LL 12345", ["I", "'LL", " ", "123", "45"]),
+    ("cl100k-tiktoken", "a\n \t", ["a", "\n \t"]),
     ("o200k", "HelloWorld", ["Hello", "World"]),
     ("o200k", " 12345", [" ", "123", "45"]),
     ("o200k", "I'LL", ["I'LL"]),
@@ -1149,8 +1150,10 @@ def _sentencepiece_expected(model: SentencePieceModel) -> list[tuple[list[int], 
 @clause("TOK-SP-10")
 @pytest.mark.parametrize("name", MISTRAL_SENTENCEPIECE_FILES)
 def test_mistral_sentencepiece_models_agree(adapter, name: str, request) -> None:
-    if name not in QUICK_SENTENCEPIECE_FILES and request.config.getoption("--specformer-profile") == "quick":
-        not_applicable(f"{name} has v7's normal pieces; the quick profile reads v7 only")
+    profile = request.config.getoption("--specformer-profile")
+    read = SENTENCEPIECE_FILES_READ.get(profile, MISTRAL_SENTENCEPIECE_FILES)
+    if name not in read:
+        not_applicable(f"{name} has the normal pieces of {', '.join(read)}, which the {profile} profile reads")
     model = need(inputs.mistral_sentencepiece(name), f"{name} (package mistral_common)")
     _sentencepiece_agreement(adapter, request, name, model)
 
@@ -1235,8 +1238,6 @@ def test_adjacent_unknowns_fuse_into_one(adapter) -> None:
 @clause("TOK-UNI-05")
 @pytest.mark.parametrize("byte_fallback", [False, True], ids=["unk", "byte-fallback"])
 def test_trained_unigram_models_agree(adapter, byte_fallback: bool, request) -> None:
-    if byte_fallback and request.config.getoption("--specformer-profile") == "quick":
-        not_applicable("the quick profile trains the model without byte fallback only (TOK-SP-05 covers bytes)")
     model = need(inputs.trained_unigram(byte_fallback), "a trained Unigram model (package sentencepiece)")
     name = f"Unigram trained by sentencepiece (nmt_nfkc, 2,000 pieces, byte_fallback={byte_fallback})"
     _sentencepiece_agreement(adapter, request, name, model)
@@ -1297,7 +1298,7 @@ def test_bert_templates(adapter) -> None:
 
 
 @clause("TOK-POST-01")
-@given(a=st.integers(0, 12), b=st.one_of(st.none(), st.integers(0, 12)))
+@given(a=st.integers(0, 12), b=st.one_of(st.none(), st.integers(1, 12)))  # an empty B is TOK-POST-04's
 def test_template_lengths(adapter, a: int, b: int | None) -> None:
     model = letters_model(adapter)
     item = "x" * a if b is None else ("x" * a, "y" * b)

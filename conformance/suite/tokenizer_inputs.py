@@ -53,9 +53,13 @@ MISTRAL_SENTENCEPIECE_FILES = (
     "mistral_instruct_tokenizer_241114.model.v7",
     "mistral_instruct_tokenizer_241114.model.v7m1",
 )
-# The quick profile reads one of the five: all five have the same 31,741 normal pieces and scores
-# and differ only in control and user-defined pieces, of which v7 has the most.
-QUICK_SENTENCEPIECE_FILES = ("mistral_instruct_tokenizer_241114.model.v7",)
+# All five have the same 31,741 normal pieces and scores and differ only in their control and
+# user-defined pieces, so the quick profile reads v7 (the most of both), ci adds v1 (two controls,
+# no user-defined pieces), and thorough reads all five.
+SENTENCEPIECE_FILES_READ = {
+    "quick": ("mistral_instruct_tokenizer_241114.model.v7",),
+    "ci": ("tokenizer.model.v1", "mistral_instruct_tokenizer_241114.model.v7"),
+}
 BERT_SPECIAL_TOKENS = wordpiece.BERT_SPECIAL_TOKENS  # [PAD] [UNK] [CLS] [SEP] [MASK]
 
 
