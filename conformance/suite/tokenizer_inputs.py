@@ -322,7 +322,12 @@ _PIECES = [
     "a", "Ab", "word", " the", "I", "'s", "'LL", "'re", "7", "123", "45678", " ", "  ", "\t", "\n", "\r\n",
     "\r", "!", "...", " $", "é", "ß", "中文", "日本", "😀", "\u00a0", "\u3000", "x\r\t", "/", "-", "_",
 ]  # fmt: skip
-pattern_text = st.lists(st.sampled_from(_PIECES), max_size=12).map("".join) | scalar_text
+# Compared across libraries, so only characters whose category Unicode 14.0 and later versions
+# agree on: the `regex` module and Oniguruma carry their own (newer or older) Unicode data, and a
+# character assigned after 14.0 (U+323B0, say) is a letter to one and unassigned to the other,
+# which splits chunks differently (TOK-GEN-01 covers those characters on the corpus).
+stable_scalar_text = st.text(st.characters(codec="utf-8").filter(lambda c: not is_version_dependent(c)), max_size=40)
+pattern_text = st.lists(st.sampled_from(_PIECES), max_size=12).map("".join) | stable_scalar_text
 
 # Short strings over a small alphabet, so a random Unigram vocabulary has many competing
 # segmentations and brute force stays cheap (at most 8 characters).
