@@ -45,6 +45,7 @@ from specformer.conformance.report.common import (
 )
 from specformer.conformance.report.measurements import (
     BenchmarkRow,
+    agreements,
     benchmark_groups,
     benchmark_speedups,
     ceiling_rows,
@@ -111,6 +112,7 @@ def render_html(run: RunResult, gate: GateResult | None = None) -> str:
         _benchmarks(run),
         _speedups(run),
         _scaling(run),
+        _agreement(run),
         _clause_matrices(run),
         _environment(run.environment),
     ]
@@ -399,3 +401,23 @@ def _clause_matrices(run: RunResult) -> str:
 def _environment(environment: dict[str, Any]) -> str:
     rows = [[td(key), td(value)] for key, value in environment.items()]
     return f"<h2>Environment</h2>{table(['key', 'value'], rows)}"
+
+
+def _agreement(run: RunResult) -> str:
+    found = agreements(run)
+    if not found:
+        return ""
+    headers = ["vocabulary", "adapter", "clause", "strings", "agreeing", "first difference", "explained by"]
+    rows = [
+        [
+            td(a.vocabulary),
+            td(a.adapter),
+            td(a.clause),
+            td(str(a.strings), "num"),
+            td(f"{a.percent:.2f}%", "num"),
+            td(a.first_difference[:300] or "—"),
+            td(a.explained_by or "—"),
+        ]
+        for a in found
+    ]
+    return f"<h2>Agreement on real vocabularies</h2>{table(headers, rows)}"

@@ -39,6 +39,7 @@ from specformer.conformance.report.common import (
     symbol,
 )
 from specformer.conformance.report.measurements import (
+    agreements,
     benchmark_groups,
     benchmark_speedups,
     ceiling_rows,
@@ -79,6 +80,7 @@ def render_markdown(run: RunResult, gate: GateResult | None = None) -> str:
         _benchmarks(run),
         _speedups(run),
         _scaling(run),
+        _agreement(run),
         _clause_tables(run),
     ]
     return "\n\n".join("\n".join(lines) for lines in sections if lines) + "\n"
@@ -378,3 +380,23 @@ def _clause_tables(run: RunResult) -> list[str]:
             *md_table(["clause", "title", *_adapter_headers(run)], rows),
         ]
     return lines
+
+
+def _agreement(run: RunResult) -> list[str]:
+    found = agreements(run)
+    if not found:
+        return []
+    headers = ["vocabulary", "adapter", "clause", "strings", "agreeing", "first difference", "explained by"]
+    rows = [
+        [
+            md_text(a.vocabulary),
+            md_code(a.adapter, in_table=True),
+            md_text(a.clause),
+            str(a.strings),
+            f"{a.percent:.2f}%",
+            md_text(a.first_difference[:200]) if a.first_difference else "—",
+            md_text(a.explained_by) if a.explained_by else "—",
+        ]
+        for a in found
+    ]
+    return ["## Agreement on real vocabularies", "", *md_table(headers, rows)]

@@ -408,3 +408,47 @@ def format_band(band: tuple[float, float] | None) -> str:
 def used_text(series: ScalingSeries) -> str:
     """'5 of 7': how many sizes the fit used."""
     return f"{sum(series.used)} of {len(series.used)}"
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """One adapter's agreement with the reference on one real vocabulary (tokenizers family)."""
+
+    adapter: str
+    clause: str
+    vocabulary: str
+    strings: int
+    agreeing: int
+    percent: float
+    first_difference: str  # "" when every string agrees
+    explained_by: str  # the clause that explains the first difference, "" when none differs
+
+
+def agreements(run: RunResult) -> list[Agreement]:
+    """Every well-formed `agreement` entry in the tests' evidence, in run order."""
+    found = []
+    for adapter in run.adapters:
+        for clause in adapter.clauses:
+            for test in clause.tests:
+                data = test.evidence.get("agreement")
+                if not isinstance(data, dict) or not isinstance(data.get("strings"), int):
+                    continue  # free-form evidence: skip what is malformed, never crash the report
+                first = data.get("first_difference")
+                first_text = ""
+                if isinstance(first, dict):
+                    first_text = (
+                        f"{first.get('text')!r}: expected {first.get('expected')!r}, got {first.get('actual')!r}"
+                    )
+                found.append(
+                    Agreement(
+                        adapter=adapter.name,
+                        clause=clause.id,
+                        vocabulary=str(data.get("vocabulary", "")),
+                        strings=data["strings"],
+                        agreeing=int(data.get("agreeing", 0)),
+                        percent=float(data.get("percent", 0.0)),
+                        first_difference=first_text,
+                        explained_by=str(data.get("clause") or ""),
+                    )
+                )
+    return found
