@@ -626,3 +626,27 @@ def test_html_without_matplotlib_says_so(monkeypatch: pytest.MonkeyPatch) -> Non
     page = render_html(make_run())
     assert "plots need matplotlib" in page and "<svg" not in page
     assert "770 TFLOP/s" in page  # the tables do not need it
+
+
+def test_agreement_evidence_becomes_a_table_in_both_reports() -> None:
+    run = make_run()
+    entry = clause("TOK-BPE-06", "fail")
+    entry.tests[0].evidence = {
+        "agreement": {
+            "vocabulary": "tekken <v3>",
+            "strings": 10,
+            "agreeing": 9,
+            "percent": 90.0,
+            "first_difference": {"text": "x\r\t", "expected": [1, 2], "actual": [1, 3]},
+            "clause": "TOK-BL-04",
+        }
+    }
+    malformed = clause("TOK-BPE-05", "pass")
+    malformed.tests[0].evidence = {"agreement": {"strings": "many"}}  # skipped, not a crash
+    run.adapters[0].clauses += [entry, malformed]
+    markdown, html_text = render_markdown(run), render_html(run)
+    assert "## Agreement on real vocabularies" in markdown
+    assert "| tekken &lt;v3&gt; | `alpha` | TOK-BPE-06 | 10 | 90.00% |" in markdown
+    assert "TOK-BL-04" in markdown
+    assert "<h2>Agreement on real vocabularies</h2>" in html_text and "tekken &lt;v3&gt;" in html_text
+    assert "<v3>" not in html_text
