@@ -14,6 +14,8 @@ A user-facing failure is one line on stderr; --verbose adds the traceback.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -23,7 +25,7 @@ from rich.text import Text
 
 from specformer.conformance.adapters import LoadedAdapter
 from specformer.conformance.plugin import PROFILES
-from specformer.conformance.results import AdapterResult, RunResult
+from specformer.conformance.results import AdapterResult, RunResult, neutralise
 from specformer.conformance.runner import EXIT_FAIL, EXIT_OK, EXIT_REGRESSION, EXIT_USAGE
 
 
@@ -45,7 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", choices=PROFILES, default="ci", help="Hypothesis profile (default: ci)")
     run.add_argument("--out", type=Path, metavar="DIR", help="write results.json, report.md and report.html here")
     _add_baseline_options(run)
-    run.add_argument("--timeout", type=float, default=120.0, metavar="S", help="per-test timeout (default 120)")
+    run.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        metavar="S",
+        help="per-test timeout in seconds, > 0 (default 120); a benchmark family gets 5 times it",
+    )
     run.add_argument("--no-bench", action="store_true", help="skip the timing of operations")
     run.add_argument("--verbose", action="store_true", help="show pytest's output and tracebacks")
 
@@ -87,6 +95,8 @@ def _add_baseline_options(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from specformer.conformance.runner import Interrupted
+
     args = build_parser().parse_args(argv)
     verbose = getattr(args, "verbose", False)
     try:
@@ -95,6 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         _error(str(exc), verbose)
         return EXIT_USAGE
+    except (KeyboardInterrupt, Interrupted) as exc:
+        number = exc.signal_number if isinstance(exc, Interrupted) else signal.SIGINT
+        kept = f"; {args.out} is as it was" if getattr(args, "out", None) is not None else ""
+        print(
+            f"specformer: interrupted by {signal.Signals(number).name}: child processes stopped{kept}", file=sys.stderr
+        )
+        return 128 + number
 
 
 class UsageError(Exception):
@@ -104,7 +121,27 @@ class UsageError(Exception):
 def _error(message: str, verbose: bool) -> None:
     if verbose:
         traceback.print_exc()
-    print(f"specformer: error: {message}", file=sys.stderr)
+    print(f"specformer: error: {neutralise(message)}", file=sys.stderr)
+
+
+def _check_out(out: Path | None) -> None:
+    """--out must be a folder that exists or can be made, and that can be written: checked before any work."""
+    if out is None:
+        return
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder")
+    existing = out
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"--out {out}: {existing} is a file, so no folder can be made under it")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out}: {existing} is not writable")
+
+
+def _check_timeout(seconds: float) -> None:
+    if not 0 < seconds < float("inf"):
+        raise UsageError(f"--timeout must be a positive number of seconds, got {seconds:g}")
 
 
 def _check_families(families: list[str]) -> None:
@@ -120,6 +157,8 @@ def _run(args: argparse.Namespace) -> int:
     from specformer.conformance.runner import RunOptions, add_load_errors, run_suite
 
     _check_families(args.family)
+    _check_timeout(args.timeout)
+    _check_out(args.out)
     baseline = _read_baseline(args)
     options = RunOptions(
         adapters=args.adapter or list(DEFAULT_ADAPTERS),
@@ -146,6 +185,7 @@ def _bench(args: argparse.Namespace) -> int:
         raise UsageError(f"--device must be cpu or cuda, got {args.device!r}")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError("--device cuda: no CUDA device is available here (torch.cuda.is_available() is False)")
+    _check_out(args.out)
     baseline = _read_baseline(args)
     options = RunOptions(
         adapters=args.adapter or list(DEFAULT_ADAPTERS),
@@ -205,12 +245,22 @@ def _report(run: RunResult, baseline: RunResult | None, args: argparse.Namespace
     render_terminal(run, console)
     if args.out is not None:
         paths = write_reports(run, args.out, result)
-        console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
+        console.print(Text("wrote " + ", ".join(str(p) for p in paths)), highlight=False)
     if result is not None:
         render_gate_terminal(result, console)
         if result.failed:
             return EXIT_REGRESSION
+    _print_slowest(run, console)
     return EXIT_FAIL if run.exit_code() else EXIT_OK
+
+
+def _print_slowest(run: RunResult, console: Console) -> None:
+    from specformer.conformance.runner import slowest
+
+    pairs = slowest(run)
+    if pairs:
+        text = ", ".join(f"{adapter} {family} {seconds:.1f} s" for adapter, family, seconds in pairs)
+        console.print(Text(f"slowest (adapter, family): {text}", style="dim"))
 
 
 def _console() -> Console:

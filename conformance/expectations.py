@@ -35,7 +35,10 @@ def load_expectations(path: Path) -> dict[str, Expectation]:
 
     if not path.exists():
         return {}
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:  # a folder, unreadable, not UTF-8
+        raise ExpectationsError(f"expectations file {path}: cannot be read: {type(exc).__name__}: {exc}") from exc
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -20,12 +20,14 @@ specformer's own tests.
 
 from __future__ import annotations
 
+import json
 import shlex
 import signal
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -67,8 +69,12 @@ for _name, (_examples, _fixed) in _PROFILE_SETTINGS.items():
     )
 
 
-class AdapterTimeout(Exception):
-    """The adapter did not answer within --specformer-timeout seconds."""
+class AdapterTimeout(BaseException):
+    """The adapter did not answer within --specformer-timeout seconds.
+
+    A BaseException, like KeyboardInterrupt: an adapter's `except Exception` cannot swallow it, and
+    Hypothesis does not take it for a failing example to replay (without a timer) and shrink.
+    """
 
 
 def clause(*clause_ids: str) -> pytest.MarkDecorator:
@@ -127,16 +133,38 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--specformer-timeout",
         default=120.0,
-        type=float,
+        type=_positive_seconds,
         metavar="SECONDS",
         help="per-test timeout; a test over it is an adapter error (default 120)",
     )
+    group.addoption(
+        "--specformer-stream",
+        default=None,
+        metavar="PATH",
+        help="append a JSON line as each test starts and ends (the runner's watchdog reads it); "
+        "tests whose end is already there are not run again, their results are kept",
+    )
+
+
+def _positive_seconds(text: str) -> float:
+    import argparse
+
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return seconds
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "specformer_clause(*ids): the spec clauses a conformance test checks")
     settings.load_profile(config.getoption("--specformer-profile"))
     config.stash[_STATE] = _SessionState()
+    stream = config.getoption("--specformer-stream")
+    if stream:
+        config.stash[_STATE].stream = _Stream(Path(stream), config.stash[_STATE])
 
 
 class _SessionState:
@@ -145,6 +173,7 @@ class _SessionState:
         # (adapter spec, clause id) -> test results
         self.results: dict[tuple[str, str], list[TestResult]] = defaultdict(list)
         self.started = time.monotonic()
+        self.stream: _Stream | None = None
 
 
 _STATE = pytest.StashKey[_SessionState]()
@@ -171,6 +200,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    stream = config.stash[_STATE].stream
+    if stream is not None:
+        stream.deselect_finished(config, items)
     families = config.getoption("--specformer-family")
     if not families:
         return
@@ -193,6 +225,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 # ---------------------------------------------------------------------------------------
 # Running one test: timeout, status, documented deviations
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
+    stream = item.config.stash[_STATE].stream
+    if stream is None:
+        return (yield)
+    adapter = _adapter_of(item)
+    stream.start(item.nodeid, adapter.spec if adapter is not None else None, _clause_ids(item))
+    outcome = yield  # subtle: no `finally`: a test that raised KeyboardInterrupt has not ended
+    stream.end(item.nodeid)
+    return outcome
 
 
 @pytest.hookimpl(wrapper=True)
@@ -271,6 +315,8 @@ def _record(
     state = config.stash[_STATE]
     for clause_id in _clause_ids(item):
         state.results[(adapter.spec, clause_id)].append(result)
+    if state.stream is not None:
+        state.stream.record(item.nodeid, result)
 
 
 def _adapter_of(item: pytest.Item) -> Any | None:
@@ -280,6 +326,69 @@ def _adapter_of(item: pytest.Item) -> Any | None:
 
 def _clause_ids(item: pytest.Item) -> list[str]:
     return [i for mark in item.iter_markers("specformer_clause") for i in mark.args]
+
+
+class _Stream:
+    """The runner's view into this process: one JSON line as each test starts and as it ends.
+
+    The runner (conformance/runner.py) watches the file from outside: a test that started and
+    never ended was running when the process hung or died, so it can name that test, keep every
+    result that ended before it, and start a new process for the rest. The new process reads the
+    same file first: tests that ended (or that the runner closed as hung or crashed) are
+    deselected and their results kept, so the run's results are the same as one process would give.
+    """
+
+    def __init__(self, path: Path, state: _SessionState) -> None:
+        self.path = path
+        self.finished: set[str] = set()
+        self.pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for event in read_stream(path):
+            if event.get("event") != "end":
+                continue
+            self.finished.add(event["nodeid"])
+            for entry in event.get("results", []):
+                result = TestResult(**entry["result"])
+                for clause_id in entry["clauses"]:
+                    state.results[(entry["adapter"], clause_id)].append(result)
+        self.clauses: dict[str, tuple[str | None, list[str]]] = {}
+
+    def deselect_finished(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        done = [item for item in items if item.nodeid in self.finished]
+        if done:
+            config.hook.pytest_deselected(items=done)
+            items[:] = [item for item in items if item.nodeid not in self.finished]
+
+    def start(self, nodeid: str, adapter: str | None, clauses: list[str]) -> None:
+        self.clauses[nodeid] = (adapter, clauses)
+        self._write({"event": "start", "nodeid": nodeid, "adapter": adapter, "clauses": clauses, "time": time.time()})
+
+    def record(self, nodeid: str, result: TestResult) -> None:
+        self.pending[nodeid].append(asdict(result))
+
+    def end(self, nodeid: str) -> None:
+        adapter, clauses = self.clauses.pop(nodeid, (None, []))
+        results = [{"adapter": adapter, "clauses": clauses, "result": r} for r in self.pending.pop(nodeid, [])]
+        self._write({"event": "end", "nodeid": nodeid, "results": results, "time": time.time()})
+
+    def finish(self) -> None:
+        self._write({"event": "finished", "time": time.time()})
+
+    def _write(self, event: dict[str, Any]) -> None:
+        with self.path.open("a", encoding="utf-8") as file:
+            file.write(json.dumps(event) + "\n")
+
+
+def read_stream(path: Path) -> list[dict[str, Any]]:
+    """The events of a stream file; a last line cut short by a crash is ignored."""
+    if not path.exists():
+        return []
+    events = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return events
 
 
 class _timeout:
@@ -366,6 +475,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if path and state is not None and state.adapters is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         build_run(session.config).write_json(Path(path))
+    completed = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED)
+    if state is not None and state.stream is not None and completed and not session.shouldstop:
+        state.stream.finish()
 
 
 def _jsonable(value: Any) -> Any:

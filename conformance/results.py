@@ -18,6 +18,7 @@ This module does no I/O beyond (de)serialisation and knows nothing about pytest.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,11 @@ class AdapterResult:
     load_error: str | None = None
     clauses: list[ClauseResult] = field(default_factory=list)
     benchmarks: list[BenchmarkResult] = field(default_factory=list)
+    # A benchmark family whose process crashed, exited or hung: "family: what happened". Fails the run.
+    benchmark_errors: list[str] = field(default_factory=list)
+    # Wall-clock seconds: "suite" (its processes, start to end), each spec family (its tests, setup to
+    # teardown) and "bench" (the benchmark process).
+    wall_s: dict[str, float] = field(default_factory=dict)
 
     def counts(self, family: str | None = None) -> dict[str, int]:
         """Clause counts per status, optionally for one family."""
@@ -149,7 +155,7 @@ class RunResult:
 
     def exit_code(self) -> int:
         """0 when every applicable clause holds or deviates as documented, else 1."""
-        if any(a.load_error or a.failures() for a in self.adapters):
+        if any(a.load_error or a.failures() or a.benchmark_errors for a in self.adapters):
             return 1
         return 0
 
@@ -161,29 +167,56 @@ class RunResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunResult:
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object (a specformer results file), got a {type(data).__name__}")
         version = data.get("schema_version")
         if version != SCHEMA_VERSION:
             raise ValueError(
                 f"results schema_version={version!r} is not supported; this specformer "
                 f"reads schema_version {SCHEMA_VERSION}"
             )
-        adapters = [_adapter_from_dict(a) for a in data["adapters"]]
-        return cls(
-            environment=data["environment"],
-            profile=data["profile"],
-            adapters=adapters,
-            created=data.get("created", ""),
-            specformer_version=data.get("specformer_version", ""),
-            ceilings=data.get("ceilings", {}),
-        )
+        try:
+            adapters = [_adapter_from_dict(a) for a in data["adapters"]]
+            run = cls(
+                environment=data["environment"],
+                profile=data["profile"],
+                adapters=adapters,
+                created=data.get("created", ""),
+                specformer_version=data.get("specformer_version", ""),
+                ceilings=data.get("ceilings", {}),
+            )
+        except KeyError as exc:
+            raise ValueError(f"not a specformer results file: missing key {exc}") from exc
+        except (TypeError, AttributeError) as exc:  # a list where an object belongs, an unknown field
+            raise ValueError(f"not a specformer results file: {exc}") from exc
+        if not isinstance(run.environment, dict) or not isinstance(run.profile, str):
+            raise ValueError("not a specformer results file: `environment` must be an object, `profile` a string")
+        return run
 
     @classmethod
     def read_json(cls, path: Path) -> RunResult:
+        """The results file at path; every problem is a ValueError naming the file."""
         try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:  # ValueError: JSON syntax, and text that is not UTF-8
             raise ValueError(f"cannot read results file {path}: {exc}") from exc
-        return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except ValueError as exc:
+            raise ValueError(f"results file {path}: {exc}") from exc
+
+
+def neutralise(text: str) -> str:
+    """Text with control characters made visible: no ANSI or OSC escape reaches a terminal.
+
+    >>> neutralise("\\x1b[31mred\\x1b[0m\\tok\\n")
+    '\\\\x1b[31mred\\\\x1b[0m\\tok\\n'
+    """
+    return _CONTROL.sub(lambda m: ascii(m.group())[1:-1], text)
+
+
+# C0 controls but tab and newline, DEL, and C1 controls (0x9b is a one-byte CSI).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def clause_status(test_statuses: list[str]) -> str:
@@ -224,4 +257,6 @@ def _adapter_from_dict(data: dict[str, Any]) -> AdapterResult:
         load_error=data.get("load_error"),
         clauses=clauses,
         benchmarks=[BenchmarkResult(**b) for b in data.get("benchmarks", [])],
+        benchmark_errors=list(data.get("benchmark_errors", [])),
+        wall_s=dict(data.get("wall_s", {})),
     )

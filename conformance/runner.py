@@ -1,31 +1,65 @@
-"""`specformer run`: the conformance suite over several adapters, one process each.
+"""`specformer run` and `specformer bench`: every adapter call in a child process, under a watchdog.
 
-Each adapter runs the suite in its own pytest subprocess (the specformer plugin writes its
-results file), so an adapter that crashes the interpreter, or leaks state, cannot take the
-others down: its row reports the crash and the run goes on. The parent loads each adapter
-once first, so a loading error is one clear line and exit code 2 before anything runs, and
-then times the adapters' operations (conformance/bench.py) in-process.
+The parent never calls an adapter's operations. For each adapter it starts
+
+- a suite process (pytest with the specformer plugin), which appends one JSON line to a stream
+  file as each test starts and ends (plugin._Stream). The parent watches that file: a test that
+  runs past its budget (--timeout plus a grace) has its process group killed, whatever the
+  adapter did to signals or exceptions; a process that dies (segfault, os._exit, an adapter's
+  KeyboardInterrupt) leaves a test that started and never ended. Either way that test is recorded
+  as an error naming the cause, and a new process resumes with the tests that have not run; the
+  results of those that ended are kept. Suite processes of different adapters run in parallel.
+- a benchmark process (conformance/bench/worker.py), one family at a time, under the same kind
+  of watchdog: a crash, exit or hang is an error at the benchmark family with its reason.
+
+Child processes get a clean environment: no pytest configuration from the caller (PYTEST_ADDOPTS,
+PYTEST_PLUGINS, plugins auto-loaded from entry points), and no current directory on sys.path.
+They run in their own process group, so an interruption of the parent (Ctrl-C, SIGTERM) stops
+them all (`Children.stop_all`), and temporary folders are removed as the `with` blocks unwind.
+
+The parent loads each adapter once first, so a loading error is one clear line and exit code 2
+before anything runs.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 from specformer import __version__
-from specformer.conformance import bench
 from specformer.conformance.adapters import AdapterLoadError, LoadedAdapter, load_adapter
 from specformer.conformance.environment import environment
-from specformer.conformance.results import AdapterResult, RunResult
+from specformer.conformance.results import (
+    ERROR,
+    AdapterResult,
+    BenchmarkResult,
+    ClauseResult,
+    RunResult,
+    TestResult,
+    neutralise,
+)
 
 # Exit codes: part of the interface (README, DESIGN).
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_REGRESSION = 0, 1, 2, 3
+# A suite process that keeps dying is given up after this many new starts.
+MAX_RESTARTS = 50
+# How often the parent looks at a child's stream file.
+POLL_S = 0.1
 
 
 @dataclass
@@ -37,6 +71,32 @@ class RunOptions:
     bench: bool = True
     verbose: bool = False
     device: str = "cpu"
+    # Suite processes run at once; None: one per CPU core, at most one per adapter.
+    workers: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 < self.timeout_s < float("inf"):
+            raise ValueError(f"timeout must be a positive number of seconds, got {self.timeout_s}")
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
+
+    @property
+    def watchdog_s(self) -> float:
+        """A test's budget before the parent kills its process: the in-process timer fires first."""
+        return self.timeout_s + 2.0 + 0.25 * self.timeout_s
+
+    @property
+    def bench_watchdog_s(self) -> float:
+        """One benchmark family's budget: a ladder of timed calls, each far under --timeout."""
+        return 5 * self.timeout_s + 10.0
+
+
+class Interrupted(Exception):
+    """The run was stopped by Ctrl-C or SIGTERM; the children are stopped, nothing is written."""
+
+    def __init__(self, signal_number: int) -> None:
+        super().__init__(signal.Signals(signal_number).name)
+        self.signal_number = signal_number
 
 
 def suite_directory() -> Path:
@@ -72,84 +132,85 @@ def add_load_errors(run: RunResult, failed: list[AdapterResult], order: list[str
     return run
 
 
-def run_suite(options: RunOptions, adapters: list[LoadedAdapter], console: Console) -> RunResult:
-    """The conformance suite on each adapter (one process each), then their benchmarks."""
-    results = []
-    for adapter in adapters:
-        console.print(f"[dim]running the suite on {adapter.spec} ...[/dim]", highlight=False)
-        results.append(_run_one(adapter.spec, options, console))
-    run = _new_run(options, results)
-    if options.bench:
-        _add_benchmarks(run, options, adapters, console)
-    return run
+# ---------------------------------------------------------------------------------------
+# Child processes
 
 
-def run_benchmarks(options: RunOptions, adapters: list[LoadedAdapter], console: Console) -> RunResult:
-    """Benchmarks only (`specformer bench`): ceilings first, then each adapter's families."""
-    run = _new_run(options, [AdapterResult(name=a.spec, description=a.description) for a in adapters])
-    _add_benchmarks(run, options, adapters, console)
-    return run
+class Children:
+    """The child processes of one run, so that an interruption can stop every one of them."""
 
+    def __init__(self) -> None:
+        self._lock = threading.RLock()  # re-entrant: the signal handler may run while the main thread holds it
+        self._processes: set[subprocess.Popen[bytes]] = set()
+        self.stopping: int | None = None  # the signal that stopped the run
 
-def _new_run(options: RunOptions, adapters: list[AdapterResult]) -> RunResult:
-    return RunResult(
-        environment=environment(),
-        profile=options.profile,
-        adapters=adapters,
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        specformer_version=__version__,
-    )
-
-
-# Benchmark functions per operation family; each returns [] for an adapter without the operations.
-BENCHMARKS = {
-    "sampling": bench.sampling_benchmarks,
-    "attention": bench.attention_benchmarks,
-    "tokenizers": bench.tokenizer_benchmarks,
-}
-# Which benchmark families a spec family selected with --family runs.
-BENCHMARKS_OF_SPEC_FAMILY = {
-    "sampling": ("sampling",),
-    "attention": ("attention",),
-    "complexity": ("attention",),
-    "tokenizers": ("tokenizers",),
-}
-
-
-def _add_benchmarks(run: RunResult, options: RunOptions, adapters: list[LoadedAdapter], console: Console) -> None:
-    console.print(f"[dim]measuring the ceilings of {options.device} ...[/dim]", highlight=False)
-    run.ceilings = bench.measure_ceilings(options.device, bench.POLICIES[options.profile])
-    wanted = _benchmark_families(options.families)
-    for adapter, result in zip(adapters, run.adapters, strict=True):
-        if result.load_error is not None:
-            continue
-        for family in wanted:
-            if family not in adapter.capabilities.families:
-                continue
-            console.print(f"[dim]benchmarking {adapter.spec}: {family} ...[/dim]", highlight=False)
+    def start(self, command: list[str], *, log: Path | None) -> subprocess.Popen[bytes]:
+        with self._lock:
+            if self.stopping is not None:
+                raise Interrupted(self.stopping)
+            output = log.open("ab") if log is not None else None
             try:
-                result.benchmarks += BENCHMARKS[family](
-                    adapter, options.profile, device=options.device, ceilings=run.ceilings
+                process = subprocess.Popen(
+                    command,
+                    env=child_environment(),
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT if output is not None else None,
+                    start_new_session=True,  # its own process group: killed as one, deaf to the terminal's Ctrl-C
                 )
-            except Exception as exc:  # a benchmark never fails the run; conformance already judged it
-                console.print(
-                    f"[yellow]{family} benchmarks of {adapter.spec} skipped: {type(exc).__name__}: {exc}[/yellow]",
-                    highlight=False,
-                )
+            finally:
+                if output is not None:
+                    output.close()
+            self._processes.add(process)
+            return process
+
+    def finished(self, process: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._processes.discard(process)
+
+    def stop_all(self, signal_number: int) -> None:
+        with self._lock:
+            self.stopping = signal_number
+            for process in self._processes:
+                kill_group(process)
 
 
-def _benchmark_families(spec_families: list[str]) -> list[str]:
-    if not spec_families:
-        return list(BENCHMARKS)
-    return [f for family in spec_families for f in BENCHMARKS_OF_SPEC_FAMILY.get(family, ())]
+def kill_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the child's whole process group (it may have started processes of its own)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        process.kill()
 
 
-def suite_command(spec: str, options: RunOptions, results_path: Path) -> list[str]:
+def child_environment() -> dict[str, str]:
+    """The caller's environment without its pytest configuration.
+
+    PYTEST_ADDOPTS (say --collect-only or -x) would silently change what the suite runs, and a
+    plugin auto-loaded from the caller's environment (random order, xdist, timeouts) would too:
+    the suite names the plugins it needs on its command line instead.
+    """
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    return env
+
+
+def python_command(module: str, function: str = "main") -> list[str]:
+    """`python -c` calling module.function(argv), with nothing on sys.path that the user did not name.
+
+    `python -m` and `python -c` both put the current directory first on sys.path, so a file such
+    as regex.py where the user runs specformer would shadow a library; it is removed first.
+    """
+    boot = f"import sys; del sys.path[0]; from {module} import {function}; sys.exit({function}(sys.argv[1:]))"
+    return [sys.executable, "-c", boot]
+
+
+def suite_command(
+    spec: str, options: RunOptions, results_path: Path, stream_path: Path | None = None, threads: int | None = None
+) -> list[str]:
     """The pytest invocation for one adapter, isolated from the caller's pytest configuration."""
     command = [
-        sys.executable,
-        "-m",
-        "pytest",
+        *python_command("pytest", "main"),
         str(suite_directory()),
         "-c",
         str(suite_directory() / "pytest.ini"),
@@ -157,6 +218,8 @@ def suite_command(spec: str, options: RunOptions, results_path: Path) -> list[st
         str(suite_directory()),
         "-p",
         "specformer.conformance.plugin",
+        "-p",
+        "_hypothesis_pytestplugin",
         "-p",
         "no:cacheprovider",
         "--import-mode=importlib",
@@ -169,25 +232,415 @@ def suite_command(spec: str, options: RunOptions, results_path: Path) -> list[st
         f"--specformer-timeout={options.timeout_s:g}",
         f"--specformer-results={results_path}",
     ]
+    if stream_path is not None:
+        command.append(f"--specformer-stream={stream_path}")
     command += [f"--specformer-family={family}" for family in options.families]
     return command
 
 
-def _run_one(spec: str, options: RunOptions, console: Console) -> AdapterResult:
+class _StreamWatcher:
+    """Reads a child's stream file as it grows: which test (or family) is running, since when."""
+
+    def __init__(self, path: Path, key: str) -> None:
+        self.path, self.key = path, key
+        self.offset = 0
+        self.open: dict[str, float] = {}  # running item -> the time it started
+
+    def poll(self) -> tuple[str, float] | None:
+        """The item running now and when it started, or None."""
+        if self.path.exists():
+            with self.path.open("rb") as file:
+                file.seek(self.offset)
+                chunk = file.read()
+            complete = chunk[: chunk.rfind(b"\n") + 1]
+            self.offset += len(complete)
+            for line in complete.decode("utf-8", errors="replace").splitlines():
+                try:
+                    event = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if event.get("event") == "start":
+                    self.open[event[self.key]] = time.time()
+                elif event.get("event") == "end":
+                    self.open.pop(event[self.key], None)
+        if not self.open:
+            return None
+        item = next(iter(self.open))
+        return item, self.open[item]
+
+
+@dataclass
+class _ChildOutcome:
+    returncode: int
+    hung: str | None = None  # the item the watchdog ended the process in
+
+
+def _watch(
+    children: Children, command: list[str], stream: Path, key: str, budget_s: float, log: Path | None
+) -> _ChildOutcome:
+    """Run one child to its end, killing its process group when an item runs past budget_s."""
+    watcher = _StreamWatcher(stream, key)
+    process = children.start(command, log=log)
+    try:
+        while process.poll() is None:
+            time.sleep(POLL_S)
+            running = watcher.poll()
+            if running is not None and time.time() - running[1] > budget_s:
+                kill_group(process)
+                process.wait()
+                return _ChildOutcome(process.returncode, hung=running[0])
+        return _ChildOutcome(process.returncode)
+    finally:
+        if process.poll() is None:
+            kill_group(process)
+            process.wait()
+        children.finished(process)
+        if children.stopping is not None:
+            raise Interrupted(children.stopping)
+
+
+def _death(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"killed by {name}"
+    return f"exited with code {returncode}"
+
+
+def _tail(log: Path, lines: int = 3) -> str:
+    if not log.exists():
+        return "(none)"
+    text = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    return " | ".join(line.strip() for line in text[-lines:]) or "(none)"
+
+
+# ---------------------------------------------------------------------------------------
+# The suite
+
+
+def run_suite(options: RunOptions, adapters: list[LoadedAdapter], console: Console) -> RunResult:
+    """The conformance suite on each adapter (one process each, in parallel), then their benchmarks."""
+    children = Children()
+    with _interruptible(children):
+        workers = 1 if options.verbose else options.workers or min(len(adapters), os.cpu_count() or 1) or 1
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(_run_one, adapter, options, children, console, workers) for adapter in adapters]
+            try:
+                results = [future.result() for future in futures]
+            except BaseException:
+                children.stop_all(children.stopping or signal.SIGINT)
+                raise
+        run = _new_run(options, results)
+        if options.bench:
+            _add_benchmarks(run, options, adapters, children, console)
+    for adapter in run.adapters:
+        _neutralise(adapter)
+    return run
+
+
+def run_benchmarks(options: RunOptions, adapters: list[LoadedAdapter], console: Console) -> RunResult:
+    """Benchmarks only (`specformer bench`): ceilings first, then each adapter's families."""
+    run = _new_run(options, [AdapterResult(name=a.spec, description=a.description) for a in adapters])
+    children = Children()
+    with _interruptible(children):
+        _add_benchmarks(run, options, adapters, children, console)
+    for adapter in run.adapters:
+        _neutralise(adapter)
+    return run
+
+
+class _interruptible:
+    """SIGTERM behaves as Ctrl-C does: every child is stopped, and Interrupted reaches the CLI."""
+
+    def __init__(self, children: Children) -> None:
+        self.children = children
+        self.previous: dict[int, Any] = {}
+
+    def _handler(self, signal_number: int, frame: object) -> None:
+        self.children.stop_all(signal_number)
+        raise Interrupted(signal_number)
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            for number in (signal.SIGINT, signal.SIGTERM):
+                self.previous[number] = signal.signal(number, self._handler)
+
+    def __exit__(self, *exc: object) -> None:
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+
+
+def _new_run(options: RunOptions, adapters: list[AdapterResult]) -> RunResult:
+    return RunResult(
+        environment=environment(),
+        profile=options.profile,
+        adapters=adapters,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        specformer_version=__version__,
+    )
+
+
+def _say(console: Console, text: str, style: str = "dim") -> None:
+    """One progress line; adapter names and messages are plain text, never rich markup."""
+    console.print(Text(neutralise(text), style=style), highlight=False)
+
+
+def _run_one(
+    adapter: LoadedAdapter, options: RunOptions, children: Children, console: Console, workers: int
+) -> AdapterResult:
+    """The suite on one adapter: restarted past each test that hangs or kills its process."""
+    spec = adapter.spec
+    _say(console, f"running the suite on {spec} ...")
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="specformer-") as tmp:
-        results_path = Path(tmp) / "results.json"
-        completed = subprocess.run(
-            suite_command(spec, options, results_path),
-            capture_output=not options.verbose,
-            text=True,
-            check=False,
+        results_path, stream, log = Path(tmp) / "results.json", Path(tmp) / "stream.jsonl", Path(tmp) / "output.log"
+        command = suite_command(spec, options, results_path, stream)
+        for _ in range(MAX_RESTARTS + 1):
+            outcome = _watch(children, command, stream, "nodeid", options.watchdog_s, None if options.verbose else log)
+            events = _read_stream(stream)
+            if any(e.get("event") == "finished" for e in events) and results_path.exists():
+                result = _read_adapter_result(results_path, spec)
+                if result is not None:
+                    break
+            running = _unfinished_test(events)
+            if running is None:
+                reason = f"the suite process {_death(outcome.returncode)} outside any test"
+                return AdapterResult(name=spec, load_error=f"{reason}; last output: {_tail(log)}")
+            if outcome.hung is not None:
+                cause = (
+                    f"no answer within {options.timeout_s:g} s (--timeout): the watchdog ended the suite process "
+                    f"after {options.watchdog_s:g} s, as the test did not stop at the in-process timer"
+                )
+            else:
+                cause = f"crash: the suite process {_death(outcome.returncode)} during this test"
+                cause += f"; last output: {_tail(log)}"
+            _say(
+                console,
+                f"{spec}: {running['nodeid']}: {cause.split(':')[0]}; resuming with the remaining tests",
+                "yellow",
+            )
+            _close_test(stream, running, cause, options)
+        else:
+            return AdapterResult(
+                name=spec, load_error=f"the suite process died {MAX_RESTARTS} times; last output: {_tail(log)}"
+            )
+        result.wall_s = {"suite": round(time.monotonic() - started, 3), **_family_wall_times(_read_stream(stream))}
+    _report_missing_clauses(result, adapter, options)
+    return result
+
+
+def _read_stream(path: Path) -> list[dict[str, Any]]:
+    from specformer.conformance.plugin import read_stream
+
+    return read_stream(path)
+
+
+def _read_adapter_result(path: Path, spec: str) -> AdapterResult | None:
+    try:
+        adapters = RunResult.read_json(path).adapters
+    except ValueError:
+        return None
+    return next((a for a in adapters if a.name == spec), None)
+
+
+def _unfinished_test(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The start event of the test that was running when the process ended, if any."""
+    running: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if event.get("event") == "start":
+            running[event["nodeid"]] = event
+        elif event.get("event") == "end":
+            running.pop(event["nodeid"], None)
+    return next(iter(running.values()), None)
+
+
+def _close_test(stream: Path, start: dict[str, Any], cause: str, options: RunOptions) -> None:
+    """Record the test the process died or hung in as an error, so the next process skips it."""
+    result = TestResult(
+        nodeid=start["nodeid"],
+        status=ERROR,
+        message=cause,
+        reproduce=(
+            f"python -m pytest '{start['nodeid']}' --specformer-adapter={start.get('adapter')} "
+            f"--specformer-profile={options.profile} -p no:cacheprovider"
+        ),
+        duration_s=round(max(0.0, time.time() - start.get("time", time.time())), 6),
+    )
+    entry = {"adapter": start.get("adapter"), "clauses": start.get("clauses", []), "result": asdict(result)}
+    event = {
+        "event": "end",
+        "nodeid": start["nodeid"],
+        "results": [entry] if start.get("adapter") else [],
+        "time": time.time(),
+    }
+    with stream.open("a", encoding="utf-8") as file:
+        file.write(json.dumps(event) + "\n")
+
+
+def _family_wall_times(events: list[dict[str, Any]]) -> dict[str, float]:
+    """Seconds from start to end of each test, summed per spec family (setup and teardown included)."""
+    from specformer.conformance.registry import registry
+
+    clauses = registry()
+    starts: dict[str, dict[str, Any]] = {}
+    totals: dict[str, float] = defaultdict(float)
+    for event in events:
+        if event.get("event") == "start":
+            starts[event["nodeid"]] = event
+        elif event.get("event") == "end" and event["nodeid"] in starts:
+            start = starts.pop(event["nodeid"])
+            families = {clauses[c].family for c in start.get("clauses", []) if c in clauses}
+            for family in families:
+                totals[family] += (event["time"] - start["time"]) / len(families)
+    return {family: round(seconds, 3) for family, seconds in sorted(totals.items())}
+
+
+def _report_missing_clauses(result: AdapterResult, adapter: LoadedAdapter, options: RunOptions) -> None:
+    """A clause of a family the adapter declares (and the run selected) with no result is an error.
+
+    Every clause has tests, and each test reports a status for every adapter (unsupported and
+    n/a included); a clause absent from the results did not run, and silence is never a pass.
+    """
+    from specformer.conformance.registry import registry
+
+    present = {c.id for c in result.clauses}
+    for clause in registry().values():
+        if clause.id in present or clause.family not in adapter.capabilities.families:
+            continue
+        if options.families and clause.family not in options.families:
+            continue
+        message = (
+            f"no test of {clause.id} reported a result, although {adapter.spec} declares the {clause.family} "
+            "family: the suite did not run its tests"
         )
-        if results_path.exists() and completed.returncode in (0, 1):
-            adapters = RunResult.read_json(results_path).adapters
-            if adapters:
-                return adapters[0]
-    tail = ((completed.stderr or "") + (completed.stdout or "")).strip().splitlines()[-5:]
-    reason = f"the suite process ended with exit code {completed.returncode}"
-    if completed.returncode < 0:
-        reason = f"the suite process was killed by signal {-completed.returncode}"
-    return AdapterResult(name=spec, load_error=f"{reason}; last output: {' | '.join(tail) or '(none)'}")
+        result.clauses.append(
+            ClauseResult(
+                id=clause.id,
+                family=clause.family,
+                title=clause.title,
+                status=ERROR,
+                tests=[TestResult(nodeid=f"(no test ran for {clause.id})", status=ERROR, message=message)],
+            )
+        )
+
+
+def _neutralise(result: AdapterResult) -> None:
+    """Control characters from an adapter (ANSI and OSC escapes) shown, never sent to the terminal."""
+    result.description = neutralise(result.description)
+    if result.load_error is not None:
+        result.load_error = neutralise(result.load_error)
+    result.benchmark_errors = [neutralise(e) for e in result.benchmark_errors]
+    for clause in result.clauses:
+        for test in clause.tests:
+            test.message = neutralise(test.message)
+    for benchmark in result.benchmarks:
+        benchmark.note = neutralise(benchmark.note)
+
+
+# ---------------------------------------------------------------------------------------
+# Benchmarks
+
+
+# Which benchmark families a spec family selected with --family runs.
+BENCHMARKS_OF_SPEC_FAMILY = {
+    "sampling": ("sampling",),
+    "attention": ("attention",),
+    "complexity": ("attention",),
+    "tokenizers": ("tokenizers",),
+}
+
+
+def _add_benchmarks(
+    run: RunResult, options: RunOptions, adapters: list[LoadedAdapter], children: Children, console: Console
+) -> None:
+    from specformer.conformance import bench
+    from specformer.conformance.bench.worker import BENCHMARKS
+
+    _say(console, f"measuring the ceilings of {options.device} ...")
+    run.ceilings = bench.measure_ceilings(options.device, bench.POLICIES[options.profile])
+    wanted = _benchmark_families(options.families, list(BENCHMARKS))
+    for adapter, result in zip(adapters, run.adapters, strict=True):
+        if result.load_error is not None:
+            continue
+        families = [f for f in wanted if f in adapter.capabilities.families]
+        if families:
+            started = time.monotonic()
+            _benchmark_one(adapter.spec, families, options, run.ceilings, result, children, console)
+            result.wall_s["bench"] = round(time.monotonic() - started, 3)
+
+
+def _benchmark_families(spec_families: list[str], known: list[str]) -> list[str]:
+    if not spec_families:
+        return known
+    return [f for family in spec_families for f in BENCHMARKS_OF_SPEC_FAMILY.get(family, ())]
+
+
+def _benchmark_one(
+    spec: str,
+    families: list[str],
+    options: RunOptions,
+    ceilings: dict[str, dict[str, Any]],
+    result: AdapterResult,
+    children: Children,
+    console: Console,
+) -> None:
+    """One adapter's benchmark families in a worker process; a crash or hang there is an error at its family."""
+    with tempfile.TemporaryDirectory(prefix="specformer-bench-") as tmp:
+        stream, log, ceilings_path = Path(tmp) / "stream.jsonl", Path(tmp) / "output.log", Path(tmp) / "ceilings.json"
+        ceilings_path.write_text(json.dumps(ceilings))
+        remaining = list(families)
+        while remaining:
+            _say(console, f"benchmarking {spec}: {', '.join(remaining)} ...")
+            command = [
+                *python_command("specformer.conformance.bench.worker"),
+                f"--adapter={spec}",
+                f"--profile={options.profile}",
+                f"--device={options.device}",
+                f"--ceilings={ceilings_path}",
+                f"--stream={stream}",
+                *(f"--family={f}" for f in remaining),
+            ]
+            outcome = _watch(children, command, stream, "family", options.bench_watchdog_s, log)
+            ended = _collect_benchmarks(stream, result, spec, console)
+            remaining = [f for f in remaining if f not in ended]
+            if not remaining:
+                break
+            family = remaining.pop(0)  # the family the worker was in (or never reached) when it stopped
+            if outcome.hung is not None:
+                cause = f"no answer within {options.bench_watchdog_s:g} s: the watchdog ended the benchmark process"
+            else:
+                cause = f"crash: the benchmark process {_death(outcome.returncode)}; last output: {_tail(log)}"
+            result.benchmark_errors.append(f"{family}: {cause}")
+            _say(console, f"{family} benchmarks of {spec}: {cause}", "bold red")
+            stream.unlink(missing_ok=True)
+            log.unlink(missing_ok=True)
+
+
+def _collect_benchmarks(stream: Path, result: AdapterResult, spec: str, console: Console) -> set[str]:
+    """Add the rows of each family the worker finished; return those families."""
+    ended = set()
+    for event in _read_stream(stream):
+        if event.get("event") != "end":
+            continue
+        ended.add(event["family"])
+        result.benchmarks += [BenchmarkResult(**row) for row in event.get("benchmarks", [])]
+        error = event.get("error")
+        if error and event.get("fatal"):
+            result.benchmark_errors.append(f"{event['family']}: {error}")
+            _say(console, f"{event['family']} benchmarks of {spec}: {error}", "bold red")
+        elif error:  # an exception: the suite judged the operation already; the benchmark is skipped
+            _say(console, f"{event['family']} benchmarks of {spec} skipped: {error}", "yellow")
+    return ended
+
+
+def slowest(run: RunResult, count: int = 5) -> list[tuple[str, str, float]]:
+    """The (adapter, family, seconds) pairs that took longest in the suite phase, slowest first."""
+    pairs = [
+        (adapter.name, family, seconds)
+        for adapter in run.adapters
+        for family, seconds in adapter.wall_s.items()
+        if family not in ("suite", "bench")
+    ]
+    return sorted(pairs, key=lambda p: -p[2])[:count]

@@ -126,7 +126,7 @@ def _import_target(spec: str, target: str) -> Any:
         raise AdapterLoadError(f"adapter {spec!r}: expected module:attribute, got {target!r}")
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:  # any import-time failure of third-party code is a load error
+    except (Exception, SystemExit) as exc:  # any import-time failure of third-party code is a load error
         raise AdapterLoadError(
             f"adapter {spec!r}: cannot import module {module_name!r}: {type(exc).__name__}: {exc}"
         ) from exc
@@ -149,7 +149,7 @@ def _instantiate(spec: str, obj: Any) -> Any:
         raise AdapterLoadError(f"adapter {spec!r}: {obj!r} is neither an adapter nor a class or factory")
     try:
         return obj()
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # SystemExit too: the adapter's exit code is not specformer's
         raise AdapterLoadError(f"adapter {spec!r}: constructing it failed: {type(exc).__name__}: {exc}") from exc
 
 
@@ -167,6 +167,12 @@ def _validate(spec: str, impl: Any) -> None:
         raise AdapterLoadError(
             f"adapter {spec!r}: unknown families {unknown}; known: {', '.join(sorted(FAMILY_OPERATIONS))}"
         )
+    for family in sorted(capabilities.families):
+        if not any(getattr(impl, op, None) is not None for op in FAMILY_OPERATIONS[family]):
+            raise AdapterLoadError(
+                f"adapter {spec!r}: declares the {family} family but implements none of its operations "
+                f"({', '.join(FAMILY_OPERATIONS[family])})"
+            )
     clauses = registry()
     for clause_id, variant in capabilities.variants.items():
         if clause_id not in clauses:

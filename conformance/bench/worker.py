@@ -1,0 +1,67 @@
+"""The benchmark process: one adapter's benchmark families, away from the parent's process.
+
+`specformer run` and `specformer bench` start this module in a child process per adapter
+(runner._benchmark_one), so an adapter that exits, segfaults or hangs while it is timed takes
+only this process down. It appends one JSON line to the stream file as each family starts and
+ends, with the family's rows, so the parent keeps the families that finished, names the one that
+was running, and starts a new worker for the rest.
+
+An exception from the adapter (Exception) skips the family, as the suite has judged the operation
+already; SystemExit and KeyboardInterrupt raised by the adapter are fatal errors of the adapter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from specformer.conformance.bench.attention import attention_benchmarks
+from specformer.conformance.bench.sampling import sampling_benchmarks
+from specformer.conformance.bench.tokenizers import tokenizer_benchmarks
+
+# Benchmark functions per operation family; each returns [] for an adapter without the operations.
+BENCHMARKS = {
+    "sampling": sampling_benchmarks,
+    "attention": attention_benchmarks,
+    "tokenizers": tokenizer_benchmarks,
+}
+
+
+def main(argv: list[str]) -> int:
+    from specformer.conformance.adapters import load_adapter
+
+    parser = argparse.ArgumentParser(prog="specformer.conformance.bench.worker")
+    parser.add_argument("--adapter", required=True)
+    parser.add_argument("--family", action="append", default=[], choices=sorted(BENCHMARKS))
+    parser.add_argument("--profile", required=True)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--ceilings", type=Path, required=True)
+    parser.add_argument("--stream", type=Path, required=True)
+    args = parser.parse_args(argv)
+    ceilings = json.loads(args.ceilings.read_text())
+    adapter = load_adapter(args.adapter)
+    for family in args.family:
+        _write(args.stream, {"event": "start", "family": family, "time": time.time()})
+        rows, error, fatal = [], None, False
+        try:
+            rows = BENCHMARKS[family](adapter, args.profile, device=args.device, ceilings=ceilings)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt: the adapter tried to end the process
+            error, fatal = f"the adapter raised {type(exc).__name__}({_argument(exc)})", True
+        event = {"event": "end", "family": family, "benchmarks": [asdict(r) for r in rows], "error": error}
+        _write(args.stream, {**event, "fatal": fatal, "time": time.time()})
+    return 0
+
+
+def _argument(exc: BaseException) -> str:
+    return ", ".join(repr(a) for a in exc.args)
+
+
+def _write(path: Path, event: dict[str, Any]) -> None:
+    with path.open("a", encoding="utf-8") as file:
+        file.write(json.dumps(event, default=str) + "\n")
