@@ -165,6 +165,7 @@ def pytest_configure(config: pytest.Config) -> None:
     stream = config.getoption("--specformer-stream")
     if stream:
         config.stash[_STATE].stream = _Stream(Path(stream), config.stash[_STATE])
+        _STREAMS.append(config.stash[_STATE].stream)
 
 
 class _SessionState:
@@ -373,9 +374,16 @@ class _Stream:
     def finish(self) -> None:
         self._write({"event": "finished", "time": time.time()})
 
+    def interrupted(self) -> None:
+        self._write({"event": "interrupted", "time": time.time()})
+
     def _write(self, event: dict[str, Any]) -> None:
         with self.path.open("a", encoding="utf-8") as file:
             file.write(json.dumps(event) + "\n")
+
+
+# The streams of this process, for hooks that get no config (pytest_keyboard_interrupt).
+_STREAMS: list[_Stream] = []
 
 
 def read_stream(path: Path) -> list[dict[str, Any]]:
@@ -467,6 +475,12 @@ def build_run(config: pytest.Config) -> RunResult:
 
 def _operations(adapter: Any) -> dict[str, list[str]]:
     return {family: adapter.implemented(family) for family in sorted(adapter.capabilities.families)}
+
+
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    """Tell the runner the process is on its way out (an adapter raised KeyboardInterrupt), not hung."""
+    for stream in _STREAMS:
+        stream.interrupted()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

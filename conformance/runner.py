@@ -148,7 +148,7 @@ class Children:
         with self._lock:
             if self.stopping is not None:
                 raise Interrupted(self.stopping)
-            output = log.open("ab") if log is not None else None
+            output = log.open("wb") if log is not None else None  # each process's own output
             try:
                 process = subprocess.Popen(
                     command,
@@ -263,6 +263,8 @@ class _StreamWatcher:
                     self.open[event[self.key]] = time.time()
                 elif event.get("event") == "end":
                     self.open.pop(event[self.key], None)
+                elif event.get("event") == "interrupted":  # the process is ending: a new budget to do so
+                    self.open = dict.fromkeys(self.open, time.time())
         if not self.open:
             return None
         item = next(iter(self.open))

@@ -238,17 +238,26 @@ def peak_memory(call: Callable[[], Any], device: str = "cpu") -> tuple[int | Non
 def _cpu_peak_memory(call: Callable[[], Any]) -> int | None:
     from torch.profiler import ProfilerActivity, profile
 
+    # subtle: only the profiler's API is guarded. An exception from `call` is the adapter's and
+    # propagates: a crashing adapter is never reported as "this torch build offers no timeline".
     try:
         from torch.profiler._memory_profiler import MemoryProfileTimeline
 
-        activities = [ProfilerActivity.CPU]
-        with (
-            _quiet_stderr(),
-            profile(activities=activities, profile_memory=True, record_shapes=True, with_stack=True) as p,
-        ):
-            call()
-        _, sizes = MemoryProfileTimeline(p._memory_profile())._coalesce_timeline(torch.device("cpu"))
+        profiler = profile(activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True, with_stack=True)
     except Exception:  # the timeline is a private torch API; without it there is no CPU figure
+        return None
+    with _quiet_stderr():
+        try:
+            profiler.__enter__()
+        except Exception:
+            return None
+        try:
+            call()
+        finally:
+            profiler.__exit__(None, None, None)
+    try:
+        _, sizes = MemoryProfileTimeline(profiler._memory_profile())._coalesce_timeline(torch.device("cpu"))
+    except Exception:
         return None
     return int(max((sum(s) for s in sizes), default=0))
 

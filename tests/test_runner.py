@@ -1,0 +1,258 @@
+"""The runner survives what an adapter does to its process, and keeps out of the user's environment.
+
+Each probe is an adapter in tests/fixtures/hostile_adapters.py that misbehaves on purpose: it
+exits, segfaults, hangs past every timer, raises KeyboardInterrupt or prints terminal escapes,
+in the suite or in the benchmarks. The runner must name the test or benchmark it hit, keep every
+other result, and exit 1, never 0 and never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from specformer.conformance import runner
+from specformer.conformance.adapters import LoadedAdapter, load_adapter
+from specformer.conformance.results import ERROR, PASS, AdapterResult, ClauseResult, TestResult
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(FIXTURES), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+SAFE_CLI = "import sys; del sys.path[0]; from specformer.conformance.cli import main; sys.exit(main())"
+
+
+def _cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI as the installed `specformer` script runs it: the current directory not on sys.path."""
+    return subprocess.run(
+        [sys.executable, "-c", SAFE_CLI, *args],
+        capture_output=True,
+        text=True,
+        env={**_env(), **(env or {})},
+        cwd=cwd,
+        check=False,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# The suite phase: crashes and hangs are errors at their test; the run resumes.
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], dict]:
+    """One run of the Hostile adapter: every sampling operation misbehaves once, each in its own way."""
+    tmp = tmp_path_factory.mktemp("hostile")
+    (tmp / "state").mkdir()
+    done = _cli(
+        "run",
+        "--adapter",
+        "hostile_adapters:Hostile",
+        "--family",
+        "sampling",
+        "--profile",
+        "quick",
+        "--no-bench",
+        "--timeout",
+        "5",
+        "--out",
+        str(tmp / "out"),
+        env={"SPECFORMER_FIXTURE_STATE": str(tmp / "state")},
+    )
+    results = json.loads((tmp / "out" / "results.json").read_text()) if (tmp / "out" / "results.json").exists() else {}
+    return done, results
+
+
+def _tests_with(results: dict, text: str) -> list[dict]:
+    (adapter,) = results["adapters"]
+    return [t for c in adapter["clauses"] for t in c["tests"] if text in t["message"]]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("operation", "cause"),
+    [
+        ("top_k", "crash: the suite process killed by SIGSEGV during this test"),
+        ("min_p", "crash: the suite process exited with code 0 during this test"),
+        ("temperature", "crash: the suite process exited with code 2 during this test"),  # KeyboardInterrupt
+        ("top_p", "the watchdog ended the suite process"),
+        ("greedy", "no answer within 5 s (--specformer-timeout)"),  # `except Exception` cannot swallow it
+        ("sample", "SystemExit: 3"),
+    ],
+)
+def test_a_crash_or_hang_is_an_error_at_its_test_and_the_run_resumes(hostile_run, operation: str, cause: str) -> None:
+    done, results = hostile_run
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    hits = _tests_with(results, cause)
+    assert hits and {t["status"] for t in hits} == {ERROR}, (cause, done.stdout)
+    if "timeout" not in cause:  # a slow test on a loaded machine may meet the in-process timer too
+        assert len(hits) == 1, hits
+    assert "Flaky" not in json.dumps(results)
+
+
+@pytest.mark.slow
+def test_every_clause_is_reported_and_those_after_a_crash_still_pass(hostile_run) -> None:
+    from specformer.conformance.registry import registry
+
+    _, results = hostile_run
+    (adapter,) = results["adapters"]
+    statuses = {c["id"]: c["status"] for c in adapter["clauses"]}
+    sampling = {c.id for c in registry().values() if c.family == "sampling"}
+    assert set(statuses) == sampling
+    assert adapter["load_error"] is None
+    # Clauses none of whose tests met a misbehaving call still pass.
+    assert PASS in statuses.values()
+    assert adapter["wall_s"]["suite"] > 0 and "sampling" in adapter["wall_s"]
+
+
+@pytest.mark.slow
+def test_adapter_text_is_never_markup_nor_a_terminal_escape(hostile_run) -> None:
+    done, results = hostile_run
+    assert "\x1b" not in done.stdout and "\x07" not in done.stdout
+    assert "[/yellow][bold]markup[/bold]" in done.stdout  # shown as the adapter wrote it
+    (hit,) = _tests_with(results, "markup")
+    assert "\\x1b[31mred" in hit["message"]
+
+
+# ---------------------------------------------------------------------------------------
+# Benchmarks: each adapter in a worker process under a watchdog.
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("hostile", "cause"),
+    [
+        ("BenchSysExit", "sampling: the adapter raised SystemExit(0)"),
+        ("BenchKeyboardInterrupt", "sampling: the adapter raised KeyboardInterrupt()"),
+        ("BenchOsExit", "sampling: crash: the benchmark process exited with code 0"),
+        ("BenchSegfault", "sampling: crash: the benchmark process killed by SIGSEGV"),
+        ("BenchHang", "sampling: no answer within 3 s: the watchdog ended the benchmark process"),
+    ],
+)
+def test_a_benchmark_that_exits_crashes_or_hangs_is_an_error_at_its_family(
+    hostile: str, cause: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", _env()["PYTHONPATH"])
+    monkeypatch.setattr(runner.RunOptions, "bench_watchdog_s", property(lambda self: 3.0))
+    sys.path.insert(0, str(FIXTURES))
+    try:
+        loaded = load_adapter(f"hostile_adapters:{hostile}")
+    finally:
+        sys.path.remove(str(FIXTURES))
+    options = runner.RunOptions(adapters=[loaded.spec], families=["sampling"], profile="quick")
+    result = AdapterResult(name=loaded.spec)
+    runner._benchmark_one(loaded.spec, ["sampling"], options, {}, result, runner.Children(), Console(quiet=True))
+    assert len(result.benchmark_errors) == 1 and result.benchmark_errors[0].startswith(cause), result.benchmark_errors
+    assert result.benchmarks == []
+
+
+@pytest.mark.slow
+def test_run_exits_1_with_a_report_when_an_adapter_exits_during_benchmarks(tmp_path: Path) -> None:
+    done = _cli("bench", "--adapter", "hostile_adapters:BenchSysExit", "--profile", "quick", "--out", str(tmp_path))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "the adapter raised SystemExit(0)" in done.stdout
+    (adapter,) = json.loads((tmp_path / "results.json").read_text())["adapters"]
+    assert adapter["benchmark_errors"] == ["sampling: the adapter raised SystemExit(0)"]
+
+
+def test_peak_memory_lets_the_adapters_exception_through() -> None:
+    from specformer.conformance.bench import peak_memory
+
+    def crashing() -> None:
+        raise RuntimeError("adapter bug")
+
+    with pytest.raises(RuntimeError, match="adapter bug"):
+        peak_memory(crashing)
+
+
+# ---------------------------------------------------------------------------------------
+# The caller's environment stays out of the suite process.
+
+
+@pytest.mark.slow
+def test_pytest_configuration_and_modules_in_the_current_folder_do_not_reach_the_suite(tmp_path: Path) -> None:
+    for name in ("regex", "hypothesis", "numpy"):
+        (tmp_path / f"{name}.py").write_text("raise ImportError('a stray module from the current folder')\n")
+    out = tmp_path / "[/bold]out"  # rich markup in a path is a path
+    done = _cli(
+        "run",
+        *("--adapter", "reference", "--family", "sampling", "--profile", "quick", "--no-bench", "--out", str(out)),
+        cwd=tmp_path,
+        env={"PYTEST_ADDOPTS": "--collect-only -x --deselect nothing", "PYTEST_PLUGINS": "no_such_plugin"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (adapter,) = json.loads((out / "results.json").read_text())["adapters"]
+    assert len(adapter["clauses"]) == 32 and {c["status"] for c in adapter["clauses"]} == {PASS}
+
+
+def test_child_environment_drops_pytest_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTEST_ADDOPTS", "--collect-only")
+    monkeypatch.setenv("PYTEST_PLUGINS", "xdist")
+    env = runner.child_environment()
+    assert "PYTEST_ADDOPTS" not in env and "PYTEST_PLUGINS" not in env
+    assert env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] == "1"
+    assert "del sys.path[0]" in runner.python_command("pytest")[2]
+
+
+def test_a_declared_clause_missing_from_the_results_is_an_error() -> None:
+    adapter = LoadedAdapter(spec="reference", impl=load_adapter("reference").impl)
+    result = AdapterResult(
+        name="reference",
+        clauses=[ClauseResult("SAMP-TOPK-01", "sampling", "", PASS, [TestResult("t", PASS)])],
+    )
+    options = runner.RunOptions(adapters=["reference"], families=["sampling"])
+    runner._report_missing_clauses(result, adapter, options)
+    statuses = {c.id: c.status for c in result.clauses}
+    assert statuses["SAMP-TOPK-01"] == PASS and statuses["SAMP-GREEDY-01"] == ERROR
+    assert {c.family for c in result.clauses} == {"sampling"}
+    (missing,) = [c for c in result.clauses if c.id == "SAMP-GREEDY-01"]
+    assert "no test of SAMP-GREEDY-01 reported a result" in missing.tests[0].message
+
+
+# ---------------------------------------------------------------------------------------
+# Interruptions: children stopped, temporary folders removed, one line, the last report kept.
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_an_interrupted_run_stops_its_children_and_keeps_the_last_report(tmp_path: Path, signal_number: int) -> None:
+    temp, out = tmp_path / "tmp", tmp_path / "out"
+    temp.mkdir()
+    out.mkdir()
+    (out / "results.json").write_text("previous")
+    command = [sys.executable, "-c", SAFE_CLI, "run", "--adapter", "hostile_adapters:Sleeping"]
+    command += ["--family", "sampling", "--profile", "quick", "--no-bench", "--out", str(out)]
+    process = subprocess.Popen(
+        command, env={**_env(), "TMPDIR": str(temp)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while not any("top_k" in p.read_text() for p in temp.glob("specformer-*/stream.jsonl")):
+        assert time.monotonic() < deadline and process.poll() is None, "the suite never reached top_k"
+        time.sleep(0.2)
+    listed = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True, check=False)
+    children = [int(pid) for pid in listed.stdout.split()]
+    assert children
+    process.send_signal(signal_number)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 128 + signal_number
+    name = signal.Signals(signal_number).name
+    assert stderr.strip().splitlines() == [
+        f"specformer: interrupted by {name}: child processes stopped; {out} is as it was"
+    ], stderr
+    assert (out / "results.json").read_text() == "previous"
+    assert list(temp.iterdir()) == []
+    for child in children:
+        assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
