@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +169,9 @@ class RunResult:
     def from_dict(cls, data: dict[str, Any]) -> RunResult:
         if not isinstance(data, dict):
             raise ValueError(f"expected a JSON object (a specformer results file), got a {type(data).__name__}")
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"not a specformer results file: unknown field(s) {', '.join(map(repr, unknown))}")
         version = data.get("schema_version")
         if version != SCHEMA_VERSION:
             raise ValueError(
@@ -235,9 +238,21 @@ def clause_status(test_statuses: list[str]) -> str:
     return UNSUPPORTED
 
 
+def _known_keys(kind: type, data: dict[str, Any]) -> dict[str, Any]:
+    """data, after checking it is an object with only the fields of `kind` (a results dataclass)."""
+    if not isinstance(data, dict):
+        raise TypeError(f"a {kind.__name__} must be an object, got a {type(data).__name__}")
+    unknown = sorted(set(data) - {f.name for f in fields(kind)})
+    if unknown:
+        raise TypeError(f"unknown field(s) {', '.join(map(repr, unknown))} in a {kind.__name__}")
+    return data
+
+
 def _adapter_from_dict(data: dict[str, Any]) -> AdapterResult:
+    data = _known_keys(AdapterResult, data)
     clauses = []
     for c in data.get("clauses", []):
+        c = _known_keys(ClauseResult, c)
         expectation = Expectation(**c["expectation"]) if c.get("expectation") else None
         clauses.append(
             ClauseResult(
