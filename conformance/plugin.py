@@ -90,7 +90,51 @@ def require(adapter: Any, operation: str) -> Callable[..., Any]:
     bound = adapter.operation(operation)
     if bound is None:
         pytest.skip(f"{_UNSUPPORTED_PREFIX}{adapter.name} does not implement {family}.{operation}")
-    return bound
+    return _with_return_check(operation, bound) if operation in _TENSOR_RESULTS else bound
+
+
+def _with_return_check(operation: str, bound: Callable[..., Any]) -> Callable[..., Any]:
+    """The operation, failing plainly when it answers with the wrong kind of value: not a tensor
+    (a numpy array, a list), a tensor on another device than its input, token ids not int64."""
+    import functools
+
+    import torch
+
+    @functools.wraps(bound)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        result = bound(*args, **kwargs)
+        kind = f"{type(result).__module__}.{type(result).__qualname__}"
+        if not isinstance(result, torch.Tensor):
+            raise AssertionError(f"{operation} returned a {kind}; the protocol specifies a torch.Tensor")
+        inputs = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)]
+        if inputs and result.device != inputs[0].device:
+            raise AssertionError(
+                f"{operation} returned a tensor on {result.device}; its input is on {inputs[0].device}"
+            )
+        if operation in _TOKEN_ID_RESULTS and result.dtype != torch.int64:
+            raise AssertionError(f"{operation} returned token ids as {result.dtype}; the protocol specifies int64")
+        return result
+
+    return checked
+
+
+def _tensor_results() -> frozenset[str]:
+    """Operations whose protocol method is annotated `-> torch.Tensor`."""
+    import inspect
+
+    from specformer.conformance.adapters import protocols
+
+    names = set()
+    for protocol in (protocols.SamplingAdapter, protocols.AttentionAdapter, protocols.EmbeddingsAdapter):
+        for name, member in vars(protocol).items():
+            if callable(member) and inspect.get_annotations(member).get("return") == "torch.Tensor":
+                names.add(name)
+    return frozenset(names)
+
+
+_TENSOR_RESULTS = _tensor_results()
+# Token ids are int64 (SamplingAdapter: "token ids (B,) int64").
+_TOKEN_ID_RESULTS = frozenset({"greedy", "sample"})
 
 
 def not_applicable(reason: str) -> None:

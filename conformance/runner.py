@@ -219,7 +219,7 @@ def suite_command(
         "-p",
         "specformer.conformance.plugin",
         "-p",
-        "_hypothesis_pytestplugin",
+        "hypothesispytest",  # the entry point name: loads whether or not plugins are auto-loaded
         "-p",
         "no:cacheprovider",
         "--import-mode=importlib",

@@ -256,3 +256,32 @@ def test_an_interrupted_run_stops_its_children_and_keeps_the_last_report(tmp_pat
     assert list(temp.iterdir()) == []
     for child in children:
         assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
+
+
+# ---------------------------------------------------------------------------------------
+# Wrong kinds of answer are named plainly.
+
+
+@pytest.mark.slow
+def test_wrong_return_types_are_failures_that_name_the_type(run_suite) -> None:
+    adapters = ["hostile_adapters:NumpyGreedy", "hostile_adapters:Int32Greedy", "reference"]
+    code, run, output = run_suite(adapters, "-k", "test_greedy_picks_lowest_index_on_ties")
+    assert run is not None, output
+    messages = {a.name: [t.message for c in a.clauses for t in c.tests if t.status == "fail"] for a in run.adapters}
+    assert messages["hostile_adapters:NumpyGreedy"] == [
+        "greedy returned a numpy.ndarray; the protocol specifies a torch.Tensor"
+    ]
+    assert messages["hostile_adapters:Int32Greedy"] == [
+        "greedy returned token ids as torch.int32; the protocol specifies int64"
+    ]
+    assert messages["reference"] == [] and code == 1
+
+
+def test_a_tensor_on_another_device_is_named() -> None:
+    import torch
+
+    from specformer.conformance.plugin import _with_return_check
+
+    moved = _with_return_check("temperature", lambda logits, t: (logits / t).to("meta"))
+    with pytest.raises(AssertionError, match="temperature returned a tensor on meta; its input is on cpu"):
+        moved(torch.zeros(2, 3), 0.5)
