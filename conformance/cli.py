@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--profile", choices=PROFILES, default="ci", help="timing precision (default: ci)")
     bench.add_argument("--out", type=Path, metavar="DIR", help="write results.json, report.md and report.html here")
     _add_baseline_options(bench)
+    bench.add_argument(
+        "--timeout", type=float, default=120.0, metavar="S", help="a benchmark family may take 5 times S (default 120)"
+    )
     bench.add_argument("--verbose", action="store_true", help="tracebacks on errors")
 
     clauses = commands.add_parser("clauses", help="list the spec's clauses with the tests that cite each")
@@ -185,6 +188,7 @@ def _bench(args: argparse.Namespace) -> int:
         raise UsageError(f"--device must be cpu or cuda, got {args.device!r}")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError("--device cuda: no CUDA device is available here (torch.cuda.is_available() is False)")
+    _check_timeout(args.timeout)
     _check_out(args.out)
     baseline = _read_baseline(args)
     options = RunOptions(
@@ -192,6 +196,7 @@ def _bench(args: argparse.Namespace) -> int:
         families=args.family,
         profile=args.profile,
         device=args.device,
+        timeout_s=args.timeout,
     )
     adapters, not_loaded = _load_defaults(options.adapters) if not args.adapter else (_load(options.adapters), [])
     console = _console()
