@@ -21,6 +21,7 @@ from rich.console import Console
 from specformer import __version__
 from specformer.conformance import bench
 from specformer.conformance.adapters import AdapterLoadError, LoadedAdapter, load_adapter
+from specformer.conformance.bench.verdicts import fail_wrong_benchmarks
 from specformer.conformance.environment import environment
 from specformer.conformance.results import AdapterResult, RunResult
 
@@ -136,6 +137,8 @@ def _add_benchmarks(run: RunResult, options: RunOptions, adapters: list[LoadedAd
                     f"[yellow]{family} benchmarks of {adapter.spec} skipped: {type(exc).__name__}: {exc}[/yellow]",
                     highlight=False,
                 )
+    # A timed output that disagrees with the reference fails its clause and the run (exit 1).
+    fail_wrong_benchmarks(run)
 
 
 def _benchmark_families(spec_families: list[str]) -> list[str]:
