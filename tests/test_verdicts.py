@@ -110,3 +110,14 @@ def test_verdicts_by_what_happened(run_suite, statuses) -> None:
     messages = [t.message for c in adapter.clauses for t in c.tests if t.status == ERROR]
     assert messages and all("AdapterRaised" in m and "internal invariant broken" in m for m in messages)
     assert code == 1
+
+
+@pytest.mark.slow
+def test_generic_properties_catch_bugs_no_clause_test_was_written_against(run_suite, statuses) -> None:
+    adapters = ["fake_adapters:CachesOutputs", "fake_adapters:StrideBlind", "fake_adapters:GlobalRandomness"]
+    code, run, output = run_suite(adapters, "-k", "test_generic")
+    assert run is not None, output
+    assert statuses(run, "fake_adapters:CachesOutputs")["SAMP-TEMP-01"] == FAIL
+    assert statuses(run, "fake_adapters:StrideBlind")["SAMP-TOPK-01"] == FAIL
+    assert statuses(run, "fake_adapters:GlobalRandomness")["SAMP-DRAW-03"] == FAIL
+    assert code == 1
