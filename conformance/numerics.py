@@ -44,7 +44,9 @@ class ConformanceFailure(AssertionError):
         self.evidence = dict(evidence or {})
 
 
-def fail(message: str, **evidence: Any) -> None:
+def fail(message: str, /, **evidence: Any) -> None:
+    """Report that a clause does not hold. `message` is positional-only, so evidence may itself be
+    called `message` (a failure path that raised TypeError turned a fail into an error)."""
     raise ConformanceFailure(message, evidence)
 
 

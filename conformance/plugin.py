@@ -9,9 +9,12 @@ package is installed. It
 - parametrises every test that takes the `adapter` fixture over the named adapters
   (default: reference), and deselects tests outside the chosen families;
 - turns each test outcome into a specformer status: a missing operation is "unsupported"
-  (see `require`), an AssertionError is "fail", any other exception or a timeout is "error";
-  a failing test of a clause the adapter's expectations file lists becomes an xfail, so a
-  documented deviation does not fail the pytest run;
+  (see `require`); a check of the suite rejecting the answer (an AssertionError raised by the
+  test itself) is "fail"; anything the adapter raises, its own asserts included (they reach the
+  test as AdapterRaised, see LoadedAdapter.operation), or a timeout is "error";
+- a failure that the adapter's expectations file documents (the entry names the test and its
+  message matches, see conformance/expectations.py) is recorded as "deviates" and becomes an
+  xfail, so it does not fail the pytest run; any other failure of the same clause still does;
 - aggregates per (adapter, clause) and writes the results file at the end of the session.
 
 Without the `adapter` fixture in a test, none of this touches it: the plugin is inert for
@@ -304,12 +307,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         for key, value in item.user_properties:
             if key == "evidence" and not evidence:
                 evidence = dict(value)
-        _record(item, adapter, status, message, evidence, report.duration)
-        if status in (FAIL, ERROR) and any(i in adapter.expectations for i in _clause_ids(item)):
-            reasons = "; ".join(adapter.expectations[i].reason for i in _clause_ids(item) if i in adapter.expectations)
+        documented = _documented(adapter, item, status, message)
+        _record(item, adapter, status, message, evidence, report.duration, documented)
+        # The pytest outcome agrees with the results: xfail only when an entry documents this
+        # failure for every clause the test cites.
+        if documented and set(documented) == set(_clause_ids(item)):
             report.outcome = "skipped"
-            report.wasxfail = f"deviates (documented): {reasons}"
+            report.wasxfail = f"deviates (documented): {'; '.join(e.reason for e in documented.values())}"
     return report
+
+
+def _documented(adapter: Any, item: pytest.Item, status: str, message: str) -> dict[str, Any]:
+    """Clause ID -> the expectations entry documenting this failure (none for a pass)."""
+    from specformer.conformance.expectations import covers
+
+    if status not in (FAIL, ERROR):
+        return {}
+    found = ((c, adapter.expectations.get(c)) for c in _clause_ids(item))
+    return {c: e for c, e in found if e is not None and covers(e, item.nodeid, message)}
 
 
 def _classify(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[str, str, dict[str, Any]]:
@@ -341,24 +356,32 @@ def _message_of(exc: BaseException) -> str:
 
 
 def _record(
-    item: pytest.Item, adapter: Any, status: str, message: str, evidence: dict[str, Any], duration: float
+    item: pytest.Item,
+    adapter: Any,
+    status: str,
+    message: str,
+    evidence: dict[str, Any],
+    duration: float,
+    documented: dict[str, Any] | None = None,
 ) -> None:
+    """One TestResult per cited clause: "deviates" where that clause's entry documents the failure."""
     config = item.config
     reproduce = (
         f"python -m pytest {shlex.quote(f'{item.path}::{item.name}')} "
         f"--specformer-adapter={shlex.quote(adapter.spec)} "
         f"--specformer-profile={config.getoption('--specformer-profile')} -p no:cacheprovider"
     )
-    result = TestResult(
-        nodeid=item.nodeid,
-        status=status,
-        message=message,
-        evidence=_jsonable(evidence),
-        reproduce=reproduce if status in (FAIL, ERROR) else "",
-        duration_s=round(duration, 6),
-    )
     state = config.stash[_STATE]
     for clause_id in _clause_ids(item):
+        deviates = clause_id in (documented or {})
+        result = TestResult(
+            nodeid=item.nodeid,
+            status=DEVIATES if deviates else status,
+            message=message,
+            evidence=_jsonable({**evidence, "documented_as": status} if deviates else evidence),
+            reproduce=reproduce if status in (FAIL, ERROR) else "",
+            duration_s=round(duration, 6),
+        )
         state.results[(adapter.spec, clause_id)].append(result)
     if state.stream is not None:
         state.stream.record(item.nodeid, result)
@@ -483,11 +506,10 @@ def build_run(config: pytest.Config) -> RunResult:
         clause_results = []
         for clause_id in sorted({cid for spec, cid in state.results if spec == adapter.spec}):
             tests = state.results[(adapter.spec, clause_id)]
+            # A failure the expectations entry does not document keeps the clause at fail/error.
             status = clause_status([t.status for t in tests])
             expectation = adapter.expectations.get(clause_id)
-            stale = expectation is not None and status == PASS
-            if expectation is not None and status in (FAIL, ERROR):
-                status = DEVIATES
+            stale = expectation is not None and _stale(expectation, tests)
             known = clauses.get(clause_id)
             clause_results.append(
                 ClauseResult(
@@ -515,6 +537,15 @@ def build_run(config: pytest.Config) -> RunResult:
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         specformer_version=__version__,
     )
+
+
+def _stale(expectation: Any, tests: list[TestResult]) -> bool:
+    """The entry documented nothing this run although a test it names ran and passed."""
+    from specformer.conformance.expectations import names_test
+
+    if any(t.status == DEVIATES for t in tests):
+        return False
+    return any(t.status == PASS and names_test(expectation, t.nodeid) for t in tests)
 
 
 def _operations(adapter: Any) -> dict[str, list[str]]:

@@ -165,8 +165,19 @@ def citations() -> dict[str, list[str]]:
         for name, obj in vars(module).items():
             if not name.startswith("test_") or not callable(obj):
                 continue
-            for mark in getattr(obj, "pytestmark", []):
-                if mark.name == "specformer_clause":
-                    for clause_id in mark.args:
-                        cited.setdefault(clause_id, []).append(f"{short}::{name}")
+            for clause_id in dict.fromkeys(cited_by(obj)):
+                cited.setdefault(clause_id, []).append(f"{short}::{name}")
     return cited
+
+
+def cited_by(test: object) -> list[str]:
+    """The clause IDs a test function cites: its own marks, and those of its parametrized cases
+    (the generic tests cite each operation's clauses per case)."""
+    ids: list[str] = []
+    for mark in getattr(test, "pytestmark", []):
+        if mark.name == "specformer_clause":
+            ids += mark.args
+        elif mark.name == "parametrize":
+            for case in mark.args[1] if len(mark.args) > 1 else mark.kwargs.get("argvalues", []):
+                ids += [i for m in getattr(case, "marks", ()) if m.name == "specformer_clause" for i in m.args]
+    return ids

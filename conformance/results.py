@@ -7,10 +7,12 @@ and the terminal, Markdown and HTML renderers and `specformer compare` read it.
 Statuses, per (adapter, clause):
 
     pass         every applicable test of the clause passed
-    fail         a test found the adapter breaking the clause
-    deviates     it fails, and the adapter's expectations file documents why
+    fail         a check of the suite rejected the adapter's answer
+    deviates     it fails, and the adapter's expectations file documents each failing test
+                 (a failure no entry covers keeps the clause at fail)
     unsupported  the adapter does not implement what the clause's tests call
-    error        the adapter raised or hung where the clause required an answer
+    error        the adapter raised (its own asserts included) or hung where the clause
+                 required an answer
 
 This module does no I/O beyond (de)serialisation and knows nothing about pytest.
 """
@@ -57,6 +59,10 @@ class Expectation:
     clause: str
     reason: str
     link: str = ""
+    # Which failures it documents (conformance/expectations.py): test-id patterns and a message
+    # regex; an entry without tests documents every failure of its clause (the old format).
+    tests: list[str] = field(default_factory=list)
+    message: str = ""
 
 
 @dataclass

@@ -43,6 +43,7 @@ from rich.text import Text
 
 from specformer import __version__
 from specformer.conformance.adapters import AdapterLoadError, LoadedAdapter, load_adapter
+from specformer.conformance.bench.verdicts import fail_wrong_benchmarks
 from specformer.conformance.environment import environment
 from specformer.conformance.results import (
     ERROR,
@@ -571,6 +572,8 @@ def _add_benchmarks(
             started = time.monotonic()
             _benchmark_one(adapter.spec, families, options, run.ceilings, result, children, console)
             result.wall_s["bench"] = round(time.monotonic() - started, 3)
+    # A timed output that disagrees with the reference fails its clause and the run (exit 1).
+    fail_wrong_benchmarks(run)
 
 
 def _benchmark_families(spec_families: list[str], known: list[str]) -> list[str]:

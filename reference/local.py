@@ -48,6 +48,8 @@ def sliding_window_attention(
     With window >= N - 1 this is full attention (a property the tests check).
     """
     _check_local(query, key, value, window)
+    # subtle: a window past the sequence allows every key; clamp it, or the blocks are window-sized.
+    window = min(window, max(query.shape[-2], 1))
     scores, allowed, value_windows = _banded_scores(query, key, value, window, scale)
     out = torch.softmax(scores.masked_fill(~allowed, -math.inf), dim=-1) @ value_windows  # (B, H, C, W, Dv)
     return _unblock(out, query.shape[-2])
@@ -65,6 +67,7 @@ def local_global_attention(
     """Longformer attention: query i attends |i - j| <= window or global keys; global queries
     attend everything. global_mask (B, N) bool. (B, H, N, D) x3 -> (B, H, N, Dv)."""
     _check_local(query, key, value, window)
+    window = min(window, max(query.shape[-2], 1))  # as in sliding_window_attention
     batch, heads, length, dim = query.shape
     if global_mask.shape != (batch, length) or global_mask.dtype != torch.bool:
         raise ValueError(f"global_mask must be a (B, N) = ({batch}, {length}) bool tensor, got {global_mask.shape}")

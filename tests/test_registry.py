@@ -82,14 +82,13 @@ def test_every_test_cites_a_known_clause() -> None:
 def test_every_conformance_test_cites_a_clause() -> None:
     import importlib
 
-    from specformer.conformance.registry import suite_modules
+    from specformer.conformance.registry import cited_by, suite_modules
 
     for module_name in suite_modules():
         module = importlib.import_module(module_name)
         for name, obj in vars(module).items():
             if name.startswith("test_") and callable(obj) and "adapter" in obj.__code__.co_varnames:
-                marks = [m for m in getattr(obj, "pytestmark", []) if m.name == "specformer_clause"]
-                assert marks, f"{module_name}.{name} takes an adapter but cites no clause"
+                assert cited_by(obj), f"{module_name}.{name} takes an adapter but cites no clause"
 
 
 def test_complexity_bands_in_the_suite_are_the_spec_text() -> None:

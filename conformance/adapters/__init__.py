@@ -13,6 +13,7 @@ failed and what names exist; the CLI prints it and exits 2.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -42,6 +43,15 @@ class AdapterLoadError(Exception):
     """An adapter could not be loaded; str() is the one line to show the user."""
 
 
+class AdapterRaised(Exception):
+    """An AssertionError raised inside an adapter's operation, re-raised as this.
+
+    The suite's checks raise AssertionError (ConformanceFailure) to say "the answer is wrong":
+    that is a fail. An adapter's own assert means it gave no answer: that is an error, like any
+    other exception it raises. Not an AssertionError subclass, so the plugin classifies it so.
+    """
+
+
 @dataclass
 class LoadedAdapter:
     """An adapter as the suite sees it: the object, under the spec string the user gave."""
@@ -69,8 +79,24 @@ class LoadedAdapter:
         return family in self.capabilities.families
 
     def operation(self, name: str) -> Any | None:
-        """The bound operation, or None when the adapter does not implement it."""
-        return getattr(self.impl, name, None)
+        """The bound operation, or None when the adapter does not implement it.
+
+        An AssertionError raised inside the operation reaches the caller as AdapterRaised, so an
+        adapter's own assert is an error, never mistaken for a check of the suite (a fail).
+        """
+        bound = getattr(self.impl, name, None)
+        if bound is None or not callable(bound):
+            return bound
+        spec = self.spec
+
+        @functools.wraps(bound)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return bound(*args, **kwargs)
+            except AssertionError as exc:
+                raise AdapterRaised(f"{spec}.{name} raised AssertionError: {exc}") from exc
+
+        return guarded
 
     def implemented(self, family: str) -> list[str]:
         return [op for op in FAMILY_OPERATIONS.get(family, ()) if self.operation(op) is not None]

@@ -2,8 +2,12 @@
 
 An adapter is any object with a `name`, a `capabilities` declaration and the operations of
 the families it declares. It may implement any subset of a family's operations: the suite
-reports an operation that is absent (or set to None) as "unsupported", never as a pass. A
-declared operation that raises where the spec requires an answer is a failure.
+reports an operation that is absent (or set to None) as "unsupported", never as a pass.
+
+Verdicts go by what happened, not by exception class: a declared operation that raises where
+the spec requires an answer (any exception, its own `assert` included) or hangs is an "error";
+"fail" is reserved for the suite's checks rejecting an answer the operation gave (or the error
+it raised where the spec requires a ValueError).
 
 Tensors go in and out in the layouts each Protocol states; the adapter converts to and from
 its library's own types.

@@ -115,8 +115,10 @@ def check_against_reference(adapter, case: AttentionCase, dtype: torch.dtype, wh
 
 
 def assert_same(actual: torch.Tensor, expected: torch.Tensor, what: str) -> None:
+    if actual.shape != expected.shape:
+        fail(f"{what}: shape {tuple(actual.shape)}, expected {tuple(expected.shape)} (unchanged)")
     if not torch.equal(actual, expected):
-        difference = (actual - expected).abs().max().item()
+        difference = (actual.double() - expected.double()).abs().max().item()
         fail(
             f"{what}: outputs changed (max difference {difference:.3g}); they must be unchanged", difference=difference
         )

@@ -533,8 +533,13 @@ def test_whole_chunk_lookup(adapter) -> None:
 
 
 def _bpe_explanation(adapter, model: ByteLevelBPE, text: str) -> str:
-    """The clause behind a byte-level difference: chunking, chunk independence, or merging."""
+    """The clause behind a byte-level difference: special-token spellings matched in text, chunking,
+    chunk independence, or merging. Specials come first: a matched special spans chunks, so it would
+    otherwise be blamed on chunking."""
     encode = adapter.operation("bpe_encode")
+    specials = set(model.special_tokens.values())
+    if inputs.has_special_spelling(text, list(model.special_tokens)) and specials & set(encode(model, text)):
+        return "TOK-SPECIAL-02"
     chunks = byte_bpe.pretokenize(text, model.pattern)
     if encode(model, text) != [i for chunk in chunks for i in encode(model, chunk)]:
         return "TOK-BL-05"

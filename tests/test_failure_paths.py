@@ -1,0 +1,179 @@
+"""Every failure path of the suite's helpers, driven once: each must end in a ConformanceFailure.
+
+A bug in a failure path (a TypeError while formatting the message, a shape error while measuring a
+difference) turns the verdict "fail" into "error" and loses the message that explains it. These
+tests call each helper with an answer it must reject and check that what comes out is the
+suite's failure, with its message and evidence, not some other exception.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from specformer.conformance import numerics
+from specformer.conformance.numerics import ConformanceFailure
+from specformer.conformance.suite import test_attention as attention_suite
+from specformer.conformance.suite import test_embeddings as embeddings_suite
+from specformer.conformance.suite import test_sampling as sampling_suite
+from specformer.conformance.suite import test_tokenizers as tokenizers_suite
+
+
+def _raise(exc: Exception):
+    def call():
+        raise exc
+
+    return call
+
+
+def _fails(call, *fragments: str) -> ConformanceFailure:
+    """call() must raise ConformanceFailure whose message holds every fragment."""
+    with pytest.raises(ConformanceFailure) as failure:
+        call()
+    for fragment in fragments:
+        assert fragment in str(failure.value), (fragment, str(failure.value))
+    return failure.value
+
+
+# ---------------------------------------------------------------------------------------
+# numerics
+
+
+def test_fail_accepts_any_evidence_name() -> None:
+    failure = _fails(lambda: numerics.fail("the clause broke", message="m", what="w"), "the clause broke")
+    assert failure.evidence == {"message": "m", "what": "w"}
+
+
+def test_annotate_adds_inputs_to_the_failure() -> None:
+    def call() -> None:
+        with numerics.annotate(seed=3):
+            numerics.fail("bad", error=1.0)
+
+    failure = _fails(call, "bad [seed=3]")
+    assert failure.evidence == {"seed": 3, "error": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("actual", "fragment"),
+    [
+        (torch.zeros(2, 3, dtype=torch.float64), "shape (2, 3), expected (2, 2)"),
+        (torch.zeros(2, 2, dtype=torch.float32), "dtype torch.float32"),
+        (torch.tensor([[0.0, float("-inf")], [0.0, 0.0]], dtype=torch.float64), "removed tokens differ"),
+        (torch.tensor([[0.0, 0.5], [0.0, 0.0]], dtype=torch.float64), "exceeds tolerance"),
+        (torch.tensor([[0.0, float("nan")], [0.0, 0.0]], dtype=torch.float64), "max abs error inf"),
+    ],
+)
+def test_assert_close_failure_paths(actual: torch.Tensor, fragment: str) -> None:
+    oracle = torch.zeros(2, 2, dtype=torch.float64)
+    _fails(lambda: numerics.assert_close(actual, oracle, oracle.clone(), what="op"), "op: ", fragment)
+
+
+# ---------------------------------------------------------------------------------------
+# sampling
+
+
+@pytest.mark.parametrize(
+    ("call", "fragment"),
+    [
+        (lambda: 1, "top_k=0 was accepted (returned int)"),
+        (_raise(RuntimeError("boom")), "top_k=0 raised RuntimeError (boom), expected ValueError"),
+        (_raise(ValueError("bad value")), "does not name 'top_k'"),
+    ],
+)
+def test_sampling_expect_value_error(call, fragment: str) -> None:
+    _fails(lambda: sampling_suite.expect_value_error(call, "top_k", 0), fragment)
+
+
+def test_sampling_kept_and_unchanged() -> None:
+    logits = torch.tensor([[0.0, float("-inf"), 1.0]])
+    _fails(lambda: sampling_suite.assert_kept(logits, [[2]], "top_k=1"), "kept tokens [[0, 2]], expected [[2]]")
+    _fails(lambda: sampling_suite.assert_unchanged(logits, torch.zeros(1, 3), "top_p=1"), "unchanged (bitwise)")
+    _fails(lambda: sampling_suite.assert_unchanged(logits, torch.zeros(2, 3), "top_p=1"), "unchanged (bitwise)")
+
+
+# ---------------------------------------------------------------------------------------
+# attention and embeddings
+
+
+def test_attention_assert_same_failure_paths() -> None:
+    _fails(lambda: attention_suite.assert_same(torch.ones(2), torch.zeros(2), "rows"), "max difference 1")
+    _fails(lambda: attention_suite.assert_same(torch.ones(3), torch.zeros(2), "rows"), "shape (3,), expected (2,)")
+    mixed = torch.ones(2, dtype=torch.float32), torch.zeros(2, dtype=torch.float64)
+    _fails(lambda: attention_suite.assert_same(*mixed, "rows"), "rows")
+
+
+@pytest.mark.parametrize(
+    ("call", "fragment"),
+    [
+        (lambda: torch.zeros(2, 3), "was accepted (returned (2, 3))"),
+        (lambda: [1], "was accepted (returned [1])"),
+        (_raise(IndexError("out of range")), "raised IndexError (out of range)"),
+        (_raise(ValueError("nothing useful")), "does not name length or position"),
+    ],
+)
+def test_embeddings_expect_value_error(call, fragment: str) -> None:
+    _fails(lambda: embeddings_suite._expect_value_error(call, "too long", ("length", "position")), fragment)
+
+
+# ---------------------------------------------------------------------------------------
+# tokenizers
+
+
+@pytest.mark.parametrize(
+    ("call", "fragment"),
+    [
+        (lambda: [1, 2], "returned [1, 2], expected ValueError naming ['text']"),
+        (_raise(TypeError("no")), "raised TypeError (no), expected ValueError naming ['text']"),
+        (_raise(ValueError("a surrogate")), "ValueError does not name ['text']"),
+    ],
+)
+def test_tokenizers_expect_value_error(call, fragment: str) -> None:
+    failure = _fails(lambda: tokenizers_suite.expect_value_error(call, "text", what="encode('a\\ud800')"), fragment)
+    if "does not name" in fragment:
+        assert failure.evidence == {"message": "a surrogate"}
+
+
+def test_tokenizers_check_cuts_long_values() -> None:
+    failure = _fails(lambda: tokenizers_suite.check(list(range(100)), [], "ids", seed=1), "100 items")
+    assert failure.evidence == {"seed": 1}
+
+
+def test_tokenizers_agreement_failure_names_the_explanation() -> None:
+    request = SimpleNamespace(node=SimpleNamespace(user_properties=[]))
+    texts = ["a", "bc", "d"]
+
+    def actual(text: str) -> list[int]:
+        if text == "d":
+            raise RuntimeError("crashed")
+        return [ord(c) for c in text] if text != "bc" else [98]
+
+    failure = _fails(
+        lambda: tokenizers_suite.check_agreement(
+            request, "vocab", texts, [[ord(c) for c in t] for t in texts], actual, lambda t: "TOK-X-01"
+        ),
+        "vocab: 2 of 3 strings differ",
+        "first: 'bc'",
+        "(explained by TOK-X-01)",
+    )
+    entry = failure.evidence["agreement"]
+    assert entry["agreeing"] == 1 and entry["clause"] == "TOK-X-01"
+    assert request.node.user_properties == [("evidence", {"agreement": entry})]
+
+
+def test_tokenizers_agreement_survives_an_explanation_that_raises() -> None:
+    request = SimpleNamespace(node=SimpleNamespace(user_properties=[]))
+    _fails(
+        lambda: tokenizers_suite.check_agreement(
+            request, "vocab", ["a"], [[1]], lambda t: [2], _raise_with_argument(KeyError("x"))
+        ),
+        "(explained by raised KeyError",
+    )
+
+
+def _raise_with_argument(exc: Exception):
+    def explain(text: str) -> str:
+        raise exc
+
+    return explain
