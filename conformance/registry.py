@@ -170,3 +170,91 @@ def citations() -> dict[str, list[str]]:
                     for clause_id in mark.args:
                         cited.setdefault(clause_id, []).append(f"{short}::{name}")
     return cited
+
+
+# ---------------------------------------------------------------------------------------
+# Clause IDs written in prose and code, and the links the registry follows from a clause
+
+
+# An ID, optionally followed by a range ("TOK-PAD-01..04") or shorthand siblings ("TOK-OFF-01, -03").
+CLAUSE_MENTION = re.compile(r"\b(?P<stem>[A-Z][A-Z0-9]*-[A-Z][A-Z0-9]*)-(?P<number>\d{2})(?P<more>(?:\.\.\d{2}|, -\d{2})*)")
+# A reference function's declaration, one line of its docstring: "Clauses: SAMP-TOPP-01, SAMP-TOPP-02."
+CLAUSES_LINE = re.compile(r"^\s*Clauses: (?P<ids>.+?)\.?\s*$", re.MULTILINE)
+
+
+def mentioned_ids(text: str) -> list[tuple[int, str]]:
+    """(line number, clause ID) for every clause-ID-shaped string in `text`, ranges expanded.
+
+    >>> mentioned_ids("see SAMP-TOPK-01..03 and\\nTOK-OFF-01, -03")
+    [(1, 'SAMP-TOPK-01'), (1, 'SAMP-TOPK-02'), (1, 'SAMP-TOPK-03'), (2, 'TOK-OFF-01'), (2, 'TOK-OFF-03')]
+    """
+    found: list[tuple[int, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        for match in CLAUSE_MENTION.finditer(line):
+            stem, first = match["stem"], int(match["number"])
+            numbers = [first]
+            for part in re.findall(r"\.\.\d{2}|, -\d{2}", match["more"]):
+                if part.startswith(".."):
+                    numbers += range(numbers[-1] + 1, int(part[2:]) + 1)
+                else:
+                    numbers.append(int(part[3:]))
+            found += [(number, f"{stem}-{n:02d}") for n in numbers]
+    return found
+
+
+def declared_clauses(docstring: str | None) -> list[str]:
+    """The IDs on the `Clauses:` line of a reference symbol's docstring (spec/README.md)."""
+    match = CLAUSES_LINE.search(docstring or "")
+    return [clause_id for _, clause_id in mentioned_ids(match["ids"])] if match else []
+
+
+def reference_declarations() -> dict[str, list[str]]:
+    """Reference symbol ("specformer.reference.sampling.top_p_filter") -> the clauses it declares."""
+    import inspect
+
+    from specformer import reference
+
+    declared: dict[str, list[str]] = {}
+    for info in pkgutil.walk_packages(reference.__path__, f"{reference.__name__}."):
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
+                continue
+            if inspect.isfunction(obj) or inspect.isclass(obj):
+                ids = declared_clauses(obj.__doc__)
+                if ids:
+                    declared[f"{module.__name__}.{name}"] = ids
+    return declared
+
+
+def reference_symbols() -> dict[str, list[str]]:
+    """Clause ID -> the reference symbols that declare they implement it."""
+    by_clause: dict[str, list[str]] = {}
+    for symbol, ids in reference_declarations().items():
+        for clause_id in ids:
+            by_clause.setdefault(clause_id, []).append(symbol)
+    return by_clause
+
+
+def breaking_mutants() -> dict[str, list[str]]:
+    """Clause ID -> the mutants ("module:Class") whose `breaks` names it."""
+    from specformer.conformance import mutants
+
+    broken: dict[str, list[str]] = {}
+    for info in pkgutil.iter_modules(mutants.__path__):
+        module = importlib.import_module(f"{mutants.__name__}.{info.name}")
+        for mutant in getattr(module, "ALL", ()):
+            for clause_id in mutant.breaks:
+                broken.setdefault(clause_id, []).append(f"{module.__name__}:{mutant.__name__}")
+    return broken
+
+
+def spec_anchor(clause: Clause) -> str:
+    """The relative link to a clause's heading, as GitHub renders spec/FAMILY.md's anchors.
+
+    >>> spec_anchor(Clause("SAMP-TOPP-01", "Nucleus: keep the smallest set", "sampling", "", "sampling.md:10"))
+    'spec/sampling.md#samp-topp-01--nucleus-keep-the-smallest-set'
+    """
+    heading = f"{clause.id}  {clause.title}".lower()
+    slug = re.sub(r"[^\w\- ]", "", heading).replace(" ", "-")
+    return f"spec/{clause.source.split(':')[0]}#{slug}"

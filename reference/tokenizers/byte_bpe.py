@@ -27,7 +27,7 @@ Deliberately left out: offsets, BPE dropout, unknown tokens and byte fallback (e
 a token), HF's `add_prefix_space`/`trim_offsets`, normalizers, tiktoken's `_encode_bytes` tail
 handling and unstable-token completion, and any speed trick beyond a per-chunk cache and a heap.
 Unicode character classes (`\\p{L}`, `\\p{N}`) are those of the installed `regex` module, which can
-differ from tiktoken's and Oniguruma's on recently assigned code points (TOK-GEN-06).
+differ from tiktoken's and Oniguruma's on recently assigned code points (TOK-GEN-01).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from typing import Literal
 
 import regex
 
-# Named pre-tokenization regexes (TOK-BL-03..05). Every other string is taken as a regex itself.
+# Named pre-tokenization regexes (TOK-BL-03, TOK-BL-04). Every other string is taken as a regex itself.
 PATTERNS: dict[str, str] = {
     # openai/gpt-2 src/encoder.py; HF `pre_tokenizers.ByteLevel(use_regex=True)` uses the same.
     # tiktoken's r50k/p50k form is an equivalent, possessive rewrite of it.
@@ -55,7 +55,7 @@ PATTERNS: dict[str, str] = {
     ),
     # cl100k as tiktoken ships it today (tiktoken_ext/openai_public.py::cl100k_base). It differs
     # from "cl100k" when the text ends in whitespace that holds CR/LF followed by more whitespace:
-    # "x\r\t" -> ["x", "\r\t"] here, ["x", "\r", "\t"] there (TOK-BL-05).
+    # "x\r\t" -> ["x", "\r\t"] here, ["x", "\r", "\t"] there (TOK-BL-04).
     "cl100k-tiktoken": (
         r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+"""
         r"""|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
@@ -74,7 +74,7 @@ PATTERNS: dict[str, str] = {
     ),
 }
 
-# Training tie-breaks (TOK-BPE-06), see `train`.
+# Training tie-breaks (TOK-TRAIN-02), see `train`.
 TIE_BREAKS = ("first-occurrence", "smallest-ids")
 
 # mistral_common's Tekkenizer.DEPRECATED_SPECIAL_TOKENS: the names of ids 0..19 in tekken files that
@@ -95,7 +95,7 @@ _MERGED_AWAY = -1  # marks a merged-away position in a chunk; token ids are >= 0
 
 
 def bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's bijection from the 256 byte values to printable characters (TOK-BL-01, TOK-BL-02).
+    """GPT-2's bijection from the 256 byte values to printable characters (TOK-BL-01).
 
     The 188 bytes 0x21-0x7E, 0xA1-0xAC and 0xAE-0xFF map to the character of the same code point;
     the other 68 (controls, space, 0x7F-0xA0, soft hyphen 0xAD) map, in increasing byte order, to
@@ -126,7 +126,7 @@ def resolve_pattern(pattern: str) -> str:
 def pretokenize(text: str, pattern: str) -> list[str]:
     """Split `text` into the chunks BPE runs on: all matches of the regex, left to right.
 
-    The chunks must tile the text (TOK-BL-03); a pattern that skips characters raises ValueError
+    The chunks must tile the text (TOK-BL-02); a pattern that skips characters raises ValueError
     rather than silently dropping them (tiktoken drops them).
 
     >>> pretokenize("Hello world's  end!\\n", "gpt2")
@@ -226,7 +226,7 @@ class ByteLevelBPE:
         HF's internal form, with bytes(merged) == bytes(left) + bytes(right).
     special_tokens: surface string -> id, ids disjoint from token_bytes. Matched in text only when
         `encode` is told to (`allowed_special`).
-    whole_chunk_lookup: emit a chunk that is itself a token as that token without merging (TOK-BPE-04).
+    whole_chunk_lookup: emit a chunk that is itself a token as that token without merging (TOK-BPE-05).
     cache_size: chunks whose ids are remembered; once full, new chunks are not added (as in HF).
     """
 
@@ -357,7 +357,7 @@ class ByteLevelBPE:
     def from_merges(
         cls, merges: Sequence[tuple[bytes, bytes]], pattern: str, special_tokens: Mapping[str, int] | None = None
     ) -> ByteLevelBPE:
-        """The format `train` produces: byte b has id b, merge i makes id 256 + i (TOK-BPE-07).
+        """The format `train` produces: byte b has id b, merge i makes id 256 + i (TOK-TRAIN-03).
 
         >>> bpe = ByteLevelBPE.from_merges([(b"a", b"b"), (b"ab", b"c")], "gpt2")
         >>> bpe.encode("abc abd")
@@ -380,10 +380,10 @@ class ByteLevelBPE:
     def encode(self, text: str, *, allowed_special: Collection[str] | Literal["all"] = ()) -> list[int]:
         """Token ids of `text`.
 
-        Special tokens: by default their surface strings are ordinary text (TOK-SPC-02). Those in
+        Special tokens: by default their surface strings are ordinary text (the `text` variant of TOK-SPECIAL-02). Those in
         `allowed_special` ("all" for every one) become their ids; where allowed specials overlap the
-        leftmost, then longest, match wins (TOK-SPC-04). Ordinary text between them is encoded on
-        its own. Lone surrogates raise ValueError naming their index (TOK-GEN-05); tiktoken instead
+        leftmost, then longest, match wins (TOK-SPECIAL-01). Ordinary text between them is encoded on
+        its own. Lone surrogates raise ValueError naming their index (TOK-GEN-03); tiktoken instead
         replaces them with U+FFFD and HF tokenizers raises TypeError.
         """
         _check_scalar_values(text)
@@ -509,7 +509,7 @@ class ByteLevelBPE:
 
     def decode(self, ids: Iterable[int]) -> str:
         """The text of the tokens: all bytes joined first, then decoded as UTF-8 with errors="replace",
-        like tiktoken's `decode` (TOK-BL-09): a sequence cut mid-character decodes to U+FFFD."""
+        like tiktoken's `decode` (TOK-BL-07): a sequence cut mid-character decodes to U+FFFD."""
         return self.decode_bytes(list(ids)).decode("utf-8", errors="replace")
 
     # --- inspection --------------------------------------------------------------------
@@ -565,9 +565,9 @@ def train(
     text: str, num_merges: int, pattern: str, *, tie_break: str = "first-occurrence"
 ) -> list[tuple[bytes, bytes]]:
     """Learn up to `num_merges` merges from `text`: repeatedly merge the most frequent adjacent pair,
-    counting pairs inside pre-tokenized chunks only (TOK-BPE-05). Stops early when no pair is left.
+    counting pairs inside pre-tokenized chunks only (TOK-TRAIN-01). Stops early when no pair is left.
 
-    Ties between equally frequent pairs (TOK-BPE-06):
+    Ties between equally frequent pairs (TOK-TRAIN-02):
     - "first-occurrence": the pair seen first in the text (chunk order, then position), which is
       what Python's `max` over an insertion-ordered dict gives: minbpe, tiktoken's `_educational`.
     - "smallest-ids": the smallest (left id, right id) in HF's id order, as HF tokenizers'

@@ -51,7 +51,7 @@ def _check_choice(name: str, value: str, accepted: Sequence[str]) -> None:
 
 
 def find_special_tokens(text: str, special_tokens: Sequence[str]) -> list[tuple[int, int]]:
-    """Spans of special-token strings in `text`, leftmost-longest (TOK-SPC-04): scan left to right,
+    """Spans of special-token strings in `text`, leftmost-longest (TOK-SPECIAL-01): scan left to right,
     and where several specials start at the same position take the longest.
 
     >>> find_special_tokens("a[SEP]Xb [SEP]", ["[SEP]", "[SEP]X"])
@@ -109,7 +109,7 @@ def split_on_special_tokens(
 
 @dataclass
 class Encoding:
-    """Model inputs for one sequence or pair; all five lists have the same length (TOK-PAD-05)."""
+    """Model inputs for one sequence or pair; all five lists have the same length (TOK-POST-01, TOK-POST-02, TOK-POST-03)."""
 
     ids: list[int]
     token_type_ids: list[int]  # 0 for [CLS], A and the first [SEP]; 1 for B and the last [SEP]
@@ -201,17 +201,17 @@ def truncation_lengths(
         return len_a, len_b
     if strategy == "only_first" or (strategy == "longest_first" and len_b is None):
         if strategy == "only_first" and len_a <= to_remove:
-            raise ValueError(f"only_first: sequence A has {len_a} tokens, too few to remove {to_remove} (TOK-TRUNC-03)")
+            raise ValueError(f"only_first: sequence A has {len_a} tokens, too few to remove {to_remove} (TOK-TRUNC-05)")
         return len_a - to_remove, len_b
     if strategy == "only_second":
         if len_b is None or len_b <= to_remove:
             raise ValueError(
-                f"only_second: sequence B has {len_b or 0} tokens, too few to remove {to_remove} (TOK-TRUNC-03)"
+                f"only_second: sequence B has {len_b or 0} tokens, too few to remove {to_remove} (TOK-TRUNC-05)"
             )
         return len_a, len_b - to_remove
     assert len_b is not None
     shorter = min(len_a, len_b)
-    if budget - shorter >= shorter:  # keep the shorter whole, the longer absorbs the cut (TOK-TRUNC-04)
+    if budget - shorter >= shorter:  # keep the shorter whole, the longer absorbs the cut (TOK-TRUNC-02)
         return (len_a, budget - len_a) if len_a <= len_b else (budget - len_b, len_b)
     small, big = budget // 2, budget - budget // 2
     # subtle: the two rules differ only when the budget is odd and A is not longer than B.
@@ -235,7 +235,7 @@ def truncate(
     direction: str = "right",
 ) -> tuple[list[T], list[T] | None]:
     """Truncate A (and B) so that, with `num_special` template tokens added, the result has at most
-    `max_length` tokens (TOK-TRUNC-01..05). Raises ValueError when that cannot be done.
+    `max_length` tokens (TOK-TRUNC-01..06). Raises ValueError when that cannot be done.
 
     >>> truncate([1, 2, 3], [4, 5, 6, 7], 8, odd_budget="longer", direction="left")
     ([2, 3], [5, 6, 7])
@@ -307,8 +307,8 @@ def pad(
     side: str = "right",
 ) -> Encoding:
     """Pad one encoding to `length` (default: its own length), rounded up to `pad_to_multiple_of`.
-    Never truncates (TOK-PAD-02). Pads carry pad_id, pad_type_id (0 in BERT), attention 0,
-    special 1 and offsets (0, 0) (TOK-PAD-03, -04).
+    Never truncates (TOK-PAD-01). Pads carry pad_id, pad_type_id (0 in BERT), attention 0,
+    special 1 and offsets (0, 0) (TOK-PAD-03, TOK-PAD-04).
 
     >>> pad(apply_template([7], cls_id=101, sep_id=102), length=5, side="left").ids
     [0, 0, 101, 7, 102]

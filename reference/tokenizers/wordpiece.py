@@ -6,13 +6,13 @@ The pipeline is the one HF `tokenizers` runs for BERT (and the one transformers'
     text -> split on special tokens -> normalize -> pre-tokenize -> WordPiece on each word
 
     normalize     clean_text (drop controls, map whitespace to " "), isolate CJK ideographs,
-                  strip accents (NFD, drop Mn), lowercase                   TOK-BERT-01..06
-    pre-tokenize  split on whitespace, isolate every punctuation character  TOK-BERT-03
+                  strip accents (NFD, drop Mn), lowercase                   TOK-BERT-01..05
+    pre-tokenize  split on whitespace, isolate every punctuation character  TOK-BERT-06
     WordPiece     longest vocabulary entry at each position, "##" inside a word,
                   a word with no match anywhere (or too long) -> one [UNK]   TOK-WP-01..04
 
 Every normalized character keeps the (start, end) span of the original characters it came
-from, so `offsets` are code-point offsets into the text the caller passed (TOK-OFF-01, -06),
+from, so `offsets` are code-point offsets into the text the caller passed (TOK-OFF-01),
 as HF's `Encoding.offsets` are.
 
 Where the fast (HF `tokenizers`, Rust) and slow (transformers' Python `BertTokenizerLegacy`)
@@ -25,7 +25,7 @@ Deliberately left out:
   (the spec pins 14.0.0, Python 3.11). HF tokenizers uses older tables from the Rust crate
   `unicode_categories` 0.1 for control/punctuation/mark tests, so ~500 code points that were
   assigned or recategorised later (e.g. U+061D, U+2E55, U+0890, U+07FD) behave differently
-  there. They are not modelled; conformance vectors avoid them (TOK-GEN-06).
+  there. They are not modelled; conformance vectors avoid them (TOK-GEN-01).
 - Lone surrogates: deleted here (category Cs is a control); HF raises, slow deletes.
 - Training a vocabulary, `never_split` lists other than special tokens, `do_split_on_punc=False`,
   the decoder's `cleanup` step (" ." -> "."), and overflow windows (stride).
@@ -378,7 +378,7 @@ class WordPiece:
         """Tokens of `text` with (start, end) character offsets into `text`.
 
         `special_policy` says what a special token's surface string in `text` does: "match" maps it
-        to its id (HF's default), "raise" raises ValueError (tiktoken's default; TOK-SPC-01), "text"
+        to its id (HF's default), "raise" raises ValueError (tiktoken's default; TOK-SPECIAL-02), "text"
         tokenizes it like any other text (HF `split_special_tokens=True`).
         """
         out: list[tuple[str, tuple[int, int]]] = []
