@@ -177,7 +177,9 @@ def citations() -> dict[str, list[str]]:
 
 
 # An ID, optionally followed by a range ("TOK-PAD-01..04") or shorthand siblings ("TOK-OFF-01, -03").
-CLAUSE_MENTION = re.compile(r"\b(?P<stem>[A-Z][A-Z0-9]*-[A-Z][A-Z0-9]*)-(?P<number>\d{2})(?P<more>(?:\.\.\d{2}|, -\d{2})*)")
+CLAUSE_MENTION = re.compile(
+    r"\b(?P<stem>[A-Z][A-Z0-9]*-[A-Z][A-Z0-9]*)-(?P<number>\d{2})(?P<more>(?:\.\.\d{2}|, -\d{2})*)"
+)
 # A reference function's declaration, one line of its docstring: "Clauses: SAMP-TOPP-01, SAMP-TOPP-02."
 CLAUSES_LINE = re.compile(r"^\s*Clauses: (?P<ids>.+?)\.?\s*$", re.MULTILINE)
 

@@ -106,6 +106,8 @@ def bytes_to_unicode() -> dict[int, str]:
     ('A', 'Ġ', 'Ċ', 'Ā', 'Ń')
     >>> "".join(table[b] for b in " héllo".encode("utf-8"))
     'ĠhÃ©llo'
+
+    Clauses: TOK-BL-01.
     """
     printable = [*range(0x21, 0x7F), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
     table = {b: chr(b) for b in printable}
@@ -119,6 +121,8 @@ def resolve_pattern(pattern: str) -> str:
 
     >>> resolve_pattern("gpt2") == PATTERNS["gpt2"], resolve_pattern(r"\\w+|\\W+")
     (True, '\\\\w+|\\\\W+')
+
+    Clauses: TOK-BL-03, TOK-BL-04.
     """
     return PATTERNS.get(pattern, pattern)
 
@@ -133,6 +137,8 @@ def pretokenize(text: str, pattern: str) -> list[str]:
     ['Hello', ' world', "'s", ' ', ' end', '!', '\\n']
     >>> pretokenize("x\\r\\t", "cl100k"), pretokenize("x\\r\\t", "cl100k-tiktoken")
     (['x', '\\r', '\\t'], ['x', '\\r\\t'])
+
+    Clauses: TOK-BL-02, TOK-BL-03.
     """
     compiled = _compile(pattern)
     chunks = compiled.findall(text)
@@ -186,6 +192,8 @@ def pair_counts(words: Sequence[Sequence[int]], counts: Sequence[int]) -> dict[t
 
     >>> pair_counts([[1, 2, 3, 1, 2], [2, 3]], [1, 10])
     {(1, 2): 2, (2, 3): 11, (3, 1): 1}
+
+    Clauses: TOK-TRAIN-01.
     """
     stats: dict[tuple[int, int], int] = {}
     for word, count in zip(words, counts, strict=True):
@@ -199,6 +207,8 @@ def merge_pair(word: Sequence[int], pair: tuple[int, int], new_id: int) -> list[
 
     >>> merge_pair([1, 1, 1, 2, 1, 1], (1, 1), 9)
     [9, 1, 2, 9]
+
+    Clauses: TOK-BPE-02.
     """
     merged: list[int] = []
     i = 0
@@ -228,6 +238,8 @@ class ByteLevelBPE:
         `encode` is told to (`allowed_special`).
     whole_chunk_lookup: emit a chunk that is itself a token as that token without merging (TOK-BPE-05).
     cache_size: chunks whose ids are remembered; once full, new chunks are not added (as in HF).
+
+    Clauses: TOK-GEN-02..04, TOK-BL-05..07, TOK-BPE-01..06, TOK-SPECIAL-01, TOK-SPECIAL-02.
     """
 
     def __init__(
@@ -380,8 +392,8 @@ class ByteLevelBPE:
     def encode(self, text: str, *, allowed_special: Collection[str] | Literal["all"] = ()) -> list[int]:
         """Token ids of `text`.
 
-        Special tokens: by default their surface strings are ordinary text (the `text` variant of TOK-SPECIAL-02). Those in
-        `allowed_special` ("all" for every one) become their ids; where allowed specials overlap the
+        Special tokens: by default their surface strings are ordinary text (TOK-SPECIAL-02's `text`).
+        Those in `allowed_special` ("all" for every one) become their ids; where allowed specials overlap the
         leftmost, then longest, match wins (TOK-SPECIAL-01). Ordinary text between them is encoded on
         its own. Lone surrogates raise ValueError naming their index (TOK-GEN-03); tiktoken instead
         replaces them with U+FFFD and HF tokenizers raises TypeError.
@@ -583,6 +595,8 @@ def train(
     [(b'a', b'a'), (b'aa', b'a'), (b'aaa', b'b')]
     >>> train("ba ab", 1, "gpt2"), train("ba ab", 1, "gpt2", tie_break="smallest-ids")
     ([(b'b', b'a')], [(b'a', b'b')])
+
+    Clauses: TOK-TRAIN-01..03.
     """
     if isinstance(num_merges, bool) or not isinstance(num_merges, int) or num_merges < 0:
         raise ValueError(f"num_merges must be an integer >= 0, got {num_merges!r}")
