@@ -13,6 +13,7 @@ line, never a clause silently dropped.
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 import re
 from dataclasses import dataclass, field
@@ -40,6 +41,16 @@ class Variant:
     default: bool = False
 
 
+@dataclass(frozen=True)
+class Example:
+    """One worked example of a clause, from a fenced `examples` block: a JSON object per line,
+    which the family's tests run against every adapter (spec/README.md, "Worked examples")."""
+
+    clause: str
+    source: str  # "sampling.md:175"
+    data: dict
+
+
 @dataclass
 class Clause:
     id: str
@@ -48,6 +59,7 @@ class Clause:
     text: str
     source: str  # "sampling.md:42"
     variants: list[Variant] = field(default_factory=list)
+    examples: list[Example] = field(default_factory=list)
 
     @property
     def default_variant(self) -> str | None:
@@ -66,6 +78,7 @@ def parse_family(text: str, family: str, filename: str) -> list[Clause]:
     current: Clause | None = None
     body: list[str] = []
     in_variants = False
+    in_examples = False
 
     def finish() -> None:
         if current is not None:
@@ -80,6 +93,26 @@ def parse_family(text: str, family: str, filename: str) -> list[Clause]:
             clauses.append(current)
 
     for number, line in enumerate(text.splitlines(), start=1):
+        if in_examples:
+            body.append(line)
+            if line.strip() == "```":
+                in_examples = False
+            elif line.strip():
+                try:
+                    data = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise SpecError(f"{filename}:{number}: an example must be one JSON object per line: {exc}") from exc
+                if not isinstance(data, dict):
+                    raise SpecError(f"{filename}:{number}: an example must be a JSON object, got {line!r}")
+                assert current is not None
+                current.examples.append(Example(current.id, f"{filename}:{number}", data))
+            continue
+        if line.strip() == "```examples":
+            if current is None:
+                raise SpecError(f"{filename}:{number}: an examples block outside a clause")
+            body.append(line)
+            in_examples = True
+            continue
         if line.startswith("### "):
             finish()
             match = CLAUSE_HEADING.match(line)
@@ -102,8 +135,15 @@ def parse_family(text: str, family: str, filename: str) -> list[Clause]:
                 if item is None:
                     raise SpecError(f"{filename}:{number}: malformed variant item {line!r}; expected '- `name` ...'")
                 current.variants.append(Variant(item["name"], line[2:].strip(), bool(item["default"])))
+    if in_examples:
+        raise SpecError(f"{filename}: an examples block is not closed with ```")
     finish()
     return clauses
+
+
+def examples(clause_id: str) -> list[Example]:
+    """The worked examples of a clause of the installed spec."""
+    return registry()[clause_id].examples
 
 
 def spec_files(directory: Path | None = None) -> list[tuple[str, str, str]]:

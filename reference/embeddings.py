@@ -115,8 +115,8 @@ def sinusoidal_position_encoding(
     - "tensor2tensor" (tensor2tensor, fairseq, Whisper's encoder): [sin | cos] with
       w_i = 10000^(-i / (f - 1)), so the slowest frequency is exactly 1/10000.
 
-    >>> sinusoidal_position_encoding(2, 4).tolist()[1]  # p = 1: sin 1, cos 1, sin 0.01, cos 0.01
-    [0.8414709848078965, 0.5403023058681398, 0.009999833334166664, 0.9999500004166653]
+    >>> [round(v, 12) for v in sinusoidal_position_encoding(2, 4).tolist()[1]]  # sin 1, cos 1, sin .01, cos .01
+    [0.841470984808, 0.540302305868, 0.009999833334, 0.999950000417]
 
     Clauses: EMB-SIN-01, EMB-SIN-02.
     """

@@ -16,6 +16,7 @@ over the batch. Randomness only comes in through an explicit torch.Generator.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -28,6 +29,18 @@ ORDERS: dict[str, tuple[str, ...]] = {
 }
 TOP_K_TIES = ("keep-ties", "exactly-k")  # SAMP-TOPK-02
 TOP_P_BOUNDARIES = ("strict", "inclusive")  # SAMP-TOPP-02
+# The keyword argument that selects each clause's variant: the one table the suite, the
+# benchmarks and the reference adapter read (through `variant_arguments`).
+VARIANT_ARGUMENTS = {"SAMP-ORDER-01": "order", "SAMP-TOPK-02": "top_k_ties", "SAMP-TOPP-02": "top_p_boundary"}
+
+
+def variant_arguments(variant_of: Callable[[str], str]) -> dict[str, str]:
+    """The keyword arguments that select the variants `variant_of(clause_id)` names.
+
+    >>> variant_arguments({"SAMP-ORDER-01": "vllm", "SAMP-TOPK-02": "exactly-k", "SAMP-TOPP-02": "strict"}.get)
+    {'order': 'vllm', 'top_k_ties': 'exactly-k', 'top_p_boundary': 'strict'}
+    """
+    return {argument: variant_of(clause_id) for clause_id, argument in VARIANT_ARGUMENTS.items()}
 
 
 @dataclass(frozen=True)

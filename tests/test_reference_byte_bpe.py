@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import base64
-import doctest
 import functools
 import importlib.resources
 import json
@@ -24,7 +23,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from specformer.reference.tokenizers import byte_bpe
 from specformer.reference.tokenizers.byte_bpe import (
     PATTERNS,
     ByteLevelBPE,
@@ -209,12 +207,6 @@ def bytes_from_byte_level(token: str) -> bytes:
 
 # ---------------------------------------------------------------------------------------
 # Helpers and patterns
-
-
-def test_docstring_examples() -> None:
-    """The worked examples in the module's docstrings hold."""
-    failures, tried = doctest.testmod(byte_bpe, verbose=False)
-    assert tried > 10 and failures == 0
 
 
 def test_bytes_to_unicode_is_gpt2s_table() -> None:
@@ -407,8 +399,8 @@ def test_special_tokens_are_text_unless_allowed() -> None:
 
 
 def test_special_tokens_match_tiktoken_and_hf(monkeypatch: pytest.MonkeyPatch) -> None:
-    """TOK-SPECIAL-01, TOK-SPECIAL-02: on an HF-trained vocabulary, non-overlapping specials as tiktoken (allowed, and as
-    text); overlapping ones ("<|end" inside "<|endoftext|>") as HF's added tokens, leftmost-longest."""
+    """TOK-SPECIAL-01, TOK-SPECIAL-02: on an HF-trained vocabulary, non-overlapping specials as tiktoken (allowed,
+    and as text); overlapping ones ("<|end" inside "<|endoftext|>") as HF's added tokens, leftmost-longest."""
     text = "Hi<|endoftext|> there <|fim|>x <|end <|endoftext|>"
     hf, model = hf_train("\n".join(SAMPLE), 100, "gpt2", monkeypatch)
     merges = [tuple(m) for m in model["merges"]]

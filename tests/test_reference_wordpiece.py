@@ -8,7 +8,6 @@ vocabulary, and hypothesis properties. Each test names the spec clause it checks
 from __future__ import annotations
 
 import dataclasses
-import doctest
 import importlib.resources
 import json
 import unicodedata
@@ -194,12 +193,6 @@ def test_bad_parameters_raise_value_errors_naming_them() -> None:
 def test_unicode_version_is_pinned() -> None:
     """TOK-GEN-01: the reference's character data is Python's unicodedata, pinned to 14.0.0."""
     assert unicodedata.unidata_version == "14.0.0", "the spec's vectors assume Python 3.11's UCD 14.0.0"
-
-
-@pytest.mark.parametrize("module", [wordpiece, templates])
-def test_docstring_examples(module: Any) -> None:
-    result = doctest.testmod(module)
-    assert result.failed == 0 and result.attempted > 0
 
 
 # ---------------------------------------------------------------------------------------
