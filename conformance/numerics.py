@@ -47,7 +47,7 @@ class ConformanceFailure(AssertionError):
         self.evidence = dict(evidence or {})
 
 
-def fail(message: str, **evidence: Any) -> None:
+def fail(message: str, /, **evidence: Any) -> None:
     raise ConformanceFailure(message, evidence)
 
 

@@ -23,7 +23,6 @@ from specformer.conformance.results import (
     STATUSES,
     UNSUPPORTED,
     AdapterResult,
-    BenchmarkResult,
     ClauseResult,
     RunResult,
     TestResult,
@@ -92,10 +91,6 @@ def stale_expectations(run: RunResult) -> list[Finding]:
 
 def load_errors(run: RunResult) -> list[AdapterResult]:
     return [a for a in run.adapters if a.load_error]
-
-
-def benchmarks(run: RunResult) -> list[tuple[AdapterResult, BenchmarkResult]]:
-    return [(a, b) for a in run.adapters for b in a.benchmarks]
 
 
 def failing_tests(clause: ClauseResult) -> list[TestResult]:
