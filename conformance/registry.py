@@ -220,8 +220,9 @@ def citations() -> dict[str, list[str]]:
 CLAUSE_MENTION = re.compile(
     r"\b(?P<stem>[A-Z][A-Z0-9]*-[A-Z][A-Z0-9]*)-(?P<number>\d{2})(?P<more>(?:\.\.\d{2}|, -\d{2})*)"
 )
-# A reference function's declaration, one line of its docstring: "Clauses: SAMP-TOPP-01, SAMP-TOPP-02."
-CLAUSES_LINE = re.compile(r"^\s*Clauses: (?P<ids>.+?)\.?\s*$", re.MULTILINE)
+# A reference function's declaration in its docstring: "Clauses: SAMP-TOPP-01, SAMP-TOPP-02.", one
+# line, continued on indented lines that start with an ID when it is long.
+CLAUSES_LINE = re.compile(r"^\s*Clauses: (?P<ids>[^\n]+(?:\n[ \t]+[A-Z][A-Z0-9]*-[^\n]*)*)", re.MULTILINE)
 
 
 def mentioned_ids(text: str) -> list[tuple[int, str]]:

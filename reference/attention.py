@@ -77,7 +77,8 @@ def scaled_dot_product_attention(
 ) -> torch.Tensor:
     """softmax(Q K^T * scale + bias) V; (B, H, L, D), (B, Hkv, S, D), (B, Hkv, S, Dv) -> (B, H, L, Dv).
 
-    Clauses: ATTN-SDPA-01..05, ATTN-CAUSAL-01..02, ATTN-PAD-01..02, ATTN-HEADS-01, ATTN-GQA-01, ATTN-CROSS-01.
+    Clauses: ATTN-SDPA-01..05, ATTN-CAUSAL-01..02, ATTN-PAD-01..02, ATTN-HEADS-01, ATTN-GQA-01, ATTN-CROSS-01,
+    CPLX-ATTN-01..02, CPLX-DECODE-01..02.
     """
     check_qkv(query, key, value)
     if empty_rows not in EMPTY_ROWS:

@@ -47,7 +47,7 @@ def sliding_window_attention(
 
     With window >= N - 1 this is full attention (a property the tests check).
 
-    Clauses: ATTN-LOCAL-01, ATTN-LOCAL-03.
+    Clauses: ATTN-LOCAL-01, ATTN-LOCAL-03, CPLX-LOCAL-01..02.
     """
     _check_local(query, key, value, window)
     scores, allowed, value_windows = _banded_scores(query, key, value, window, scale)
@@ -67,7 +67,7 @@ def local_global_attention(
     """Longformer attention: query i attends |i - j| <= window or global keys; global queries
     attend everything. global_mask (B, N) bool. (B, H, N, D) x3 -> (B, H, N, Dv).
 
-    Clauses: ATTN-LOCAL-01, ATTN-LOCAL-02.
+    Clauses: ATTN-LOCAL-01, ATTN-LOCAL-02, CPLX-GLOBAL-01..02.
     """
     _check_local(query, key, value, window)
     batch, heads, length, dim = query.shape

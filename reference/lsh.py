@@ -77,7 +77,7 @@ def lsh_attention(
 ) -> torch.Tensor:
     """Reformer-style LSH self-attention; (B, H, N, D), (B, H, N, Dv) -> (B, H, N, Dv).
 
-    Clauses: ATTN-LSH-01..07.
+    Clauses: ATTN-LSH-01..07, CPLX-LSH-01..02.
     """
     check_qkv(query_key, query_key, value)
     batch, heads, length, dim = query_key.shape

@@ -18,6 +18,7 @@ from specformer.conformance.registry import (
     declared_clauses,
     mentioned_ids,
     reference_declarations,
+    reference_symbols,
     registry,
 )
 
@@ -117,6 +118,23 @@ def test_declared_clauses_reads_the_docstring_line() -> None:
     """
     assert declared_clauses(doc) == ["SAMP-TOPP-01", "SAMP-TOPP-02", "SAMP-TOPP-03"]
     assert declared_clauses("No declaration; DEMO-TOPIC-99 in prose is not one.") == []
+    long = "Clauses: SAMP-TOPP-01,\n        SAMP-KEEP-01.\n\n    Not SAMP-TOPK-01 here."
+    assert declared_clauses(long) == ["SAMP-TOPP-01", "SAMP-KEEP-01"]
+
+
+def test_every_clause_is_implemented_by_a_declared_reference_symbol() -> None:
+    undeclared = sorted(set(registry()) - set(reference_symbols()))
+    assert not undeclared, f"no reference symbol declares these clauses on its `Clauses:` line: {undeclared}"
+
+
+def test_reference_modules_declare_clauses_of_their_own_family() -> None:
+    """A cheap check that a declaration means what it says: a module's clauses are its family's."""
+    prefixes = {"sampling": "SAMP-", "attention": ("ATTN-", "CPLX-"), "local": ("ATTN-", "CPLX-")}
+    prefixes |= {"lsh": ("ATTN-", "CPLX-"), "embeddings": "EMB-", "tokenizers": "TOK-"}
+    for symbol, ids in reference_declarations().items():
+        part = symbol.split(".")[2]
+        wrong = [i for i in ids if not i.startswith(prefixes[part])]
+        assert not wrong, (symbol, wrong)
 
 
 def test_every_mutant_breaks_known_clauses_and_cites_no_stale_one() -> None:
