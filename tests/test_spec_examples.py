@@ -32,7 +32,7 @@ def test_every_examples_block_is_parsed_and_run_by_its_family() -> None:
     blocks = sum(text.count("```examples") for _, _, text in spec_files())
     clauses = with_examples()
     assert blocks >= len(clauses) >= 5
-    assert sum(len(registry()[c].examples) for c in clauses) >= 18
+    assert sum(len(registry()[c].examples) for c in clauses) >= 20
     for clause_id in clauses:
         assert registry()[clause_id].family in RUNNERS, clause_id
     assert set(clauses) == RUN_BY_TESTS, "a clause's test must call check_spec_examples for its examples"

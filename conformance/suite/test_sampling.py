@@ -227,19 +227,8 @@ def test_top_p_matches_reference(adapter, dtype, case: LogitsCase, top_p: float)
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_top_p_exact_boundary(adapter, dtype) -> None:
     use_dtype(adapter, dtype)
+    # Four equal logits: probabilities 0.25 each, so every cumulative sum is exact.
     check_spec_examples(adapter, "SAMP-TOPP-02", dtype)
-    op = require(adapter, "top_p")
-    variant = adapter.variant("SAMP-TOPP-02")
-    x = torch.zeros(1, 4, dtype=dtype)  # probabilities 0.25 each: every cumulative sum is exact
-    for top_p, strict, inclusive in ((0.5, 2, 3), (0.75, 3, 4), (0.25, 1, 2)):
-        expected = strict if variant == "strict" else inclusive
-        survivors = kept(op(x.clone(), top_p))[0]
-        if len(survivors) != expected:
-            fail(
-                f"top_p={top_p} on four equal tokens ({variant}): kept {len(survivors)} tokens, expected {expected}",
-                variant=variant,
-                kept=survivors,
-            )
 
 
 @clause("SAMP-TOPP-03")
