@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     clauses = commands.add_parser("clauses", help="list the spec's clauses with the tests that cite each")
     clauses.add_argument("--family", action="append", default=[], metavar="F")
+    clauses.add_argument(
+        "--id", metavar="CLAUSE", help="one clause's whole chain: spec, reference, tests, mutants, adapters"
+    )
 
     compare = commands.add_parser("compare", help="compare two results.json files clause by clause")
     compare.add_argument("a", type=Path)
@@ -277,6 +280,8 @@ def _clauses(args: argparse.Namespace) -> int:
     """One line per clause (ID, title, variants; * marks the default), then the tests citing it."""
     from specformer.conformance.registry import citations, registry
 
+    if args.id:
+        return _clause_chain(args.id)
     _check_families(args.family)
     cited = citations()
     console = _console()
@@ -296,6 +301,34 @@ def _clauses(args: argparse.Namespace) -> int:
             console.print(Text(f"    {test}", style="green"), soft_wrap=True)
         if clause.id not in cited:
             console.print(Text("    NO TEST CITES THIS CLAUSE", style="bold red"))
+    return EXIT_OK
+
+
+def _clause_chain(clause_id: str) -> int:
+    """Everything that links to one clause, one section each (`specformer clauses --id ID`)."""
+    from specformer.conformance.adapters import BUILTIN, declared_variants
+    from specformer.conformance.registry import breaking_mutants, citations, reference_symbols, registry
+
+    clause = registry().get(clause_id)
+    if clause is None:
+        raise UsageError(f"unknown clause {clause_id!r}; `specformer clauses` lists them")
+    print(f"{clause.id}  {clause.title}\nspec: spec/{clause.source}\n")
+    print(clause.text, "\n")
+    sections = {
+        "variants": [f"{v.name}{' (default)' if v.default else ''}" for v in clause.variants],
+        "reference": reference_symbols().get(clause.id, []),
+        "tests": citations().get(clause.id, []),
+        "mutants": breaking_mutants().get(clause.id, []),
+    }
+    for title, lines in sections.items():
+        print(f"{title}:" + "".join(f"\n    {line}" for line in lines or ["(none)"]))
+    print("adapters:")
+    for name in BUILTIN:
+        variant, expectation = declared_variants(name, clause)
+        line = f"    {name:14} {variant}"
+        if expectation is not None:
+            line += f"; expectation: {expectation.reason}" + (f" <{expectation.link}>" if expectation.link else "")
+        print(line)
     return EXIT_OK
 
 

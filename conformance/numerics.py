@@ -7,7 +7,8 @@ output in dtype d passes if its error against the oracle is within
 
 so an adapter may be as inexact as a straightforward implementation in its dtype, twice
 over, and the floor covers operations where the reference in d happens to be exact. Every
-comparison records its error ratio (error / tolerance), which the report shows as headroom.
+comparison records its error ratio (error / tolerance), passing or failing (through
+conformance/evidence), which the report shows as headroom.
 
 Error is the largest absolute difference over the positions where the oracle is finite;
 positions where the oracle is -inf (a removed token) must be -inf in the output too, and
@@ -26,6 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+from specformer.conformance import evidence
 
 # Absolute error floors per dtype, used where 2x the reference's own error is smaller.
 FLOORS: dict[torch.dtype, float] = {
@@ -62,28 +65,10 @@ def annotate(**evidence: Any) -> Iterator[None]:
 
 
 @dataclass(frozen=True)
-class Comparison:
-    error: float
-    tolerance: float
-    reference_error: float
-    dtype: str
-
-    @property
-    def ratio(self) -> float:
-        return self.error / self.tolerance
-
+class Comparison(evidence.Comparison):
     @property
     def passed(self) -> bool:
         return self.error <= self.tolerance
-
-    def evidence(self) -> dict[str, Any]:
-        return {
-            "error": self.error,
-            "tolerance": self.tolerance,
-            "ratio": self.ratio,
-            "reference_error": self.reference_error,
-            "dtype": self.dtype,
-        }
 
 
 def max_abs_error(actual: torch.Tensor, oracle: torch.Tensor) -> float:
@@ -127,6 +112,7 @@ def assert_close(
             f"(ratio {comparison.ratio:.2f})",
             **comparison.evidence(),
         )
+    evidence.note_comparison(comparison, what)  # the headroom of a passing comparison, for the report
     return comparison
 
 

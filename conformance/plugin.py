@@ -17,13 +17,17 @@ package is installed. It
   xfail, so it does not fail the pytest run; any other failure of the same clause still does;
 - aggregates per (adapter, clause) and writes the results file at the end of the session.
 
-Without the `adapter` fixture in a test, none of this touches it: the plugin is inert for
-specformer's own tests.
+Inert elsewhere: installing specformer must not change another project's pytest session. At
+load the plugin imports only pytest and the standard library; it parametrises only tests that
+cite a clause, and it registers and loads its Hypothesis profiles (a process-wide setting) only
+when a --specformer-* option is given or the conformance suite is being collected.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import shlex
 import signal
 import threading
@@ -36,7 +40,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
 
 from specformer.conformance.results import (
     DEVIATES,
@@ -60,16 +63,28 @@ _NOT_APPLICABLE_PREFIX = "n/a: "
 # many random examples for a nightly run (a failure prints the blob that reproduces it).
 _PROFILE_SETTINGS = {"quick": (10, True), "ci": (40, True), "thorough": (500, False)}
 PROFILES = tuple(_PROFILE_SETTINGS)
-for _name, (_examples, _fixed) in _PROFILE_SETTINGS.items():
-    settings.register_profile(
-        _name,
-        max_examples=_examples,
-        derandomize=_fixed,
-        database=None if _fixed else settings.default.database,
-        deadline=None,  # adapters may be slow; hangs are caught by --specformer-timeout
-        print_blob=True,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-    )
+_SUITE_DIRECTORY = Path(__file__).resolve().parent / "suite"
+
+
+def use_profile(name: str) -> None:
+    """Register specformer's Hypothesis profiles and load `name`, for the whole process.
+
+    Called only where specformer's tests run (see the module docstring): a host project's own
+    profile stays in effect in every other session.
+    """
+    from hypothesis import HealthCheck, settings
+
+    for profile, (examples, fixed) in _PROFILE_SETTINGS.items():
+        settings.register_profile(
+            profile,
+            max_examples=examples,
+            derandomize=fixed,
+            database=None if fixed else settings.default.database,
+            deadline=None,  # adapters may be slow; hangs are caught by --specformer-timeout
+            print_blob=True,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        )
+    settings.load_profile(name)
 
 
 class AdapterTimeout(BaseException):
@@ -87,7 +102,7 @@ def clause(*clause_ids: str) -> pytest.MarkDecorator:
 
 def require(adapter: Any, operation: str) -> Callable[..., Any]:
     """The adapter's operation, or skip the test as "unsupported" when it has none."""
-    family = _FAMILY_OF_OPERATION.get(operation)
+    family = _operation_families().get(operation)
     if family is not None and not adapter.declares(family):
         pytest.skip(f"{_UNSUPPORTED_PREFIX}{adapter.name} does not declare the {family} family")
     bound = adapter.operation(operation)
@@ -145,13 +160,11 @@ def not_applicable(reason: str) -> None:
     pytest.skip(f"{_NOT_APPLICABLE_PREFIX}{reason}")
 
 
+@functools.cache
 def _operation_families() -> dict[str, str]:
     from specformer.conformance.adapters.protocols import FAMILY_OPERATIONS
 
     return {op: family for family, ops in FAMILY_OPERATIONS.items() for op in ops}
-
-
-_FAMILY_OF_OPERATION = _operation_families()
 
 
 # ---------------------------------------------------------------------------------------
@@ -207,12 +220,34 @@ def _positive_seconds(text: str) -> float:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "specformer_clause(*ids): the spec clauses a conformance test checks")
-    settings.load_profile(config.getoption("--specformer-profile"))
     config.stash[_STATE] = _SessionState()
     stream = config.getoption("--specformer-stream")
     if stream:
         config.stash[_STATE].stream = _Stream(Path(stream), config.stash[_STATE])
         _STREAMS.append(config.stash[_STATE].stream)
+    if _option_given(config):
+        _activate(config)
+
+
+def pytest_collectstart(collector: pytest.Collector) -> None:
+    """Collecting a module of the conformance suite activates specformer's profiles."""
+    path = getattr(collector, "path", None)
+    if isinstance(collector, pytest.Module) and path is not None and _SUITE_DIRECTORY in path.resolve().parents:
+        _activate(collector.config)
+
+
+def _option_given(config: pytest.Config) -> bool:
+    """Whether the command line (or PYTEST_ADDOPTS) names any --specformer-* option."""
+    given = [str(arg) for arg in config.invocation_params.args]
+    given += os.environ.get("PYTEST_ADDOPTS", "").split()
+    return any(arg.startswith("--specformer-") for arg in given)
+
+
+def _activate(config: pytest.Config) -> None:
+    state = config.stash[_STATE]
+    if not state.active:
+        state.active = True
+        use_profile(config.getoption("--specformer-profile"))
 
 
 class _SessionState:
@@ -222,6 +257,7 @@ class _SessionState:
         self.results: dict[tuple[str, str], list[TestResult]] = defaultdict(list)
         self.started = time.monotonic()
         self.stream: _Stream | None = None
+        self.active = False  # specformer's Hypothesis profile loaded (see _activate)
 
 
 _STATE = pytest.StashKey[_SessionState]()
@@ -242,7 +278,8 @@ def loaded_adapters(config: pytest.Config) -> list[Any]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "adapter" in metafunc.fixturenames:
+    # Only tests that cite a clause: another project's `adapter` fixture is its own business.
+    if "adapter" in metafunc.fixturenames and metafunc.definition.get_closest_marker("specformer_clause"):
         adapters = loaded_adapters(metafunc.config)
         metafunc.parametrize("adapter", adapters, ids=[a.spec for a in adapters])
 
@@ -301,12 +338,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     adapter = _adapter_of(item)
     if adapter is None or not _clause_ids(item):
         return report
+    from specformer.conformance import evidence as noted
+
+    if report.when == "setup" and report.outcome == "passed":
+        noted.start()
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         status, message, evidence = _classify(report, call)
-        # A passing test may leave evidence too (a fitted exponent, a measured series).
-        for key, value in item.user_properties:
-            if key == "evidence" and not evidence:
-                evidence = dict(value)
+        # A passing test leaves what it measured (comparisons, agreement, a fitted exponent).
+        measured = noted.finish()
+        if status == PASS:
+            evidence = measured
         documented = _documented(adapter, item, status, message)
         _record(item, adapter, status, message, evidence, report.duration, documented)
         # The pytest outcome agrees with the results: xfail only when an entry documents this
@@ -520,6 +561,7 @@ def build_run(config: pytest.Config) -> RunResult:
                     tests=tests,
                     expectation=expectation,
                     stale_expectation=stale,
+                    source=f"spec/{known.source}" if known else "",
                 )
             )
         adapters.append(

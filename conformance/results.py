@@ -76,6 +76,8 @@ class ClauseResult:
     # True when the expectations file lists this clause but every test now passes:
     # the entry is stale and should be removed.
     stale_expectation: bool = False
+    # Where the clause is written: "spec/sampling.md:156" (empty in files written before it was kept).
+    source: str = ""
 
 
 @dataclass
@@ -269,6 +271,7 @@ def _adapter_from_dict(data: dict[str, Any]) -> AdapterResult:
                 tests=[TestResult(**t) for t in c.get("tests", [])],
                 expectation=expectation,
                 stale_expectation=c.get("stale_expectation", False),
+                source=c.get("source", ""),
             )
         )
     return AdapterResult(

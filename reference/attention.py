@@ -55,6 +55,8 @@ def causal_mask(
     [[1, 1, 1, 0], [1, 1, 1, 1]]
     >>> causal_mask(2, 4, alignment="top-left").int().tolist()
     [[1, 0, 0, 0], [1, 1, 0, 0]]
+
+    Clauses: ATTN-CAUSAL-01, ATTN-CAUSAL-02.
     """
     if alignment not in CAUSAL_ALIGNMENTS:
         raise ValueError(f"alignment must be one of {', '.join(CAUSAL_ALIGNMENTS)}, got {alignment!r}")
@@ -73,7 +75,11 @@ def scaled_dot_product_attention(
     causal_alignment: str = "bottom-right",
     empty_rows: str = "zeros",
 ) -> torch.Tensor:
-    """softmax(Q K^T * scale + bias) V; (B, H, L, D), (B, Hkv, S, D), (B, Hkv, S, Dv) -> (B, H, L, Dv)."""
+    """softmax(Q K^T * scale + bias) V; (B, H, L, D), (B, Hkv, S, D), (B, Hkv, S, Dv) -> (B, H, L, Dv).
+
+    Clauses: ATTN-SDPA-01..05, ATTN-CAUSAL-01..02, ATTN-PAD-01..02, ATTN-HEADS-01, ATTN-GQA-01, ATTN-CROSS-01,
+    CPLX-ATTN-01..02, CPLX-DECODE-01..02.
+    """
     check_qkv(query, key, value)
     if empty_rows not in EMPTY_ROWS:
         raise ValueError(f"empty_rows must be one of {', '.join(EMPTY_ROWS)}, got {empty_rows!r}")
@@ -113,6 +119,8 @@ class MultiHeadWeights:
     E model width (E = H * D), C context width (the encoder's, for cross-attention; C = E for
     self-attention). `dropout` is the attention-weight dropout a module is configured with:
     in evaluation, the only mode the spec covers, it must have no effect (ATTN-MHA-03).
+
+    Clauses: ATTN-MHA-01.
     """
 
     query: torch.Tensor  # (E, E)
@@ -176,6 +184,8 @@ def split_heads(states: torch.Tensor, heads: int) -> torch.Tensor:
 
     >>> split_heads(torch.arange(4.).view(1, 1, 4), 2).tolist()
     [[[[0.0, 1.0]], [[2.0, 3.0]]]]
+
+    Clauses: ATTN-MHA-01.
     """
     batch, length, width = states.shape
     if width % heads:
@@ -184,7 +194,10 @@ def split_heads(states: torch.Tensor, heads: int) -> torch.Tensor:
 
 
 def merge_heads(states: torch.Tensor) -> torch.Tensor:
-    """(B, H, L, D) -> (B, L, H * D), the inverse of split_heads."""
+    """(B, H, L, D) -> (B, L, H * D), the inverse of split_heads.
+
+    Clauses: ATTN-MHA-01.
+    """
     batch, heads, length, dim = states.shape
     return states.transpose(1, 2).reshape(batch, length, heads * dim)  # (B, L, E)
 
@@ -202,6 +215,8 @@ def multi_head_attention(
     key_padding_mask (B, S) bool, True on real keys. A query with no real key (all keys
     padded, or a causal query whose allowed keys are all padded) gets zeros before the output
     projection (ATTN-PAD-02's default). Cross-attention is never causal.
+
+    Clauses: ATTN-MHA-01..05, ATTN-CROSS-02, ATTN-CROSS-03.
     """
     if hidden.dim() != 3 or hidden.shape[-1] != weights.embed_dim:
         raise ValueError(f"hidden must be (B, L, E) with E={weights.embed_dim}, got {tuple(hidden.shape)}")

@@ -46,6 +46,8 @@ def sliding_window_attention(
     """Attention restricted to |i - j| <= window; (B, H, N, D) x3 -> (B, H, N, Dv).
 
     With window >= N - 1 this is full attention (a property the tests check).
+
+    Clauses: ATTN-LOCAL-01, ATTN-LOCAL-03, CPLX-LOCAL-01..02.
     """
     _check_local(query, key, value, window)
     # subtle: a window past the sequence allows every key; clamp it, or the blocks are window-sized.
@@ -65,7 +67,10 @@ def local_global_attention(
     scale: float | None = None,
 ) -> torch.Tensor:
     """Longformer attention: query i attends |i - j| <= window or global keys; global queries
-    attend everything. global_mask (B, N) bool. (B, H, N, D) x3 -> (B, H, N, Dv)."""
+    attend everything. global_mask (B, N) bool. (B, H, N, D) x3 -> (B, H, N, Dv).
+
+    Clauses: ATTN-LOCAL-01, ATTN-LOCAL-02, CPLX-GLOBAL-01..02.
+    """
     _check_local(query, key, value, window)
     window = min(window, max(query.shape[-2], 1))  # as in sliding_window_attention
     batch, heads, length, dim = query.shape
@@ -103,6 +108,8 @@ class LongformerWeights:
 
     `local` projects queries, keys and values for the local rows (and the global keys they
     see) and holds the output projection; the global rows use their own projections.
+
+    Clauses: ATTN-LOCAL-04, ATTN-LOCAL-05.
     """
 
     local: MultiHeadWeights
@@ -141,6 +148,8 @@ def longformer_self_attention(
     global rows attend every key through the global projections ("separate", Longformer) or
     the local ones ("shared", as a single-mask implementation computes them). Padded keys
     (padding_mask False) are never attended; padded rows are zeros before the output projection.
+
+    Clauses: ATTN-LOCAL-04..06.
     """
     if global_projections not in GLOBAL_PROJECTIONS:
         raise ValueError(

@@ -35,7 +35,10 @@ KEY_EPS = 1e-6
 
 
 def per_head_rotations(rotations: torch.Tensor, heads: int, dim: int) -> torch.Tensor:
-    """(D, R) or (H, D, n_rounds, R) -> (H, D, n_rounds, R), checked against H and D."""
+    """(D, R) or (H, D, n_rounds, R) -> (H, D, n_rounds, R), checked against H and D.
+
+    Clauses: ATTN-LSH-07.
+    """
     if rotations.dim() == 2 and rotations.shape[0] == dim:
         return rotations.view(1, dim, 1, -1).expand(heads, -1, -1, -1)
     if rotations.dim() == 4 and rotations.shape[:2] == (heads, dim):
@@ -50,6 +53,8 @@ def lsh_buckets(vectors: torch.Tensor, rotations: torch.Tensor) -> torch.Tensor:
     """argmax([xR; -xR]) per head and round: (B, H, N, D) -> (B, H, n_rounds, N) in [0, 2R).
 
     With R = [[1], [0]] (one rotation, D = 2) the two buckets are "x_0 > 0" (0) and "x_0 < 0" (1).
+
+    Clauses: ATTN-LSH-01.
     """
     if vectors.dim() != 4:
         raise ValueError(f"vectors must be (B, H, N, D), got {tuple(vectors.shape)}")
@@ -59,7 +64,10 @@ def lsh_buckets(vectors: torch.Tensor, rotations: torch.Tensor) -> torch.Tensor:
 
 
 def unit_keys(vectors: torch.Tensor) -> torch.Tensor:
-    """x * rsqrt(mean(x^2) + 1e-6) / sqrt(D): x / |x| up to the 1e-6, as Reformer normalises keys."""
+    """x * rsqrt(mean(x^2) + 1e-6) / sqrt(D): x / |x| up to the 1e-6, as Reformer normalises keys.
+
+    Clauses: ATTN-LSH-02.
+    """
     mean_square = vectors.pow(2).mean(dim=-1, keepdim=True)
     return vectors * torch.rsqrt(mean_square + KEY_EPS) / math.sqrt(vectors.shape[-1])
 
@@ -67,7 +75,10 @@ def unit_keys(vectors: torch.Tensor) -> torch.Tensor:
 def lsh_attention(
     query_key: torch.Tensor, value: torch.Tensor, *, rotations: torch.Tensor, chunk_length: int
 ) -> torch.Tensor:
-    """Reformer-style LSH self-attention; (B, H, N, D), (B, H, N, Dv) -> (B, H, N, Dv)."""
+    """Reformer-style LSH self-attention; (B, H, N, D), (B, H, N, Dv) -> (B, H, N, Dv).
+
+    Clauses: ATTN-LSH-01..07, CPLX-LSH-01..02.
+    """
     check_qkv(query_key, query_key, value)
     batch, heads, length, dim = query_key.shape
     if isinstance(chunk_length, bool) or not isinstance(chunk_length, int) or chunk_length < 1:

@@ -16,6 +16,7 @@ over the batch. Randomness only comes in through an explicit torch.Generator.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -28,11 +29,26 @@ ORDERS: dict[str, tuple[str, ...]] = {
 }
 TOP_K_TIES = ("keep-ties", "exactly-k")  # SAMP-TOPK-02
 TOP_P_BOUNDARIES = ("strict", "inclusive")  # SAMP-TOPP-02
+# The keyword argument that selects each clause's variant: the one table the suite, the
+# benchmarks and the reference adapter read (through `variant_arguments`).
+VARIANT_ARGUMENTS = {"SAMP-ORDER-01": "order", "SAMP-TOPK-02": "top_k_ties", "SAMP-TOPP-02": "top_p_boundary"}
+
+
+def variant_arguments(variant_of: Callable[[str], str]) -> dict[str, str]:
+    """The keyword arguments that select the variants `variant_of(clause_id)` names.
+
+    >>> variant_arguments({"SAMP-ORDER-01": "vllm", "SAMP-TOPK-02": "exactly-k", "SAMP-TOPP-02": "strict"}.get)
+    {'order': 'vllm', 'top_k_ties': 'exactly-k', 'top_p_boundary': 'strict'}
+    """
+    return {argument: variant_of(clause_id) for clause_id, argument in VARIANT_ARGUMENTS.items()}
 
 
 @dataclass(frozen=True)
 class SamplingParams:
-    """The knobs of one sampling step. The defaults disable every filter."""
+    """The knobs of one sampling step. The defaults disable every filter.
+
+    Clauses: SAMP-ORDER-03.
+    """
 
     temperature: float = 1.0  # divides the logits; must be finite and > 0
     top_k: int | None = None  # keep the k largest logits; None: no top-k
@@ -54,7 +70,10 @@ class SamplingParams:
 
 
 def check_logits(logits: torch.Tensor) -> None:
-    """Logits must be a floating (B, V) tensor with no NaN and no +inf (SAMP-EDGE-01)."""
+    """Logits must be a floating (B, V) tensor with no NaN and no +inf (SAMP-EDGE-01).
+
+    Clauses: SAMP-EDGE-01.
+    """
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
         raise ValueError(f"logits must be a floating-point torch.Tensor, got {type(logits).__name__}")
     if logits.dim() != 2 or logits.shape[-1] < 1:
@@ -65,26 +84,46 @@ def check_logits(logits: torch.Tensor) -> None:
 
 
 def validate_temperature(temperature: float) -> None:
+    """Reject a temperature that is not a finite real > 0, naming the parameter.
+
+    Clauses: SAMP-TEMP-03.
+    """
     if not _is_real(temperature) or not (math.isfinite(temperature) and temperature > 0):
         raise ValueError(f"temperature must be finite and > 0, got {temperature!r}; accepted range (0, inf)")
 
 
 def validate_top_k(top_k: int) -> None:
+    """Reject a top_k that is not an integer >= 1 (bool included), naming the parameter.
+
+    Clauses: SAMP-TOPK-04.
+    """
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}")
 
 
 def validate_top_p(top_p: float) -> None:
+    """Reject a top_p outside (0, 1], naming the parameter.
+
+    Clauses: SAMP-TOPP-05.
+    """
     if not _is_real(top_p) or not (0.0 < top_p <= 1.0):
         raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
 
 
 def validate_min_p(min_p: float) -> None:
+    """Reject a min_p outside [0, 1], naming the parameter.
+
+    Clauses: SAMP-MINP-03.
+    """
     if not _is_real(min_p) or not (0.0 <= min_p <= 1.0):
         raise ValueError(f"min_p must be in [0, 1], got {min_p!r}")
 
 
 def validate_min_tokens_to_keep(min_tokens_to_keep: int) -> None:
+    """Reject a min_tokens_to_keep that is not an integer >= 1, naming the parameter.
+
+    Clauses: SAMP-TOPP-04, SAMP-MINP-04.
+    """
     if isinstance(min_tokens_to_keep, bool) or not isinstance(min_tokens_to_keep, int) or min_tokens_to_keep < 1:
         raise ValueError(f"min_tokens_to_keep must be an integer >= 1, got {min_tokens_to_keep!r}")
 
@@ -103,7 +142,10 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """l / T (SAMP-TEMP-01). T = 1 divides by one, which IEEE arithmetic makes exact."""
+    """l / T (SAMP-TEMP-01). T = 1 divides by one, which IEEE arithmetic makes exact.
+
+    Clauses: SAMP-TEMP-01, SAMP-TEMP-02.
+    """
     check_logits(logits)
     validate_temperature(temperature)
     return logits / temperature
@@ -114,6 +156,8 @@ def top_k_filter(logits: torch.Tensor, top_k: int, *, top_k_ties: str = "keep-ti
 
     >>> top_k_filter(torch.tensor([[1.0, 1.0, 1.0, 0.0]]), 2)
     tensor([[1., 1., 1., -inf]])
+
+    Clauses: SAMP-TOPK-01..05, SAMP-KEEP-01.
     """
     check_logits(logits)
     validate_top_k(top_k)
@@ -144,6 +188,8 @@ def top_p_filter(
 
     >>> top_p_filter(torch.log(torch.tensor([[0.5, 0.3, 0.1, 0.1]])), 0.6).isfinite()
     tensor([[ True,  True, False, False]])
+
+    Clauses: SAMP-TOPP-01..06, SAMP-KEEP-01.
     """
     check_logits(logits)
     validate_top_p(top_p)
@@ -170,6 +216,8 @@ def min_p_filter(logits: torch.Tensor, min_p: float, *, min_tokens_to_keep: int 
 
     >>> min_p_filter(torch.log(torch.tensor([[0.5, 0.25, 0.2]])), 0.5).isfinite()
     tensor([[ True,  True, False]])
+
+    Clauses: SAMP-MINP-01..04, SAMP-KEEP-01.
     """
     check_logits(logits)
     validate_min_p(min_p)
@@ -207,6 +255,8 @@ def process(
 
     Each stage sees the logits the previous one returned, so a filter after another works
     on the renormalised survivors (SAMP-ORDER-02). Disabled stages are skipped.
+
+    Clauses: SAMP-ORDER-01..03, SAMP-EDGE-02..05.
     """
     check_logits(logits)
     params.validate()
@@ -240,6 +290,8 @@ def greedy(logits: torch.Tensor) -> torch.Tensor:
     """The index of each row's largest logit, the lowest index on ties (SAMP-GREEDY-01).
 
     torch.argmax documents that it returns the first maximal index.
+
+    Clauses: SAMP-GREEDY-01.
     """
     check_logits(logits)
     return logits.argmax(dim=-1)
@@ -257,6 +309,8 @@ def sample(
     """Draw one token per row from softmax of the processed logits (SAMP-DRAW-01..04).
 
     A row with no finite logit after processing has nothing to draw: ValueError.
+
+    Clauses: SAMP-DRAW-01..04.
     """
     processed = process(logits, params, order=order, top_k_ties=top_k_ties, top_p_boundary=top_p_boundary)
     empty_rows = (~torch.isfinite(processed).any(dim=-1)).nonzero().flatten()

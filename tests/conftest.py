@@ -16,6 +16,14 @@ from specformer.conformance.runner import RunOptions, suite_command
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """specformer's own tests run under its Hypothesis profile, as the suite does; the plugin
+    loads the profile by itself only for the suite, so that it stays inert in other projects."""
+    from specformer.conformance.plugin import use_profile
+
+    use_profile(config.getoption("--specformer-profile"))
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(FIXTURES), env.get("PYTHONPATH", "")) if p)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import math
 
 import pytest
@@ -10,7 +9,6 @@ import torch
 
 from specformer.conformance import numerics
 from specformer.conformance.numerics import ConformanceFailure, assert_close, chi_square_p_value, tolerance_for
-from specformer.reference import sampling
 
 
 def test_tolerance_is_twice_the_reference_error_above_the_floor() -> None:
@@ -53,9 +51,3 @@ def test_chi_square_accepts_a_fair_sample_and_rejects_a_biased_one() -> None:
 def test_chi_square_matches_a_known_value() -> None:
     # Statistic 4 with 1 degree of freedom: p = erfc(sqrt(2)) = 0.0455.
     assert chi_square_p_value(torch.tensor([60, 40]), torch.tensor([0.5, 0.5])) == pytest.approx(0.0455, abs=1e-4)
-
-
-@pytest.mark.parametrize("module", [numerics, sampling])
-def test_docstring_examples(module) -> None:
-    result = doctest.testmod(module, extraglobs={"torch": torch})
-    assert result.attempted > 0 and result.failed == 0

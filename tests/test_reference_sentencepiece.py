@@ -10,7 +10,6 @@ Tests that compare with sentencepiece skip when it is not installed; the others 
 from __future__ import annotations
 
 import dataclasses
-import doctest
 import importlib.util
 import io
 import os
@@ -166,10 +165,6 @@ def _disagreements(sp, tokenizer, texts: list[str]) -> list[str]:
 
 # ---------------------------------------------------------------------------------------
 # Reading and writing model files.
-
-
-def test_doctests() -> None:
-    assert doctest.testmod(ref).failed == 0
 
 
 def test_read_model_matches_sentencepiece_on_every_field(spm, trained: dict[str, bytes]) -> None:

@@ -74,13 +74,13 @@ TRUNCATION_TABLE = [
 
 @pytest.mark.parametrize(("len_a", "len_b", "longer", "first"), TRUNCATION_TABLE)
 def test_longest_first_known_answers(len_a: int, len_b: int, longer: tuple, first: tuple) -> None:
-    """TOK-TRUNC-04: keep the shorter whole if the longer can absorb the cut, else split the budget."""
+    """TOK-TRUNC-02: keep the shorter whole if the longer can absorb the cut, else split the budget."""
     assert truncation_lengths(len_a, len_b, 7, num_special=0, odd_budget="longer") == longer
     assert truncation_lengths(len_a, len_b, 7, num_special=0, odd_budget="first") == first
 
 
 def test_truncation_directions_and_strategies() -> None:
-    """TOK-TRUNC-01, -03, -05."""
+    """TOK-TRUNC-01, TOK-TRUNC-03, TOK-TRUNC-04."""
     a, b = [1, 2, 3, 4, 5], [6, 7, 8]
     assert truncate(a, b, 8) == ([1, 2, 3], [6, 7])  # budget 5: halves 3 + 2, extra to A
     assert truncate(a, b, 8, direction="left") == ([3, 4, 5], [7, 8])
@@ -116,13 +116,13 @@ def test_truncation_directions_and_strategies() -> None:
     ],
 )
 def test_bad_parameters_raise_value_errors(call: Any, message: str) -> None:
-    """TOK-TRUNC-02, -03 and the parameter checks: the message names the parameter and the range."""
+    """TOK-TRUNC-02, TOK-TRUNC-03 and the parameter checks: the message names the parameter and the range."""
     with pytest.raises(ValueError, match=message):
         call()
 
 
 def test_padding_known_answers() -> None:
-    """TOK-PAD-01..05: pads get pad_id, type 0, attention 0, special 1, offsets (0,0)."""
+    """TOK-PAD-01..04: pads get pad_id, type 0, attention 0, special 1, offsets (0,0)."""
     e = apply_template([7, 8], [9], cls_id=CLS, sep_id=SEP, offsets_a=[(0, 1), (2, 3)], offsets_b=[(0, 4)])
     right = pad(e, length=8)
     assert right.ids == [CLS, 7, 8, SEP, 9, SEP, PAD, PAD]
@@ -132,7 +132,7 @@ def test_padding_known_answers() -> None:
     assert right.offsets == [(0, 0), (0, 1), (2, 3), (0, 0), (0, 4), (0, 0), (0, 0), (0, 0)]
     left = pad(e, length=10, pad_to_multiple_of=4, side="left", pad_id=5)
     assert left.ids == [5] * 6 + e.ids and left.attention_mask == [0] * 6 + [1] * 6
-    assert pad(e, length=3) == e  # never truncates (TOK-PAD-02)
+    assert pad(e, length=3) == e  # never truncates (TOK-PAD-01)
     assert pad(e, pad_to_multiple_of=4).ids == [*e.ids, PAD, PAD]
     batch = pad_batch([e, apply_template([], cls_id=CLS, sep_id=SEP)], pad_to_multiple_of=4)
     assert [len(x) for x in batch] == [8, 8] and batch[1].attention_mask == [1, 1, 0, 0, 0, 0, 0, 0]
@@ -140,7 +140,7 @@ def test_padding_known_answers() -> None:
 
 
 def test_special_token_matching_is_leftmost_longest() -> None:
-    """TOK-SPC-04."""
+    """TOK-SPECIAL-01."""
     assert find_special_tokens("[SEP]X [SEP]", ["[SEP]", "[SEP]X"]) == [(0, 6), (7, 12)]
     assert find_special_tokens("abcd", ["ab", "bcd"]) == [(0, 2)]  # leftmost wins over longest
     assert find_special_tokens("abcd", ["bc", "abcdz"]) == [(1, 3)]
@@ -183,7 +183,7 @@ def tokenization_python() -> Any:
 def test_first_rule_equals_original_bert_and_transformers_slow(
     tokenization_python: Any, len_a: int, len_b: int, budget: int
 ) -> None:
-    """TOK-TRUNC-04: odd_budget="first" is the original BERT loop and transformers' truncate_sequences."""
+    """TOK-TRUNC-03: odd_budget="first" is the original BERT loop and transformers' truncate_sequences."""
     assert truncation_lengths(len_a, len_b, budget, num_special=0) == original_bert_truncate(len_a, len_b, budget)
     slow = _bare_slow_tokenizer(tokenization_python)
     to_remove = max(0, len_a + len_b - budget)
@@ -214,7 +214,7 @@ def wordlevel_tokenizer(tokenizers: Any) -> Any:
 def test_longer_rule_equals_hf_tokenizers(
     hf_tokenizers: Any, len_a: int, len_b: int, max_length: int, direction: str
 ) -> None:
-    """TOK-TRUNC-04, -05: odd_budget="longer" is HF tokenizers' LongestFirst (content budget >= 1)."""
+    """TOK-TRUNC-02, TOK-TRUNC-03: odd_budget="longer" is HF tokenizers' LongestFirst (content budget >= 1)."""
     tokenizer = wordlevel_tokenizer(hf_tokenizers)
     tokenizer.enable_truncation(max_length, strategy="longest_first", direction=direction)
     encoding = tokenizer.encode(" ".join(["a"] * len_a), " ".join(["b"] * len_b))
@@ -374,7 +374,7 @@ def test_transformers_fast_pipeline_agrees(minilm: Path, wp: WordPiece) -> None:
 
 
 def test_documented_divergences(minilm: Path, fast: Any, slow: Any, wp: WordPiece) -> None:
-    """Where the libraries break TOK-TRUNC-01..03 or TOK-POST-04, the reference raises (or keeps both
+    """Where the libraries break TOK-TRUNC-01..06 or TOK-POST-04, the reference raises (or keeps both
     [SEP]s); these assertions pin the library behaviour the spec documents."""
     a = "one two three four five six seven"
     b = "alpha beta gamma delta epsilon zeta eta theta"
@@ -413,7 +413,7 @@ special_sets = st.lists(st.text(alphabet="ab[]", min_size=2, max_size=4), min_si
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet="ab[] ", max_size=20), special_sets)
 def test_leftmost_longest_equals_hf_added_vocabulary(hf_tokenizers: Any, text: str, specials: list[str]) -> None:
-    """TOK-SPC-04: HF tokenizers' Aho-Corasick LeftmostLongest matching of added special tokens."""
+    """TOK-SPECIAL-01: HF tokenizers' Aho-Corasick LeftmostLongest matching of added special tokens."""
     tokenizers = hf_tokenizers
     vocab = {"[UNK]": 0, **{c: i + 1 for i, c in enumerate("ab[]")}}
     tokenizer = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab, unk_token="[UNK]"))
@@ -443,7 +443,7 @@ id_lists = st.lists(st.integers(min_value=1000, max_value=2000), max_size=30)
 
 @given(id_lists, st.none() | id_lists)
 def test_template_shapes(ids_a: list[int], ids_b: list[int] | None) -> None:
-    """TOK-POST-01..03, TOK-PAD-05: len(A)+len(B)+3 tokens, type ids 0^(len(A)+2) 1^(len(B)+1)."""
+    """TOK-POST-01, TOK-POST-02: len(A)+len(B)+3 tokens, type ids 0^(len(A)+2) 1^(len(B)+1)."""
     e = apply_template(ids_a, ids_b, cls_id=CLS, sep_id=SEP)
     n_b = -1 if ids_b is None else len(ids_b)  # -1: no B and no second [SEP]
     assert len(e) == len(ids_a) + n_b + 3
@@ -461,7 +461,7 @@ def test_template_shapes(ids_a: list[int], ids_b: list[int] | None) -> None:
 def test_padding_shapes_and_masks(
     pairs: list[tuple[list[int], list[int] | None]], length: int | None, multiple: int | None, side: str
 ) -> None:
-    """TOK-PAD-01..05."""
+    """TOK-PAD-01..04."""
     encodings = [apply_template(a, b, cls_id=CLS, sep_id=SEP) for a, b in pairs]
     target = max(len(e) for e in encodings) if length is None else length
     if multiple:
@@ -489,7 +489,7 @@ def test_padding_shapes_and_masks(
 def test_truncation_never_exceeds_max_length(
     ids_a: list[int], ids_b: list[int] | None, max_length: int, strategy: str, odd_budget: str, direction: str
 ) -> None:
-    """TOK-TRUNC-01..05: on success the templated length is <= max_length, the kept tokens are a
+    """TOK-TRUNC-01..06: on success the templated length is <= max_length, the kept tokens are a
     prefix (right) or suffix (left), and only_* never touch the other sequence."""
     try:
         new_a, new_b = truncate(ids_a, ids_b, max_length, strategy, odd_budget=odd_budget, direction=direction)

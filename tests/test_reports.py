@@ -20,6 +20,7 @@ import jsonschema
 import pytest
 from rich.console import Console
 
+from specformer.conformance.registry import registry, spec_anchor
 from specformer.conformance.report import (
     benchmark_speedups,
     compare_runs,
@@ -309,8 +310,12 @@ def test_html_is_well_formed_and_refers_to_nothing_outside() -> None:
     assert tag_names.isdisjoint({"script", "link", "img", "iframe", "object", "embed"})
     attributes = [(name, value or "") for _, attrs in parser.tags for name, value in attrs]
     assert not [name for name, _ in attributes if name in ("src", "srcset") or name.startswith("on")]
-    # Inline SVG refers only to its own ids: xlink:href="#id" and url(#id).
-    assert not [value for name, value in attributes if name.endswith("href") and not value.startswith("#")]
+    # Inline SVG refers only to its own ids: xlink:href="#id" and url(#id); besides those, only
+    # relative links to a clause's heading in the repository's spec (no scheme, nothing fetched).
+    spec_link = re.compile(r"^(\.\./)*spec/[a-z0-9_-]+\.md#[a-z0-9-]+$")
+    hrefs = [value for name, value in attributes if name.endswith("href")]
+    assert not [h for h in hrefs if not h.startswith("#") and not spec_link.match(h)]
+    assert any(spec_link.match(h) for h in hrefs), "every clause row links to its spec heading"
     assert not re.findall(r"url\((?!#)", page) and "@import" not in page
     assert "<svg" in page
     # The deviation's link is shown as text for the reader; besides it only the SVG namespace
@@ -389,11 +394,11 @@ def test_markdown_lists_findings_with_reproduce_in_code_span() -> None:
     assert "python 3.11.7 · torch 2.13.0 · platform Linux-x86\\_64 · device cpu" in text
     assert f"`{REPRODUCE}`" in text
     assert "kept 3 tokens, expected 4" in text
-    assert "| `alpha` | ATTN-MASK-01 | aligns the causal mask top-left | <" + DEVIATION_LINK + "> |" in text
+    assert "| `alpha` | ATTN-MASK-01 | — | aligns the causal mask top-left | <" + DEVIATION_LINK + "> |" in text
     assert "remove it from alpha expectations" in text
     assert "ModuleNotFoundError" in text
     assert "15.0 µs" in text
-    assert "| ATTN-WIN-01 | title of ATTN-WIN-01 | ? unsupported | — |" in text
+    assert "| ATTN-WIN-01 | title of ATTN-WIN-01 | — | ? unsupported | — |" in text
 
 
 def without_code(markdown: str) -> str:
@@ -650,3 +655,36 @@ def test_agreement_evidence_becomes_a_table_in_both_reports() -> None:
     assert "TOK-BL-04" in markdown
     assert "<h2>Agreement on real vocabularies</h2>" in html_text and "tekken &lt;v3&gt;" in html_text
     assert "<v3>" not in html_text
+
+
+def test_every_view_carries_the_clause_spec_location(tmp_path: Path) -> None:
+    """A row names where its clause is written; the HTML links to the heading; results.json keeps it."""
+    run = make_run()
+    failing = find_clause(run, "alpha", "SAMP-TOPP-01")
+    failing.source = "spec/sampling.md:156"
+    path = tmp_path / "results.json"
+    run.write_json(path)
+    assert find_clause(RunResult.read_json(path), "alpha", "SAMP-TOPP-01").source == "spec/sampling.md:156"
+    # A result without a recorded source (an older file) still shows the installed spec's line.
+    topk_line = f"spec/{registry()['SAMP-TOPK-01'].source}"
+    markdown = render_markdown(run)
+    assert "Spec: `spec/sampling.md:156`" in markdown and f"| `{topk_line}` |" in markdown
+    page = render_html(run)
+    assert f"href='../../{spec_anchor(registry()['SAMP-TOPP-01'])}'><code>spec/sampling.md:156</code></a>" in page
+    console = Console(record=True, width=200)
+    render_terminal(run, console=console)
+    assert "SAMP-TOPP-01 Top-p keeps the crossing token  spec/sampling.md:156" in console.export_text()
+
+
+def test_headroom_shows_the_largest_ratio_per_clause_and_adapter_passing_tests_included() -> None:
+    run = make_run()
+    passing = find_clause(run, "alpha", "SAMP-TOPK-01")
+    comparison = {"error": 2e-7, "tolerance": 1e-6, "ratio": 0.2, "dtype": "float32", "what": "x", "comparisons": 9}
+    passing.tests[0].evidence = {"comparison": comparison}
+    passing.tests.append(OneTestResult(nodeid="suite/test_sampling.py::b", status="pass", evidence={}))
+    markdown = render_markdown(run)
+    assert "## Numerical headroom" in markdown
+    assert "| SAMP-TOPK-01 | title of SAMP-TOPK-01 | 0.20× | — |" in markdown
+    assert "| SAMP-TOPP-01 | Top-p keeps the crossing token | 500000.00× | — |" in markdown
+    page = render_html(run)
+    assert "<h2>Numerical headroom</h2>" in page and "<td>0.20×</td>" in page

@@ -208,3 +208,22 @@ def _validate(spec: str, impl: Any) -> None:
             raise AdapterLoadError(
                 f"adapter {spec!r}: {clause_id} has no variant {variant!r}; named variants: {', '.join(names)}"
             )
+
+
+def declared_variants(spec: str, clause: Any) -> tuple[str, Expectation | None]:
+    """What a built-in adapter declares for a clause, read from its class without constructing
+    it: the variant it implements (or the family it does not declare) and its expectation entry."""
+    try:
+        cls = _import_target(spec, BUILTIN[spec])
+    except AdapterLoadError as exc:
+        return f"cannot be imported here ({exc})", None
+    path = expectations_path_of(cls)
+    expectation = (load_expectations(path) if path is not None else {}).get(clause.id)
+    capabilities = cls.capabilities
+    # complexity has no operations of its own: its clauses measure other families' operations.
+    if clause.family in FAMILY_OPERATIONS and clause.family not in capabilities.families:
+        return f"does not declare the {clause.family} family", expectation
+    if not clause.variants:
+        return "declares the family (no variants)", expectation
+    declared = capabilities.variants.get(clause.id)
+    return (f"variant {declared}" if declared else f"variant {clause.default_variant} (default)"), expectation

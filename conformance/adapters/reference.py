@@ -51,12 +51,7 @@ class ReferenceAdapter:
     # The variant arguments of the reference functions, from the declaration above.
     @property
     def _variant_kwargs(self) -> dict[str, str]:
-        variants = self.capabilities.variants
-        return {
-            "order": variants["SAMP-ORDER-01"],
-            "top_k_ties": variants["SAMP-TOPK-02"],
-            "top_p_boundary": variants["SAMP-TOPP-02"],
-        }
+        return sampling.variant_arguments(self.capabilities.variants.__getitem__)
 
     def temperature(self, logits: torch.Tensor, temperature: float) -> torch.Tensor:
         return sampling.apply_temperature(logits, temperature)

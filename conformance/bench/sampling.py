@@ -25,11 +25,7 @@ PIPELINE = SamplingParams(temperature=0.7, top_k=50, top_p=0.9, min_p=0.05)
 
 def _cases(adapter: Any) -> dict[str, tuple[tuple[Any, ...], dict[str, Any], Callable[..., torch.Tensor]]]:
     """operation -> (arguments, params for the report, the reference run with the same variants)."""
-    variants = {
-        "order": adapter.variant("SAMP-ORDER-01"),
-        "top_k_ties": adapter.variant("SAMP-TOPK-02"),
-        "top_p_boundary": adapter.variant("SAMP-TOPP-02"),
-    }
+    variants = reference.variant_arguments(adapter.variant)
     return {
         "temperature": ((0.7,), {"temperature": 0.7}, lambda x: reference.apply_temperature(x, 0.7)),
         "top_k": ((50,), {"top_k": 50}, lambda x: reference.top_k_filter(x, 50, top_k_ties=variants["top_k_ties"])),

@@ -23,7 +23,6 @@ from specformer.conformance.results import (
     STATUSES,
     UNSUPPORTED,
     AdapterResult,
-    BenchmarkResult,
     ClauseResult,
     RunResult,
     TestResult,
@@ -41,12 +40,14 @@ LEGEND = {
 
 # Evidence keys worth a place in a one-line summary, in this order; the rest stays in the
 # full evidence (the HTML report shows all of it).
-SUMMARY_EVIDENCE_KEYS = ("error", "tolerance", "ratio", "seed", "dtype", "counterexample")
+SUMMARY_EVIDENCE_KEYS = ("error", "tolerance", "ratio", "seed", "dtype")
 
 # Environment keys for the one-line environment summary, in this order.
 ENVIRONMENT_KEYS = ("python", "torch", "platform", "device")
 
 REPORT_TITLE = "specformer conformance report"
+
+HEADROOM_NOTE = "The largest error/tolerance ratio of each clause's comparisons, per adapter (1× is at the tolerance)."
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ class ClauseRow:
     id: str
     title: str
     statuses: tuple[str | None, ...]
+    source: str = ""  # "spec/sampling.md:156"
+    anchor: str = ""  # "spec/sampling.md#samp-topp-01--..."
 
 
 def symbol(status: str | None) -> str:
@@ -90,10 +93,6 @@ def load_errors(run: RunResult) -> list[AdapterResult]:
     return [a for a in run.adapters if a.load_error]
 
 
-def benchmarks(run: RunResult) -> list[tuple[AdapterResult, BenchmarkResult]]:
-    return [(a, b) for a in run.adapters for b in a.benchmarks]
-
-
 def failing_tests(clause: ClauseResult) -> list[TestResult]:
     """The tests that decided a failing clause (those that failed or errored)."""
     return [t for t in clause.tests if t.status in (FAIL, ERROR)]
@@ -115,16 +114,74 @@ def deviation_reason(clause: ClauseResult) -> tuple[str, str]:
 
 def clause_rows(run: RunResult, family: str) -> list[ClauseRow]:
     """The clauses of one family, in the order the run first records them."""
-    titles: dict[str, str] = {}
+    first: dict[str, ClauseResult] = {}
     statuses: dict[str, list[str | None]] = {}
     for index, adapter in enumerate(run.adapters):
         for clause in adapter.clauses:
             if clause.family != family:
                 continue
-            titles.setdefault(clause.id, clause.title)
+            first.setdefault(clause.id, clause)
             row = statuses.setdefault(clause.id, [None] * len(run.adapters))
             row[index] = clause.status
-    return [ClauseRow(cid, titles[cid], tuple(statuses[cid])) for cid in titles]
+    return [
+        ClauseRow(cid, c.title, tuple(statuses[cid]), clause_source(c), clause_anchor(c)) for cid, c in first.items()
+    ]
+
+
+def clause_source(clause: ClauseResult) -> str:
+    """Where a result's clause is written ("spec/FAMILY.md:LINE"): as recorded, else the installed spec."""
+    if clause.source:
+        return clause.source
+    from specformer.conformance.registry import registry
+
+    known = registry().get(clause.id)
+    return f"spec/{known.source}" if known else ""
+
+
+def clause_anchor(clause: ClauseResult) -> str:
+    """The relative link "spec/FAMILY.md#anchor" to a result's clause heading, or "" if unknown."""
+    from specformer.conformance.registry import registry, spec_anchor
+
+    known = registry().get(clause.id)
+    return spec_anchor(known) if known else ""
+
+
+@dataclass(frozen=True)
+class HeadroomRow:
+    """One clause's largest error/tolerance ratio per adapter (None: no comparison recorded).
+
+    A ratio of 0.25 leaves 4x headroom; 1 is exactly at the tolerance; above 1 is a failure.
+    """
+
+    id: str
+    title: str
+    ratios: tuple[float | None, ...]
+
+
+def largest_ratio(clause: ClauseResult) -> float | None:
+    """The largest error/tolerance ratio over a clause's tests: a failing comparison's own, or
+    the least-headroom comparison a passing test recorded (conformance/evidence)."""
+    ratios = []
+    for test in clause.tests:
+        for source in (test.evidence, test.evidence.get("comparison") or {}):
+            value = source.get("ratio") if isinstance(source, dict) else None
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                ratios.append(float(value))
+    return max(ratios) if ratios else None
+
+
+def headroom_rows(run: RunResult) -> list[HeadroomRow]:
+    """Clauses with at least one numerical comparison, with each adapter's largest ratio."""
+    titles: dict[str, str] = {}
+    ratios: dict[str, list[float | None]] = {}
+    for index, adapter in enumerate(run.adapters):
+        for clause in adapter.clauses:
+            ratio = largest_ratio(clause)
+            if ratio is None:
+                continue
+            titles.setdefault(clause.id, clause.title)
+            ratios.setdefault(clause.id, [None] * len(run.adapters))[index] = ratio
+    return [HeadroomRow(cid, titles[cid], tuple(ratios[cid])) for cid in sorted(titles)]
 
 
 def family_counts(run: RunResult, family: str | None) -> list[dict[str, int] | None]:

@@ -22,10 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 from specformer.conformance.report import plots
 from specformer.conformance.report.common import (
+    HEADROOM_NOTE,
     LEGEND,
     REPORT_TITLE,
     Finding,
+    clause_anchor,
     clause_rows,
+    clause_source,
     compact_params,
     deviation_reason,
     deviations,
@@ -36,7 +39,9 @@ from specformer.conformance.report.common import (
     failures,
     family_counts,
     format_number,
+    format_ratio,
     format_seconds,
+    headroom_rows,
     load_errors,
     run_line,
     stale_expectations,
@@ -65,6 +70,9 @@ from specformer.conformance.results import NOT_APPLICABLE, STATUSES, RunResult, 
 
 if TYPE_CHECKING:  # compare.py is not imported at run time: it needs no HTML, and vice versa
     from specformer.conformance.report.compare import GateResult
+
+# Clause links are relative to the report's place in the repository: reports/MACHINE/report.html.
+SPEC_ROOT = "../../"
 
 # Status -> CSS class; anything else (a status this version does not know) is "s-other".
 _STATUS_CLASSES = {status: f"s-{status}" for status in STATUSES} | {NOT_APPLICABLE: "s-na"}
@@ -113,6 +121,7 @@ def render_html(run: RunResult, gate: GateResult | None = None) -> str:
         _speedups(run),
         _scaling(run),
         _agreement(run),
+        _headroom(run),
         _clause_matrices(run),
         _environment(run.environment),
     ]
@@ -122,6 +131,14 @@ def render_html(run: RunResult, gate: GateResult | None = None) -> str:
         + "\n".join(part for part in body if part)
         + "\n</body>\n</html>\n"
     )
+
+
+def _spec_link(source: str, anchor: str) -> str:
+    """The clause's file:line, linked to its heading relative to where reports are kept
+    (reports/MACHINE/report.html, two levels below the repository root)."""
+    if not anchor:
+        return f"<code>{esc(source)}</code>" if source else ""
+    return f"<a class='spec' href='{esc(SPEC_ROOT + anchor)}'><code>{esc(source)}</code></a>"
 
 
 def esc(value: Any) -> str:
@@ -199,7 +216,8 @@ def _failure(finding: Finding) -> str:
     css = _STATUS_CLASSES.get(clause.status, "s-other")
     heading = (
         f"<h3><span class='count {css}'>{esc(clause.status)}</span> "
-        f"{esc(finding.adapter.name)} · <code>{esc(clause.id)}</code> {esc(clause.title)}</h3>"
+        f"{esc(finding.adapter.name)} · <code>{esc(clause.id)}</code> {esc(clause.title)} "
+        f"{_spec_link(clause_source(clause), clause_anchor(clause))}</h3>"
     )
     tests = failing_tests(clause)
     if not tests:
@@ -387,14 +405,27 @@ def _plots(make: Callable[[RunResult], list[plots.Plot]], run: RunResult) -> str
     return f"<h3>Plots</h3>{figures}" if figures else ""
 
 
+def _headroom(run: RunResult) -> str:
+    rows = [
+        [td(row.id), td(row.title), *(td(format_ratio(r) if r is not None else "—") for r in row.ratios)]
+        for row in headroom_rows(run)
+    ]
+    if not rows:
+        return ""
+    caption = f"<p class='muted'>{esc(HEADROOM_NOTE)}</p>"
+    return "<h2>Numerical headroom</h2>" + caption + table(["clause", "title", *_adapter_headers(run)], rows)
+
+
 def _clause_matrices(run: RunResult) -> str:
     parts = []
     for family in run.families():
         rows = [
-            [td(row.id), td(row.title), *(status_cell(s) for s in row.statuses)] for row in clause_rows(run, family)
+            [td(row.id), td(row.title), f"<td>{_spec_link(row.source, row.anchor)}</td>"]
+            + [status_cell(s) for s in row.statuses]
+            for row in clause_rows(run, family)
         ]
         parts.append(f"<h3>{esc(family)}</h3>")
-        parts.append(table(["clause", "title", *_adapter_headers(run)], rows))
+        parts.append(table(["clause", "title", "spec", *_adapter_headers(run)], rows))
     return "<h2>Clauses</h2>" + "".join(parts) if parts else ""
 
 

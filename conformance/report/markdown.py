@@ -18,10 +18,12 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from specformer.conformance.report.common import (
+    HEADROOM_NOTE,
     LEGEND,
     REPORT_TITLE,
     Finding,
     clause_rows,
+    clause_source,
     compact_params,
     deviation_reason,
     deviations,
@@ -30,7 +32,9 @@ from specformer.conformance.report.common import (
     failing_tests,
     failures,
     family_counts,
+    format_ratio,
     format_seconds,
+    headroom_rows,
     load_errors,
     run_line,
     stale_expectations,
@@ -81,6 +85,7 @@ def render_markdown(run: RunResult, gate: GateResult | None = None) -> str:
         _speedups(run),
         _scaling(run),
         _agreement(run),
+        _headroom(run),
         _clause_tables(run),
     ]
     return "\n\n".join("\n".join(lines) for lines in sections if lines) + "\n"
@@ -187,6 +192,8 @@ def _failure(finding: Finding) -> list[str]:
         "",
         f"### {symbol(clause.status)} {clause.status} · {md_code(finding.adapter.name)} · "
         f"{md_text(clause.id)} {md_text(clause.title)}",
+        "",
+        f"Spec: {_spec_cell(clause_source(clause))}",
     ]
     tests = failing_tests(clause)
     if not tests:
@@ -214,6 +221,7 @@ def _deviations(run: RunResult) -> list[str]:
             [
                 md_code(finding.adapter.name, in_table=True),
                 md_text(finding.clause.id),
+                _spec_cell(clause_source(finding.clause)),
                 md_text(reason),
                 md_link(link) if link else "",
             ]
@@ -221,7 +229,7 @@ def _deviations(run: RunResult) -> list[str]:
     return [
         f"## Deviates (documented) ({len(found)})",
         "",
-        *md_table(["adapter", "clause", "reason", "link"], rows),
+        *md_table(["adapter", "clause", "spec", "reason", "link"], rows),
     ]
 
 
@@ -360,6 +368,27 @@ def _scaling(run: RunResult) -> list[str]:
     return ["## Scaling", "", *md_table(headers, rows)]
 
 
+def _headroom(run: RunResult) -> list[str]:
+    rows = [
+        [md_text(row.id), md_text(row.title), *(format_ratio(r) if r is not None else "—" for r in row.ratios)]
+        for row in headroom_rows(run)
+    ]
+    if not rows:
+        return []
+    return [
+        "## Numerical headroom",
+        "",
+        md_text(HEADROOM_NOTE),
+        "",
+        *md_table(["clause", "title", *_adapter_headers(run)], rows),
+    ]
+
+
+def _spec_cell(source: str) -> str:
+    """A clause's "spec/FAMILY.md:LINE" as code, or a dash for a clause the spec does not know."""
+    return md_code(source, in_table=True) if source else "—"
+
+
 def _clause_tables(run: RunResult) -> list[str]:
     if not run.families():
         return []
@@ -369,6 +398,7 @@ def _clause_tables(run: RunResult) -> list[str]:
             [
                 md_text(row.id),
                 md_text(row.title),
+                _spec_cell(row.source),
                 *(md_text(f"{symbol(s)} {s}") if s else "—" for s in row.statuses),
             ]
             for row in clause_rows(run, family)
@@ -377,7 +407,7 @@ def _clause_tables(run: RunResult) -> list[str]:
             "",
             f"### {md_text(family)}",
             "",
-            *md_table(["clause", "title", *_adapter_headers(run)], rows),
+            *md_table(["clause", "title", "spec", *_adapter_headers(run)], rows),
         ]
     return lines
 

@@ -27,6 +27,7 @@ from specformer.conformance.report.common import (
     REPORT_TITLE,
     SYMBOLS,
     Finding,
+    clause_source,
     compact_params,
     deviation_reason,
     deviations,
@@ -164,6 +165,7 @@ def _print_failure(console: Console, finding: Finding) -> None:
             (clause.id, "bold"),
             " ",
             clause.title,
+            (f"  {clause_source(clause)}", "dim"),
         )
     )
     tests = failing_tests(clause)
@@ -200,6 +202,7 @@ def _print_deviations(console: Console, run: RunResult) -> None:
                 finding.clause.id,
                 ": ",
                 reason or "(no reason recorded)",
+                (f"  {clause_source(finding.clause)}", "dim"),
             )
         )
 

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from specformer.conformance.numerics import annotate, assert_close, fail
 from specformer.conformance.plugin import clause, not_applicable, require
+from specformer.conformance.suite.checks import expect_value_error, use_dtype
 from specformer.conformance.suite.strategies import DTYPES
 from specformer.reference import attention as ref
 from specformer.reference import local as ref_local
@@ -75,11 +76,6 @@ def attention_cases(draw: st.DrawFn, *, grouped: bool = False) -> AttentionCase:
         dim=draw(st.sampled_from([1, 4, 8, 16])),
         value_dim=draw(st.sampled_from([1, 3, 8])),
     )
-
-
-def use_dtype(adapter, dtype: torch.dtype) -> None:
-    if not adapter.supports_dtype(dtype):
-        not_applicable(f"{adapter.name} does not declare {dtype}")
 
 
 def working_dtype(adapter) -> torch.dtype:
@@ -396,15 +392,7 @@ def test_sliding_window_is_banded_attention(adapter, window: int) -> None:
 def test_window_must_be_a_positive_integer(adapter, window) -> None:
     op = require(adapter, "sliding_window_attention")
     query, key, value = LOCAL_CASE.tensors(working_dtype(adapter))
-    try:
-        result = op(query, key, value, window=window)
-    except ValueError as exc:
-        if "window" not in str(exc):
-            fail(f"ValueError for window={window!r} does not name 'window': {exc}")
-        return
-    except Exception as exc:
-        fail(f"window={window!r} raised {type(exc).__name__} ({exc}), expected ValueError")
-    fail(f"window={window!r} was accepted (returned {tuple(result.shape)}), expected ValueError")
+    expect_value_error(lambda: op(query, key, value, window=window), "window", what=f"window={window!r}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -650,15 +638,11 @@ def test_invalid_lsh_arguments_are_rejected(adapter, argument: str, chunk_length
     op = require(adapter, "lsh_attention")
     query_key, value, _ = LSHCase(seed=80).tensors(lsh_dtype(adapter))
     rotations = torch.randn(*rotations_shape, dtype=query_key.dtype)
-    try:
-        result = op(query_key, value, rotations=rotations, chunk_length=chunk_length)
-    except ValueError as exc:
-        if argument not in str(exc):
-            fail(f"the ValueError for a bad {argument} does not name it: {exc}")
-        return
-    except Exception as exc:
-        fail(f"a bad {argument} raised {type(exc).__name__} ({exc}), expected ValueError naming {argument}")
-    fail(f"a bad {argument} ({chunk_length=}, rotations {rotations_shape}) returned {tuple(result.shape)}")
+    expect_value_error(
+        lambda: op(query_key, value, rotations=rotations, chunk_length=chunk_length),
+        argument,
+        what=f"a bad {argument} ({chunk_length=}, rotations {rotations_shape})",
+    )
 
 
 # ---------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import torch
 
 from specformer.conformance.bench import POLICIES, fit_exponent, geometric_ladder, peak_memory
 from specformer.conformance.bench.scaling import time_ladder
+from specformer.conformance.evidence import note
 from specformer.conformance.numerics import fail
 from specformer.conformance.plugin import clause, require
 
@@ -72,11 +73,6 @@ def _qkv(length: int, heads: int = HEADS) -> list[torch.Tensor]:
     return [_random(1, heads, length, HEAD_DIM, seed=length + i) for i in range(3)]
 
 
-def evidence_note(request: pytest.FixtureRequest, evidence: dict) -> None:
-    """Record evidence for a passing test too (the plugin reads user_properties)."""
-    request.node.user_properties.append(("evidence", evidence))
-
-
 def on_qkv(op: Callable[..., object], **kwargs: object) -> Callable[[int], Callable[[], object]]:
     """For each length n, a call of `op` on fresh (1, H, n, D) query, key and value."""
 
@@ -110,27 +106,24 @@ def check_scaling(
                 pytest.skip("n/a: this torch build offers no CPU memory timeline")
             samples.append([float(measured)])
         fit = fit_exponent(sizes, samples)
-    evidence = {
-        "scaling": {
-            "operation": operation,
-            "quantity": quantity,
-            "unit": "s" if quantity == "time" else "B",
-            "sizes": sizes,
-            "values": [sorted(s)[len(s) // 2] for s in samples],
-            **fit.evidence(),
-            "expected": EXPECTED[claim],
-            "band": list(band),
-        },
-        "exponent": fit.exponent,
+    scaling = {
+        "operation": operation,
+        "quantity": quantity,
+        "unit": "s" if quantity == "time" else "B",
+        "sizes": sizes,
+        "values": [sorted(s)[len(s) // 2] for s in samples],
+        **fit.evidence(),
+        "expected": EXPECTED[claim],
+        "band": list(band),
     }
     low, high = fit.ci
     if high < band[0] or low > band[1]:
         fail(
             f"{operation} {quantity} grows as n^{fit.exponent:.2f} (95% interval [{low:.2f}, {high:.2f}]), "
             f"outside the band [{band[0]}, {band[1]}] over n = {sizes}",
-            **evidence,
+            scaling=scaling,
         )
-    evidence_note(request, evidence)
+    note("scaling", scaling)
 
 
 @clause("CPLX-ATTN-01")

@@ -12,6 +12,7 @@ import torch
 
 from specformer.conformance.numerics import annotate, assert_close, fail
 from specformer.conformance.plugin import clause, require
+from specformer.conformance.suite.checks import expect_value_error
 from specformer.reference import embeddings as ref
 from specformer.reference.embeddings import BertEmbeddingWeights
 
@@ -24,19 +25,6 @@ def _draw(generator: torch.Generator, *shape: int) -> torch.Tensor:
 
 def _ids(generator: torch.Generator, batch: int, length: int, high: int = VOCAB) -> torch.Tensor:
     return torch.randint(0, high, (batch, length), generator=generator)
-
-
-def _expect_value_error(call, what: str, names: tuple[str, ...]) -> None:
-    """`call()` must raise ValueError whose message names one of `names`."""
-    try:
-        result = call()
-    except ValueError as exc:
-        if not any(name in str(exc) for name in names):
-            fail(f"{what}: the ValueError does not name {' or '.join(names)}: {exc}")
-        return
-    except Exception as exc:
-        fail(f"{what} raised {type(exc).__name__} ({exc}), expected a ValueError naming {' or '.join(names)}")
-    fail(f"{what} was accepted (returned {tuple(result.shape) if hasattr(result, 'shape') else result})")
 
 
 # ---------------------------------------------------------------------------------------
@@ -72,7 +60,9 @@ def test_out_of_range_positions_and_ids_are_rejected(adapter, problem: str) -> N
     else:
         ids = torch.tensor([[0, VOCAB, 1]])
         names = ("token_ids", "id", "vocab")
-    _expect_value_error(lambda: op(ids, tokens, positions), f"{problem} ({tuple(ids.shape)} ids)", names)
+    expect_value_error(
+        lambda: op(ids, tokens, positions), *names, what=f"{problem} ({tuple(ids.shape)} ids)", any_of=True
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -132,7 +122,7 @@ def test_sinusoidal_table(adapter, length: int, dim: int) -> None:
 @clause("EMB-SIN-02")
 def test_odd_width_is_rejected(adapter) -> None:
     op = require(adapter, "sinusoidal_position_encoding")
-    _expect_value_error(lambda: op(10, 7), "a sinusoidal table of width 7", ("dim", "width"))
+    expect_value_error(lambda: op(10, 7), "dim", "width", what="a sinusoidal table of width 7", any_of=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -176,10 +166,13 @@ def test_axial_parameter_count(adapter, shape: tuple[int, int], dims: tuple[int,
 def test_axial_widths_must_add_up_to_the_model_width(adapter) -> None:
     op = require(adapter, "axial_position_encoding")
     first, second = _axial_tables()
-    _expect_value_error(
+    expect_value_error(
         lambda: op(first.float(), second.float(), 20, sum(AXIAL_DIMS) + 1),
-        f"axial widths {AXIAL_DIMS} with hidden size {sum(AXIAL_DIMS) + 1}",
-        ("hidden", "width", "dim"),
+        "hidden",
+        "width",
+        "dim",
+        what=f"axial widths {AXIAL_DIMS} with hidden size {sum(AXIAL_DIMS) + 1}",
+        any_of=True,
     )
 
 

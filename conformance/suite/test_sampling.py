@@ -27,7 +27,8 @@ from specformer.conformance.numerics import (
     chi_square_p_value,
     fail,
 )
-from specformer.conformance.plugin import clause, not_applicable, require
+from specformer.conformance.plugin import clause, require
+from specformer.conformance.suite.checks import assert_unchanged, expect_value_error, spec_examples, use_dtype
 from specformer.conformance.suite.strategies import DTYPES, LogitsCase, kept, logits_cases, probs_row, row
 from specformer.reference import sampling as ref
 from specformer.reference.sampling import SamplingParams
@@ -41,41 +42,39 @@ DRAWS = 20_000
 
 def variants(adapter) -> dict[str, str]:
     """The reference's variant arguments for what the adapter declares."""
-    return {
-        "order": adapter.variant("SAMP-ORDER-01"),
-        "top_k_ties": adapter.variant("SAMP-TOPK-02"),
-        "top_p_boundary": adapter.variant("SAMP-TOPP-02"),
-    }
+    return ref.variant_arguments(adapter.variant)
 
 
-def use_dtype(adapter, dtype: torch.dtype) -> None:
-    if not adapter.supports_dtype(dtype):
-        not_applicable(f"{adapter.name} does not declare {dtype}")
-
-
-def expect_value_error(call: Callable[[], object], parameter: str, value: object) -> None:
-    """The call must raise ValueError whose message names the parameter."""
-    try:
-        result = call()
-    except ValueError as exc:
-        if parameter not in str(exc):
-            fail(f"ValueError for {parameter}={value!r} does not name {parameter!r}: {exc}", value=repr(value))
-        return
-    except Exception as exc:
-        fail(f"{parameter}={value!r} raised {type(exc).__name__} ({exc}), expected ValueError", value=repr(value))
-    fail(
-        f"{parameter}={value!r} was accepted (returned {type(result).__name__}), expected ValueError", value=repr(value)
-    )
+def check_spec_examples(adapter, clause_id: str, dtype: torch.dtype) -> None:
+    """Run the clause's worked examples from spec/sampling.md (its `examples` blocks). An example
+    of an operation the adapter lacks is left out; with none left, the test is unsupported."""
+    applying = spec_examples(adapter, clause_id)
+    runnable = [e for e in applying if adapter.declares("sampling") and adapter.operation(e.data["operation"])]
+    if applying and not runnable:
+        require(adapter, applying[0].data["operation"])  # skips as unsupported
+    for example in runnable:
+        data = example.data
+        op = adapter.operation(data["operation"])
+        if "probabilities" in data:
+            x = probs_row(*data["probabilities"], dtype=dtype)
+        else:
+            x = row(*data["logits"], dtype=dtype)
+        arguments = data["arguments"]
+        what = f"spec example {example.source}: {data['operation']} {arguments}"
+        if data["operation"] == "process":
+            result = op(x.clone(), SamplingParams(**arguments))
+        else:
+            result = op(x.clone(), *arguments.values())
+        survivors = kept(result)[0]
+        if "kept" in data and survivors != data["kept"]:
+            fail(f"{what}: kept {survivors}, expected {data['kept']}", kept=survivors, expected=data["kept"])
+        if "kept_count" in data and len(survivors) != data["kept_count"]:
+            fail(f"{what}: kept {len(survivors)} tokens, expected {data['kept_count']}", kept=survivors)
 
 
 def assert_kept(actual: torch.Tensor, expected: list[list[int]], what: str) -> None:
     if kept(actual) != expected:
         fail(f"{what}: kept tokens {kept(actual)}, expected {expected}", kept=kept(actual), expected=expected)
-
-
-def assert_unchanged(actual: torch.Tensor, original: torch.Tensor, what: str) -> None:
-    if actual.shape != original.shape or not torch.equal(actual, original):
-        fail(f"{what}: expected the logits unchanged (bitwise), got {actual.tolist()} from {original.tolist()}")
 
 
 def clear_decision(decide: Callable[[float], torch.Tensor], value: float, relative: float = 1e-4) -> bool:
@@ -117,7 +116,11 @@ def test_temperature_one_is_identity(adapter, dtype) -> None:
 @pytest.mark.parametrize("temperature", [0.0, -1.0, math.nan, math.inf, -math.inf])
 def test_temperature_rejects_non_positive_or_non_finite(adapter, temperature: float) -> None:
     op = require(adapter, "temperature")
-    expect_value_error(lambda: op(row(1.0, 2.0, 3.0, dtype=torch.float32), temperature), "temperature", temperature)
+    expect_value_error(
+        lambda: op(row(1.0, 2.0, 3.0, dtype=torch.float32), temperature),
+        "temperature",
+        what=f"temperature={temperature!r}",
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -146,6 +149,7 @@ def test_top_k_keeps_the_k_largest(adapter, dtype, case: LogitsCase, data: st.Da
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_top_k_ties_at_the_kth_value(adapter, dtype) -> None:
     use_dtype(adapter, dtype)
+    check_spec_examples(adapter, "SAMP-TOPK-02", dtype)
     op = require(adapter, "top_k")
     variant = adapter.variant("SAMP-TOPK-02")
     # (logits, k, tokens strictly above the k-th value, tokens tied with it)
@@ -179,7 +183,7 @@ def test_top_k_at_least_vocab_is_identity(adapter, dtype) -> None:
 @pytest.mark.parametrize("top_k", [0, -1, 2.5])
 def test_top_k_rejects_non_positive_or_non_integer(adapter, top_k) -> None:
     op = require(adapter, "top_k")
-    expect_value_error(lambda: op(row(1.0, 2.0, 3.0, dtype=torch.float32), top_k), "top_k", top_k)
+    expect_value_error(lambda: op(row(1.0, 2.0, 3.0, dtype=torch.float32), top_k), "top_k", what=f"top_k={top_k!r}")
 
 
 @clause("SAMP-TOPK-05")
@@ -198,12 +202,7 @@ def test_top_k_keeps_removed_tokens_removed(adapter) -> None:
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_top_p_keeps_the_token_that_crosses_p(adapter, dtype) -> None:
     use_dtype(adapter, dtype)
-    op = require(adapter, "top_p")
-    x = probs_row(0.5, 0.3, 0.12, 0.08, dtype=dtype)  # no ties: SAMP-TOPP-06 leaves those open
-    assert_kept(op(x.clone(), 0.6), [[0, 1]], "top_p=0.6 on probs [.5, .3, .12, .08]")
-    assert_kept(op(x.clone(), 0.3), [[0]], "top_p=0.3 on probs [.5, .3, .12, .08]")
-    assert_kept(op(x.clone(), 0.85), [[0, 1, 2]], "top_p=0.85 on probs [.5, .3, .12, .08]")
-    assert_kept(op(x.clone(), 0.95), [[0, 1, 2, 3]], "top_p=0.95 on probs [.5, .3, .12, .08]")
+    check_spec_examples(adapter, "SAMP-TOPP-01", dtype)
 
 
 @clause("SAMP-TOPP-01")
@@ -228,18 +227,8 @@ def test_top_p_matches_reference(adapter, dtype, case: LogitsCase, top_p: float)
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_top_p_exact_boundary(adapter, dtype) -> None:
     use_dtype(adapter, dtype)
-    op = require(adapter, "top_p")
-    variant = adapter.variant("SAMP-TOPP-02")
-    x = torch.zeros(1, 4, dtype=dtype)  # probabilities 0.25 each: every cumulative sum is exact
-    for top_p, strict, inclusive in ((0.5, 2, 3), (0.75, 3, 4), (0.25, 1, 2)):
-        expected = strict if variant == "strict" else inclusive
-        survivors = kept(op(x.clone(), top_p))[0]
-        if len(survivors) != expected:
-            fail(
-                f"top_p={top_p} on four equal tokens ({variant}): kept {len(survivors)} tokens, expected {expected}",
-                variant=variant,
-                kept=survivors,
-            )
+    # Four equal logits: probabilities 0.25 each, so every cumulative sum is exact.
+    check_spec_examples(adapter, "SAMP-TOPP-02", dtype)
 
 
 @clause("SAMP-TOPP-03")
@@ -258,14 +247,16 @@ def test_top_p_min_tokens_to_keep(adapter) -> None:
     x = probs_row(0.9, 0.05, 0.03, 0.02, dtype=torch.float32)
     assert_kept(op(x.clone(), 0.5, min_tokens_to_keep=3), [[0, 1, 2]], "top_p=0.5, min_tokens_to_keep=3")
     assert_kept(op(x.clone(), 0.5, min_tokens_to_keep=1), [[0]], "top_p=0.5, min_tokens_to_keep=1")
-    expect_value_error(lambda: op(x.clone(), 0.5, min_tokens_to_keep=0), "min_tokens_to_keep", 0)
+    expect_value_error(
+        lambda: op(x.clone(), 0.5, min_tokens_to_keep=0), "min_tokens_to_keep", what="min_tokens_to_keep=0"
+    )
 
 
 @clause("SAMP-TOPP-05")
 @pytest.mark.parametrize("top_p", [0.0, -0.1, 1.5, math.nan])
 def test_top_p_rejects_out_of_range(adapter, top_p: float) -> None:
     op = require(adapter, "top_p")
-    expect_value_error(lambda: op(row(1.0, 2.0, 3.0, dtype=torch.float32), top_p), "top_p", top_p)
+    expect_value_error(lambda: op(row(1.0, 2.0, 3.0, dtype=torch.float32), top_p), "top_p", what=f"top_p={top_p!r}")
 
 
 @clause("SAMP-TOPP-06")
@@ -288,6 +279,7 @@ def test_top_p_ties_across_the_boundary_fix_the_count(adapter, dtype) -> None:
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_min_p_threshold_is_relative_to_the_top(adapter, dtype) -> None:
     use_dtype(adapter, dtype)
+    check_spec_examples(adapter, "SAMP-MINP-01", dtype)
     op = require(adapter, "min_p")
     x = probs_row(0.5, 0.3, 0.15, 0.05, dtype=dtype)
     assert_kept(op(x.clone(), 0.5), [[0, 1]], "min_p=0.5 on probs [.5, .3, .15, .05] (threshold .25)")
@@ -325,7 +317,7 @@ def test_min_p_zero_and_one(adapter) -> None:
 @pytest.mark.parametrize("min_p", [-0.1, 1.1, math.nan])
 def test_min_p_rejects_out_of_range(adapter, min_p: float) -> None:
     op = require(adapter, "min_p")
-    expect_value_error(lambda: op(row(1.0, 2.0, 3.0, dtype=torch.float32), min_p), "min_p", min_p)
+    expect_value_error(lambda: op(row(1.0, 2.0, 3.0, dtype=torch.float32), min_p), "min_p", what=f"min_p={min_p!r}")
 
 
 @clause("SAMP-MINP-04")
@@ -359,6 +351,7 @@ ORDER_EXAMPLE_ALL_DIFFER = (
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_order_worked_examples(adapter, dtype) -> None:
     use_dtype(adapter, dtype)
+    check_spec_examples(adapter, "SAMP-ORDER-01", dtype)
     op = require(adapter, "process")
     order = adapter.variant("SAMP-ORDER-01")
     x = probs_row(0.5, 0.3, 0.12, 0.08, dtype=dtype)
@@ -550,7 +543,7 @@ def _call(op: Callable[..., torch.Tensor], x: torch.Tensor, arguments: tuple) ->
 def test_nan_and_posinf_logits_are_rejected(adapter, operation: str, arguments: tuple, bad: float) -> None:
     op = require(adapter, operation)
     x = row(1.0, bad, 0.5, -1.0, dtype=torch.float32)
-    expect_value_error(lambda: _call(op, x, arguments), "logits", f"{operation} with a {bad} logit")
+    expect_value_error(lambda: _call(op, x, arguments), "logits", what=f"{operation} with a {bad} logit")
 
 
 @clause("SAMP-EDGE-02")

@@ -26,9 +26,11 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from specformer.conformance.evidence import note
 from specformer.conformance.numerics import fail
 from specformer.conformance.plugin import clause, not_applicable, require
 from specformer.conformance.suite import tokenizer_inputs as inputs
+from specformer.conformance.suite.checks import expect_value_error
 from specformer.conformance.suite.tokenizer_corpus import LONE_SURROGATE_EXAMPLES
 from specformer.conformance.suite.tokenizer_inputs import (
     BERT_SPECIAL_TOKENS,
@@ -118,20 +120,6 @@ def first_difference(expected: Any, actual: Any) -> int:
     return 0
 
 
-def expect_value_error(call: Callable[[], object], *names: str, what: str) -> None:
-    """The call must raise ValueError whose message names each of `names`."""
-    try:
-        result = call()
-    except ValueError as exc:
-        missing = [n for n in names if n not in str(exc)]
-        if missing:
-            fail(f"{what}: ValueError does not name {missing}: {exc}", message=str(exc))
-        return
-    except Exception as exc:
-        fail(f"{what}: raised {type(exc).__name__} ({exc}), expected ValueError naming {list(names)}")
-    fail(f"{what}: returned {short(result)!r}, expected ValueError naming {list(names)}")
-
-
 def check(actual: Any, expected: Any, what: str, **evidence: Any) -> None:
     if actual != expected:
         fail(f"{what}: got {short(actual)!r}, expected {short(expected)!r}", **evidence)
@@ -176,7 +164,7 @@ def check_agreement(
         text = first.pop("_text")
         entry["first_difference"] = first
         entry["clause"] = outcome(lambda: explain(text))
-    request.node.user_properties.append(("evidence", {"agreement": entry}))
+    note("agreement", entry)
     if first is not None:
         fail(
             f"{vocabulary}: {len(texts) - agreeing} of {len(texts)} strings differ from the reference; first: "

@@ -27,7 +27,7 @@ Deliberately left out: offsets, BPE dropout, unknown tokens and byte fallback (e
 a token), HF's `add_prefix_space`/`trim_offsets`, normalizers, tiktoken's `_encode_bytes` tail
 handling and unstable-token completion, and any speed trick beyond a per-chunk cache and a heap.
 Unicode character classes (`\\p{L}`, `\\p{N}`) are those of the installed `regex` module, which can
-differ from tiktoken's and Oniguruma's on recently assigned code points (TOK-GEN-06).
+differ from tiktoken's and Oniguruma's on recently assigned code points (TOK-GEN-01).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from typing import Literal
 
 import regex
 
-# Named pre-tokenization regexes (TOK-BL-03..05). Every other string is taken as a regex itself.
+# Named pre-tokenization regexes (TOK-BL-03, TOK-BL-04). Every other string is taken as a regex itself.
 PATTERNS: dict[str, str] = {
     # openai/gpt-2 src/encoder.py; HF `pre_tokenizers.ByteLevel(use_regex=True)` uses the same.
     # tiktoken's r50k/p50k form is an equivalent, possessive rewrite of it.
@@ -55,7 +55,7 @@ PATTERNS: dict[str, str] = {
     ),
     # cl100k as tiktoken ships it today (tiktoken_ext/openai_public.py::cl100k_base). It differs
     # from "cl100k" when the text ends in whitespace that holds CR/LF followed by more whitespace:
-    # "x\r\t" -> ["x", "\r\t"] here, ["x", "\r", "\t"] there (TOK-BL-05).
+    # "x\r\t" -> ["x", "\r\t"] here, ["x", "\r", "\t"] there (TOK-BL-04).
     "cl100k-tiktoken": (
         r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+"""
         r"""|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
@@ -74,7 +74,7 @@ PATTERNS: dict[str, str] = {
     ),
 }
 
-# Training tie-breaks (TOK-BPE-06), see `train`.
+# Training tie-breaks (TOK-TRAIN-02), see `train`.
 TIE_BREAKS = ("first-occurrence", "smallest-ids")
 
 # mistral_common's Tekkenizer.DEPRECATED_SPECIAL_TOKENS: the names of ids 0..19 in tekken files that
@@ -95,7 +95,7 @@ _MERGED_AWAY = -1  # marks a merged-away position in a chunk; token ids are >= 0
 
 
 def bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's bijection from the 256 byte values to printable characters (TOK-BL-01, TOK-BL-02).
+    """GPT-2's bijection from the 256 byte values to printable characters (TOK-BL-01).
 
     The 188 bytes 0x21-0x7E, 0xA1-0xAC and 0xAE-0xFF map to the character of the same code point;
     the other 68 (controls, space, 0x7F-0xA0, soft hyphen 0xAD) map, in increasing byte order, to
@@ -106,6 +106,8 @@ def bytes_to_unicode() -> dict[int, str]:
     ('A', 'Ġ', 'Ċ', 'Ā', 'Ń')
     >>> "".join(table[b] for b in " héllo".encode("utf-8"))
     'ĠhÃ©llo'
+
+    Clauses: TOK-BL-01.
     """
     printable = [*range(0x21, 0x7F), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
     table = {b: chr(b) for b in printable}
@@ -119,6 +121,8 @@ def resolve_pattern(pattern: str) -> str:
 
     >>> resolve_pattern("gpt2") == PATTERNS["gpt2"], resolve_pattern(r"\\w+|\\W+")
     (True, '\\\\w+|\\\\W+')
+
+    Clauses: TOK-BL-03, TOK-BL-04.
     """
     return PATTERNS.get(pattern, pattern)
 
@@ -126,13 +130,15 @@ def resolve_pattern(pattern: str) -> str:
 def pretokenize(text: str, pattern: str) -> list[str]:
     """Split `text` into the chunks BPE runs on: all matches of the regex, left to right.
 
-    The chunks must tile the text (TOK-BL-03); a pattern that skips characters raises ValueError
+    The chunks must tile the text (TOK-BL-02); a pattern that skips characters raises ValueError
     rather than silently dropping them (tiktoken drops them).
 
     >>> pretokenize("Hello world's  end!\\n", "gpt2")
     ['Hello', ' world', "'s", ' ', ' end', '!', '\\n']
     >>> pretokenize("x\\r\\t", "cl100k"), pretokenize("x\\r\\t", "cl100k-tiktoken")
     (['x', '\\r', '\\t'], ['x', '\\r\\t'])
+
+    Clauses: TOK-BL-02, TOK-BL-03.
     """
     compiled = _compile(pattern)
     chunks = compiled.findall(text)
@@ -186,6 +192,8 @@ def pair_counts(words: Sequence[Sequence[int]], counts: Sequence[int]) -> dict[t
 
     >>> pair_counts([[1, 2, 3, 1, 2], [2, 3]], [1, 10])
     {(1, 2): 2, (2, 3): 11, (3, 1): 1}
+
+    Clauses: TOK-TRAIN-01.
     """
     stats: dict[tuple[int, int], int] = {}
     for word, count in zip(words, counts, strict=True):
@@ -199,6 +207,8 @@ def merge_pair(word: Sequence[int], pair: tuple[int, int], new_id: int) -> list[
 
     >>> merge_pair([1, 1, 1, 2, 1, 1], (1, 1), 9)
     [9, 1, 2, 9]
+
+    Clauses: TOK-BPE-02.
     """
     merged: list[int] = []
     i = 0
@@ -226,8 +236,10 @@ class ByteLevelBPE:
         HF's internal form, with bytes(merged) == bytes(left) + bytes(right).
     special_tokens: surface string -> id, ids disjoint from token_bytes. Matched in text only when
         `encode` is told to (`allowed_special`).
-    whole_chunk_lookup: emit a chunk that is itself a token as that token without merging (TOK-BPE-04).
+    whole_chunk_lookup: emit a chunk that is itself a token as that token without merging (TOK-BPE-05).
     cache_size: chunks whose ids are remembered; once full, new chunks are not added (as in HF).
+
+    Clauses: TOK-GEN-02..04, TOK-BL-05..07, TOK-BPE-01..06, TOK-SPECIAL-01, TOK-SPECIAL-02.
     """
 
     def __init__(
@@ -357,7 +369,7 @@ class ByteLevelBPE:
     def from_merges(
         cls, merges: Sequence[tuple[bytes, bytes]], pattern: str, special_tokens: Mapping[str, int] | None = None
     ) -> ByteLevelBPE:
-        """The format `train` produces: byte b has id b, merge i makes id 256 + i (TOK-BPE-07).
+        """The format `train` produces: byte b has id b, merge i makes id 256 + i (TOK-TRAIN-03).
 
         >>> bpe = ByteLevelBPE.from_merges([(b"a", b"b"), (b"ab", b"c")], "gpt2")
         >>> bpe.encode("abc abd")
@@ -380,10 +392,10 @@ class ByteLevelBPE:
     def encode(self, text: str, *, allowed_special: Collection[str] | Literal["all"] = ()) -> list[int]:
         """Token ids of `text`.
 
-        Special tokens: by default their surface strings are ordinary text (TOK-SPC-02). Those in
-        `allowed_special` ("all" for every one) become their ids; where allowed specials overlap the
-        leftmost, then longest, match wins (TOK-SPC-04). Ordinary text between them is encoded on
-        its own. Lone surrogates raise ValueError naming their index (TOK-GEN-05); tiktoken instead
+        Special tokens: by default their surface strings are ordinary text (TOK-SPECIAL-02's `text`).
+        Those in `allowed_special` ("all" for every one) become their ids; where allowed specials overlap the
+        leftmost, then longest, match wins (TOK-SPECIAL-01). Ordinary text between them is encoded on
+        its own. Lone surrogates raise ValueError naming their index (TOK-GEN-03); tiktoken instead
         replaces them with U+FFFD and HF tokenizers raises TypeError.
         """
         _check_scalar_values(text)
@@ -509,7 +521,7 @@ class ByteLevelBPE:
 
     def decode(self, ids: Iterable[int]) -> str:
         """The text of the tokens: all bytes joined first, then decoded as UTF-8 with errors="replace",
-        like tiktoken's `decode` (TOK-BL-09): a sequence cut mid-character decodes to U+FFFD."""
+        like tiktoken's `decode` (TOK-BL-07): a sequence cut mid-character decodes to U+FFFD."""
         return self.decode_bytes(list(ids)).decode("utf-8", errors="replace")
 
     # --- inspection --------------------------------------------------------------------
@@ -565,9 +577,9 @@ def train(
     text: str, num_merges: int, pattern: str, *, tie_break: str = "first-occurrence"
 ) -> list[tuple[bytes, bytes]]:
     """Learn up to `num_merges` merges from `text`: repeatedly merge the most frequent adjacent pair,
-    counting pairs inside pre-tokenized chunks only (TOK-BPE-05). Stops early when no pair is left.
+    counting pairs inside pre-tokenized chunks only (TOK-TRAIN-01). Stops early when no pair is left.
 
-    Ties between equally frequent pairs (TOK-BPE-06):
+    Ties between equally frequent pairs (TOK-TRAIN-02):
     - "first-occurrence": the pair seen first in the text (chunk order, then position), which is
       what Python's `max` over an insertion-ordered dict gives: minbpe, tiktoken's `_educational`.
     - "smallest-ids": the smallest (left id, right id) in HF's id order, as HF tokenizers'
@@ -583,6 +595,8 @@ def train(
     [(b'a', b'a'), (b'aa', b'a'), (b'aaa', b'b')]
     >>> train("ba ab", 1, "gpt2"), train("ba ab", 1, "gpt2", tie_break="smallest-ids")
     ([(b'b', b'a')], [(b'a', b'b')])
+
+    Clauses: TOK-TRAIN-01..03.
     """
     if isinstance(num_merges, bool) or not isinstance(num_merges, int) or num_merges < 0:
         raise ValueError(f"num_merges must be an integer >= 0, got {num_merges!r}")

@@ -346,6 +346,8 @@ def byte_to_piece(byte: int) -> str:
 
     >>> byte_to_piece(0xE4)
     '<0xE4>'
+
+    Clauses: TOK-SP-05.
     """
     return f"<0x{byte:02X}>"
 
@@ -355,6 +357,8 @@ def piece_to_byte(piece: str) -> int:
 
     >>> piece_to_byte("<0x0A>"), piece_to_byte("<0x0a>")
     (10, -1)
+
+    Clauses: TOK-SP-05.
     """
     if len(piece) == 6 and piece.startswith("<0x") and piece.endswith(">"):
         digits = piece[3:5]
@@ -373,6 +377,8 @@ def decode_utf8_per_byte(data: bytes) -> str:
 
     >>> decode_utf8_per_byte(b"\\xe4\\xbd"), b"\\xe4\\xbd".decode("utf-8", "replace")
     ('\\ufffd\\ufffd', '\\ufffd')
+
+    Clauses: TOK-SP-07.
     """
     out: list[str] = []
     pos = 0
@@ -426,6 +432,8 @@ class DoubleArray:
     has_leaf = bit 8 (a key ends here: the value sits in the unit at offset(u) ^ 0);
     offset = (u >> 10) << (8 if bit 9 else 0); value (of a leaf unit) = u & 0x7FFFFFFF.
     From node position p, the child for byte b is at p ^ offset(unit[p]) ^ b.
+
+    Clauses: TOK-SP-01.
     """
 
     def __init__(self, blob: bytes) -> None:
@@ -459,6 +467,8 @@ def decode_charsmap(blob: bytes) -> tuple[DoubleArray, bytes]:
 
     Layout (normalizer.cc::DecodePrecompiledCharsMap): a little-endian uint32 n, then n bytes of
     double array, then the NUL-separated normalised strings that the trie values point into.
+
+    Clauses: TOK-SP-01.
     """
     if len(blob) <= 4:
         raise ValueError(f"precompiled_charsmap has {len(blob)} bytes; accepted: more than 4")
@@ -469,7 +479,10 @@ def decode_charsmap(blob: bytes) -> tuple[DoubleArray, bytes]:
 
 
 class Normalizer:
-    """sentencepiece's `Normalizer` for one NormalizerSpec (see the module docstring, step 1)."""
+    """sentencepiece's `Normalizer` for one NormalizerSpec (see the module docstring, step 1).
+
+    Clauses: TOK-SP-01..03.
+    """
 
     def __init__(self, spec: NormalizerSpec, user_defined: tuple[str, ...] = ()) -> None:
         self.spec = spec
@@ -651,7 +664,10 @@ class _SentencePiece:
 
 
 class Unigram(_SentencePiece):
-    """sentencepiece's Unigram model (model_type UNIGRAM)."""
+    """sentencepiece's Unigram model (model_type UNIGRAM).
+
+    Clauses: TOK-UNI-01..05, TOK-SP-04, TOK-SP-05, TOK-SP-07..09, TOK-GEN-03, TOK-GEN-04.
+    """
 
     expected_type = ModelType.UNIGRAM
 
@@ -730,6 +746,8 @@ def best_segmentation(
 
     >>> best_segmentation("abc", {"a": -1.0, "b": -1.0, "c": -1.0, "ab": -1.5, "bc": -1.5})
     (-2.5, ['a', 'bc'])
+
+    Clauses: TOK-UNI-01.
     """
     if len(text) > 16:
         raise ValueError(f"text must have at most 16 characters for brute force, got {len(text)}")
@@ -758,7 +776,10 @@ def best_segmentation(
 
 
 class SentencePieceBPE(_SentencePiece):
-    """sentencepiece's BPE model (model_type BPE): merge the highest-scoring piece first."""
+    """sentencepiece's BPE model (model_type BPE): merge the highest-scoring piece first.
+
+    Clauses: TOK-SP-04..10, TOK-GEN-03, TOK-GEN-04.
+    """
 
     expected_type = ModelType.BPE
 

@@ -51,11 +51,13 @@ def _check_choice(name: str, value: str, accepted: Sequence[str]) -> None:
 
 
 def find_special_tokens(text: str, special_tokens: Sequence[str]) -> list[tuple[int, int]]:
-    """Spans of special-token strings in `text`, leftmost-longest (TOK-SPC-04): scan left to right,
+    """Spans of special-token strings in `text`, leftmost-longest (TOK-SPECIAL-01): scan left to right,
     and where several specials start at the same position take the longest.
 
     >>> find_special_tokens("a[SEP]Xb [SEP]", ["[SEP]", "[SEP]X"])
     [(1, 7), (9, 14)]
+
+    Clauses: TOK-SPECIAL-01.
     """
     if any(not token for token in special_tokens):
         raise ValueError(f"special_tokens must be non-empty strings, got {list(special_tokens)!r}")
@@ -83,6 +85,8 @@ def split_on_special_tokens(
     [('hi ', 0, False), ('[SEP]', 3, True), (' yo', 8, False)]
     >>> split_on_special_tokens("hi [SEP] yo", ["[SEP]"], "text")
     [('hi [SEP] yo', 0, False)]
+
+    Clauses: TOK-SPECIAL-02.
     """
     _check_choice("policy", policy, SPECIAL_TOKEN_POLICIES)
     spans = [] if policy == "text" else find_special_tokens(text, special_tokens)
@@ -109,7 +113,10 @@ def split_on_special_tokens(
 
 @dataclass
 class Encoding:
-    """Model inputs for one sequence or pair; all five lists have the same length (TOK-PAD-05)."""
+    """Model inputs for one sequence or pair; all five lists have the same length.
+
+    Clauses: TOK-POST-01..03.
+    """
 
     ids: list[int]
     token_type_ids: list[int]  # 0 for [CLS], A and the first [SEP]; 1 for B and the last [SEP]
@@ -128,7 +135,10 @@ class Encoding:
 
 
 def num_special_tokens(is_pair: bool) -> int:
-    """Tokens the BERT template adds: 2 for [CLS] A [SEP], 3 for [CLS] A [SEP] B [SEP]."""
+    """Tokens the BERT template adds: 2 for [CLS] A [SEP], 3 for [CLS] A [SEP] B [SEP].
+
+    Clauses: TOK-TRUNC-01.
+    """
     return 3 if is_pair else 2
 
 
@@ -146,6 +156,8 @@ def apply_template(
     >>> e = apply_template([7, 8], [9], cls_id=101, sep_id=102)
     >>> e.ids, e.token_type_ids, e.special_tokens_mask
     ([101, 7, 8, 102, 9, 102], [0, 0, 0, 0, 1, 1], [1, 0, 0, 1, 0, 1])
+
+    Clauses: TOK-POST-01..04, TOK-OFF-02, TOK-OFF-03.
     """
     offsets_a = list(offsets_a) if offsets_a is not None else [(0, 0)] * len(ids_a)
     if len(offsets_a) != len(ids_a):
@@ -184,6 +196,8 @@ def truncation_lengths(
     ((5, 4), (4, 5))
     >>> truncation_lengths(2, 10, 12)  # the longer absorbs the whole cut
     (2, 7)
+
+    Clauses: TOK-TRUNC-01..06.
     """
     _check_choice("strategy", strategy, TRUNCATION_STRATEGIES)
     _check_choice("odd_budget", odd_budget, ODD_BUDGET_RULES)
@@ -201,17 +215,17 @@ def truncation_lengths(
         return len_a, len_b
     if strategy == "only_first" or (strategy == "longest_first" and len_b is None):
         if strategy == "only_first" and len_a <= to_remove:
-            raise ValueError(f"only_first: sequence A has {len_a} tokens, too few to remove {to_remove} (TOK-TRUNC-03)")
+            raise ValueError(f"only_first: sequence A has {len_a} tokens, too few to remove {to_remove} (TOK-TRUNC-05)")
         return len_a - to_remove, len_b
     if strategy == "only_second":
         if len_b is None or len_b <= to_remove:
             raise ValueError(
-                f"only_second: sequence B has {len_b or 0} tokens, too few to remove {to_remove} (TOK-TRUNC-03)"
+                f"only_second: sequence B has {len_b or 0} tokens, too few to remove {to_remove} (TOK-TRUNC-05)"
             )
         return len_a, len_b - to_remove
     assert len_b is not None
     shorter = min(len_a, len_b)
-    if budget - shorter >= shorter:  # keep the shorter whole, the longer absorbs the cut (TOK-TRUNC-04)
+    if budget - shorter >= shorter:  # keep the shorter whole, the longer absorbs the cut (TOK-TRUNC-02)
         return (len_a, budget - len_a) if len_a <= len_b else (budget - len_b, len_b)
     small, big = budget // 2, budget - budget // 2
     # subtle: the two rules differ only when the budget is odd and A is not longer than B.
@@ -235,10 +249,12 @@ def truncate(
     direction: str = "right",
 ) -> tuple[list[T], list[T] | None]:
     """Truncate A (and B) so that, with `num_special` template tokens added, the result has at most
-    `max_length` tokens (TOK-TRUNC-01..05). Raises ValueError when that cannot be done.
+    `max_length` tokens (TOK-TRUNC-01..06). Raises ValueError when that cannot be done.
 
     >>> truncate([1, 2, 3], [4, 5, 6, 7], 8, odd_budget="longer", direction="left")
     ([2, 3], [5, 6, 7])
+
+    Clauses: TOK-TRUNC-01..06.
     """
     _check_choice("direction", direction, SIDES)
     keep_a, keep_b = truncation_lengths(
@@ -265,6 +281,8 @@ def post_process(
 
     >>> post_process([1, 2, 3], [4, 5, 6], cls_id=101, sep_id=102, max_length=6).ids
     [101, 1, 2, 102, 4, 102]
+
+    Clauses: TOK-TRUNC-01, TOK-POST-01.
     """
     offsets_a = list(offsets_a) if offsets_a is not None else [(0, 0)] * len(ids_a)
     if ids_b is not None and offsets_b is None:
@@ -289,6 +307,8 @@ def padded_length(length: int, pad_to_multiple_of: int | None = None) -> int:
 
     >>> padded_length(10, 8), padded_length(16, 8), padded_length(10)
     (16, 16, 10)
+
+    Clauses: TOK-PAD-01.
     """
     if pad_to_multiple_of is None:
         return length
@@ -307,11 +327,13 @@ def pad(
     side: str = "right",
 ) -> Encoding:
     """Pad one encoding to `length` (default: its own length), rounded up to `pad_to_multiple_of`.
-    Never truncates (TOK-PAD-02). Pads carry pad_id, pad_type_id (0 in BERT), attention 0,
-    special 1 and offsets (0, 0) (TOK-PAD-03, -04).
+    Never truncates (TOK-PAD-01). Pads carry pad_id, pad_type_id (0 in BERT), attention 0,
+    special 1 and offsets (0, 0) (TOK-PAD-03, TOK-PAD-04).
 
     >>> pad(apply_template([7], cls_id=101, sep_id=102), length=5, side="left").ids
     [0, 0, 101, 7, 102]
+
+    Clauses: TOK-PAD-01..04, TOK-OFF-02.
     """
     _check_choice("side", side, SIDES)
     if length is not None and length < 0:
@@ -340,7 +362,10 @@ def pad_batch(
     pad_type_id: int = 0,
     side: str = "right",
 ) -> list[Encoding]:
-    """Pad every encoding to `length`, or to the longest in the batch when `length` is None."""
+    """Pad every encoding to `length`, or to the longest in the batch when `length` is None.
+
+    Clauses: TOK-PAD-01..04.
+    """
     target = max((len(e) for e in encodings), default=0) if length is None else length
     return [
         pad(e, length=target, pad_to_multiple_of=pad_to_multiple_of, pad_id=pad_id, pad_type_id=pad_type_id, side=side)

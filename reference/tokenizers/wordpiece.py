@@ -6,13 +6,13 @@ The pipeline is the one HF `tokenizers` runs for BERT (and the one transformers'
     text -> split on special tokens -> normalize -> pre-tokenize -> WordPiece on each word
 
     normalize     clean_text (drop controls, map whitespace to " "), isolate CJK ideographs,
-                  strip accents (NFD, drop Mn), lowercase                   TOK-BERT-01..06
-    pre-tokenize  split on whitespace, isolate every punctuation character  TOK-BERT-03
+                  strip accents (NFD, drop Mn), lowercase                   TOK-BERT-01..05
+    pre-tokenize  split on whitespace, isolate every punctuation character  TOK-BERT-06
     WordPiece     longest vocabulary entry at each position, "##" inside a word,
                   a word with no match anywhere (or too long) -> one [UNK]   TOK-WP-01..04
 
 Every normalized character keeps the (start, end) span of the original characters it came
-from, so `offsets` are code-point offsets into the text the caller passed (TOK-OFF-01, -06),
+from, so `offsets` are code-point offsets into the text the caller passed (TOK-OFF-01),
 as HF's `Encoding.offsets` are.
 
 Where the fast (HF `tokenizers`, Rust) and slow (transformers' Python `BertTokenizerLegacy`)
@@ -25,7 +25,7 @@ Deliberately left out:
   (the spec pins 14.0.0, Python 3.11). HF tokenizers uses older tables from the Rust crate
   `unicode_categories` 0.1 for control/punctuation/mark tests, so ~500 code points that were
   assigned or recategorised later (e.g. U+061D, U+2E55, U+0890, U+07FD) behave differently
-  there. They are not modelled; conformance vectors avoid them (TOK-GEN-06).
+  there. They are not modelled; conformance vectors avoid them (TOK-GEN-01).
 - Lone surrogates: deleted here (category Cs is a control); HF raises, slow deletes.
 - Training a vocabulary, `never_split` lists other than special tokens, `do_split_on_punc=False`,
   the decoder's `cleanup` step (" ." -> "."), and overflow windows (stride).
@@ -74,7 +74,10 @@ CJK_RANGES: dict[str, tuple[tuple[int, int], ...]] = {
 @dataclass(frozen=True)
 class BertNormalizerConfig:
     """BERT normalization switches. The first four are BertNormalizer's; the rest name the points
-    where HF tokenizers (fast) and transformers' Python tokenizer (slow) differ."""
+    where HF tokenizers (fast) and transformers' Python tokenizer (slow) differ.
+
+    Clauses: TOK-BERT-05.
+    """
 
     clean_text: bool = True  # delete U+0000, U+FFFD and controls; map whitespace to " " (TOK-BERT-01)
     handle_chinese_chars: bool = True  # surround CJK ideographs with spaces (TOK-BERT-02)
@@ -110,6 +113,8 @@ def variant(name: str, **overrides: object) -> BertNormalizerConfig:
 
     >>> variant("tokenizers", lowercase=False).cjk_ranges
     'tokenizers'
+
+    Clauses: TOK-BERT-05.
     """
     if name not in VARIANTS:
         raise ValueError(f"variant must be one of {sorted(VARIANTS)}, got {name!r}")
@@ -125,6 +130,8 @@ def is_control(char: str, drop_unassigned: bool = True) -> bool:
 
     >>> is_control("\\x00"), is_control("\\t"), is_control("\\u200d"), is_control("\\u0378", drop_unassigned=False)
     (True, False, True, False)
+
+    Clauses: TOK-BERT-01, TOK-BERT-07.
     """
     if char in "\t\n\r":
         return False
@@ -137,6 +144,8 @@ def is_punctuation(char: str) -> bool:
 
     >>> is_punctuation("$"), is_punctuation("¿"), is_punctuation("€")
     (True, True, False)
+
+    Clauses: TOK-BERT-06.
     """
     cp = ord(char)
     # subtle: "$ + < = > ^ ` | ~" are symbols (S*), not punctuation, but BERT counts them "for consistency".
@@ -150,6 +159,8 @@ def is_cjk(char: str, ranges: str = "transformers") -> bool:
 
     >>> is_cjk("我"), is_cjk("か"), is_cjk("\\U0002B820"), is_cjk("\\U0002B820", "tokenizers")
     (True, False, True, False)
+
+    Clauses: TOK-BERT-02.
     """
     cp = ord(char)
     return any(low <= cp <= high for low, high in CJK_RANGES[ranges])
@@ -242,6 +253,8 @@ def normalize_aligned(text: str, config: BertNormalizerConfig | None = None, off
 
     >>> normalize_aligned("Çà 我")
     [('c', 0, 1), ('a', 1, 2), (' ', 2, 3), (' ', 3, 4), ('我', 3, 4), (' ', 3, 4)]
+
+    Clauses: TOK-GEN-01, TOK-BERT-01..05, TOK-BERT-07, TOK-OFF-01.
     """
     config = config or BertNormalizerConfig()
     chars = [(c, offset + i, offset + i + 1) for i, c in enumerate(text)]
@@ -264,6 +277,8 @@ def normalize(text: str, config: BertNormalizerConfig | None = None) -> str:
 
     >>> normalize("Héllo\\tWÖRLD\\x00!")
     'hello world!'
+
+    Clauses: TOK-GEN-01, TOK-BERT-01..05, TOK-BERT-07.
     """
     return "".join(c for c, _, _ in normalize_aligned(text, config))
 
@@ -293,6 +308,8 @@ def pre_tokenize(text: str, config: BertNormalizerConfig | None = None) -> list[
 
     >>> pre_tokenize("Hi, 北京!")
     [('hi', (0, 2)), (',', (2, 3)), ('北', (4, 5)), ('京', (5, 6)), ('!', (6, 7))]
+
+    Clauses: TOK-BERT-06, TOK-OFF-01.
     """
     words = _split_words(normalize_aligned(text, config))
     return [("".join(c for c, _, _ in word), (word[0][1], word[-1][2])) for word in words]
@@ -309,7 +326,10 @@ def load_vocab(path: str | os.PathLike[str]) -> list[str]:
 
 
 class WordPiece:
-    """BERT's WordPiece tokenizer over a fixed vocabulary (a token list in id order or a vocab.txt)."""
+    """BERT's WordPiece tokenizer over a fixed vocabulary (a token list in id order or a vocab.txt).
+
+    Clauses: TOK-WP-01..05, TOK-OFF-01, TOK-SPECIAL-01, TOK-SPECIAL-02, TOK-GEN-04.
+    """
 
     def __init__(
         self,
@@ -378,7 +398,7 @@ class WordPiece:
         """Tokens of `text` with (start, end) character offsets into `text`.
 
         `special_policy` says what a special token's surface string in `text` does: "match" maps it
-        to its id (HF's default), "raise" raises ValueError (tiktoken's default; TOK-SPC-01), "text"
+        to its id (HF's default), "raise" raises ValueError (tiktoken's default; TOK-SPECIAL-02), "text"
         tokenizes it like any other text (HF `split_special_tokens=True`).
         """
         out: list[tuple[str, tuple[int, int]]] = []

@@ -1,0 +1,70 @@
+"""Numbers quoted in prose are checked against the committed report they quote.
+
+The README shows a run's summary table and the expectations files quote fitted exponents; both
+come from reports/cpu/results.json, and a regenerated report that no longer shows them must
+fail here rather than leave the prose stale.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from specformer.conformance.expectations import load_expectations
+from specformer.conformance.results import RunResult
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORT = ROOT / "reports" / "cpu" / "results.json"
+EXPECTATIONS = sorted((ROOT / "conformance" / "adapters" / "expectations").glob("*.toml"))
+
+
+@pytest.fixture(scope="module")
+def committed() -> RunResult:
+    return RunResult.read_json(REPORT)
+
+
+def scaling_fits(run: RunResult, adapter: str, clause_id: str) -> list[dict]:
+    (result,) = [a for a in run.adapters if a.name == adapter]
+    return [
+        t.evidence["scaling"] for c in result.clauses if c.id == clause_id for t in c.tests if "scaling" in t.evidence
+    ]
+
+
+def test_readme_summary_table_is_the_committed_reports(committed: RunResult) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    header = next(line for line in readme.splitlines() if line.startswith("┃ family"))
+    adapters = [cell.strip() for cell in header.strip("┃").split("┃")[1:]]
+    assert adapters == [a.name for a in committed.adapters]
+    rows = [line for line in readme.splitlines() if re.match(r"│ [a-z]+ +│", line)]
+    assert len(rows) == len(committed.families()) + 1
+    for line in rows:
+        family, *cells = (cell.strip() for cell in line.strip("│").split("│"))
+        for adapter, cell in zip(committed.adapters, cells, strict=True):
+            counts = adapter.counts(None if family == "all" else family)
+            expected = " ".join(f"{n} {s}" for n, s in zip(counts.values(), "✓✗~?!", strict=True))
+            assert cell == expected, (family, adapter.name, cell, expected)
+
+
+@pytest.mark.parametrize("path", EXPECTATIONS, ids=[p.stem for p in EXPECTATIONS])
+def test_exponents_quoted_in_expectations_are_the_committed_reports(path: Path, committed: RunResult) -> None:
+    adapter = path.stem
+    checked = 0
+    for clause_id, expectation in load_expectations(path).items():
+        quoted = re.search(r"n\^(\d\.\d+)(?: to n\^(\d\.\d+))?", expectation.reason)
+        if quoted is None:
+            continue
+        low = float(quoted[1])
+        high = float(quoted[2] or quoted[1])
+        fits = scaling_fits(committed, adapter, clause_id)
+        assert fits, f"{path.name}: {clause_id} quotes n^{quoted[1]} but the committed report has no fit"
+        for fit in fits:
+            assert round(low, 2) - 0.005 <= fit["exponent"] <= round(high, 2) + 0.005, (clause_id, fit["exponent"])
+        interval = re.search(r"within \[(\d\.\d+), (\d\.\d+)\]", expectation.reason)
+        if interval is not None:
+            for fit in fits:
+                assert float(interval[1]) <= fit["ci"][0] and fit["ci"][1] <= float(interval[2]), (clause_id, fit["ci"])
+        checked += 1
+    if adapter == "torch":
+        assert checked == 2  # CPLX-GLOBAL-01 and -02 quote the eager FlexAttention exponents

@@ -1,0 +1,86 @@
+"""The spec's worked examples are executed: what spec/*.md shows is what the suite checks.
+
+A clause's `examples` block (spec/README.md) holds one JSON object per line; the family's suite
+runs them against every adapter. Here they run against the reference, every one is attempted,
+and a wrong expectation is caught, so an example cannot drift from the behaviour it describes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+
+import pytest
+import torch
+
+from specformer.conformance.adapters import load_adapter
+from specformer.conformance.numerics import ConformanceFailure
+from specformer.conformance.registry import SpecError, parse_family, registry, spec_files
+from specformer.conformance.suite import checks
+from specformer.conformance.suite.test_sampling import check_spec_examples
+
+# The families whose suite runs their examples, and the clauses whose tests call the runner.
+RUNNERS = {"sampling": check_spec_examples}
+RUN_BY_TESTS = {"SAMP-TOPK-02", "SAMP-TOPP-01", "SAMP-TOPP-02", "SAMP-MINP-01", "SAMP-ORDER-01"}
+
+
+def with_examples() -> list[str]:
+    return [c.id for c in registry().values() if c.examples]
+
+
+def test_every_examples_block_is_parsed_and_run_by_its_family() -> None:
+    blocks = sum(text.count("```examples") for _, _, text in spec_files())
+    clauses = with_examples()
+    assert blocks >= len(clauses) >= 5
+    assert sum(len(registry()[c].examples) for c in clauses) >= 20
+    for clause_id in clauses:
+        assert registry()[clause_id].family in RUNNERS, clause_id
+    assert set(clauses) == RUN_BY_TESTS, "a clause's test must call check_spec_examples for its examples"
+
+
+@pytest.mark.parametrize("clause_id", sorted(RUN_BY_TESTS))
+def test_the_reference_passes_every_example_it_declares(clause_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    reference = load_adapter("reference")
+    attempted = Counter[str]()
+    original = checks.registry
+
+    def counting_registry():  # count the examples the runner reads
+        clauses = original()
+        attempted[clause_id] += len(clauses[clause_id].examples)
+        return clauses
+
+    monkeypatch.setattr(checks, "registry", counting_registry)
+    for dtype in (torch.float32, torch.float64):
+        RUNNERS[registry()[clause_id].family](reference, clause_id, dtype)
+    assert attempted[clause_id] > 0
+
+
+def test_a_wrong_example_fails() -> None:
+    reference = load_adapter("reference")
+    clause = registry()["SAMP-TOPP-01"]
+    first = clause.examples[0]
+    wrong = dataclasses.replace(first, data={**first.data, "kept": [0]})
+    broken = dataclasses.replace(clause, examples=[wrong])
+    original = registry()["SAMP-TOPP-01"]
+    try:
+        registry()["SAMP-TOPP-01"] = broken
+        with pytest.raises(ConformanceFailure, match=r"spec example sampling\.md:\d+: top_p"):
+            check_spec_examples(reference, "SAMP-TOPP-01", torch.float64)
+    finally:
+        registry()["SAMP-TOPP-01"] = original
+
+
+def test_topp_01_example_is_the_one_in_the_prose() -> None:
+    """The spec's table ([0.5, 0.3, 0.1, 0.1], p = 0.6 keeps {0, 1}) is the first example run."""
+    first = registry()["SAMP-TOPP-01"].examples[0].data
+    assert first["probabilities"] == [0.5, 0.3, 0.1, 0.1] and first["arguments"] == {"top_p": 0.6}
+    assert first["kept"] == [0, 1]
+    assert "`[0.5, 0.3, 0.1, 0.1]`, `p = 0.6`" in registry()["SAMP-TOPP-01"].text
+
+
+def test_a_malformed_example_is_a_spec_error() -> None:
+    text = "### DEMO-TOPIC-01  T\n\ntext\n\n```examples\n{not json}\n```\n"
+    with pytest.raises(SpecError, match=r"demo\.md:6: an example must be one JSON object"):
+        parse_family(text, "demo", "demo.md")
+    with pytest.raises(SpecError, match="not closed"):
+        parse_family("### DEMO-TOPIC-01  T\n\n```examples\n{}\n", "demo", "demo.md")
