@@ -23,6 +23,7 @@ import torch
 
 from specformer.reference.attention import MultiHeadWeights
 from specformer.reference.embeddings import BertEmbeddingWeights
+from specformer.reference.heads import BertHeadWeights
 from specformer.reference.local import LongformerWeights
 from specformer.reference.sampling import SamplingParams
 from specformer.reference.tokenizers.byte_bpe import ByteLevelBPE
@@ -239,6 +240,113 @@ class TokenizerAdapter(Adapter, Protocol):
         ...
 
 
+class LossesAdapter(Adapter, Protocol):
+    """The losses family (spec/losses.md). Logits (N, V) or (B, L, V); labels int64, -100 ignored.
+
+    Every loss returns a 0-dim tensor (per-row (N,) for reduction "none"). `causal_lm_loss` takes
+    its labels as the adapter's LOSS-CLM-01 variant says (unshifted input ids, or pre-shifted).
+    """
+
+    def cross_entropy(
+        self,
+        logits: torch.Tensor,
+        labels: torch.Tensor,
+        *,
+        ignore_index: int = -100,
+        label_smoothing: float = 0.0,
+        reduction: str = "mean",
+    ) -> torch.Tensor: ...
+
+    def causal_lm_loss(
+        self, logits: torch.Tensor, labels: torch.Tensor, *, num_items_in_batch: int | None = None
+    ) -> torch.Tensor: ...
+
+    def masked_lm_loss(
+        self, logits: torch.Tensor, labels: torch.Tensor, *, num_items_in_batch: int | None = None
+    ) -> torch.Tensor: ...
+
+    def mse_loss(self, predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor: ...
+
+    def bce_with_logits_loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor: ...
+
+    def sequence_classification_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """(B, C) logits; the problem type inferred from C and the labels' dtype (LOSS-SEQ-01)."""
+        ...
+
+
+class HeadsAdapter(Adapter, Protocol):
+    """The heads family (spec/heads.md). Hidden states (B, L, D) in, logits (and a loss) out.
+
+    Heads run in evaluation mode on the suite's hidden states and weights (BertHeadWeights,
+    nn.Linear layout); an adapter for a library copies them into its own head modules.
+    Operations with labels return (logits..., loss), the loss None when no labels are given.
+    """
+
+    def lm_logits(self, hidden: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor: ...
+
+    def tied_parameters(
+        self, vocab_size: int, hidden_size: int, *, tie: bool, architecture: str = "causal-lm"
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(input embedding, output projection weight) of a freshly built model; architecture
+        "causal-lm" (GPT-2's lm_head) or "masked-lm" (BERT's MLM decoder)."""
+        ...
+
+    def generation_logits(
+        self, hidden: torch.Tensor, attention_mask: torch.Tensor, embedding: torch.Tensor
+    ) -> torch.Tensor:
+        """(B, L, D), (B, L) -> (B, V): the next-token logits of each row (HEAD-GEN-01/02)."""
+        ...
+
+    def pooler(self, hidden: torch.Tensor, weights: BertHeadWeights) -> torch.Tensor: ...
+
+    def masked_lm_head(
+        self, hidden: torch.Tensor, weights: BertHeadWeights, labels: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]: ...
+
+    def next_sentence_head(
+        self, hidden: torch.Tensor, weights: BertHeadWeights, labels: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]: ...
+
+    def pretraining_heads(
+        self, hidden: torch.Tensor, weights: BertHeadWeights, mlm_labels: torch.Tensor, nsp_labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]: ...
+
+    def sequence_classification(
+        self, hidden: torch.Tensor, weights: BertHeadWeights, labels: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]: ...
+
+    def last_token_classification(
+        self,
+        hidden: torch.Tensor,
+        score_weight: torch.Tensor,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        pad_token_id: int,
+    ) -> torch.Tensor:
+        """GPT-2 style (B, C) logits; input_ids hold pad_token_id at the padding positions."""
+        ...
+
+    def token_classification(
+        self, hidden: torch.Tensor, weights: BertHeadWeights, labels: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]: ...
+
+    def align_word_labels(self, word_ids: list[int | None], word_labels: list[int]) -> list[int]: ...
+
+    def question_answering(
+        self,
+        hidden: torch.Tensor,
+        weights: BertHeadWeights,
+        start_positions: torch.Tensor | None = None,
+        end_positions: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]: ...
+
+    def best_span(
+        self, start_logits: torch.Tensor, end_logits: torch.Tensor, context_mask: torch.Tensor, max_answer_length: int
+    ) -> tuple[int, int]:
+        """(L,) logits and context mask -> the inclusive (start, end) of the best answer span."""
+        ...
+
+
 # Operations per family, as the suite calls them; used to list what an adapter implements.
 FAMILY_OPERATIONS: dict[str, tuple[str, ...]] = {
     "sampling": ("temperature", "top_k", "top_p", "min_p", "process", "greedy", "sample"),
@@ -270,6 +378,29 @@ FAMILY_OPERATIONS: dict[str, tuple[str, ...]] = {
         "sinusoidal_position_encoding",
         "axial_position_encoding",
         "axial_parameter_count",
+    ),
+    "losses": (
+        "cross_entropy",
+        "causal_lm_loss",
+        "masked_lm_loss",
+        "mse_loss",
+        "bce_with_logits_loss",
+        "sequence_classification_loss",
+    ),
+    "heads": (
+        "lm_logits",
+        "tied_parameters",
+        "generation_logits",
+        "pooler",
+        "masked_lm_head",
+        "next_sentence_head",
+        "pretraining_heads",
+        "sequence_classification",
+        "last_token_classification",
+        "token_classification",
+        "align_word_labels",
+        "question_answering",
+        "best_span",
     ),
 }
 

@@ -32,13 +32,14 @@ import torch
 import torch.nn.functional as F
 
 from specformer.conformance.adapters.protocols import Capabilities
+from specformer.conformance.adapters.torch_losses import TorchLosses
 from specformer.reference.attention import MultiHeadWeights
 
 
-class TorchAdapter:
+class TorchAdapter(TorchLosses):
     name = "torch"
     capabilities = Capabilities(
-        families=frozenset({"attention"}),
+        families=frozenset({"attention", "losses"}),
         dtypes=(torch.float32, torch.float64, torch.bfloat16, torch.float16),
         devices=("cpu", "cuda"),
         variants={
@@ -46,6 +47,8 @@ class TorchAdapter:
             "ATTN-CAUSAL-02": "top-left",
             "ATTN-PAD-02": "zeros",
             "ATTN-LOCAL-05": "shared",
+            "LOSS-CE-03": "native",
+            "LOSS-CLM-01": "pre-shifted",
         },
     )
     expectations_file = Path(__file__).parent / "expectations" / "torch.toml"
