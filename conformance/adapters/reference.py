@@ -11,6 +11,8 @@ from pathlib import Path
 import torch
 
 from specformer.conformance.adapters.protocols import Capabilities
+from specformer.conformance.adapters.reference_models import ReferenceModels
+from specformer.conformance.adapters.reference_objectives import ReferenceObjectives
 from specformer.reference import attention, embeddings, local, lsh, sampling
 from specformer.reference.attention import MultiHeadWeights
 from specformer.reference.embeddings import BertEmbeddingWeights
@@ -24,11 +26,11 @@ from specformer.reference.tokenizers.templates import Encoding
 from specformer.reference.tokenizers.wordpiece import BertNormalizerConfig, WordPiece
 
 
-class ReferenceAdapter:
+class ReferenceAdapter(ReferenceObjectives, ReferenceModels):
     name = "reference"
     description = "specformer.reference: the spec's reference implementations (default variants)"
     capabilities = Capabilities(
-        families=frozenset({"sampling", "attention", "embeddings", "tokenizers"}),
+        families=frozenset({"sampling", "attention", "embeddings", "tokenizers", "objectives", "models"}),
         dtypes=(torch.float32, torch.float64),
         devices=("cpu", "cuda"),
         variants={
@@ -44,6 +46,7 @@ class ReferenceAdapter:
             "TOK-BERT-05": "tokenizers",
             "TOK-TRUNC-03": "first",
             "TOK-SPECIAL-02": "match",
+            "OBJ-WWM-03": "per-token",
         },
     )
     expectations_file = Path(__file__).parent / "expectations" / "reference.toml"
