@@ -216,7 +216,7 @@ def test_word_selection_rate(adapter) -> None:
 @clause("OBJ-WWM-03")
 def test_whole_word_replacement_follows_the_variant(adapter) -> None:
     variant = adapter.variant("OBJ-WWM-03")
-    ids, word_ids = word_batch(23, 3000, 30)
+    ids, word_ids = word_batch(23, 1500, 30)
     inputs, labels = _wwm(adapter, ids, word_ids, 33, mlm_probability=0.5)
     selected = labels != IGNORE
     new, old = inputs[selected], labels[selected]
