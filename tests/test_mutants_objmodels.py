@@ -1,10 +1,20 @@
-"""Every objectives and models mutant fails the suite exactly at the clauses it breaks."""
+"""Every objectives and models mutant fails the suite exactly at the clauses it breaks.
+
+Each mutant runs its whole family suite (that is what checks "exactly"). CI runs the mutants
+named below, the six bugs of issue 12 and one more per family; the thorough profile runs all
+of them (about 8 minutes on an idle 2-core machine, much more under load).
+"""
 
 from __future__ import annotations
 
 import pytest
 
 from specformer.conformance.results import ERROR, FAIL
+
+IN_CI = {
+    "objectives": ("MasksSpecialTokens", "EightyTwentyZero", "SentinelsInReverseOrder", "NoZeroLengthSpans"),
+    "models": ("DecoderSeesTheFuture", "PositionIdsNotShiftedUnderLeftPadding", "CrossAttentionIgnoresSourcePadding"),
+}
 
 
 def mutant_profile(request: pytest.FixtureRequest) -> str:
@@ -13,8 +23,11 @@ def mutant_profile(request: pytest.FixtureRequest) -> str:
 
 
 def _check(run_suite, request, module, family: str) -> None:
-    mutants = {f"specformer.conformance.mutants.{family}:{m.__name__}": m for m in module.ALL}
-    code, run, output = run_suite(list(mutants), families=(family,), profile=mutant_profile(request))
+    profile = mutant_profile(request)
+    chosen = [m for m in module.ALL if profile == "thorough" or m.__name__ in IN_CI[family]]
+    assert len(chosen) >= len(IN_CI[family])
+    mutants = {f"specformer.conformance.mutants.{family}:{m.__name__}": m for m in chosen}
+    code, run, output = run_suite(list(mutants), families=(family,), profile=profile)
     assert run is not None, output
     assert code == 1, output
     wrong = {}

@@ -9,10 +9,17 @@ from __future__ import annotations
 import dataclasses
 
 import torch
+import torch.nn.functional as F
 
 from specformer.conformance.mutants import Mutant, reference_capabilities
 from specformer.reference import models
-from specformer.reference.attention import multi_head_attention
+from specformer.reference.attention import (
+    causal_mask,
+    merge_heads,
+    multi_head_attention,
+    scaled_dot_product_attention,
+    split_heads,
+)
 
 
 class _Mutant(Mutant):
@@ -95,21 +102,27 @@ class CrossAttentionIgnoresSourcePadding(_Mutant):
 
 
 class CausalCrossAttention(_Mutant):
-    """Target position i cross-attends only to source positions <= i."""
+    """Target position i cross-attends only to source positions <= i (a causal mask on cross-attention)."""
 
-    breaks = ("MODEL-XATTN-02", "MODEL-XATTN-01")
+    breaks = ("MODEL-XATTN-01", "MODEL-XATTN-02")
 
     def cross_decoder_layer(self, hidden, memory, weights, *, padding_mask=None, memory_padding_mask=None):
-        target, source = hidden.shape[1], memory.shape[1]
-        if target != source and memory_padding_mask is None:
-            memory_padding_mask = torch.ones(memory.shape[:2], dtype=torch.bool)
-        if memory_padding_mask is not None and hidden.shape[0] == 1 and target < source:
-            # bug: a causal cross mask, folded into the source padding of a one-row batch
-            visible = torch.arange(source) < target
-            memory_padding_mask = memory_padding_mask & visible
-        return super().cross_decoder_layer(
-            hidden, memory, weights, padding_mask=padding_mask, memory_padding_mask=memory_padding_mask
+        models._check_hidden(hidden, weights.self_attention.embed_dim, padding_mask)
+        attended = multi_head_attention(hidden, weights.self_attention, causal=True, key_padding_mask=padding_mask)
+        hidden = weights.self_norm(hidden + attended)
+        cross = weights.cross_attention
+        models._check_hidden(memory, cross.context_dim, memory_padding_mask, "memory")
+        query = split_heads(F.linear(hidden, cross.query, cross.query_bias), cross.heads)  # (B, H, L, D)
+        key = split_heads(F.linear(memory, cross.key, cross.key_bias), cross.heads)  # (B, H, S, D)
+        value = split_heads(F.linear(memory, cross.value, cross.value_bias), cross.heads)
+        allowed = causal_mask(hidden.shape[1], memory.shape[1], alignment="top-left")  # bug
+        if memory_padding_mask is not None:
+            allowed = allowed & memory_padding_mask[:, None, None, :]
+        crossed = F.linear(
+            merge_heads(scaled_dot_product_attention(query, key, value, mask=allowed)), cross.output, cross.output_bias
         )
+        hidden = weights.cross_norm(hidden + crossed)
+        return weights.output_norm(hidden + weights.feed_forward(hidden))
 
 
 class DecoderReadsTheSameDepthEncoderLayer(_Mutant):
