@@ -74,6 +74,8 @@ import torch.nn.functional as F
 from specformer.conformance.adapters.from_reference import PerModel
 from specformer.conformance.adapters.hf_heads import HFHeads
 from specformer.conformance.adapters.hf_losses import HFLosses
+from specformer.conformance.adapters.hf_models import HFModels
+from specformer.conformance.adapters.hf_objectives import HFObjectives
 from specformer.conformance.adapters.protocols import Capabilities
 from specformer.reference.attention import MultiHeadWeights, merge_heads, split_heads
 from specformer.reference.embeddings import BertEmbeddingWeights
@@ -84,10 +86,12 @@ from specformer.reference.tokenizers.templates import Encoding
 from specformer.reference.tokenizers.wordpiece import WordPiece
 
 
-class HFAdapter(HFLosses, HFHeads):
+class HFAdapter(HFLosses, HFHeads, HFObjectives, HFModels):
     name = "hf"
     capabilities = Capabilities(
-        families=frozenset({"sampling", "attention", "embeddings", "tokenizers", "losses", "heads"}),
+        families=frozenset(
+            {"sampling", "attention", "embeddings", "tokenizers", "losses", "heads", "objectives", "models"}
+        ),
         dtypes=(torch.float32, torch.float64),
         devices=("cpu", "cuda"),
         variants={
@@ -103,6 +107,7 @@ class HFAdapter(HFLosses, HFHeads):
             "TOK-TRUNC-03": "longer",
             "TOK-SPECIAL-02": "match",
             "HEAD-GEN-02": "last-position",
+            "OBJ-WWM-03": "mask-only",
         },
     )
     expectations_file = Path(__file__).parent / "expectations" / "hf.toml"

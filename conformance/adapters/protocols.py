@@ -25,6 +25,13 @@ from specformer.reference.attention import MultiHeadWeights
 from specformer.reference.embeddings import BertEmbeddingWeights
 from specformer.reference.heads import BertHeadWeights
 from specformer.reference.local import LongformerWeights
+from specformer.reference.models import (
+    CrossDecoderLayerWeights,
+    DecoderBlockWeights,
+    EncoderLayerWeights,
+    ModelConfig,
+)
+from specformer.reference.objectives import NextSentenceExample
 from specformer.reference.sampling import SamplingParams
 from specformer.reference.tokenizers.byte_bpe import ByteLevelBPE
 from specformer.reference.tokenizers.sentencepiece import SentencePieceModel
@@ -344,6 +351,133 @@ class HeadsAdapter(Adapter, Protocol):
         self, start_logits: torch.Tensor, end_logits: torch.Tensor, context_mask: torch.Tensor, max_answer_length: int
     ) -> tuple[int, int]:
         """(L,) logits and context mask -> the inclusive (start, end) of the best answer span."""
+
+
+class ObjectivesAdapter(Adapter, Protocol):
+    """The objectives family (spec/objectives.md): pretraining corruptions. Ids int64.
+
+    Random operations draw only from `generator`; the suite checks them statistically. The
+    deterministic halves (t5_span_corruption, text_infilling) take the random layout as tensors.
+    """
+
+    def mlm_mask(
+        self,
+        input_ids: torch.Tensor,
+        special_tokens_mask: torch.Tensor,
+        *,
+        mask_token_id: int,
+        vocab_size: int,
+        generator: torch.Generator,
+        mlm_probability: float = 0.15,
+        mask_replace_prob: float = 0.8,
+        random_replace_prob: float = 0.1,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, L) ids and bool specials -> (inputs, labels with -100 where not selected)."""
+        ...
+
+    def whole_word_mask(
+        self,
+        input_ids: torch.Tensor,
+        word_ids: torch.Tensor,
+        *,
+        mask_token_id: int,
+        vocab_size: int,
+        generator: torch.Generator,
+        mlm_probability: float = 0.15,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """word_ids (B, L): the word of each token, -1 on special tokens and padding."""
+        ...
+
+    def next_sentence_pairs(
+        self, documents: list[list[list[int]]], *, cls_token_id: int, sep_token_id: int, generator: torch.Generator
+    ) -> list[NextSentenceExample]: ...
+
+    def random_spans_noise_mask(
+        self,
+        length: int,
+        *,
+        generator: torch.Generator,
+        noise_density: float = 0.15,
+        mean_noise_span_length: float = 3.0,
+    ) -> torch.Tensor:
+        """(L,) bool, True on noise tokens."""
+        ...
+
+    def t5_span_corruption(
+        self, input_ids: torch.Tensor, noise_mask: torch.Tensor, *, vocab_size: int, eos_token_id: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(L,) ids and noise mask -> (inputs, targets); sentinel k is vocab_size - 1 - k."""
+        ...
+
+    def t5_input_and_target_lengths(
+        self, inputs_length: int, noise_density: float = 0.15, mean_noise_span_length: float = 3.0
+    ) -> tuple[int, int]: ...
+
+    def sample_infilling_spans(
+        self, length: int, *, generator: torch.Generator, mask_ratio: float = 0.3, poisson_lambda: float = 3.0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(starts, lengths) of the spans of a sequence <s> ... </s> of `length` tokens."""
+        ...
+
+    def text_infilling(
+        self, input_ids: torch.Tensor, starts: torch.Tensor, lengths: torch.Tensor, *, mask_token_id: int
+    ) -> torch.Tensor: ...
+
+    def permute_sentences(
+        self, input_ids: torch.Tensor, *, full_stop_id: int, generator: torch.Generator
+    ) -> torch.Tensor: ...
+
+    def shift_tokens_right(
+        self, labels: torch.Tensor, *, pad_token_id: int | None, decoder_start_token_id: int | None
+    ) -> torch.Tensor: ...
+
+
+class ModelsAdapter(Adapter, Protocol):
+    """The models family (spec/models.md). Hidden states (B, L, E); padding masks (B, L) bool,
+    True on real tokens; weights in nn.Linear layout (specformer.reference.models); whole models
+    take Hugging Face state dicts. Modules are in evaluation mode."""
+
+    def encoder_layer(
+        self, hidden: torch.Tensor, weights: EncoderLayerWeights, *, padding_mask: torch.Tensor | None = None
+    ) -> torch.Tensor: ...
+
+    def decoder_block(
+        self, hidden: torch.Tensor, weights: DecoderBlockWeights, *, padding_mask: torch.Tensor | None = None
+    ) -> torch.Tensor: ...
+
+    def cross_decoder_layer(
+        self,
+        hidden: torch.Tensor,
+        memory: torch.Tensor,
+        weights: CrossDecoderLayerWeights,
+        *,
+        padding_mask: torch.Tensor | None = None,
+        memory_padding_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor: ...
+
+    def encoder_decoder(
+        self,
+        source: torch.Tensor,
+        target: torch.Tensor,
+        encoder_layers: list[EncoderLayerWeights],
+        decoder_layers: list[CrossDecoderLayerWeights],
+        *,
+        source_padding_mask: torch.Tensor | None = None,
+        target_padding_mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (memory (B, S, E), decoder output (B, L, E))."""
+        ...
+
+    def bert_model(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, state: dict[str, torch.Tensor], config: ModelConfig
+    ) -> torch.Tensor:
+        """BertModel's last hidden state from a BertModel state dict."""
+        ...
+
+    def gpt2_model(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, state: dict[str, torch.Tensor], config: ModelConfig
+    ) -> torch.Tensor:
+        """GPT2Model's last hidden state (after ln_f) from a GPT2Model state dict."""
         ...
 
 
@@ -402,6 +536,19 @@ FAMILY_OPERATIONS: dict[str, tuple[str, ...]] = {
         "question_answering",
         "best_span",
     ),
+    "objectives": (
+        "mlm_mask",
+        "whole_word_mask",
+        "next_sentence_pairs",
+        "random_spans_noise_mask",
+        "t5_span_corruption",
+        "t5_input_and_target_lengths",
+        "sample_infilling_spans",
+        "text_infilling",
+        "permute_sentences",
+        "shift_tokens_right",
+    ),
+    "models": ("encoder_layer", "decoder_block", "cross_decoder_layer", "encoder_decoder", "bert_model", "gpt2_model"),
 }
 
 

@@ -13,6 +13,8 @@ import torch
 from specformer.conformance.adapters.protocols import Capabilities
 from specformer.conformance.adapters.reference_heads import ReferenceHeads
 from specformer.conformance.adapters.reference_losses import ReferenceLosses
+from specformer.conformance.adapters.reference_models import ReferenceModels
+from specformer.conformance.adapters.reference_objectives import ReferenceObjectives
 from specformer.reference import attention, embeddings, local, lsh, sampling
 from specformer.reference.attention import MultiHeadWeights
 from specformer.reference.embeddings import BertEmbeddingWeights
@@ -26,11 +28,13 @@ from specformer.reference.tokenizers.templates import Encoding
 from specformer.reference.tokenizers.wordpiece import BertNormalizerConfig, WordPiece
 
 
-class ReferenceAdapter(ReferenceLosses, ReferenceHeads):
+class ReferenceAdapter(ReferenceLosses, ReferenceHeads, ReferenceObjectives, ReferenceModels):
     name = "reference"
     description = "specformer.reference: the spec's reference implementations (default variants)"
     capabilities = Capabilities(
-        families=frozenset({"sampling", "attention", "embeddings", "tokenizers", "losses", "heads"}),
+        families=frozenset(
+            {"sampling", "attention", "embeddings", "tokenizers", "losses", "heads", "objectives", "models"}
+        ),
         dtypes=(torch.float32, torch.float64),
         devices=("cpu", "cuda"),
         variants={
@@ -46,6 +50,7 @@ class ReferenceAdapter(ReferenceLosses, ReferenceHeads):
             "TOK-BERT-05": "tokenizers",
             "TOK-TRUNC-03": "first",
             "TOK-SPECIAL-02": "match",
+            "OBJ-WWM-03": "per-token",
         },
     )
     expectations_file = Path(__file__).parent / "expectations" / "reference.toml"

