@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import torch
 
 from specformer.reference import sampling
-from specformer.reference.kv_cache import DecoderWeights, KVCache, decoder_forward, new_cache
+from specformer.reference.kv_cache import DecoderWeights, decoder_forward, new_cache
 from specformer.reference.sampling import SamplingParams
 
 REPETITION_SCOPES = ("prompt-and-generated", "generated-only")  # GEN-REP-04
@@ -420,10 +420,15 @@ def generate(
     B, P = prompt_ids.shape
     if config.max_new_tokens == 0:  # nothing to generate: the prompt back (GEN-LEN-02)
         empty = torch.empty(B, 0, weights.config.vocab_size, dtype=torch.promote_types(weights.dtype, torch.float32))
-        return GenerationOutput(sequences=prompt_ids.clone(), scores=empty, texts=_texts(config, prompt_ids[:, P:], stop_text))
+        return GenerationOutput(
+            sequences=prompt_ids.clone(), scores=empty, texts=_texts(config, prompt_ids[:, P:], stop_text)
+        )
     cache = new_cache(weights, config.cache_kind, max_cache_len=P + config.max_new_tokens)
     ids, finished = prompt_ids.clone(), torch.zeros(B, dtype=torch.bool)
-    texts = [_prompt_text(config, row, m) if stop_scope == "prompt-and-generated" else "" for row, m in zip(prompt_ids, mask)]
+    texts = [
+        _prompt_text(config, row, m) if stop_scope == "prompt-and-generated" else ""
+        for row, m in zip(prompt_ids, mask, strict=True)
+    ]
     scores, step_input, step_mask = [], prompt_ids, mask
     for _ in range(config.max_new_tokens):
         logits = decoder_forward(weights, step_input, cache=cache, attention_mask=step_mask)[:, -1]  # (B, V)
@@ -457,7 +462,7 @@ def generate(
 def _prompt_text(config: GenerationConfig, row: torch.Tensor, mask: torch.Tensor) -> str:
     if config.token_strings is None:
         return ""
-    return "".join(config.token_strings[t] for t, m in zip(row.tolist(), mask.tolist()) if m)
+    return "".join(config.token_strings[t] for t, m in zip(row.tolist(), mask.tolist(), strict=True) if m)
 
 
 def _stops(token: torch.Tensor, finished: torch.Tensor, config: GenerationConfig, texts: list[str]) -> torch.Tensor:

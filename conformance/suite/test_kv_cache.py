@@ -16,6 +16,7 @@ import torch
 
 from specformer.conformance.bench import POLICIES, fit_exponent, geometric_ladder
 from specformer.conformance.bench.scaling import time_ladder
+from specformer.conformance.bench.timer import torch_threads
 from specformer.conformance.numerics import annotate, assert_close, fail
 from specformer.conformance.plugin import clause, not_applicable, require
 from specformer.conformance.suite import generation_inputs as inputs
@@ -28,6 +29,13 @@ DTYPE_IDS = ["float32", "float64"]
 # A decode step with a cache: exponent at most this (KV-COST-01); context ladder for the fit.
 COST_BAND_HIGH = 1.4
 COST_LADDER = geometric_ladder(128, 1024, 4)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models on a shared CPU: a thread pool only adds contention (seconds instead of milliseconds)."""
+    with torch_threads(1):
+        yield
 
 
 def use_dtype(adapter, dtype: torch.dtype) -> None:
@@ -84,7 +92,10 @@ def test_cache_layout_and_length(adapter, cache_kind) -> None:
         fail(f"{len(state.keys)} key and {len(state.values)} value tensors, expected one per layer ({BASE.num_layers})")
     for layer, (key, value) in enumerate(zip(state.keys, state.values, strict=True)):
         if tuple(key.shape) != expected or tuple(value.shape) != expected:
-            fail(f"layer {layer}: keys {tuple(key.shape)}, values {tuple(value.shape)}, expected (B, Hkv, S, D) {expected}")
+            fail(
+                f"layer {layer}: keys {tuple(key.shape)}, values {tuple(value.shape)}, "
+                f"expected (B, Hkv, S, D) {expected}"
+            )
     if state.seq_length != 9:
         fail(f"{cache_kind} cache reports sequence length {state.seq_length} after 9 tokens (capacity 16)")
 
@@ -110,9 +121,15 @@ def test_cache_size_formula(adapter, cache_kind) -> None:
     config = SLIDING if cache_kind == "rolling" else BASE
     ids = inputs.token_ids(2, 11, seed=5)
     capacity = 20 if cache_kind == "static" else None
-    state = op(inputs.model(config), ids, cache_kind="static" if cache_kind == "static" else "dynamic", max_cache_len=capacity)
+    state = op(
+        inputs.model(config), ids, cache_kind="static" if cache_kind == "static" else "dynamic", max_cache_len=capacity
+    )
     per_position = ref.expected_cache_bytes(
-        layers=config.num_layers, batch=2, kv_heads=config.num_kv_heads, positions=1, head_dim=config.head_dim,
+        layers=config.num_layers,
+        batch=2,
+        kv_heads=config.num_kv_heads,
+        positions=1,
+        head_dim=config.head_dim,
         dtype=torch.float32,
     )
     if cache_kind == "rolling":
@@ -184,15 +201,22 @@ def test_left_padded_rows_match_alone(adapter, cache_kind) -> None:
     full_ids, full_mask = torch.cat([ids, decoded], dim=1), torch.cat([mask, torch.ones_like(decoded)], dim=1)
     capacity = 16 if cache_kind == "static" else None
     actual = op(
-        inputs.model(), full_ids, steps=(9, 1, 1, 1), cache_kind=cache_kind, max_cache_len=capacity,
+        inputs.model(),
+        full_ids,
+        steps=(9, 1, 1, 1),
+        cache_kind=cache_kind,
+        max_cache_len=capacity,
         attention_mask=full_mask,
     )
     for row, length in enumerate(lengths):
         alone = full_ids[row : row + 1, 9 - length :]
         with annotate(row=row, prompt_length=length, cache_kind=cache_kind):
             compare_logits(
-                actual[row : row + 1, 9 - length :], BASE, lambda w, a=alone: ref.decoder_forward(w, a),
-                dtype=torch.float32, what="left-padded row against the row alone",
+                actual[row : row + 1, 9 - length :],
+                BASE,
+                lambda w, a=alone: ref.decoder_forward(w, a),
+                dtype=torch.float32,
+                what="left-padded row against the row alone",
             )
 
 
@@ -249,7 +273,9 @@ def test_rolling_cache_is_bounded(adapter, length) -> None:
     state = op(inputs.model(SLIDING), inputs.token_ids(1, length, seed=16))
     held = [k.shape[-2] for k in state.keys]
     if any(h > SLIDING.sliding_window for h in held):
-        fail(f"after {length} tokens the rolling cache holds {held} positions per layer, window {SLIDING.sliding_window}")
+        fail(
+            f"after {length} tokens the rolling cache holds {held} positions per layer, window {SLIDING.sliding_window}"
+        )
 
 
 @clause("KV-SLIDE-03")
@@ -278,7 +304,10 @@ def test_reused_prefix_gives_fresh_logits(adapter) -> None:
         whole = torch.cat([prefix, suffix], dim=1)
         with annotate(request=i):
             compare_logits(
-                actual, BASE, lambda w, s=whole: ref.decoder_forward(w, s)[:, 7:], dtype=torch.float32,
+                actual,
+                BASE,
+                lambda w, s=whole: ref.decoder_forward(w, s)[:, 7:],
+                dtype=torch.float32,
                 what=f"suffix {i} after the shared prefix",
             )
 
