@@ -541,7 +541,7 @@ def _beam_search_row(
         last = length == config.max_new_tokens
         ends = torch.tensor([t in eos for t in token.tolist()]) | last
         for rank in range(min(K, len(top))):  # only the best K candidates may finish
-            if ends[rank] and improvable and not (config.early_stopping is True and len(finished) >= K):
+            if ends[rank] and improvable:
                 hypothesis = torch.cat([running[beam[rank]], token[rank : rank + 1]])
                 finished.append((float(top_scores[rank]) / length**config.length_penalty, hypothesis))
         finished = sorted(finished, key=lambda f: -f[0])[:K]

@@ -72,6 +72,8 @@ import torch
 import torch.nn.functional as F
 
 from specformer.conformance.adapters.from_reference import PerModel
+from specformer.conformance.adapters.hf_generation import HFGeneration
+from specformer.conformance.adapters.hf_kv_cache import HFKVCache
 from specformer.conformance.adapters.protocols import Capabilities
 from specformer.reference.attention import MultiHeadWeights, merge_heads, split_heads
 from specformer.reference.embeddings import BertEmbeddingWeights
@@ -82,10 +84,10 @@ from specformer.reference.tokenizers.templates import Encoding
 from specformer.reference.tokenizers.wordpiece import WordPiece
 
 
-class HFAdapter:
+class HFAdapter(HFKVCache, HFGeneration):
     name = "hf"
     capabilities = Capabilities(
-        families=frozenset({"sampling", "attention", "embeddings", "tokenizers"}),
+        families=frozenset({"sampling", "attention", "embeddings", "tokenizers", "kv_cache", "generation"}),
         dtypes=(torch.float32, torch.float64),
         devices=("cpu", "cuda"),
         variants={
@@ -100,6 +102,7 @@ class HFAdapter:
             "TOK-BERT-05": "tokenizers",
             "TOK-TRUNC-03": "longer",
             "TOK-SPECIAL-02": "match",
+            "GEN-STOP-03": "prompt-and-generated",
         },
     )
     expectations_file = Path(__file__).parent / "expectations" / "hf.toml"

@@ -452,6 +452,23 @@ def test_eos_ends_row_and_pads(adapter, pad_token_id) -> None:
     assert_same_tokens(out.sequences, expected, f"EOS {eos}, pad {pad_token_id}")
 
 
+@clause("GEN-EOS-03")
+@pytest.mark.parametrize("pad_token_id", [0, 9])
+def test_beam_hypotheses_padded(adapter, pad_token_id) -> None:
+    op = require(adapter, "generate")
+    prompt = inputs.token_ids(2, 5, seed=23)
+    config = GenerationConfig(
+        max_new_tokens=6, num_beams=3, num_return_sequences=3, eos_token_ids=BEAM_EOS, pad_token_id=pad_token_id
+    )
+    out = op(inputs.model(), prompt, config)
+    for row, length in enumerate(live_steps(out.sequences, 5, BEAM_EOS)):
+        after = out.sequences[row, 5 + length :]
+        if not (after == pad_token_id).all():
+            fail(
+                f"hypothesis {row} ends after {length} tokens, then holds {after.tolist()}, expected pad {pad_token_id}"
+            )
+
+
 @clause("GEN-EOS-02")
 def test_several_eos_ids(adapter) -> None:
     op = require(adapter, "generate")
@@ -581,7 +598,7 @@ def test_sampled_tokens_follow_processed_distribution(adapter) -> None:
 
 BEAM_EOS = (3, 7, 11, 20, 33, 40, 50, 60)
 # A case where True, False and "never" all return different hypotheses (found by search).
-EARLY_STOPPING_SEED, EARLY_STOPPING_PENALTY = 12, 2.0
+EARLY_STOPPING_SEED, EARLY_STOPPING_PENALTY = 19, 2.0
 
 
 @clause("GEN-BEAM-01")
