@@ -72,7 +72,9 @@ import torch
 import torch.nn.functional as F
 
 from specformer.conformance.adapters.from_reference import PerModel
+from specformer.conformance.adapters.hf_generation import HFGeneration
 from specformer.conformance.adapters.hf_heads import HFHeads
+from specformer.conformance.adapters.hf_kv_cache import HFKVCache
 from specformer.conformance.adapters.hf_losses import HFLosses
 from specformer.conformance.adapters.hf_models import HFModels
 from specformer.conformance.adapters.hf_objectives import HFObjectives
@@ -86,11 +88,22 @@ from specformer.reference.tokenizers.templates import Encoding
 from specformer.reference.tokenizers.wordpiece import WordPiece
 
 
-class HFAdapter(HFLosses, HFHeads, HFObjectives, HFModels):
+class HFAdapter(HFLosses, HFHeads, HFObjectives, HFModels, HFKVCache, HFGeneration):
     name = "hf"
     capabilities = Capabilities(
         families=frozenset(
-            {"sampling", "attention", "embeddings", "tokenizers", "losses", "heads", "objectives", "models"}
+            {
+                "sampling",
+                "attention",
+                "embeddings",
+                "tokenizers",
+                "losses",
+                "heads",
+                "objectives",
+                "models",
+                "kv_cache",
+                "generation",
+            }
         ),
         dtypes=(torch.float32, torch.float64),
         devices=("cpu", "cuda"),
@@ -108,6 +121,7 @@ class HFAdapter(HFLosses, HFHeads, HFObjectives, HFModels):
             "TOK-SPECIAL-02": "match",
             "HEAD-GEN-02": "last-position",
             "OBJ-WWM-03": "mask-only",
+            "GEN-STOP-03": "prompt-and-generated",
         },
     )
     expectations_file = Path(__file__).parent / "expectations" / "hf.toml"

@@ -15,6 +15,7 @@ its library's own types.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -23,7 +24,9 @@ import torch
 
 from specformer.reference.attention import MultiHeadWeights
 from specformer.reference.embeddings import BertEmbeddingWeights
+from specformer.reference.generation import GenerationConfig, GenerationOutput
 from specformer.reference.heads import BertHeadWeights
+from specformer.reference.kv_cache import DecoderWeights
 from specformer.reference.local import LongformerWeights
 from specformer.reference.models import (
     CrossDecoderLayerWeights,
@@ -481,6 +484,122 @@ class ModelsAdapter(Adapter, Protocol):
         ...
 
 
+class KVCacheAdapter(Adapter, Protocol):
+    """The kv_cache family (spec/kv_cache.md). A Llama-style decoder given as DecoderWeights
+    (transformers' LlamaForCausalLM parameter names; MistralForCausalLM when the config has a
+    sliding window). Token ids (B, L) int64; attention_mask (B, L), 1 real, 0 left padding;
+    logits (B, L, V) in the weights' dtype. cache_kind: "dynamic" or "static" (capacity
+    max_cache_len); a sliding-window model uses its rolling cache for "dynamic".
+    """
+
+    def decoder_logits(
+        self, weights: DecoderWeights, token_ids: torch.Tensor, *, attention_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """One forward over the whole sequence, no cache kept."""
+        ...
+
+    def cached_logits(
+        self,
+        weights: DecoderWeights,
+        token_ids: torch.Tensor,
+        *,
+        steps: tuple[int, ...],
+        cache_kind: str = "dynamic",
+        max_cache_len: int | None = None,
+        attention_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Calls of steps[0], steps[1], ... tokens through one cache; their logits concatenated."""
+        ...
+
+    def cache_after_prefill(
+        self,
+        weights: DecoderWeights,
+        token_ids: torch.Tensor,
+        *,
+        cache_kind: str = "dynamic",
+        max_cache_len: int | None = None,
+        attention_mask: torch.Tensor | None = None,
+    ) -> CacheState:
+        """The cache after prefilling token_ids."""
+        ...
+
+    def prefix_reuse_logits(
+        self, weights: DecoderWeights, prefix_ids: torch.Tensor, suffixes: list[torch.Tensor]
+    ) -> list[torch.Tensor]:
+        """Prefill the prefix once; continue each suffix (B, Ls) in turn from that prefix's cache:
+        each suffix's logits (B, Ls, V)."""
+        ...
+
+    def decode_step_runner(
+        self, weights: DecoderWeights, context_ids: torch.Tensor, *, use_cache: bool = True
+    ) -> Callable[[], torch.Tensor]:
+        """A function that runs one decode step after context_ids (B, n) and returns its logits
+        (B, V), leaving the state as it found it, so it can be timed repeatedly."""
+        ...
+
+
+@dataclass
+class CacheState:
+    """A cache as the suite inspects it: per layer logical keys and values (B, Hkv, S, D) in
+    sequence order, the cache's own sequence length, and the bytes its K/V buffers hold."""
+
+    keys: list[torch.Tensor]
+    values: list[torch.Tensor]
+    seq_length: int
+    nbytes: int
+
+
+class GenerationAdapter(Adapter, Protocol):
+    """The generation family (spec/generation.md). Processors: logits (B, V), input_ids (B, L)
+    (prompt then generated; `prompt_length` says where the prompt ends), new logits out.
+    `generate` runs the whole loop on a DecoderWeights model; `on_token`, when given, is called
+    once per generation step as soon as that step's tokens exist (for the metrics clauses).
+    """
+
+    def repetition_penalty(
+        self,
+        logits: torch.Tensor,
+        input_ids: torch.Tensor,
+        penalty: float,
+        *,
+        prompt_length: int,
+        attention_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor: ...
+
+    def frequency_presence_penalty(
+        self,
+        logits: torch.Tensor,
+        input_ids: torch.Tensor,
+        *,
+        prompt_length: int,
+        frequency_penalty: float = 0.0,
+        presence_penalty: float = 0.0,
+    ) -> torch.Tensor: ...
+
+    def no_repeat_ngram(self, logits: torch.Tensor, input_ids: torch.Tensor, ngram_size: int) -> torch.Tensor: ...
+
+    def min_new_tokens(
+        self,
+        logits: torch.Tensor,
+        input_ids: torch.Tensor,
+        *,
+        prompt_length: int,
+        min_new_tokens: int,
+        eos_token_ids: tuple[int, ...],
+    ) -> torch.Tensor: ...
+
+    def generate(
+        self,
+        weights: DecoderWeights,
+        prompt_ids: torch.Tensor,
+        config: GenerationConfig,
+        *,
+        attention_mask: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        on_token: Callable[[], None] | None = None,
+    ) -> GenerationOutput: ...
+
+
 # Operations per family, as the suite calls them; used to list what an adapter implements.
 FAMILY_OPERATIONS: dict[str, tuple[str, ...]] = {
     "sampling": ("temperature", "top_k", "top_p", "min_p", "process", "greedy", "sample"),
@@ -506,6 +625,8 @@ FAMILY_OPERATIONS: dict[str, tuple[str, ...]] = {
         "encode_batch",
         "bytes_to_unicode",
     ),
+    "kv_cache": ("decoder_logits", "cached_logits", "cache_after_prefill", "prefix_reuse_logits", "decode_step_runner"),
+    "generation": ("repetition_penalty", "frequency_presence_penalty", "no_repeat_ngram", "min_new_tokens", "generate"),
     "embeddings": (
         "absolute_position_embedding",
         "bert_embedding",

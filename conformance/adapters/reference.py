@@ -11,7 +11,9 @@ from pathlib import Path
 import torch
 
 from specformer.conformance.adapters.protocols import Capabilities
+from specformer.conformance.adapters.reference_generation import ReferenceGeneration
 from specformer.conformance.adapters.reference_heads import ReferenceHeads
+from specformer.conformance.adapters.reference_kv_cache import ReferenceKVCache
 from specformer.conformance.adapters.reference_losses import ReferenceLosses
 from specformer.conformance.adapters.reference_models import ReferenceModels
 from specformer.conformance.adapters.reference_objectives import ReferenceObjectives
@@ -28,12 +30,25 @@ from specformer.reference.tokenizers.templates import Encoding
 from specformer.reference.tokenizers.wordpiece import BertNormalizerConfig, WordPiece
 
 
-class ReferenceAdapter(ReferenceLosses, ReferenceHeads, ReferenceObjectives, ReferenceModels):
+class ReferenceAdapter(
+    ReferenceLosses, ReferenceHeads, ReferenceObjectives, ReferenceModels, ReferenceKVCache, ReferenceGeneration
+):
     name = "reference"
     description = "specformer.reference: the spec's reference implementations (default variants)"
     capabilities = Capabilities(
         families=frozenset(
-            {"sampling", "attention", "embeddings", "tokenizers", "losses", "heads", "objectives", "models"}
+            {
+                "sampling",
+                "attention",
+                "embeddings",
+                "tokenizers",
+                "losses",
+                "heads",
+                "objectives",
+                "models",
+                "kv_cache",
+                "generation",
+            }
         ),
         dtypes=(torch.float32, torch.float64),
         devices=("cpu", "cuda"),

@@ -1,0 +1,354 @@
+"""Conformance tests for spec/kv_cache.md: cached prefill and decode against recomputation.
+
+The oracle is the reference decoder in float64 on the same weights; an adapter's logits pass
+under the numerical policy (conformance/numerics) against the reference run in the adapter's
+dtype. Runs vary what a lazy suite keeps fixed: the split into prefill and decode steps
+(including a prefill of one token and multi-token chunks), left padding of different lengths,
+non-contiguous ids, a static cache filled exactly to capacity, a window shorter and longer
+than the sequence, a sequence over 1024 tokens that is not a multiple of 64, repeated and
+interleaved calls.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from specformer.conformance.bench import POLICIES, fit_exponent, geometric_ladder
+from specformer.conformance.bench.scaling import time_ladder
+from specformer.conformance.bench.timer import torch_threads
+from specformer.conformance.numerics import annotate, assert_close, fail
+from specformer.conformance.plugin import clause, not_applicable, require
+from specformer.conformance.suite import generation_inputs as inputs
+from specformer.conformance.suite.generation_inputs import BASE, SLIDING, WIDE
+from specformer.reference import kv_cache as ref
+from specformer.reference.kv_cache import DecoderConfig
+
+DTYPES = [torch.float32, torch.float64]
+DTYPE_IDS = ["float32", "float64"]
+# A decode step with a cache: exponent at most this (KV-COST-01); context ladder for the fit.
+COST_BAND_HIGH = 1.4
+COST_LADDER = geometric_ladder(128, 1024, 4)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models on a shared CPU: a thread pool only adds contention (seconds instead of milliseconds)."""
+    with torch_threads(1):
+        yield
+
+
+def use_dtype(adapter, dtype: torch.dtype) -> None:
+    if not adapter.supports_dtype(dtype):
+        not_applicable(f"{adapter.name} does not declare {dtype}")
+
+
+def compare_logits(actual: torch.Tensor, config: DecoderConfig, compute, *, dtype: torch.dtype, what: str) -> None:
+    """`compute(weights)` is the reference computation; run it in float64 and in dtype and compare."""
+    oracle = compute(inputs.model(config, dtype=torch.float64))
+    in_dtype = compute(inputs.model(config, dtype=dtype))
+    assert_close(actual, oracle, in_dtype, what=what)
+
+
+# ---------------------------------------------------------------------------------------
+# The model
+
+
+@clause("KV-MODEL-01")
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("config", [BASE, WIDE, SLIDING], ids=["gqa", "mha", "sliding"])
+def test_decoder_matches_reference(adapter, dtype, config) -> None:
+    use_dtype(adapter, dtype)
+    op = require(adapter, "decoder_logits")
+    ids = inputs.transposed_ids(3, 13, seed=1)  # a non-contiguous view
+    actual = op(inputs.model(config, dtype=dtype), ids)
+    compare_logits(actual, config, lambda w: ref.decoder_forward(w, ids), dtype=dtype, what="full forward")
+
+
+@clause("KV-MODEL-02")
+def test_logits_are_causal(adapter) -> None:
+    op = require(adapter, "decoder_logits")
+    weights = inputs.model()
+    ids = inputs.token_ids(2, 12, seed=2)
+    changed = ids.clone()
+    changed[:, 7:] = (changed[:, 7:] + 5) % BASE.vocab_size
+    first, second = op(weights, ids), op(weights, changed)
+    with annotate(changed_from=7):
+        assert_close(second[:, :7], first[:, :7].double(), first[:, :7], what="logits before the changed suffix")
+
+
+# ---------------------------------------------------------------------------------------
+# Layout and size
+
+
+@clause("KV-SHAPE-01", "KV-LEN-01")
+@pytest.mark.parametrize("cache_kind", ["dynamic", "static"])
+def test_cache_layout_and_length(adapter, cache_kind) -> None:
+    op = require(adapter, "cache_after_prefill")
+    ids = inputs.token_ids(3, 9, seed=3)
+    state = op(inputs.model(), ids, cache_kind=cache_kind, max_cache_len=16 if cache_kind == "static" else None)
+    expected = (3, BASE.num_kv_heads, 9, BASE.head_dim)
+    if len(state.keys) != BASE.num_layers or len(state.values) != BASE.num_layers:
+        fail(f"{len(state.keys)} key and {len(state.values)} value tensors, expected one per layer ({BASE.num_layers})")
+    for layer, (key, value) in enumerate(zip(state.keys, state.values, strict=True)):
+        if tuple(key.shape) != expected or tuple(value.shape) != expected:
+            fail(
+                f"layer {layer}: keys {tuple(key.shape)}, values {tuple(value.shape)}, "
+                f"expected (B, Hkv, S, D) {expected}"
+            )
+    if state.seq_length != 9:
+        fail(f"{cache_kind} cache reports sequence length {state.seq_length} after 9 tokens (capacity 16)")
+
+
+@clause("KV-SHAPE-02")
+def test_cache_holds_rotated_keys(adapter) -> None:
+    op = require(adapter, "cache_after_prefill")
+    ids = inputs.token_ids(2, 7, seed=4)
+    state = op(inputs.model(), ids)
+    oracle = ref.KVCache("dynamic")
+    ref.decoder_forward(inputs.model(dtype=torch.float64), ids, cache=oracle)
+    in_dtype = ref.KVCache("dynamic")
+    ref.decoder_forward(inputs.model(), ids, cache=in_dtype)
+    for layer in range(BASE.num_layers):
+        assert_close(state.keys[layer], oracle.keys(layer), in_dtype.keys(layer), what=f"layer {layer} keys")
+        assert_close(state.values[layer], oracle.values(layer), in_dtype.values(layer), what=f"layer {layer} values")
+
+
+@clause("KV-SIZE-01")
+@pytest.mark.parametrize("cache_kind", ["dynamic", "static", "rolling"])
+def test_cache_size_formula(adapter, cache_kind) -> None:
+    op = require(adapter, "cache_after_prefill")
+    config = SLIDING if cache_kind == "rolling" else BASE
+    ids = inputs.token_ids(2, 11, seed=5)
+    capacity = 20 if cache_kind == "static" else None
+    state = op(
+        inputs.model(config), ids, cache_kind="static" if cache_kind == "static" else "dynamic", max_cache_len=capacity
+    )
+    per_position = ref.expected_cache_bytes(
+        layers=config.num_layers,
+        batch=2,
+        kv_heads=config.num_kv_heads,
+        positions=1,
+        head_dim=config.head_dim,
+        dtype=torch.float32,
+    )
+    if cache_kind == "rolling":
+        if not 0 < state.nbytes <= per_position * config.sliding_window:
+            fail(f"rolling cache holds {state.nbytes} B, expected at most {per_position * config.sliding_window} B")
+        return
+    positions = capacity if cache_kind == "static" else 11
+    if state.nbytes != per_position * positions:
+        fail(
+            f"{cache_kind} cache holds {state.nbytes} B, expected 2 x layers x B x Hkv x {positions} x D x 4 = "
+            f"{per_position * positions} B",
+            measured=state.nbytes,
+            expected=per_position * positions,
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# Prefill and decode
+
+SPLITS = [(9, 1, 1, 1), (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1), (4, 3, 1, 4), (11, 1)]
+
+
+@clause("KV-EQ-01")
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_dynamic_cache_equals_recompute(adapter, dtype) -> None:
+    use_dtype(adapter, dtype)
+    op = require(adapter, "cached_logits")
+    ids = inputs.transposed_ids(2, 12, seed=6)
+    actual = op(inputs.model(dtype=dtype), ids, steps=(9, 1, 1, 1))
+    compare_logits(actual, BASE, lambda w: ref.decoder_forward(w, ids), dtype=dtype, what="prefill 9 + 3 decodes")
+
+
+@clause("KV-EQ-01")
+def test_dynamic_cache_long_sequence(adapter) -> None:
+    """A production-length case: 1100 tokens (> 1024, not a multiple of 64), the last 4 decoded."""
+    op = require(adapter, "cached_logits")
+    ids = inputs.token_ids(1, 1100, seed=7)
+    actual = op(inputs.model(), ids, steps=(1096, 1, 1, 1, 1))[:, -4:]
+    compare_logits(actual, BASE, lambda w: ref.decoder_forward(w, ids)[:, -4:], dtype=torch.float32, what="1100 tokens")
+
+
+@clause("KV-EQ-02")
+def test_static_cache_equals_recompute(adapter) -> None:
+    op = require(adapter, "cached_logits")
+    ids = inputs.token_ids(2, 12, seed=8)
+    actual = op(inputs.model(), ids, steps=(9, 1, 1, 1), cache_kind="static", max_cache_len=32)
+    compare_logits(actual, BASE, lambda w: ref.decoder_forward(w, ids), dtype=torch.float32, what="static, capacity 32")
+
+
+@clause("KV-EQ-03")
+@pytest.mark.parametrize("steps", SPLITS, ids=["decode", "prefill-1", "chunks", "one-decode"])
+@pytest.mark.parametrize("cache_kind", ["dynamic", "static"])
+def test_any_split_equals_recompute(adapter, steps, cache_kind) -> None:
+    op = require(adapter, "cached_logits")
+    ids = inputs.token_ids(2, 12, seed=9)
+    capacity = 12 if cache_kind == "static" else None
+    actual = op(inputs.model(), ids, steps=steps, cache_kind=cache_kind, max_cache_len=capacity)
+    with annotate(steps=steps, cache_kind=cache_kind):
+        compare_logits(actual, BASE, lambda w: ref.decoder_forward(w, ids), dtype=torch.float32, what="split run")
+
+
+@clause("KV-PAD-01")
+@pytest.mark.parametrize("cache_kind", ["dynamic", "static"])
+def test_left_padded_rows_match_alone(adapter, cache_kind) -> None:
+    op = require(adapter, "cached_logits")
+    lengths = [9, 4, 1]
+    ids, mask = inputs.left_padded(lengths, seed=10)
+    decoded = inputs.token_ids(3, 3, seed=11)
+    full_ids, full_mask = torch.cat([ids, decoded], dim=1), torch.cat([mask, torch.ones_like(decoded)], dim=1)
+    capacity = 16 if cache_kind == "static" else None
+    actual = op(
+        inputs.model(),
+        full_ids,
+        steps=(9, 1, 1, 1),
+        cache_kind=cache_kind,
+        max_cache_len=capacity,
+        attention_mask=full_mask,
+    )
+    for row, length in enumerate(lengths):
+        alone = full_ids[row : row + 1, 9 - length :]
+        with annotate(row=row, prompt_length=length, cache_kind=cache_kind):
+            compare_logits(
+                actual[row : row + 1, 9 - length :],
+                BASE,
+                lambda w, a=alone: ref.decoder_forward(w, a),
+                dtype=torch.float32,
+                what="left-padded row against the row alone",
+            )
+
+
+@clause("KV-PAD-02")
+def test_padding_ids_do_not_matter(adapter) -> None:
+    op = require(adapter, "cached_logits")
+    ids, mask = inputs.left_padded([8, 3], seed=12)
+    other = ids.clone()
+    other[mask == 0] = 17
+    first = op(inputs.model(), ids, steps=(6, 1, 1), attention_mask=mask)
+    second = op(inputs.model(), other, steps=(6, 1, 1), attention_mask=mask)
+    real = mask.bool()
+    assert_close(second[real], first[real].double(), first[real], what="real positions, pad id 0 against 17")
+
+
+# ---------------------------------------------------------------------------------------
+# Static and rolling caches
+
+
+@clause("KV-STATIC-01")
+@pytest.mark.parametrize("steps", [(6, 1), (4, 3)], ids=["decode-past-end", "chunk-past-end"])
+def test_static_cache_refuses_overflow(adapter, steps) -> None:
+    op = require(adapter, "cached_logits")
+    ids = inputs.token_ids(1, sum(steps), seed=13)
+    try:
+        result = op(inputs.model(), ids, steps=steps, cache_kind="static", max_cache_len=6)
+    except Exception:  # any error: the clause asks that no logits come back
+        return
+    fail(f"a static cache of 6 slots accepted {sum(steps)} tokens and returned logits {tuple(result.shape)}")
+
+
+@clause("KV-STATIC-02")
+def test_static_cache_exactly_full(adapter) -> None:
+    op = require(adapter, "cached_logits")
+    ids = inputs.token_ids(2, 8, seed=14)
+    actual = op(inputs.model(), ids, steps=(5, 1, 1, 1), cache_kind="static", max_cache_len=8)
+    compare_logits(actual, BASE, lambda w: ref.decoder_forward(w, ids), dtype=torch.float32, what="8 tokens in 8 slots")
+
+
+@clause("KV-SLIDE-01")
+@pytest.mark.parametrize("steps", [(2, 1, 1, 1, 1, 1, 1, 1, 1, 1), (7, 1, 1, 1, 1), (3, 5, 1, 2)])
+def test_rolling_cache_equals_sliding_window(adapter, steps) -> None:
+    op = require(adapter, "cached_logits")
+    ids = inputs.token_ids(2, 11, seed=15)
+    actual = op(inputs.model(SLIDING), ids, steps=steps)
+    with annotate(window=SLIDING.sliding_window, steps=steps):
+        compare_logits(actual, SLIDING, lambda w: ref.decoder_forward(w, ids), dtype=torch.float32, what="rolling")
+
+
+@clause("KV-SLIDE-02")
+@pytest.mark.parametrize("length", [3, 4, 13])
+def test_rolling_cache_is_bounded(adapter, length) -> None:
+    op = require(adapter, "cache_after_prefill")
+    state = op(inputs.model(SLIDING), inputs.token_ids(1, length, seed=16))
+    held = [k.shape[-2] for k in state.keys]
+    if any(h > SLIDING.sliding_window for h in held):
+        fail(
+            f"after {length} tokens the rolling cache holds {held} positions per layer, window {SLIDING.sliding_window}"
+        )
+
+
+@clause("KV-SLIDE-03")
+@pytest.mark.parametrize("window", [11, 12, 40])
+def test_window_covering_sequence_is_full_attention(adapter, window) -> None:
+    op = require(adapter, "cached_logits")
+    config = DecoderConfig(sliding_window=window)
+    ids = inputs.token_ids(2, 11, seed=17)
+    windowed = op(inputs.model(config), ids, steps=(8, 1, 1, 1))
+    # the same weights without a window: the oracle is full attention
+    with annotate(window=window, length=11):
+        compare_logits(windowed, BASE, lambda w: ref.decoder_forward(w, ids), dtype=torch.float32, what="window >= L")
+
+
+# ---------------------------------------------------------------------------------------
+# Reuse and state
+
+
+@clause("KV-PREFIX-01")
+def test_reused_prefix_gives_fresh_logits(adapter) -> None:
+    op = require(adapter, "prefix_reuse_logits")
+    prefix = inputs.token_ids(2, 7, seed=18)
+    suffixes = [inputs.token_ids(2, 3, seed=19), inputs.token_ids(2, 1, seed=20)]
+    results = op(inputs.model(), prefix, suffixes)
+    for i, (suffix, actual) in enumerate(zip(suffixes, results, strict=True)):
+        whole = torch.cat([prefix, suffix], dim=1)
+        with annotate(request=i):
+            compare_logits(
+                actual,
+                BASE,
+                lambda w, s=whole: ref.decoder_forward(w, s)[:, 7:],
+                dtype=torch.float32,
+                what=f"suffix {i} after the shared prefix",
+            )
+
+
+@clause("KV-STATE-01")
+def test_calls_are_independent(adapter) -> None:
+    op = require(adapter, "cached_logits")
+    ids, mask = inputs.left_padded([7, 5], seed=21)
+    other = inputs.token_ids(3, 4, seed=22)
+    ids_copy, mask_copy = ids.clone(), mask.clone()
+    first = op(inputs.model(), ids, steps=(5, 1, 1), attention_mask=mask)
+    op(inputs.model(), other, steps=(2, 2))  # interleaved, another batch size
+    second = op(inputs.model(), ids, steps=(5, 1, 1), attention_mask=mask)
+    if not torch.equal(ids, ids_copy) or not torch.equal(mask, mask_copy):
+        fail("the call modified its token ids or attention mask")
+    if not torch.equal(first[mask.bool()], second[mask.bool()]):
+        fail("the same call gave different logits after an interleaved call")
+
+
+@clause("KV-COST-01")
+def test_decode_step_cost_is_linear(adapter, request) -> None:
+    op = require(adapter, "decode_step_runner")
+    weights = inputs.model()
+    contexts = {n: inputs.token_ids(1, n, seed=n) for n in COST_LADDER}
+    profile = request.config.getoption("--specformer-profile")
+    policy = POLICIES[profile]
+    cached = time_ladder({n: op(weights, ids) for n, ids in contexts.items()}, policy)
+    fit = fit_exponent(COST_LADDER, cached, statistic="min")
+    uncached = time_ladder({n: op(weights, ids, use_cache=False) for n, ids in contexts.items()}, policy)
+    fit_uncached = fit_exponent(COST_LADDER, uncached, statistic="min")
+    request.node.user_properties.append(
+        ("evidence", {"exponent": fit.exponent, "exponent_without_cache": fit_uncached.exponent, "sizes": COST_LADDER})
+    )
+    if fit.ci[0] > COST_BAND_HIGH:
+        fail(
+            f"a cached decode step grows as n^{fit.exponent:.2f} (95% interval {fit.ci[0]:.2f}..{fit.ci[1]:.2f}), "
+            f"above {COST_BAND_HIGH} over n = {COST_LADDER}: past tokens are recomputed",
+            exponent=fit.exponent,
+        )
+    if fit_uncached.exponent <= fit.exponent:
+        fail(
+            f"without a cache the step grows as n^{fit_uncached.exponent:.2f}, not faster than with one "
+            f"(n^{fit.exponent:.2f}): the cache saves nothing"
+        )
