@@ -11,6 +11,8 @@ from pathlib import Path
 import torch
 
 from specformer.conformance.adapters.protocols import Capabilities
+from specformer.conformance.adapters.reference_audio import ReferenceAudio
+from specformer.conformance.adapters.reference_vision import ReferenceVision
 from specformer.reference import attention, embeddings, local, lsh, sampling
 from specformer.reference.attention import MultiHeadWeights
 from specformer.reference.embeddings import BertEmbeddingWeights
@@ -24,11 +26,11 @@ from specformer.reference.tokenizers.templates import Encoding
 from specformer.reference.tokenizers.wordpiece import BertNormalizerConfig, WordPiece
 
 
-class ReferenceAdapter:
+class ReferenceAdapter(ReferenceVision, ReferenceAudio):
     name = "reference"
     description = "specformer.reference: the spec's reference implementations (default variants)"
     capabilities = Capabilities(
-        families=frozenset({"sampling", "attention", "embeddings", "tokenizers"}),
+        families=frozenset({"sampling", "attention", "embeddings", "tokenizers", "vision", "audio"}),
         dtypes=(torch.float32, torch.float64),
         devices=("cpu", "cuda"),
         variants={
