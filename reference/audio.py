@@ -62,7 +62,7 @@ def power_spectrogram(waveform: torch.Tensor, n_fft: int = N_FFT, hop_length: in
     frames = frames[:, :-1]  # (B, S // hop, n_fft): the last frame dropped
     window = hann_window(n_fft, dtype=waveform.dtype)
     spectrum = torch.fft.rfft(frames * window, dim=-1)  # (B, T, F)
-    return (spectrum.real**2 + spectrum.imag**2).transpose(1, 2)  # (B, F, T)
+    return (spectrum.abs() ** 2).transpose(1, 2)  # (B, F, T): power |X|^2
 
 
 def hz_to_mel(frequency: torch.Tensor, scale: str = "slaney") -> torch.Tensor:

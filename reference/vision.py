@@ -199,7 +199,7 @@ class ViTWeights:
 
     @classmethod
     def random(cls, config: ViTConfig, generator: torch.Generator) -> ViTWeights:
-        D, I, K = config.hidden_size, config.intermediate_size, config.num_labels
+        D, inner, K = config.hidden_size, config.intermediate_size, config.num_labels
         C, P = config.num_channels, config.patch_size
         h0, w0 = config.grid
 
@@ -220,9 +220,9 @@ class ViTWeights:
             for norm in ("layernorm_before", "layernorm_after"):
                 state[f"{prefix}{norm}.weight"] = 1 + draw(D, scale=0.2)
                 state[f"{prefix}{norm}.bias"] = draw(D, scale=0.2)
-            state[f"{prefix}mlp.fc1.weight"] = draw(I, D, scale=D**-0.5)
-            state[f"{prefix}mlp.fc1.bias"] = draw(I, scale=0.1)
-            state[f"{prefix}mlp.fc2.weight"] = draw(D, I, scale=I**-0.5)
+            state[f"{prefix}mlp.fc1.weight"] = draw(inner, D, scale=D**-0.5)
+            state[f"{prefix}mlp.fc1.bias"] = draw(inner, scale=0.1)
+            state[f"{prefix}mlp.fc2.weight"] = draw(D, inner, scale=inner**-0.5)
             state[f"{prefix}mlp.fc2.bias"] = draw(D, scale=0.1)
         state["vit.layernorm.weight"] = 1 + draw(D, scale=0.2)
         state["vit.layernorm.bias"] = draw(D, scale=0.2)

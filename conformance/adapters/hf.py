@@ -72,6 +72,8 @@ import torch
 import torch.nn.functional as F
 
 from specformer.conformance.adapters.from_reference import PerModel
+from specformer.conformance.adapters.hf_audio import HFAudio
+from specformer.conformance.adapters.hf_vision import HFVision
 from specformer.conformance.adapters.protocols import Capabilities
 from specformer.reference.attention import MultiHeadWeights, merge_heads, split_heads
 from specformer.reference.embeddings import BertEmbeddingWeights
@@ -82,10 +84,10 @@ from specformer.reference.tokenizers.templates import Encoding
 from specformer.reference.tokenizers.wordpiece import WordPiece
 
 
-class HFAdapter:
+class HFAdapter(HFVision, HFAudio):
     name = "hf"
     capabilities = Capabilities(
-        families=frozenset({"sampling", "attention", "embeddings", "tokenizers"}),
+        families=frozenset({"sampling", "attention", "embeddings", "tokenizers", "vision", "audio"}),
         dtypes=(torch.float32, torch.float64),
         devices=("cpu", "cuda"),
         variants={

@@ -18,7 +18,6 @@ from typing import Protocol, runtime_checkable
 import torch
 
 from specformer.reference.attention import MultiHeadWeights
-from specformer.reference.vision import ConvNextHeadWeights, ViTEmbeddingWeights, ViTWeights
 from specformer.reference.embeddings import BertEmbeddingWeights
 from specformer.reference.local import LongformerWeights
 from specformer.reference.sampling import SamplingParams
@@ -26,6 +25,7 @@ from specformer.reference.tokenizers.byte_bpe import ByteLevelBPE
 from specformer.reference.tokenizers.sentencepiece import SentencePieceModel
 from specformer.reference.tokenizers.templates import Encoding
 from specformer.reference.tokenizers.wordpiece import BertNormalizerConfig, WordPiece
+from specformer.reference.vision import ConvNextHeadWeights, ViTEmbeddingWeights, ViTWeights
 
 
 @dataclass(frozen=True)

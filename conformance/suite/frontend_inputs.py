@@ -99,4 +99,9 @@ def assert_invariant(
     error = max_abs_error(changed, original.double())
     tolerance = tolerance_for(changed.dtype, 2 * reference_error)
     if error > tolerance:
-        fail(f"{what}: outputs differ by {error:.3g} (tolerance {tolerance:.3g})", error=error, tolerance=tolerance, **evidence)
+        fail(
+            f"{what}: outputs differ by {error:.3g} (tolerance {tolerance:.3g})",
+            error=error,
+            tolerance=tolerance,
+            **evidence,
+        )
