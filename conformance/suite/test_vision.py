@@ -217,8 +217,8 @@ def test_interpolation_resamples_the_grid(adapter, source, target) -> None:
 @clause("VIS-POS-04")
 def test_embeddings_interpolate_for_another_image_size(adapter) -> None:
     weights = _embedding_weights(13, grid=(4, 4))  # trained on a 4x4 grid (square, as every ViT checkpoint)
-    images = image("random", 2, 3, 20, 24, seed=14)  # a 5x6 grid
-    with annotate(image_size=(20, 24), table_grid=weights.grid, resampling=adapter.variant("VIS-POS-04")):
+    images = image("random", 2, 3, 24, 24, seed=14)  # a 6x6 grid (VIS-POS-06 has the non-square ones)
+    with annotate(image_size=(24, 24), table_grid=weights.grid, resampling=adapter.variant("VIS-POS-04")):
         _check_embeddings(adapter, images, weights, "embeddings with interpolated positions", interpolate=True)
 
 
