@@ -72,12 +72,14 @@ import torch
 import torch.nn.functional as F
 
 from specformer.conformance.adapters.from_reference import PerModel
+from specformer.conformance.adapters.hf_audio import HFAudio
 from specformer.conformance.adapters.hf_generation import HFGeneration
 from specformer.conformance.adapters.hf_heads import HFHeads
 from specformer.conformance.adapters.hf_kv_cache import HFKVCache
 from specformer.conformance.adapters.hf_losses import HFLosses
 from specformer.conformance.adapters.hf_models import HFModels
 from specformer.conformance.adapters.hf_objectives import HFObjectives
+from specformer.conformance.adapters.hf_vision import HFVision
 from specformer.conformance.adapters.protocols import Capabilities
 from specformer.reference.attention import MultiHeadWeights, merge_heads, split_heads
 from specformer.reference.embeddings import BertEmbeddingWeights
@@ -88,7 +90,7 @@ from specformer.reference.tokenizers.templates import Encoding
 from specformer.reference.tokenizers.wordpiece import WordPiece
 
 
-class HFAdapter(HFLosses, HFHeads, HFObjectives, HFModels, HFKVCache, HFGeneration):
+class HFAdapter(HFLosses, HFHeads, HFObjectives, HFModels, HFKVCache, HFGeneration, HFVision, HFAudio):
     name = "hf"
     capabilities = Capabilities(
         families=frozenset(
@@ -103,6 +105,8 @@ class HFAdapter(HFLosses, HFHeads, HFObjectives, HFModels, HFKVCache, HFGenerati
                 "models",
                 "kv_cache",
                 "generation",
+                "vision",
+                "audio",
             }
         ),
         dtypes=(torch.float32, torch.float64),

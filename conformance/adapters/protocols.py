@@ -40,6 +40,7 @@ from specformer.reference.tokenizers.byte_bpe import ByteLevelBPE
 from specformer.reference.tokenizers.sentencepiece import SentencePieceModel
 from specformer.reference.tokenizers.templates import Encoding
 from specformer.reference.tokenizers.wordpiece import BertNormalizerConfig, WordPiece
+from specformer.reference.vision import ConvNextHeadWeights, ViTEmbeddingWeights, ViTWeights
 
 
 @dataclass(frozen=True)
@@ -600,6 +601,73 @@ class GenerationAdapter(Adapter, Protocol):
     ) -> GenerationOutput: ...
 
 
+class VisionAdapter(Adapter, Protocol):
+    """The vision family (spec/vision.md). Images (B, C, H, W) float; P patch size, N patches, D width.
+
+    Weights come as the reference's dataclasses (ViTWeights holds a transformers
+    ViTForImageClassification state dict with the same names); the adapter loads them into its
+    library's modules. `preprocess` takes uint8 (B, H, W, C) and returns float32 (B, C, H', W').
+    """
+
+    def patch_embedding(self, images: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W), Conv2d weight (D, C, P, P), bias (D,) -> (B, N, D)."""
+        ...
+
+    def vit_embeddings(
+        self, images: torch.Tensor, weights: ViTEmbeddingWeights, *, interpolate: bool = False
+    ) -> torch.Tensor:
+        """(B, C, H, W) -> (B, 1 + N, D): [CLS], patches, plus positions (interpolated if asked)."""
+        ...
+
+    def interpolate_position_embeddings(
+        self, position: torch.Tensor, source_grid: tuple[int, int], target_grid: tuple[int, int]
+    ) -> torch.Tensor:
+        """(1 + h0*w0, D) -> (1 + h*w, D) with the adapter's VIS-POS-04 variant."""
+        ...
+
+    def vit_encode(self, images: torch.Tensor, weights: ViTWeights) -> torch.Tensor:
+        """(B, C, H, W) -> (B, 1 + N, D), after the final LayerNorm."""
+        ...
+
+    def vit_classify(self, images: torch.Tensor, weights: ViTWeights) -> torch.Tensor:
+        """(B, C, H, W) -> logits (B, K), pooled as the adapter's VIS-POOL-01 variant."""
+        ...
+
+    def convnext_head(self, features: torch.Tensor, weights: ConvNextHeadWeights) -> torch.Tensor:
+        """Final feature map (B, C, h, w) -> logits (B, K)."""
+        ...
+
+    def preprocess(
+        self, images: torch.Tensor, size: tuple[int, int], mean: tuple[float, ...], std: tuple[float, ...]
+    ) -> torch.Tensor: ...
+
+
+class AudioAdapter(Adapter, Protocol):
+    """The audio family (spec/audio.md): Whisper's log-mel front end at 16 kHz.
+
+    Waveforms are 1-D float32 tensors (a list for a batch, lengths may differ); features
+    (B, M, 3000) float32.
+    """
+
+    def hann_window(self, length: int) -> torch.Tensor: ...
+
+    def power_spectrogram(self, waveform: torch.Tensor) -> torch.Tensor:
+        """(B, S) -> (B, 201, S // 160): n_fft 400, hop 160, centred, last frame dropped."""
+        ...
+
+    def mel_filters(self, n_mels: int) -> torch.Tensor:
+        """(M, 201) for 16 kHz and n_fft 400."""
+        ...
+
+    def log_mel(self, waveforms: list[torch.Tensor], n_mels: int = 80, sampling_rate: int = 16000) -> torch.Tensor:
+        """A batch of 1-D waveforms -> (B, M, 3000) features."""
+        ...
+
+    def frame_mask(self, waveforms: list[torch.Tensor]) -> torch.Tensor:
+        """(B, 3000) int64: the frame-level attention mask of the padded batch."""
+        ...
+
+
 # Operations per family, as the suite calls them; used to list what an adapter implements.
 FAMILY_OPERATIONS: dict[str, tuple[str, ...]] = {
     "sampling": ("temperature", "top_k", "top_p", "min_p", "process", "greedy", "sample"),
@@ -670,6 +738,16 @@ FAMILY_OPERATIONS: dict[str, tuple[str, ...]] = {
         "shift_tokens_right",
     ),
     "models": ("encoder_layer", "decoder_block", "cross_decoder_layer", "encoder_decoder", "bert_model", "gpt2_model"),
+    "vision": (
+        "patch_embedding",
+        "vit_embeddings",
+        "interpolate_position_embeddings",
+        "vit_encode",
+        "vit_classify",
+        "convnext_head",
+        "preprocess",
+    ),
+    "audio": ("hann_window", "power_spectrogram", "mel_filters", "log_mel", "frame_mask"),
 }
 
 

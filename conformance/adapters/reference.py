@@ -11,12 +11,14 @@ from pathlib import Path
 import torch
 
 from specformer.conformance.adapters.protocols import Capabilities
+from specformer.conformance.adapters.reference_audio import ReferenceAudio
 from specformer.conformance.adapters.reference_generation import ReferenceGeneration
 from specformer.conformance.adapters.reference_heads import ReferenceHeads
 from specformer.conformance.adapters.reference_kv_cache import ReferenceKVCache
 from specformer.conformance.adapters.reference_losses import ReferenceLosses
 from specformer.conformance.adapters.reference_models import ReferenceModels
 from specformer.conformance.adapters.reference_objectives import ReferenceObjectives
+from specformer.conformance.adapters.reference_vision import ReferenceVision
 from specformer.reference import attention, embeddings, local, lsh, sampling
 from specformer.reference.attention import MultiHeadWeights
 from specformer.reference.embeddings import BertEmbeddingWeights
@@ -31,7 +33,14 @@ from specformer.reference.tokenizers.wordpiece import BertNormalizerConfig, Word
 
 
 class ReferenceAdapter(
-    ReferenceLosses, ReferenceHeads, ReferenceObjectives, ReferenceModels, ReferenceKVCache, ReferenceGeneration
+    ReferenceLosses,
+    ReferenceHeads,
+    ReferenceObjectives,
+    ReferenceModels,
+    ReferenceKVCache,
+    ReferenceGeneration,
+    ReferenceVision,
+    ReferenceAudio,
 ):
     name = "reference"
     description = "specformer.reference: the spec's reference implementations (default variants)"
@@ -48,6 +57,8 @@ class ReferenceAdapter(
                 "models",
                 "kv_cache",
                 "generation",
+                "vision",
+                "audio",
             }
         ),
         dtypes=(torch.float32, torch.float64),
