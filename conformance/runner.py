@@ -121,7 +121,7 @@ def load_available(specs: list[str]) -> tuple[list[LoadedAdapter], list[AdapterR
         try:
             loaded.append(load_adapter(spec))
         except AdapterLoadError as exc:
-            failed.append(AdapterResult(name=spec, load_error=str(exc)))
+            failed.append(AdapterResult(name=spec, load_error=neutralise(str(exc))))
     return loaded, failed
 
 
