@@ -285,3 +285,26 @@ def test_a_tensor_on_another_device_is_named() -> None:
     moved = _with_return_check("temperature", lambda logits, t: (logits / t).to("meta"))
     with pytest.raises(AssertionError, match="temperature returned a tensor on meta; its input is on cpu"):
         moved(torch.zeros(2, 3), 0.5)
+
+
+@pytest.mark.slow
+def test_a_slow_call_in_a_hypothesis_test_is_a_timeout_not_flaky(run_suite, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("SPECFORMER_FIXTURE_STATE", str(tmp_path))
+    code, run, output = run_suite(
+        ["hostile_adapters:SlowOnce"], "--specformer-timeout=3", "-k", "test_rows_are_processed_independently"
+    )
+    assert run is not None, output
+    (adapter,) = run.adapters
+    ((test,),) = [c.tests for c in adapter.clauses]
+    assert (test.status, test.message) == (ERROR, "no answer within 3 s (--specformer-timeout)"), test.message
+    assert code == 1
+
+
+@pytest.mark.parametrize("seconds", ["0", "-2", "nan", "inf", "soon"])
+def test_the_plugin_rejects_a_timeout_that_is_not_positive(seconds: str) -> None:
+    import argparse
+
+    from specformer.conformance.plugin import _positive_seconds
+
+    with pytest.raises(argparse.ArgumentTypeError, match="must be a positive number of seconds"):
+        _positive_seconds(seconds)
