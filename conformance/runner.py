@@ -1,15 +1,16 @@
 """`specformer run` and `specformer bench`: every adapter call in a child process, under a watchdog.
 
-The parent never calls an adapter's operations. For each adapter it starts
+The parent never calls an adapter's operations. It starts
 
-- a suite process (pytest with the specformer plugin), which appends one JSON line to a stream
+- suite processes (pytest with the specformer plugin), one per CPU core with the adapters dealt
+  among them (`adapter_groups`); each appends one JSON line to a stream
   file as each test starts and ends (plugin._Stream). The parent watches that file: a test that
   runs past its budget (--timeout plus a grace) has its process group killed, whatever the
   adapter did to signals or exceptions; a process that dies (segfault, os._exit, an adapter's
   KeyboardInterrupt) leaves a test that started and never ended. Either way that test is recorded
   as an error naming the cause, and a new process resumes with the tests that have not run; the
-  results of those that ended are kept. Suite processes of different adapters run in parallel.
-- a benchmark process (conformance/bench/worker.py), one family at a time, under the same kind
+  results of those that ended are kept.
+- for each adapter, a benchmark process (conformance/bench/worker.py), one family at a time, under the same kind
   of watchdog: a crash, exit or hang is an error at the benchmark family with its reason.
 
 Child processes get a clean environment: no pytest configuration from the caller (PYTEST_ADDOPTS,
@@ -72,7 +73,7 @@ class RunOptions:
     bench: bool = True
     verbose: bool = False
     device: str = "cpu"
-    # Suite processes run at once; None: one per CPU core, at most one per adapter.
+    # Suite processes run at once, the adapters dealt among them; None: one per CPU core.
     workers: int | None = None
 
     def __post_init__(self) -> None:
@@ -122,7 +123,7 @@ def load_available(specs: list[str]) -> tuple[list[LoadedAdapter], list[AdapterR
         try:
             loaded.append(load_adapter(spec))
         except AdapterLoadError as exc:
-            failed.append(AdapterResult(name=spec, load_error=str(exc)))
+            failed.append(AdapterResult(name=spec, load_error=neutralise(str(exc))))
     return loaded, failed
 
 
@@ -324,23 +325,35 @@ def _tail(log: Path, lines: int = 3) -> str:
 
 
 def run_suite(options: RunOptions, adapters: list[LoadedAdapter], console: Console) -> RunResult:
-    """The conformance suite on each adapter (one process each, in parallel), then their benchmarks."""
+    """The conformance suite on the adapters (in parallel processes), then their benchmarks."""
     children = Children()
     with _interruptible(children):
-        workers = 1 if options.verbose else options.workers or min(len(adapters), os.cpu_count() or 1) or 1
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(_run_one, adapter, options, children, console, workers) for adapter in adapters]
+        groups = adapter_groups(adapters, options)
+        with ThreadPoolExecutor(max_workers=max(1, len(groups))) as pool:
+            futures = [pool.submit(_run_group, group, options, children, console) for group in groups]
             try:
-                results = [future.result() for future in futures]
+                by_spec = {r.name: r for future in futures for r in future.result()}
             except BaseException:
                 children.stop_all(children.stopping or signal.SIGINT)
                 raise
-        run = _new_run(options, results)
+        run = _new_run(options, [by_spec[a.spec] for a in adapters])
         if options.bench:
             _add_benchmarks(run, options, adapters, children, console)
     for adapter in run.adapters:
         _neutralise(adapter)
     return run
+
+
+def adapter_groups(adapters: list[LoadedAdapter], options: RunOptions) -> list[list[LoadedAdapter]]:
+    """The adapters dealt round-robin to one suite process per CPU core (--verbose: one process).
+
+    Adapters that share a process share its start-up (importing torch and the suite) and the
+    suite's per-process caches (parsed vocabularies, trained tokenizer models); a crash or hang
+    still costs only the test it happened in, as the process is resumed past it.
+    """
+    workers = 1 if options.verbose else options.workers or os.cpu_count() or 1
+    workers = max(1, min(workers, len(adapters)))
+    return [adapters[i::workers] for i in range(workers) if adapters[i::workers]]
 
 
 def run_benchmarks(options: RunOptions, adapters: list[LoadedAdapter], console: Console) -> RunResult:
@@ -390,27 +403,27 @@ def _say(console: Console, text: str, style: str = "dim") -> None:
     console.print(Text(neutralise(text), style=style), highlight=False)
 
 
-def _run_one(
-    adapter: LoadedAdapter, options: RunOptions, children: Children, console: Console, workers: int
-) -> AdapterResult:
-    """The suite on one adapter: restarted past each test that hangs or kills its process."""
-    spec = adapter.spec
-    _say(console, f"running the suite on {spec} ...")
-    started = time.monotonic()
+def _run_group(
+    group: list[LoadedAdapter], options: RunOptions, children: Children, console: Console
+) -> list[AdapterResult]:
+    """The suite on some adapters in one process: restarted past each test that hangs or kills it."""
+    specs = [adapter.spec for adapter in group]
+    _say(console, f"running the suite on {', '.join(specs)} ...")
     with tempfile.TemporaryDirectory(prefix="specformer-") as tmp:
         results_path, stream, log = Path(tmp) / "results.json", Path(tmp) / "stream.jsonl", Path(tmp) / "output.log"
-        command = suite_command(spec, options, results_path, stream)
-        for _ in range(MAX_RESTARTS + 1):
+        command = suite_command(specs[0], options, results_path, stream)
+        command += [f"--specformer-adapter={spec}" for spec in specs[1:]]
+        for _ in range(MAX_RESTARTS * len(specs) + 1):
             outcome = _watch(children, command, stream, "nodeid", options.watchdog_s, None if options.verbose else log)
             events = _read_stream(stream)
-            if any(e.get("event") == "finished" for e in events) and results_path.exists():
-                result = _read_adapter_result(results_path, spec)
-                if result is not None:
+            if any(e.get("event") == "finished" for e in events):
+                results = _read_adapter_results(results_path, specs)
+                if results is not None:
                     break
             running = _unfinished_test(events)
             if running is None:
-                reason = f"the suite process {_death(outcome.returncode)} outside any test"
-                return AdapterResult(name=spec, load_error=f"{reason}; last output: {_tail(log)}")
+                reason = f"the suite process {_death(outcome.returncode)} outside any test; last output: {_tail(log)}"
+                return [AdapterResult(name=spec, load_error=reason) for spec in specs]
             if outcome.hung is not None:
                 cause = (
                     f"no answer within {options.timeout_s:g} s (--timeout): the watchdog ended the suite process "
@@ -419,19 +432,18 @@ def _run_one(
             else:
                 cause = f"crash: the suite process {_death(outcome.returncode)} during this test"
                 cause += f"; last output: {_tail(log)}"
-            _say(
-                console,
-                f"{spec}: {running['nodeid']}: {cause.split(':')[0]}; resuming with the remaining tests",
-                "yellow",
-            )
+            brief = cause.split(":")[0]
+            _say(console, f"{running['nodeid']}: {brief}; resuming with the remaining tests", "yellow")
             _close_test(stream, running, cause, options)
         else:
-            return AdapterResult(
-                name=spec, load_error=f"the suite process died {MAX_RESTARTS} times; last output: {_tail(log)}"
-            )
-        result.wall_s = {"suite": round(time.monotonic() - started, 3), **_family_wall_times(_read_stream(stream))}
-    _report_missing_clauses(result, adapter, options)
-    return result
+            reason = f"the suite process died {MAX_RESTARTS * len(specs)} times; last output: {_tail(log)}"
+            return [AdapterResult(name=spec, load_error=reason) for spec in specs]
+        events = _read_stream(stream)
+    for adapter, result in zip(group, results, strict=True):
+        families = _family_wall_times(events, adapter.spec)
+        result.wall_s = {"suite": round(sum(families.values()), 3), **families}
+        _report_missing_clauses(result, adapter, options)
+    return results
 
 
 def _read_stream(path: Path) -> list[dict[str, Any]]:
@@ -440,12 +452,15 @@ def _read_stream(path: Path) -> list[dict[str, Any]]:
     return read_stream(path)
 
 
-def _read_adapter_result(path: Path, spec: str) -> AdapterResult | None:
+def _read_adapter_results(path: Path, specs: list[str]) -> list[AdapterResult] | None:
+    """Each adapter's row of the results file, in the order of specs; None if any is missing."""
     try:
-        adapters = RunResult.read_json(path).adapters
+        by_name = {a.name: a for a in RunResult.read_json(path).adapters}
     except ValueError:
         return None
-    return next((a for a in adapters if a.name == spec), None)
+    if not all(spec in by_name for spec in specs):
+        return None
+    return [by_name[spec] for spec in specs]
 
 
 def _unfinished_test(events: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -482,15 +497,16 @@ def _close_test(stream: Path, start: dict[str, Any], cause: str, options: RunOpt
         file.write(json.dumps(event) + "\n")
 
 
-def _family_wall_times(events: list[dict[str, Any]]) -> dict[str, float]:
-    """Seconds from start to end of each test, summed per spec family (setup and teardown included)."""
+def _family_wall_times(events: list[dict[str, Any]], adapter: str) -> dict[str, float]:
+    """Seconds from start to end of each test of the adapter, summed per spec family (setup and teardown
+    included, process start-up not)."""
     from specformer.conformance.registry import registry
 
     clauses = registry()
     starts: dict[str, dict[str, Any]] = {}
     totals: dict[str, float] = defaultdict(float)
     for event in events:
-        if event.get("event") == "start":
+        if event.get("event") == "start" and event.get("adapter") == adapter:
             starts[event["nodeid"]] = event
         elif event.get("event") == "end" and event["nodeid"] in starts:
             start = starts.pop(event["nodeid"])

@@ -164,8 +164,10 @@ def test_run_exits_1_with_a_report_when_an_adapter_exits_during_benchmarks(tmp_p
     done = _cli("bench", "--adapter", "hostile_adapters:BenchSysExit", "--profile", "quick", "--out", str(tmp_path))
     assert done.returncode == 1, done.stdout + done.stderr
     assert "the adapter raised SystemExit(0)" in done.stdout
-    (adapter,) = json.loads((tmp_path / "results.json").read_text())["adapters"]
+    results = json.loads((tmp_path / "results.json").read_text())
+    (adapter,) = results["adapters"]
     assert adapter["benchmark_errors"] == ["sampling: the adapter raised SystemExit(0)"]
+    _validate(results)
 
 
 def test_peak_memory_lets_the_adapters_exception_through() -> None:
@@ -194,8 +196,18 @@ def test_pytest_configuration_and_modules_in_the_current_folder_do_not_reach_the
         env={"PYTEST_ADDOPTS": "--collect-only -x --deselect nothing", "PYTEST_PLUGINS": "no_such_plugin"},
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    (adapter,) = json.loads((out / "results.json").read_text())["adapters"]
+    results = json.loads((out / "results.json").read_text())
+    (adapter,) = results["adapters"]
     assert len(adapter["clauses"]) == 32 and {c["status"] for c in adapter["clauses"]} == {PASS}
+    assert adapter["wall_s"]["sampling"] > 0
+    _validate(results)
+
+
+def _validate(results: dict) -> None:
+    import jsonschema
+
+    schema = json.loads((Path(__file__).resolve().parents[1] / "conformance" / "results.schema.json").read_text())
+    jsonschema.validate(results, schema)
 
 
 def test_child_environment_drops_pytest_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -285,3 +297,26 @@ def test_a_tensor_on_another_device_is_named() -> None:
     moved = _with_return_check("temperature", lambda logits, t: (logits / t).to("meta"))
     with pytest.raises(AssertionError, match="temperature returned a tensor on meta; its input is on cpu"):
         moved(torch.zeros(2, 3), 0.5)
+
+
+@pytest.mark.slow
+def test_a_slow_call_in_a_hypothesis_test_is_a_timeout_not_flaky(run_suite, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("SPECFORMER_FIXTURE_STATE", str(tmp_path))
+    code, run, output = run_suite(
+        ["hostile_adapters:SlowOnce"], "--specformer-timeout=3", "-k", "test_rows_are_processed_independently"
+    )
+    assert run is not None, output
+    (adapter,) = run.adapters
+    ((test,),) = [c.tests for c in adapter.clauses]
+    assert (test.status, test.message) == (ERROR, "no answer within 3 s (--specformer-timeout)"), test.message
+    assert code == 1
+
+
+@pytest.mark.parametrize("seconds", ["0", "-2", "nan", "inf", "soon"])
+def test_the_plugin_rejects_a_timeout_that_is_not_positive(seconds: str) -> None:
+    import argparse
+
+    from specformer.conformance.plugin import _positive_seconds
+
+    with pytest.raises(argparse.ArgumentTypeError, match="must be a positive number of seconds"):
+        _positive_seconds(seconds)
