@@ -15,7 +15,8 @@ positions where the oracle is -inf (a removed token) must be -inf in the output 
 that is checked exactly, not within a tolerance.
 
 Also here: ConformanceFailure, the exception every test raises to report that a clause does
-not hold, with its evidence; and the chi-square test for statistical clauses.
+not hold, with its evidence; every_case, which runs a table of known answers to the end and
+reports each failing case; and the chi-square test for statistical clauses.
 """
 
 from __future__ import annotations
@@ -62,6 +63,45 @@ def annotate(**evidence: Any) -> Iterator[None]:
         failure.evidence = {**evidence, **failure.evidence}
         failure.args = (f"{failure.args[0]} [{', '.join(f'{k}={v}' for k, v in evidence.items())}]",)
         raise
+
+
+class Cases:
+    """The known-answer cases of one test, run to the end: each failure is kept, not only the first."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.total = 0
+        self.failures: list[tuple[str, ConformanceFailure]] = []
+
+    @contextmanager
+    def case(self, label: str) -> Iterator[None]:
+        self.total += 1
+        try:
+            yield
+        except ConformanceFailure as failure:
+            self.failures.append((label, failure))
+
+
+@contextmanager
+def every_case(what: str) -> Iterator[Cases]:
+    """Run every case of a known-answer table, then fail once naming each failing case.
+
+    >>> with every_case("top_k") as cases:  # doctest: +IGNORE_EXCEPTION_DETAIL
+    ...     for k in (1, 2, 3):
+    ...         with cases.case(f"k={k}"):
+    ...             if k != 2:
+    ...                 fail(f"k={k} kept too many")
+    Traceback (most recent call last):
+    ConformanceFailure: top_k: 2 of 3 cases fail: k=1 kept too many | k=3 kept too many
+    """
+    cases = Cases(what)
+    yield cases
+    if cases.failures:
+        messages = " | ".join(str(failure.args[0]) for _, failure in cases.failures)
+        fail(
+            f"{what}: {len(cases.failures)} of {cases.total} cases fail: {messages}",
+            failing_cases=[{"case": label, "message": str(f.args[0]), **f.evidence} for label, f in cases.failures],
+        )
 
 
 @dataclass(frozen=True)

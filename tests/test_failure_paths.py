@@ -177,3 +177,16 @@ def _raise_with_argument(exc: Exception):
         raise exc
 
     return explain
+
+
+def test_every_case_reports_each_failing_case() -> None:
+    def table() -> None:
+        with numerics.every_case("ids") as cases:
+            for text in ("a", "b", "c"):
+                with cases.case(repr(text)):
+                    if text != "b":
+                        tokenizers_suite.check([0], [1], f"encode({text!r})", seed=2)
+
+    failure = _fails(table, "ids: 2 of 3 cases fail: encode('a'): got [0]", "| encode('c'): got [0]")
+    assert [c["case"] for c in failure.evidence["failing_cases"]] == ["'a'", "'c'"]
+    assert failure.evidence["failing_cases"][0]["seed"] == 2

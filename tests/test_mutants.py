@@ -24,6 +24,12 @@ def mutant_profile(request: pytest.FixtureRequest) -> str:
     return "thorough" if request.config.getoption("--specformer-profile") == "thorough" else "quick"
 
 
+# The generic properties (test_generic.py) are left out of the mutant runs: every mutant would pay
+# for them (minutes in all), and each mutant's `breaks` was measured on the clause tests; what the
+# generic tests catch is proven by fakes written for them (tests/test_verdicts.py).
+NOT_GENERIC = ("-k", "not test_generic")
+
+
 def test_there_are_enough_mutants() -> None:
     assert len(MUTANTS) >= 6
     assert all(m.breaks for m in MUTANTS.values())
@@ -32,7 +38,7 @@ def test_there_are_enough_mutants() -> None:
 @pytest.mark.slow
 def test_each_mutant_fails_exactly_the_clauses_it_breaks(run_suite, request) -> None:
     # quick unless the session runs thorough (see mutant_profile).
-    code, run, output = run_suite(list(MUTANTS), profile=mutant_profile(request))
+    code, run, output = run_suite(list(MUTANTS), *NOT_GENERIC, profile=mutant_profile(request))
     assert run is not None, output
     assert code == 1, output
     for adapter in run.adapters:
@@ -68,7 +74,7 @@ def test_each_attention_mutant_fails_exactly_the_clauses_it_breaks(run_suite, re
 
     mutants = {f"specformer.conformance.mutants.attention:{m.__name__}": m for m in attention.ALL}
     profile = mutant_profile(request)
-    code, run, output = run_suite(list(mutants), families=("attention",), profile=profile)
+    code, run, output = run_suite(list(mutants), *NOT_GENERIC, families=("attention",), profile=profile)
     assert run is not None, output
     assert code == 1, output
     for adapter in run.adapters:
@@ -82,7 +88,7 @@ def test_each_embeddings_mutant_fails_exactly_the_clauses_it_breaks(run_suite, r
 
     mutants = {f"specformer.conformance.mutants.embeddings:{m.__name__}": m for m in embeddings.ALL}
     profile = mutant_profile(request)
-    code, run, output = run_suite(list(mutants), families=("embeddings",), profile=profile)
+    code, run, output = run_suite(list(mutants), *NOT_GENERIC, families=("embeddings",), profile=profile)
     assert run is not None, output
     assert code == 1, output
     for adapter in run.adapters:
@@ -118,7 +124,7 @@ def test_each_tokenizers_mutant_fails_exactly_the_clauses_it_breaks(run_suite, r
     chosen = [m for m in tokenizers.ALL if profile == "thorough" or m.__name__ in TOKENIZER_MUTANTS_IN_CI]
     assert len(chosen) >= len(TOKENIZER_MUTANTS_IN_CI)
     mutants = {f"specformer.conformance.mutants.tokenizers:{m.__name__}": m for m in chosen}
-    code, run, output = run_suite(list(mutants), families=("tokenizers",), profile=profile)
+    code, run, output = run_suite(list(mutants), *NOT_GENERIC, families=("tokenizers",), profile=profile)
     assert run is not None, output
     assert code == 1, output
     for adapter in run.adapters:

@@ -176,7 +176,9 @@ class HFAdapter(HFLosses, HFHeads, HFObjectives, HFModels, HFKVCache, HFGenerati
             processors.append(w.TopKLogitsWarper(params.top_k, min_tokens_to_keep=keep))
         if params.top_p < 1.0:
             processors.append(w.TopPLogitsWarper(params.top_p, min_tokens_to_keep=keep))
-        if params.min_p is not None and params.min_p > 0.0:
+        # generate() adds MinPLogitsWarper whenever min_p is set (it validates [0, 1]); MinP(0) is the
+        # identity, so only 0 is skipped here and an out-of-range or NaN min_p reaches the validation.
+        if params.min_p is not None and params.min_p != 0.0:
             processors.append(w.MinPLogitsWarper(params.min_p, min_tokens_to_keep=keep))
         return processors(self._input_ids(logits), logits)
 

@@ -198,6 +198,23 @@ SAMPLING = (
     ),
     Operation(
         "sampling",
+        "process",
+        ("SAMP-ORDER-01", "SAMP-EDGE-05"),
+        _logits,
+        lambda op, inputs, p, adapter: op(inputs[0], SamplingParams(**p)),
+        lambda inputs, p, adapter: ref_sampling.process(inputs[0], SamplingParams(**p), **_variants(adapter)),
+        # top_k=None is "no top-k", a legal value code often mistakes for 0; the others as for the filters.
+        params=(
+            Param("top_k", int, low=1, special=(None, 10**9), clause="SAMP-TOPK-04"),
+            Param("top_p", float, low=0.0, high=1.0, low_open=True, clause="SAMP-TOPP-05"),
+            Param("min_p", float, low=0.0, high=1.0, clause="SAMP-MINP-03"),
+            Param("temperature", float, low=0.0, low_open=True, special=(1.0,), clause="SAMP-TEMP-03"),
+        ),
+        defaults={"temperature": 0.7, "top_k": 20, "top_p": 0.9, "min_p": 0.05},
+        dtypes=_SAMPLING_DTYPES,
+    ),
+    Operation(
+        "sampling",
         "greedy",
         ("SAMP-GREEDY-01", "SAMP-EDGE-05"),
         _logits,
@@ -283,6 +300,23 @@ def _nothing(generator: torch.Generator, size: str) -> tuple[()]:
     return ()
 
 
+def _axial_axes(generator: torch.Generator, size: str) -> tuple[torch.Tensor, ...]:
+    (rows, first), (columns, second) = ((4, 6), (5, 10)) if size == SMALL else ((64, 64), (64, 192))
+    return (
+        torch.randn(rows, first, generator=generator, dtype=torch.float64),
+        torch.randn(columns, second, generator=generator, dtype=torch.float64),
+    )
+
+
+def _axial_call(op: Callable[..., Any], inputs: tuple[Any, ...], p: dict[str, Any], adapter: Any) -> Any:
+    length = inputs[0].shape[0] * inputs[1].shape[0] if p["length"] == "all" else p["length"]
+    return op(inputs[0], inputs[1], length, inputs[0].shape[1] + inputs[1].shape[1])
+
+
+def _axial_reference(inputs: tuple[Any, ...], p: dict[str, Any], adapter: Any) -> Any:
+    return _axial_call(ref_embeddings.axial_position_encoding, inputs, p, adapter)
+
+
 EMBEDDINGS = (
     Operation(
         "embeddings",
@@ -309,6 +343,18 @@ EMBEDDINGS = (
         defaults={"length": 12, "dim": 16},
         float_inputs=(),
         opt_out={"layout": "its inputs are two integers: there is no tensor to lay out"},
+    ),
+    Operation(
+        "embeddings",
+        "axial_position_encoding",
+        ("EMB-AXIAL-01",),
+        _axial_axes,
+        _axial_call,
+        _axial_reference,
+        # length in [0, n1 * n2] = [0, 20] for the small axes; "all" is every position of the grid.
+        params=(Param("length", int, low=0, high=20, special=(1, "all"), clause="EMB-AXIAL-04"),),
+        defaults={"length": "all"},
+        float_inputs=(0, 1),
     ),
 )
 
@@ -368,6 +414,21 @@ def _wordpiece_inputs(generator: torch.Generator, size: str) -> tuple[Any, ...]:
     return inputs.wordpiece_model(tokens), _TEXTS[pick]
 
 
+def _sentencepiece_inputs(generator: torch.Generator, size: str) -> tuple[Any, ...]:
+    from specformer.conformance.suite import tokenizer_inputs as inputs
+
+    pick = int(torch.randint(0, 2, (1,), generator=generator))
+    pieces = ([("ab", -1.0), ("c", -2.0), ("a", -3.0), ("b", -3.0)], [("he", -1.0), ("llo", -1.5), ("a", -2.0)])[pick]
+    singles = [(c, -5.0) for c in "abcdehlo ,!" if c not in {piece for piece, _ in pieces}]
+    return inputs.sentencepiece_model(singles + pieces, byte_fallback=True), _TEXTS[pick]
+
+
+def _sentencepiece_reference(inputs: tuple[Any, ...], p: dict[str, Any], adapter: Any) -> Any:
+    from specformer.conformance.suite import tokenizer_inputs
+
+    return tokenizer_inputs.reference_sentencepiece(inputs[0]).encode(inputs[1])
+
+
 TOKENIZERS = (
     Operation(
         "tokenizers",
@@ -387,6 +448,20 @@ TOKENIZERS = (
         _wordpiece_inputs,
         lambda op, inputs, p, adapter: op(*inputs)[0],
         lambda inputs, p, adapter: [inputs[0].vocab[t] for t, _ in inputs[0].tokens_with_offsets(inputs[1])],
+        exact=True,
+        float_inputs=(),
+        opt_out={"layout": _NOT_TENSORS, "production": _REAL_VOCABULARIES},
+    ),
+)
+
+TOKENIZERS += (
+    Operation(
+        "tokenizers",
+        "sentencepiece_encode",
+        ("TOK-UNI-01",),
+        _sentencepiece_inputs,
+        lambda op, inputs, p, adapter: op(*inputs),
+        _sentencepiece_reference,
         exact=True,
         float_inputs=(),
         opt_out={"layout": _NOT_TENSORS, "production": _REAL_VOCABULARIES},

@@ -25,6 +25,7 @@ from specformer.conformance.numerics import (
     annotate,
     assert_close,
     chi_square_p_value,
+    every_case,
     fail,
 )
 from specformer.conformance.plugin import clause, require
@@ -175,8 +176,10 @@ def test_top_k_at_least_vocab_is_identity(adapter, dtype) -> None:
     use_dtype(adapter, dtype)
     op = require(adapter, "top_k")
     x = LogitsCase(seed=3, batch=2, vocab=10, scale=2.0, removed_fraction=0.2).tensor(dtype)
-    for top_k in (10, 11, 1000):
-        assert_unchanged(op(x.clone(), top_k), x, f"top_k={top_k} with V=10")
+    with every_case("top_k at least V") as cases:
+        for top_k in (10, 11, 1000):
+            with cases.case(f"top_k={top_k}"):
+                assert_unchanged(op(x.clone(), top_k), x, f"top_k={top_k} with V=10")
 
 
 @clause("SAMP-TOPK-04")
@@ -355,8 +358,10 @@ def test_order_worked_examples(adapter, dtype) -> None:
     op = require(adapter, "process")
     order = adapter.variant("SAMP-ORDER-01")
     x = probs_row(0.5, 0.3, 0.12, 0.08, dtype=dtype)
-    for params, expected in ORDER_EXAMPLES:
-        assert_kept(op(x.clone(), params), [expected[order]], f"{params} in the {order} order")
+    with every_case("the worked examples") as cases:
+        for params, expected in ORDER_EXAMPLES:
+            with cases.case(f"{params}"):
+                assert_kept(op(x.clone(), params), [expected[order]], f"{params} in the {order} order")
     params, expected = ORDER_EXAMPLE_ALL_DIFFER
     x = probs_row(0.45, 0.25, 0.2, 0.1, dtype=dtype)
     assert_kept(op(x.clone(), params), [expected[order]], f"{params} in the {order} order")

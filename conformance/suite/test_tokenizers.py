@@ -27,7 +27,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from specformer.conformance.evidence import note
-from specformer.conformance.numerics import fail
+from specformer.conformance.numerics import every_case, fail
 from specformer.conformance.plugin import clause, not_applicable, require
 from specformer.conformance.suite import tokenizer_inputs as inputs
 from specformer.conformance.suite.checks import expect_value_error
@@ -304,8 +304,10 @@ def test_byte_to_character_table(adapter) -> None:
     table = dict(require(adapter, "bytes_to_unicode")())
     expected = _gpt2_table()
     check(sorted(table), list(range(256)), "the table's bytes")
-    for byte, char in [(0x20, "Ġ"), (0x0A, "Ċ"), (0x00, "Ā"), (0xAD, "Ń"), (0x41, "A"), (0xA0, "ł"), (0xFF, "ÿ")]:
-        check(table[byte], char, f"bytes_to_unicode()[0x{byte:02X}]")
+    with every_case("bytes_to_unicode known characters") as cases:
+        for byte, char in [(0x20, "Ġ"), (0x0A, "Ċ"), (0x00, "Ā"), (0xAD, "Ń"), (0x41, "A"), (0xA0, "ł"), (0xFF, "ÿ")]:
+            with cases.case(f"0x{byte:02X}"):
+                check(table[byte], char, f"bytes_to_unicode()[0x{byte:02X}]")
     wrong = {b: (table[b], expected[b]) for b in range(256) if table[b] != expected[b]}
     check(wrong, {}, "bytes whose character differs (got, expected)")
 
@@ -452,8 +454,10 @@ def test_lowest_rank_merges_first(adapter) -> None:
 def test_leftmost_occurrence_merges_first(adapter) -> None:
     encode = require(adapter, "bpe_encode")
     model = byte_level([("a", "a")])
-    for text, tokens in [("aaa", [b"aa", b"a"]), ("aaaaa", [b"aa", b"aa", b"a"]), ("baaa", [b"b", b"aa", b"a"])]:
-        check(token_bytes(model, encode(model, text)), tokens, f"{text!r} with the merge (a, a)")
+    with every_case("leftmost merges") as cases:
+        for text, tokens in [("aaa", [b"aa", b"a"]), ("aaaaa", [b"aa", b"aa", b"a"]), ("baaa", [b"b", b"aa", b"a"])]:
+            with cases.case(repr(text)):
+                check(token_bytes(model, encode(model, text)), tokens, f"{text!r} with the merge (a, a)")
     model = byte_level([("a", "b"), ("b", "a")])
     check(token_bytes(model, encode(model, "bab")), [b"b", b"ab"], "'bab' with (a, b) before (b, a)")
     model = byte_level([("b", "a"), ("a", "b")])
@@ -683,8 +687,12 @@ def test_training_returns_the_merges_asked_for(adapter, text: str, num_merges: i
 @clause("TOK-TRAIN-03")
 def test_training_stops_only_when_no_pair_is_left(adapter) -> None:
     train = require(adapter, "bpe_train")
-    for text, num_merges, expected in [("aaabdaaabac", 3, 3), ("aaabdaaabac", 0, 0), ("ab ab", 5, 2), ("", 2, 0)]:
-        check(len(train(text, num_merges, "gpt2")), expected, f"number of merges of train({text!r}, {num_merges})")
+    with every_case("merge counts") as cases:
+        for text, num_merges, expected in [("aaabdaaabac", 3, 3), ("aaabdaaabac", 0, 0), ("ab ab", 5, 2), ("", 2, 0)]:
+            with cases.case(repr(text)):
+                check(
+                    len(train(text, num_merges, "gpt2")), expected, f"number of merges of train({text!r}, {num_merges})"
+                )
     merges = train("aaabdaaabac", 3, "gpt2")
     ids = ByteLevelBPE.from_merges(merges, "gpt2").encode("aaabdaaabac")
     check(max(ids) < 259 and 258 in ids, True, f"ids {ids}: merge i makes token 256 + i, the last one is used")
@@ -805,8 +813,10 @@ def test_greedy_longest_match_first(adapter) -> None:
 def test_continuation_pieces_carry_the_prefix(adapter) -> None:
     encode = require(adapter, "wordpiece_encode")
     model = wordpiece_model(["a", "b", "##a", "##b", "ab"], normalizer=bert_config(adapter))
-    for text, tokens in [("aba", ["ab", "##a"]), ("bab", ["b", "##a", "##b"]), ("a b", ["a", "b"])]:
-        check(encode(model, text)[0], ids_of(model, *tokens), f"wordpiece_encode({text!r}), tokens {tokens}")
+    with every_case("continuation pieces") as cases:
+        for text, tokens in [("aba", ["ab", "##a"]), ("bab", ["b", "##a", "##b"]), ("a b", ["a", "b"])]:
+            with cases.case(repr(text)):
+                check(encode(model, text)[0], ids_of(model, *tokens), f"wordpiece_encode({text!r}), tokens {tokens}")
 
 
 @clause("TOK-WP-03")
@@ -1237,8 +1247,10 @@ def test_unknown_characters_score_the_minimum_minus_10(adapter) -> None:
 def test_adjacent_unknowns_fuse_into_one(adapter) -> None:
     encode = require(adapter, "sentencepiece_encode")
     model = sentencepiece_model([("a", -1.0)])
-    for text, expected in [("azzza", [3, 0, 3]), ("zz", [0]), ("z☃a☃", [0, 3, 0])]:
-        check(encode(model, text), expected, f"{text!r} without byte fallback")
+    with every_case("adjacent unknowns") as cases:
+        for text, expected in [("azzza", [3, 0, 3]), ("zz", [0]), ("z☃a☃", [0, 3, 0])]:
+            with cases.case(repr(text)):
+                check(encode(model, text), expected, f"{text!r} without byte fallback")
 
 
 @clause("TOK-UNI-05")
@@ -1411,12 +1423,14 @@ ODD_BUDGET_EXAMPLES = {  # (A, B, max_length) -> (A kept, B kept) per variant of
 @clause("TOK-TRUNC-03")
 def test_odd_budget_in_longest_first(adapter) -> None:
     variant = adapter.variant("TOK-TRUNC-03")
-    for (a, b, max_length), expected in ODD_BUDGET_EXAMPLES.items():
-        check(
-            kept_lengths(adapter, a, b, max_length),
-            expected[variant],
-            f"A={a}, B={b}, max_length={max_length} ({variant})",
-        )
+    with every_case("odd budgets") as cases:
+        for (a, b, max_length), expected in ODD_BUDGET_EXAMPLES.items():
+            with cases.case(f"{a}, {b}, {max_length}"):
+                check(
+                    kept_lengths(adapter, a, b, max_length),
+                    expected[variant],
+                    f"A={a}, B={b}, max_length={max_length} ({variant})",
+                )
 
 
 @clause("TOK-TRUNC-03")
