@@ -60,6 +60,7 @@ def check_spec_examples(adapter, clause_id: str, dtype: torch.dtype) -> None:
             x = probs_row(*data["probabilities"], dtype=dtype)
         else:
             x = row(*data["logits"], dtype=dtype)
+        x = x / data.get("temperature", 1.0)  # an example at T != 1 gives the scaled distribution
         arguments = data["arguments"]
         what = f"spec example {example.source}: {data['operation']} {arguments}"
         if data["operation"] == "process":
