@@ -21,6 +21,7 @@ from rich.console import Console
 from specformer import __version__
 from specformer.conformance import bench
 from specformer.conformance.adapters import AdapterLoadError, LoadedAdapter, load_adapter
+from specformer.conformance.bench.losses import loss_benchmarks
 from specformer.conformance.environment import environment
 from specformer.conformance.results import AdapterResult, RunResult
 
@@ -106,6 +107,7 @@ BENCHMARKS = {
     "sampling": bench.sampling_benchmarks,
     "attention": bench.attention_benchmarks,
     "tokenizers": bench.tokenizer_benchmarks,
+    "losses": loss_benchmarks,
 }
 # Which benchmark families a spec family selected with --family runs.
 BENCHMARKS_OF_SPEC_FAMILY = {
@@ -113,6 +115,7 @@ BENCHMARKS_OF_SPEC_FAMILY = {
     "attention": ("attention",),
     "complexity": ("attention",),
     "tokenizers": ("tokenizers",),
+    "losses": ("losses",),
 }
 
 
