@@ -568,6 +568,7 @@ BENCHMARKS_OF_SPEC_FAMILY = {
     "attention": ("attention",),
     "complexity": ("attention",),
     "tokenizers": ("tokenizers",),
+    "losses": ("losses",),
 }
 
 

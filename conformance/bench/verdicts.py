@@ -37,6 +37,7 @@ BENCHMARK_CLAUSES: dict[str, str] = {
     "tokenizers.sentencepiece_encode": "TOK-SP-10",
     "tokenizers.sentencepiece_encode_batch": "TOK-SP-10",
     "tokenizers.bpe_train": "TOK-TRAIN-01",
+    "losses.cross_entropy": "LOSS-CE-01",
 }
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from specformer.conformance.bench.attention import attention_benchmarks
+from specformer.conformance.bench.losses import loss_benchmarks
 from specformer.conformance.bench.sampling import sampling_benchmarks
 from specformer.conformance.bench.tokenizers import tokenizer_benchmarks
 
@@ -28,6 +29,7 @@ BENCHMARKS = {
     "sampling": sampling_benchmarks,
     "attention": attention_benchmarks,
     "tokenizers": tokenizer_benchmarks,
+    "losses": loss_benchmarks,
 }
 
 

@@ -6,6 +6,8 @@ clauses in `breaks` fail (the first one is the clause the bug targets).
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -15,6 +17,19 @@ from specformer.reference import losses
 
 class _Mutant(Mutant):
     capabilities = reference_capabilities("losses", "LOSS-")
+
+
+class LossInBits(_Mutant):
+    """Reports the cross-entropy in bits (log base 2), as compression papers quote it."""
+
+    # every clause that compares a cross-entropy value (all but the NaN, error and shift clauses)
+    breaks = ("LOSS-CE-01", "LOSS-CE-02", "LOSS-CE-03", "LOSS-CE-04", "LOSS-CE-06", "LOSS-CE-07", "LOSS-CE-10")
+
+    def cross_entropy(self, logits, labels, *, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
+        loss = super().cross_entropy(
+            logits, labels, ignore_index=ignore_index, label_smoothing=label_smoothing, reduction=reduction
+        )
+        return loss / math.log(2)  # bug: nats -> bits
 
 
 class SoftmaxThenLog(_Mutant):
@@ -242,6 +257,7 @@ class IntegerValuedFloatsAsSingleLabel(_Mutant):
 
 
 ALL: tuple[type[_Mutant], ...] = (
+    LossInBits,
     SoftmaxThenLog,
     HalfNotUpcast,
     IgnoreMaskAfterMean,
