@@ -569,6 +569,8 @@ BENCHMARKS_OF_SPEC_FAMILY = {
     "complexity": ("attention",),
     "tokenizers": ("tokenizers",),
     "losses": ("losses",),
+    "objectives": ("objectives",),
+    "models": ("models",),
 }
 
 

@@ -1,8 +1,8 @@
 """Every objectives and models mutant fails the suite exactly at the clauses it breaks.
 
 Each mutant runs its whole family suite (that is what checks "exactly"). CI runs the mutants
-named below, the six bugs of issue 12 and one more per family; the thorough profile runs all
-of them (about 8 minutes on an idle 2-core machine, much more under load).
+named below, the six bugs of issue 12; the thorough profile runs all 39 of them (the
+objectives suite costs about 8 s of CPU per mutant, the models suite about 15 s).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from specformer.conformance.results import ERROR, FAIL
 
 IN_CI = {
     "objectives": ("MasksSpecialTokens", "EightyTwentyZero", "SentinelsInReverseOrder", "NoZeroLengthSpans"),
-    "models": ("DecoderSeesTheFuture", "PositionIdsNotShiftedUnderLeftPadding", "CrossAttentionIgnoresSourcePadding"),
+    "models": ("DecoderSeesTheFuture", "PositionIdsNotShiftedUnderLeftPadding"),
 }
 
 

@@ -10,6 +10,7 @@ the only benchmark results the suite judges, through fitted exponents within tol
 """
 
 from specformer.conformance.bench.attention import attention_benchmarks
+from specformer.conformance.bench.models import models_benchmarks, objectives_benchmarks
 from specformer.conformance.bench.roofline import ceiling_for, measure_ceilings, place_on_roofline
 from specformer.conformance.bench.sampling import sampling_benchmarks
 from specformer.conformance.bench.scaling import ScalingFit, fit_exponent, geometric_ladder
@@ -35,6 +36,8 @@ __all__ = [
     "geometric_ladder",
     "l2_flush_bytes",
     "measure_ceilings",
+    "models_benchmarks",
+    "objectives_benchmarks",
     "peak_memory",
     "place_on_roofline",
     "sampling_benchmarks",

@@ -38,6 +38,9 @@ BENCHMARK_CLAUSES: dict[str, str] = {
     "tokenizers.sentencepiece_encode_batch": "TOK-SP-10",
     "tokenizers.bpe_train": "TOK-TRAIN-01",
     "losses.cross_entropy": "LOSS-CE-01",
+    "objectives.mlm_mask": "OBJ-MLM-03",
+    "models.encoder_layer": "MODEL-ENC-01",
+    "models.decoder_block": "MODEL-DEC-01",
 }
 
 

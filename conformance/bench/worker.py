@@ -21,6 +21,7 @@ from typing import Any
 
 from specformer.conformance.bench.attention import attention_benchmarks
 from specformer.conformance.bench.losses import loss_benchmarks
+from specformer.conformance.bench.models import models_benchmarks, objectives_benchmarks
 from specformer.conformance.bench.sampling import sampling_benchmarks
 from specformer.conformance.bench.tokenizers import tokenizer_benchmarks
 
@@ -30,6 +31,8 @@ BENCHMARKS = {
     "attention": attention_benchmarks,
     "tokenizers": tokenizer_benchmarks,
     "losses": loss_benchmarks,
+    "objectives": objectives_benchmarks,
+    "models": models_benchmarks,
 }
 
 

@@ -262,6 +262,77 @@ class StartTokenNotChecked(_Mutant):
         return shifted.masked_fill(shifted == -100, pad_token_id)
 
 
+class SelectionRateTooLow(_Mutant):
+    """Selects with probability p ** 1.1 (12.4% at p = 0.15; 0 and 1 stay exact)."""
+
+    breaks = ("OBJ-MLM-02",)
+
+    def mlm_mask(self, input_ids, special_tokens_mask, *, mlm_probability=0.15, **kwargs):
+        objectives._check_probability("mlm_probability", mlm_probability)
+        return super().mlm_mask(input_ids, special_tokens_mask, mlm_probability=mlm_probability**1.1, **kwargs)  # bug
+
+
+class WordRateTooLow(_Mutant):
+    """Selects whole words with probability p ** 1.1."""
+
+    breaks = ("OBJ-WWM-02",)
+
+    def whole_word_mask(self, input_ids, word_ids, *, mlm_probability=0.15, **kwargs):
+        objectives._check_probability("mlm_probability", mlm_probability)
+        return super().whole_word_mask(input_ids, word_ids, mlm_probability=mlm_probability**1.1, **kwargs)  # bug
+
+
+class WholeWordsAlwaysMasked(_Mutant):
+    """Declares per-token replacement but turns every selected piece into [MASK]."""
+
+    breaks = ("OBJ-WWM-03",)
+
+    def whole_word_mask(self, input_ids, word_ids, **kwargs):
+        return objectives.whole_word_mask(input_ids, word_ids, replacement="mask-only", **kwargs)  # bug
+
+
+class RandomNextTooOften(_Mutant):
+    """Takes a random B 60% of the time."""
+
+    breaks = ("OBJ-NSP-02",)
+
+    def next_sentence_pairs(self, documents, *, cls_token_id, sep_token_id, generator):
+        return objectives.next_sentence_pairs(
+            documents,
+            cls_token_id=cls_token_id,
+            sep_token_id=sep_token_id,
+            generator=generator,
+            random_next_probability=0.6,  # bug
+        )
+
+
+class NoNoiseOnShortSequences(_Mutant):
+    """Skips the clamp to one noise token: a sequence where round(L x density) = 0 gets no noise."""
+
+    breaks = ("OBJ-T5-01",)
+
+    def random_spans_noise_mask(self, length, *, generator, noise_density=0.15, mean_noise_span_length=3.0):
+        objectives._check_span_parameters(length, noise_density, mean_noise_span_length)
+        if round(length * noise_density) == 0:
+            return torch.zeros(length, dtype=torch.bool)  # bug
+        return super().random_spans_noise_mask(
+            length, generator=generator, noise_density=noise_density, mean_noise_span_length=mean_noise_span_length
+        )
+
+
+class TargetSentinelsOffByOne(_Mutant):
+    """Numbers the target sentinels from <extra_id_1>: targets no longer pair with the inputs."""
+
+    breaks = ("OBJ-T5-04", "OBJ-T5-05")
+
+    def t5_span_corruption(self, input_ids, noise_mask, *, vocab_size, eos_token_id):
+        inputs, _ = super().t5_span_corruption(input_ids, noise_mask, vocab_size=vocab_size, eos_token_id=eos_token_id)
+        _, targets = objectives.t5_span_corruption(
+            input_ids, noise_mask, vocab_size=vocab_size - 1, eos_token_id=eos_token_id
+        )  # bug: sentinels one lower
+        return inputs, targets
+
+
 ALL: tuple[type[_Mutant], ...] = (
     MasksSpecialTokens,
     EightyTwentyZero,
@@ -283,4 +354,10 @@ ALL: tuple[type[_Mutant], ...] = (
     MaskRatioClamped,
     IgnoreIndexKept,
     StartTokenNotChecked,
+    SelectionRateTooLow,
+    WordRateTooLow,
+    WholeWordsAlwaysMasked,
+    RandomNextTooOften,
+    NoNoiseOnShortSequences,
+    TargetSentinelsOffByOne,
 )

@@ -143,6 +143,22 @@ def test_random_replacements_are_uniform(adapter) -> None:
     p_value = chi_square_p_value(counts, torch.full((VOCAB,), 1.0 / VOCAB, dtype=torch.float64))
     if p_value < ALPHA:
         fail(f"{drawn.numel()} random replacements are not uniform over [0, {VOCAB}): p={p_value:.2e}", seed=15)
+    # a production vocabulary (Gemma's 262,144 ids) over a sequence of 1031 tokens: the range is all of it
+    big = 262_144
+    ids = torch.randint(5, big, (4, 1031), generator=_gen(16))
+    inputs, labels = require(adapter, "mlm_mask")(
+        ids,
+        torch.zeros_like(ids, dtype=torch.bool),
+        mask_token_id=MASK,
+        vocab_size=big,
+        generator=_gen(17),
+        mlm_probability=1.0,
+        mask_replace_prob=0.0,
+        random_replace_prob=1.0,
+    )
+    drawn = inputs[labels != IGNORE]
+    if int(drawn.min()) < 0 or int(drawn.max()) >= big or int(drawn.max()) < big * 0.99:
+        fail(f"random ids over a {big}-id vocabulary span [{int(drawn.min())}, {int(drawn.max())}]", seed=17)
 
 
 @clause("OBJ-MLM-06")

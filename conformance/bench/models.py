@@ -1,0 +1,149 @@
+"""Benchmarks of the objectives and models families: collator throughput, layer forwards.
+
+    objectives.mlm_mask        BERT's MLM corruption of a batch of 256 sequences x 512 tokens
+                               (vocabulary 30,522, the BERT-base size); the row's
+                               `sequences_per_s` param is batch / median time
+    models.encoder_layer       one post-LN encoder layer forward, BERT-base shapes (width 768,
+                               12 heads, feed-forward 3072) on 8 x 512 tokens, float32
+    models.decoder_block       one pre-LN causal block forward (GPT-2 small shapes), same sizes
+
+Layer rows carry the FLOPs a layer must do (projections 8 B L E^2, attention scores and mix
+4 B L^2 E, feed-forward 4 B L E F) against the measured matmul ceiling; the collator has no
+FLOP or byte-traffic bound worth the name (it draws random numbers) and shows n/a. Each timed
+output is checked once: a layer against the float64 reference (max error within 1e-3, loose
+enough for float32 BERT-base shapes and tight enough to refuse a wrong layer), a masking
+against the invariants the suite checks exactly (specials untouched, labels the original ids
+where selected and -100 elsewhere, a selection rate near 15%).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from specformer.conformance.bench.roofline import ceiling_for, measured_result
+from specformer.conformance.bench.timer import POLICIES, time_cpu
+from specformer.conformance.results import BenchmarkResult
+from specformer.reference import models as reference
+from specformer.reference.models import DecoderBlockWeights, EncoderLayerWeights
+
+MLM_BATCH, MLM_LENGTH, MLM_VOCAB, MLM_MASK_ID = 256, 512, 30_522, 103
+LAYER_BATCH, LAYER_LENGTH, WIDTH, HEADS, INNER = 8, 512, 768, 12, 3072
+QUICK = {"mlm": (64, 512), "layer": (1, 128)}  # (batch, length) under the quick profile
+
+
+def objectives_benchmarks(
+    adapter: Any, profile: str = "ci", *, device: str = "cpu", ceilings: dict[str, dict[str, Any]] | None = None
+) -> list[BenchmarkResult]:
+    """Time the adapter's (a LoadedAdapter) mlm_mask on a BERT-sized batch; CPU only."""
+    op = adapter.operation("mlm_mask")
+    if op is None:
+        return []
+    batch, length = QUICK["mlm"] if profile == "quick" else (MLM_BATCH, MLM_LENGTH)
+    ids = torch.randint(1000, MLM_VOCAB, (batch, length), generator=torch.Generator().manual_seed(0))
+    ids[:, 0], ids[:, -1] = 101, 102  # [CLS] ... [SEP]
+    special = (ids == 101) | (ids == 102)
+
+    def call():
+        return op(
+            ids, special, mask_token_id=MLM_MASK_ID, vocab_size=MLM_VOCAB, generator=torch.Generator().manual_seed(1)
+        )
+
+    timing = time_cpu(call, POLICIES.get(profile, POLICIES["ci"]))
+    return [
+        measured_result(
+            timing,
+            call,
+            device="cpu",
+            ceilings=ceilings,
+            name="objectives.mlm_mask",
+            family="objectives",
+            params={
+                "batch": batch,
+                "length": length,
+                "vocab": MLM_VOCAB,
+                "sequences_per_s": round(batch / timing.median_s, 1),
+            },
+            note="throughput in sequences per second; no roofline ceiling applies (n/a)",
+            correct=mlm_output_is_valid(ids, special, *call()),
+        )
+    ]
+
+
+def mlm_output_is_valid(ids: torch.Tensor, special: torch.Tensor, inputs: torch.Tensor, labels: torch.Tensor) -> bool:
+    selected = labels != -100
+    rate = float(selected[~special].float().mean())
+    return bool(
+        inputs.shape == ids.shape
+        and not selected[special].any()
+        and torch.equal(inputs[special], ids[special])
+        and torch.equal(labels[selected], ids[selected])
+        and torch.equal(inputs[~selected], ids[~selected])
+        and 0.13 < rate < 0.17
+    )
+
+
+def models_benchmarks(
+    adapter: Any, profile: str = "ci", *, device: str = "cpu", ceilings: dict[str, dict[str, Any]] | None = None
+) -> list[BenchmarkResult]:
+    """Time the adapter's encoder_layer and decoder_block forwards, float32, on `device`."""
+    batch, length = QUICK["layer"] if profile == "quick" else (LAYER_BATCH, LAYER_LENGTH)
+    generator = torch.Generator().manual_seed(0)
+    hidden64 = torch.randn(batch, length, WIDTH, generator=generator, dtype=torch.float64)
+    layers = {
+        "encoder_layer": (EncoderLayerWeights.random(WIDTH, HEADS, INNER, generator), reference.encoder_layer),
+        "decoder_block": (DecoderBlockWeights.random(WIDTH, HEADS, INNER, generator), reference.decoder_block),
+    }
+    flops = 8.0 * batch * length * WIDTH**2 + 4.0 * batch * length**2 * WIDTH + 4.0 * batch * length * WIDTH * INNER
+    results = []
+    for name, (weights64, expected) in layers.items():
+        op = adapter.operation(name)
+        if op is None:
+            continue
+        hidden, weights = hidden64.float().to(device), _to(weights64.to(torch.float32), device)
+        call = lambda op=op, hidden=hidden, weights=weights: op(hidden, weights)  # noqa: E731
+        timing = time_cpu(call, POLICIES.get(profile, POLICIES["ci"])) if device == "cpu" else _cuda(call, profile)
+        error = float((call().double().cpu() - expected(hidden64, weights64)).abs().max())
+        results.append(
+            measured_result(
+                timing,
+                call,
+                device=device,
+                ceilings=ceilings,
+                name=f"models.{name}",
+                family="models",
+                params={"batch": batch, "length": length, "width": WIDTH, "heads": HEADS, "inner": INNER},
+                flops=flops,
+                ceiling=ceiling_for(torch.float32, compute_bound=True),
+                note=f"max error against the float64 reference {error:.1e}",
+                correct=error <= 1e-3,
+            )
+        )
+    return results
+
+
+def _to(weights, device: str):
+    if device == "cpu":
+        return weights
+    import dataclasses
+
+    moved = {}
+    for field in dataclasses.fields(weights):
+        value = getattr(weights, field.name)
+        moved[field.name] = value.to(device) if isinstance(value, torch.Tensor) else _to_nested(value, device)
+    return dataclasses.replace(weights, **moved)
+
+
+def _to_nested(value, device: str):
+    import dataclasses
+
+    if dataclasses.is_dataclass(value):
+        return _to(value, device)
+    return value
+
+
+def _cuda(call, profile: str):
+    from specformer.conformance.bench.timer import time_cuda
+
+    return time_cuda(call, POLICIES.get(profile, POLICIES["ci"]), mode="cold")
