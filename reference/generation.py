@@ -534,8 +534,7 @@ def _beam_search_row(
         logits = logits.float() if weights.dtype != torch.float64 else logits
         log_probs = process_step(torch.log_softmax(logits, dim=-1), running, config, prompt_length=P)
         step_scores.append(log_probs)
-        total = (log_probs.double() + running_scores[:, None]).flatten()  # (K * V,)
-        top_scores, top = total.topk(min(keep, total.numel()))
+        top_scores, top = top_candidates(log_probs, running_scores, keep)
         beam, token = top // V, top % V
         length = step + 1  # generated tokens, EOS included
         last = length == config.max_new_tokens
@@ -543,7 +542,7 @@ def _beam_search_row(
         for rank in range(min(K, len(top))):  # only the best K candidates may finish
             if ends[rank] and improvable:
                 hypothesis = torch.cat([running[beam[rank]], token[rank : rank + 1]])
-                finished.append((float(top_scores[rank]) / length**config.length_penalty, hypothesis))
+                finished.append((hypothesis_score(float(top_scores[rank]), length, config.length_penalty), hypothesis))
         finished = sorted(finished, key=lambda f: -f[0])[:K]
         alive = (~ends).nonzero().flatten()[:K]
         if last or len(alive) == 0:
@@ -561,6 +560,24 @@ def _beam_search_row(
         [torch.nn.functional.pad(s, (0, width - len(s)), value=config.pad_token_id) for _, s in finished]
     )
     return sequences, torch.tensor([s for s, _ in finished], dtype=torch.float32), torch.stack(step_scores, dim=1)
+
+
+def top_candidates(
+    log_probs: torch.Tensor, running_scores: torch.Tensor, keep: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The `keep` best continuations of K beams by cumulative log-probability: their totals and
+    flat indices into (K * V,), best first (GEN-BEAM-01)."""
+    total = (log_probs.double() + running_scores[:, None]).flatten()  # (K * V,)
+    return total.topk(min(keep, total.numel()))
+
+
+def hypothesis_score(total_log_prob: float, length: int, length_penalty: float) -> float:
+    """GEN-BEAM-02: S / L ** alpha, L the generated tokens including EOS.
+
+    >>> hypothesis_score(-4.0, 2, 1.0)
+    -2.0
+    """
+    return total_log_prob / length**length_penalty
 
 
 def _improvable(running_scores: torch.Tensor, finished: list, length: int, config: GenerationConfig) -> bool:

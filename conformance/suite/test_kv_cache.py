@@ -81,7 +81,7 @@ def test_logits_are_causal(adapter) -> None:
 # Layout and size
 
 
-@clause("KV-SHAPE-01", "KV-LEN-01")
+@clause("KV-SHAPE-01")
 @pytest.mark.parametrize("cache_kind", ["dynamic", "static"])
 def test_cache_layout_and_length(adapter, cache_kind) -> None:
     op = require(adapter, "cache_after_prefill")
@@ -96,6 +96,20 @@ def test_cache_layout_and_length(adapter, cache_kind) -> None:
                 f"layer {layer}: keys {tuple(key.shape)}, values {tuple(value.shape)}, "
                 f"expected (B, Hkv, S, D) {expected}"
             )
+
+
+@clause("KV-LEN-01")
+@pytest.mark.parametrize("cache_kind", ["dynamic", "static"])
+def test_cache_length_counts_written_tokens(adapter, cache_kind) -> None:
+    op = require(adapter, "cache_after_prefill")
+    ids, mask = inputs.left_padded([9, 6, 2], seed=3)
+    state = op(
+        inputs.model(),
+        ids,
+        cache_kind=cache_kind,
+        max_cache_len=16 if cache_kind == "static" else None,
+        attention_mask=mask,
+    )
     if state.seq_length != 9:
         fail(f"{cache_kind} cache reports sequence length {state.seq_length} after 9 tokens (capacity 16)")
 
