@@ -106,6 +106,8 @@ BENCHMARKS = {
     "sampling": bench.sampling_benchmarks,
     "attention": bench.attention_benchmarks,
     "tokenizers": bench.tokenizer_benchmarks,
+    "vision": bench.vision_benchmarks,
+    "audio": bench.audio_benchmarks,
 }
 # Which benchmark families a spec family selected with --family runs.
 BENCHMARKS_OF_SPEC_FAMILY = {
@@ -113,6 +115,8 @@ BENCHMARKS_OF_SPEC_FAMILY = {
     "attention": ("attention",),
     "complexity": ("attention",),
     "tokenizers": ("tokenizers",),
+    "vision": ("vision",),
+    "audio": ("audio",),
 }
 
 
