@@ -571,6 +571,8 @@ BENCHMARKS_OF_SPEC_FAMILY = {
     "losses": ("losses",),
     "objectives": ("objectives",),
     "models": ("models",),
+    "vision": ("vision",),
+    "audio": ("audio",),
 }
 
 

@@ -14,6 +14,21 @@ from specformer.conformance.results import ERROR, FAIL
 
 FAMILIES = {"vision": vision_mutants, "audio": audio_mutants}
 
+# One mutant per topic runs in CI (every mutant runs the whole family's suite, and an audio suite
+# featurises about forty 30 s clips); the thorough profile runs all of them. Every mutant's
+# `breaks` was measured exact under the quick profile.
+IN_CI = {
+    "vision": (
+        "PatchesColumnMajor",
+        "ClsAppended",
+        "PositionsResampledAs1D",
+        "PoolingReadsLastToken",
+        "ConvNextNormBeforePooling",
+        "NormaliseBeforeRescale",
+    ),
+    "audio": ("PaddedAfterTheStft", "SymmetricHann", "ClampOverTheBatch"),
+}
+
 
 def test_there_are_enough_mutants() -> None:
     assert len(vision_mutants.ALL) + len(audio_mutants.ALL) >= 10
@@ -24,8 +39,10 @@ def test_there_are_enough_mutants() -> None:
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_each_mutant_fails_exactly_the_clauses_it_breaks(run_suite, request, family: str) -> None:
     module = FAMILIES[family]
-    mutants = {f"{module.__name__}:{m.__name__}": m for m in module.ALL}
     profile = "thorough" if request.config.getoption("--specformer-profile") == "thorough" else "quick"
+    chosen = [m for m in module.ALL if profile == "thorough" or m.__name__ in IN_CI[family]]
+    assert len(chosen) >= len(IN_CI[family])
+    mutants = {f"{module.__name__}:{m.__name__}": m for m in chosen}
     code, run, output = run_suite(list(mutants), families=(family,), profile=profile)
     assert run is not None, output
     assert code == 1, output

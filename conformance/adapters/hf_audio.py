@@ -13,8 +13,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
+
+from specformer.conformance.adapters.protocols import Capabilities
 
 
 class HFAudio:
@@ -56,3 +60,27 @@ class HFAudio:
 
     def frame_mask(self, waveforms: list[torch.Tensor]) -> torch.Tensor:
         return self._call(waveforms, 80, 16000, return_attention_mask=True)["attention_mask"].to(torch.int64)
+
+
+class HFWhisperNumpy(HFAudio):
+    """`WhisperFeatureExtractor` on its numpy path, as a standalone audio adapter.
+
+    transformers picks `_torch_extract_fbank_features` whenever torch is installed; this adapter
+    points that attribute of its extractor instances at `_np_extract_fbank_features`, so the same
+    `__call__` (checks, padding, mask) runs with the numpy STFT (`audio_utils.spectrogram`, float64
+    window and filters). Load it as `specformer.conformance.adapters.hf_audio:HFWhisperNumpy`.
+    """
+
+    name = "hf-whisper-numpy"
+    capabilities = Capabilities(families=frozenset({"audio"}), dtypes=(torch.float32,), devices=("cpu",))
+    expectations_file = Path(__file__).parent / "expectations" / "hf-whisper-numpy.toml"
+
+    def __init__(self) -> None:
+        import transformers
+
+        self.description = f"transformers {transformers.__version__} WhisperFeatureExtractor, numpy path"
+
+    def _extractor(self, n_mels: int) -> object:
+        extractor = super()._extractor(n_mels)
+        extractor._torch_extract_fbank_features = extractor._np_extract_fbank_features  # the numpy path
+        return extractor

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import torch
 
+from specformer.conformance.adapters.from_reference import PerModel
 from specformer.reference.vision import ConvNextHeadWeights, ViTEmbeddingWeights, ViTWeights
 
 
@@ -71,6 +72,11 @@ class HFVision:
             return module.interpolate_pos_encoding(dummy, h * P, w * P)[0].clone()
 
     def _vit(self, weights: ViTWeights) -> torch.nn.Module:
+        """The model for these weights, built once per weights object (benchmarks reuse it)."""
+        cache = self.__dict__.setdefault("_vit_models", PerModel(4))
+        return cache.get(weights, self._build_vit)
+
+    def _build_vit(self, weights: ViTWeights) -> torch.nn.Module:
         import transformers
 
         c = weights.config
@@ -86,8 +92,9 @@ class HFVision:
             layer_norm_eps=c.layer_norm_eps,
         )
         model = transformers.ViTForImageClassification(config)
-        model.load_state_dict(weights.state, strict=True)
-        return model.eval()
+        model.load_state_dict({k: v.cpu() for k, v in weights.state.items()}, strict=True)
+        device = next(iter(weights.state.values())).device
+        return model.to(device).eval()
 
     def vit_encode(self, images: torch.Tensor, weights: ViTWeights) -> torch.Tensor:
         with torch.no_grad():

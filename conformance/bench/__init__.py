@@ -3,13 +3,15 @@
 - timer.py: the one timing harness and peak-memory measurement;
 - roofline.py: ceilings measured on the machine, and each benchmark's fraction of them;
 - scaling.py: geometric ladders and fitted exponents with bootstrap intervals;
-- FAMILY.py: the benchmarks of one spec family (sampling.py, attention.py, tokenizers.py).
+- FAMILY.py: the benchmarks of one spec family (sampling.py, attention.py, tokenizers.py;
+  frontends.py for vision and audio).
 
 Benchmarks measure; they never assert a time. The complexity clauses (spec/complexity.md) are
 the only benchmark results the suite judges, through fitted exponents within tolerant bands.
 """
 
 from specformer.conformance.bench.attention import attention_benchmarks
+from specformer.conformance.bench.frontends import audio_benchmarks, vision_benchmarks
 from specformer.conformance.bench.models import models_benchmarks, objectives_benchmarks
 from specformer.conformance.bench.roofline import ceiling_for, measure_ceilings, place_on_roofline
 from specformer.conformance.bench.sampling import sampling_benchmarks
@@ -31,6 +33,7 @@ __all__ = [
     "Timing",
     "TimingPolicy",
     "attention_benchmarks",
+    "audio_benchmarks",
     "ceiling_for",
     "fit_exponent",
     "geometric_ladder",
@@ -44,4 +47,5 @@ __all__ = [
     "time_cpu",
     "time_cuda",
     "tokenizer_benchmarks",
+    "vision_benchmarks",
 ]

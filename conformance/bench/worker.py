@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from specformer.conformance.bench.attention import attention_benchmarks
+from specformer.conformance.bench.frontends import audio_benchmarks, vision_benchmarks
 from specformer.conformance.bench.losses import loss_benchmarks
 from specformer.conformance.bench.models import models_benchmarks, objectives_benchmarks
 from specformer.conformance.bench.sampling import sampling_benchmarks
@@ -33,6 +34,8 @@ BENCHMARKS = {
     "losses": loss_benchmarks,
     "objectives": objectives_benchmarks,
     "models": models_benchmarks,
+    "vision": vision_benchmarks,
+    "audio": audio_benchmarks,
 }
 
 
