@@ -13,10 +13,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from specformer.conformance import evidence as noted
 from specformer.conformance import numerics
 from specformer.conformance.numerics import ConformanceFailure
+from specformer.conformance.suite import checks
 from specformer.conformance.suite import test_attention as attention_suite
-from specformer.conformance.suite import test_embeddings as embeddings_suite
 from specformer.conformance.suite import test_sampling as sampling_suite
 from specformer.conformance.suite import test_tokenizers as tokenizers_suite
 
@@ -74,16 +75,37 @@ def test_assert_close_failure_paths(actual: torch.Tensor, fragment: str) -> None
 # sampling
 
 
+# ---------------------------------------------------------------------------------------
+# the shared checks (conformance/suite/checks.py), used by every family's tests
+
+
 @pytest.mark.parametrize(
     ("call", "fragment"),
     [
-        (lambda: 1, "top_k=0 was accepted (returned int)"),
-        (_raise(RuntimeError("boom")), "top_k=0 raised RuntimeError (boom), expected ValueError"),
-        (_raise(ValueError("bad value")), "does not name 'top_k'"),
+        (lambda: 1, "top_k=0: was accepted (returned int), expected a ValueError naming top_k"),
+        (lambda: torch.zeros(2, 3), "was accepted (returned (2, 3))"),
+        (_raise(RuntimeError("boom")), "top_k=0: raised RuntimeError (boom), expected a ValueError naming top_k"),
+        (_raise(ValueError("bad value")), "top_k=0: the ValueError does not name top_k: bad value"),
     ],
 )
-def test_sampling_expect_value_error(call, fragment: str) -> None:
-    _fails(lambda: sampling_suite.expect_value_error(call, "top_k", 0), fragment)
+def test_expect_value_error_failure_paths(call, fragment: str) -> None:
+    _fails(lambda: checks.expect_value_error(call, "top_k", what="top_k=0"), fragment)
+
+
+@pytest.mark.parametrize(
+    ("call", "fragment"),
+    [
+        (_raise(ValueError("nothing useful")), "the ValueError does not name length or position"),
+        (_raise(IndexError("out of range")), "raised IndexError (out of range)"),
+    ],
+)
+def test_expect_value_error_any_of_failure_paths(call, fragment: str) -> None:
+    _fails(lambda: checks.expect_value_error(call, "length", "position", what="too long", any_of=True), fragment)
+
+
+def test_expect_value_error_names_every_parameter_it_needs() -> None:
+    call = _raise(ValueError("top_k is wrong"))
+    _fails(lambda: checks.expect_value_error(call, "top_k", "top_p", what="x"), "does not name top_k and top_p")
 
 
 def test_sampling_kept_and_unchanged() -> None:
@@ -104,35 +126,8 @@ def test_attention_assert_same_failure_paths() -> None:
     _fails(lambda: attention_suite.assert_same(*mixed, "rows"), "rows")
 
 
-@pytest.mark.parametrize(
-    ("call", "fragment"),
-    [
-        (lambda: torch.zeros(2, 3), "was accepted (returned (2, 3))"),
-        (lambda: [1], "was accepted (returned [1])"),
-        (_raise(IndexError("out of range")), "raised IndexError (out of range)"),
-        (_raise(ValueError("nothing useful")), "does not name length or position"),
-    ],
-)
-def test_embeddings_expect_value_error(call, fragment: str) -> None:
-    _fails(lambda: embeddings_suite._expect_value_error(call, "too long", ("length", "position")), fragment)
-
-
 # ---------------------------------------------------------------------------------------
 # tokenizers
-
-
-@pytest.mark.parametrize(
-    ("call", "fragment"),
-    [
-        (lambda: [1, 2], "returned [1, 2], expected ValueError naming ['text']"),
-        (_raise(TypeError("no")), "raised TypeError (no), expected ValueError naming ['text']"),
-        (_raise(ValueError("a surrogate")), "ValueError does not name ['text']"),
-    ],
-)
-def test_tokenizers_expect_value_error(call, fragment: str) -> None:
-    failure = _fails(lambda: tokenizers_suite.expect_value_error(call, "text", what="encode('a\\ud800')"), fragment)
-    if "does not name" in fragment:
-        assert failure.evidence == {"message": "a surrogate"}
 
 
 def test_tokenizers_check_cuts_long_values() -> None:
@@ -142,6 +137,7 @@ def test_tokenizers_check_cuts_long_values() -> None:
 
 def test_tokenizers_agreement_failure_names_the_explanation() -> None:
     request = SimpleNamespace(node=SimpleNamespace(user_properties=[]))
+    noted.start()
     texts = ["a", "bc", "d"]
 
     def actual(text: str) -> list[int]:
@@ -159,7 +155,7 @@ def test_tokenizers_agreement_failure_names_the_explanation() -> None:
     )
     entry = failure.evidence["agreement"]
     assert entry["agreeing"] == 1 and entry["clause"] == "TOK-X-01"
-    assert request.node.user_properties == [("evidence", {"agreement": entry})]
+    assert noted.finish() == {"agreement": entry}  # the same entry reaches the report
 
 
 def test_tokenizers_agreement_survives_an_explanation_that_raises() -> None:
