@@ -402,7 +402,8 @@ def generate(
 ) -> GenerationOutput:
     """Generate up to config.max_new_tokens tokens after each (left-padded) prompt row.
 
-    Clauses: GEN-LEN-01, GEN-LEN-02, GEN-EOS-01, GEN-EOS-02, GEN-EOS-03, GEN-STOP-01, GEN-STOP-03,
+    Clauses: GEN-MIN-02, GEN-STOP-02,
+    GEN-LEN-01, GEN-LEN-02, GEN-EOS-01, GEN-EOS-02, GEN-EOS-03, GEN-STOP-01, GEN-STOP-03,
     GEN-STOP-04, GEN-SCORE-01, GEN-GREEDY-01, GEN-SAMPLE-01, GEN-SAMPLE-02, GEN-BATCH-01.
     """
     mask = _prepare(weights, prompt_ids, config, attention_mask)

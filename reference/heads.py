@@ -170,7 +170,7 @@ def generation_logits(
 def pooler(hidden: torch.Tensor, weights: BertHeadWeights) -> torch.Tensor:
     """BERT's pooler: tanh(W h[:, 0] + b); (B, L, D) -> (B, D).
 
-    Clauses: HEAD-POOL-01.
+    Clauses: HEAD-ERR-01, HEAD-POOL-01.
     """
     _check_hidden(hidden, weights.hidden_size)
     return torch.tanh(F.linear(hidden[:, 0], weights.pooler_weight, weights.pooler_bias))
@@ -300,7 +300,7 @@ def question_answering(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Start and end logits (B, L) each from one Linear(D, 2); loss (CE_start + CE_end) / 2.
 
-    Clauses: HEAD-QA-01, HEAD-QA-02, HEAD-QA-03.
+    Clauses: HEAD-ERR-01, HEAD-QA-01, HEAD-QA-02, HEAD-QA-03.
 
     Positions outside [0, L) are clamped to L and ignored (an answer truncated out of the window).
     """

@@ -328,7 +328,8 @@ def decoder_forward(
 ) -> torch.Tensor:
     """Logits (B, L, V) of L new tokens (B, L) after whatever `cache` holds; updates the cache.
 
-    Clauses: KV-MODEL-01, KV-MODEL-02, KV-EQ-01, KV-EQ-02, KV-EQ-03, KV-PAD-01, KV-PAD-02, KV-SLIDE-01.
+    Clauses: KV-COST-01, KV-SLIDE-03, KV-STATE-01,
+    KV-MODEL-01, KV-MODEL-02, KV-EQ-01, KV-EQ-02, KV-EQ-03, KV-PAD-01, KV-PAD-02, KV-SLIDE-01.
 
     attention_mask (B, L), 1 on real tokens and 0 on left padding, covers the new tokens only;
     the cache remembers the earlier ones. Without a cache, a fresh dynamic one is used and dropped.
@@ -387,7 +388,7 @@ def cached_logits(
     """Run token_ids (B, L) through one cache in chunks of `steps` tokens (prefill then decodes,
     e.g. (5, 1, 1)); the logits of every chunk, concatenated: (B, L, V).
 
-    Clauses: KV-EQ-01, KV-EQ-02, KV-EQ-03.
+    Clauses: KV-PREFIX-01, KV-EQ-01, KV-EQ-02, KV-EQ-03.
     """
     if sum(steps) != token_ids.shape[1] or any(s < 1 for s in steps):
         raise ValueError(f"steps must be positive and sum to L={token_ids.shape[1]}, got {steps}")

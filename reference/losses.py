@@ -66,7 +66,7 @@ def cross_entropy(
 ) -> torch.Tensor:
     """Cross-entropy from logits; (N, V), (N,) -> () or (N,) for reduction "none".
 
-    Clauses: LOSS-CE-01, LOSS-CE-02, LOSS-CE-03, LOSS-CE-04, LOSS-CE-05, LOSS-CE-06, LOSS-CE-07,
+    Clauses: LOSS-CE-10, LOSS-CE-01, LOSS-CE-02, LOSS-CE-03, LOSS-CE-04, LOSS-CE-05, LOSS-CE-06, LOSS-CE-07,
     LOSS-CE-08, LOSS-CE-09.
 
     Per row: (1 - eps) * (lse - x[y]) + eps * (lse - mean(x)), torch's label smoothing (the

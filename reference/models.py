@@ -222,7 +222,7 @@ def encoder_layer(
 ) -> torch.Tensor:
     """Post-LN bidirectional layer: (B, L, E) -> (B, L, E); padded keys are never attended.
 
-    Clauses: MODEL-ENC-01, MODEL-ENC-02, MODEL-ACT-01.
+    Clauses: MODEL-IO-01, MODEL-IO-02, MODEL-ENC-01, MODEL-ENC-02, MODEL-ACT-01.
     """
     _check_hidden(hidden, weights.attention.embed_dim, padding_mask)
     attended = multi_head_attention(hidden, weights.attention, key_padding_mask=padding_mask)  # (B, L, E)
@@ -235,7 +235,7 @@ def decoder_block(
 ) -> torch.Tensor:
     """Pre-LN causal block: (B, L, E) -> (B, L, E); position i sees positions <= i that are real.
 
-    Clauses: MODEL-DEC-01, MODEL-DEC-02, MODEL-DEC-03, MODEL-ACT-02.
+    Clauses: MODEL-IO-01, MODEL-IO-02, MODEL-DEC-01, MODEL-DEC-02, MODEL-DEC-03, MODEL-ACT-02.
     """
     _check_hidden(hidden, weights.attention.embed_dim, padding_mask)
     hidden = hidden + multi_head_attention(

@@ -134,6 +134,8 @@ def test_reference_modules_declare_clauses_of_their_own_family() -> None:
     """A cheap check that a declaration means what it says: a module's clauses are its family's."""
     prefixes = {"sampling": "SAMP-", "attention": ("ATTN-", "CPLX-"), "local": ("ATTN-", "CPLX-")}
     prefixes |= {"lsh": ("ATTN-", "CPLX-"), "embeddings": "EMB-", "tokenizers": "TOK-"}
+    prefixes |= {"losses": "LOSS-", "heads": "HEAD-", "objectives": "OBJ-", "models": "MODEL-"}
+    prefixes |= {"kv_cache": ("KV-", "CPLX-"), "generation": "GEN-", "vision": "VIS-", "audio": "AUD-"}
     for symbol, ids in reference_declarations().items():
         part = symbol.split(".")[2]
         wrong = [i for i in ids if not i.startswith(prefixes[part])]
