@@ -5,7 +5,8 @@ from __future__ import annotations
 from specformer.conformance.adapters import load_adapter
 from specformer.conformance.bench.losses import loss_benchmarks
 from specformer.conformance.bench.timer import TimingPolicy
-from specformer.conformance.runner import BENCHMARKS, BENCHMARKS_OF_SPEC_FAMILY
+from specformer.conformance.bench.worker import BENCHMARKS
+from specformer.conformance.runner import BENCHMARKS_OF_SPEC_FAMILY
 
 TINY = {"vocabularies": (64, 96), "elements": 1024}
 
