@@ -108,7 +108,7 @@ def require(adapter: Any, operation: str) -> Callable[..., Any]:
     bound = adapter.operation(operation)
     if bound is None:
         pytest.skip(f"{_UNSUPPORTED_PREFIX}{adapter.name} does not implement {family}.{operation}")
-    return _with_return_check(operation, bound) if operation in _TENSOR_RESULTS else bound
+    return _with_return_check(operation, bound) if operation in _tensor_results() else bound
 
 
 def _with_return_check(operation: str, bound: Callable[..., Any]) -> Callable[..., Any]:
@@ -136,8 +136,10 @@ def _with_return_check(operation: str, bound: Callable[..., Any]) -> Callable[..
     return checked
 
 
+@functools.cache
 def _tensor_results() -> frozenset[str]:
-    """Operations whose protocol method is annotated `-> torch.Tensor`."""
+    """Operations whose protocol method is annotated `-> torch.Tensor` (computed on first use: the
+    protocols import torch, and the plugin must stay cheap to load in other projects)."""
     import inspect
 
     from specformer.conformance.adapters import protocols
@@ -150,7 +152,6 @@ def _tensor_results() -> frozenset[str]:
     return frozenset(names)
 
 
-_TENSOR_RESULTS = _tensor_results()
 # Token ids are int64 (SamplingAdapter: "token ids (B,) int64").
 _TOKEN_ID_RESULTS = frozenset({"greedy", "sample"})
 
