@@ -160,7 +160,7 @@ def _check_families(families: list[str]) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from specformer.conformance.adapters import DEFAULT_ADAPTERS
-    from specformer.conformance.runner import RunOptions, add_load_errors, run_suite
+    from specformer.conformance.runner import RunOptions, add_load_errors, previous_wall_times, run_suite
 
     _check_families(args.family)
     _check_timeout(args.timeout)
@@ -173,6 +173,7 @@ def _run(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         bench=not args.no_bench,
         verbose=args.verbose,
+        previous_wall_s=previous_wall_times(args.out / "results.json") if args.out is not None else {},
     )
     adapters, not_loaded = _load_defaults(options.adapters) if not args.adapter else (_load(options.adapters), [])
     console = _console()

@@ -34,7 +34,7 @@ import threading
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,8 @@ class RunOptions:
     device: str = "cpu"
     # Suite processes run at once, the adapters dealt among them; None: one per CPU core.
     workers: int | None = None
+    # Suite seconds per adapter from an earlier run (the results.json in --out), to balance the processes.
+    previous_wall_s: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 0 < self.timeout_s < float("inf"):
@@ -353,7 +355,27 @@ def adapter_groups(adapters: list[LoadedAdapter], options: RunOptions) -> list[l
     """
     workers = 1 if options.verbose else options.workers or os.cpu_count() or 1
     workers = max(1, min(workers, len(adapters)))
-    return [adapters[i::workers] for i in range(workers) if adapters[i::workers]]
+    if not options.previous_wall_s:
+        return [adapters[i::workers] for i in range(workers) if adapters[i::workers]]
+    # Longest first, each to the least loaded process, by the seconds an earlier run measured.
+    known = list(options.previous_wall_s.values())
+    default = sum(known) / len(known)
+    groups: list[list[LoadedAdapter]] = [[] for _ in range(workers)]
+    loads = [0.0] * workers
+    for adapter in sorted(adapters, key=lambda a: -options.previous_wall_s.get(a.spec, default)):
+        least = loads.index(min(loads))
+        groups[least].append(adapter)
+        loads[least] += options.previous_wall_s.get(adapter.spec, default)
+    return [group for group in groups if group]
+
+
+def previous_wall_times(path: Path) -> dict[str, float]:
+    """Each adapter's suite seconds in an earlier results.json ({} when there is none or it is unreadable)."""
+    try:
+        run = RunResult.read_json(path)
+    except ValueError:
+        return {}
+    return {a.name: a.wall_s["suite"] for a in run.adapters if "suite" in a.wall_s}
 
 
 def run_benchmarks(options: RunOptions, adapters: list[LoadedAdapter], console: Console) -> RunResult:

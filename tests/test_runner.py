@@ -320,3 +320,14 @@ def test_the_plugin_rejects_a_timeout_that_is_not_positive(seconds: str) -> None
 
     with pytest.raises(argparse.ArgumentTypeError, match="must be a positive number of seconds"):
         _positive_seconds(seconds)
+
+
+def test_adapters_are_dealt_to_one_process_per_core_balanced_by_an_earlier_run(tmp_path: Path) -> None:
+    adapters = [LoadedAdapter(spec=name, impl=None) for name in ("a", "b", "c", "d", "e")]
+    options = runner.RunOptions(adapters=[], families=[], workers=2)
+    assert [[x.spec for x in g] for g in runner.adapter_groups(adapters, options)] == [["a", "c", "e"], ["b", "d"]]
+    options.previous_wall_s = {"a": 100.0, "b": 90.0, "c": 80.0, "d": 5.0}  # e: unknown, the mean
+    assert [[x.spec for x in g] for g in runner.adapter_groups(adapters, options)] == [["a", "e", "d"], ["b", "c"]]
+    options.verbose = True  # pytest's output, one process at a time
+    assert len(runner.adapter_groups(adapters, options)) == 1
+    assert runner.previous_wall_times(tmp_path / "none.json") == {}
