@@ -337,7 +337,7 @@ EMBEDDINGS = (
             p["length"], p["dim"], layout=adapter.variant("EMB-SIN-01")
         ),
         params=(
-            Param("length", int, low=0, special=(1, 4096), clause="EMB-SIN-02"),
+            Param("length", int, low=0, special=(1, 1024), clause="EMB-SIN-02"),
             Param("dim", int, low=2, step=2, special=(6, 512), invalid=(7,), clause="EMB-SIN-02"),
         ),
         defaults={"length": 12, "dim": 16},
