@@ -12,7 +12,8 @@ ADAPTERS = ["Partial", "Undeclared", "Raising", "Documented", "Stale"]
 @pytest.fixture(scope="module")
 def shared_run(module_run_suite):
     """One suite run over the fake adapters, shared by the tests below."""
-    code, run, output = module_run_suite([f"fake_adapters:{name}" for name in ADAPTERS])
+    # The generic properties add nothing to the status mapping checked here (test_verdicts.py runs them).
+    code, run, output = module_run_suite([f"fake_adapters:{name}" for name in ADAPTERS], "-k", "not test_generic")
     assert run is not None, output
     return code, run, output
 

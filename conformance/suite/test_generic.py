@@ -26,7 +26,8 @@ def _cases(property_name: str, extra: tuple[str, ...] = ()) -> list[Any]:
             continue
         for suffix in extra or ("",):
             ident = f"{op.id}-{suffix}" if suffix else op.id
-            cases.append(pytest.param(op, suffix, id=ident, marks=clause(*op.clauses)))
+            cited = op.clauses + (op.state_clauses if property_name == "state" else ())
+            cases.append(pytest.param(op, suffix, id=ident, marks=clause(*cited)))
     return cases
 
 
@@ -144,7 +145,7 @@ def test_calls_are_independent(adapter, op: Operation, suffix: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "op", [pytest.param(op, id=op.id, marks=clause(*op.clauses)) for op in OPERATIONS if op.seeded]
+    "op", [pytest.param(op, id=op.id, marks=clause(*op.clauses, *op.state_clauses)) for op in OPERATIONS if op.seeded]
 )
 def test_seeded_draws_use_only_the_given_generator(adapter, op: Operation) -> None:
     bound = require(adapter, op.name)
