@@ -68,3 +68,13 @@ def test_exponents_quoted_in_expectations_are_the_committed_reports(path: Path, 
         checked += 1
     if adapter == "torch":
         assert checked == 2  # CPLX-GLOBAL-01 and -02 quote the eager FlexAttention exponents
+
+
+def test_readme_failure_excerpt_points_at_the_spec_as_it_is() -> None:
+    """The mutant's failure in the README quotes the clause's line and its first example's line."""
+    from specformer.conformance.registry import registry
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    clause = registry()["SAMP-TOPP-01"]
+    assert f"SAMP-TOPP-01 {clause.title}  spec/{clause.source}" in readme
+    assert f"spec example {clause.examples[0].source}: top_p" in readme
