@@ -284,17 +284,29 @@ def test_real_token_equal_to_pad_still_counts(adapter, side: str) -> None:
 
 
 @clause("HEAD-TOK-01")
-def test_token_classification(adapter) -> None:
+@pytest.mark.parametrize("layout", ["contiguous", "strided-slice"])
+def test_token_classification(adapter, layout: str) -> None:
     op = require(adapter, "token_classification")
-    hidden, weights, generator = _case(16, batch=3, length=8)
+    hidden, weights, generator = _case(16, batch=6 if layout == "strided-slice" else 3, length=8)
+    given = hidden.float()
+    if layout == "strided-slice":  # every other row of a larger float32 batch: a non-contiguous view
+        hidden, given = hidden[::2], given[::2]
     labels = torch.randint(0, LABELS, (3, 8), generator=generator)
     labels[:, 0] = IGNORE  # [CLS]
     labels[1, 5:] = IGNORE  # padding
-    logits, loss = _outputs(op(hidden.float(), weights.to(torch.float32), labels), 2, "token_classification")
+    given_labels = labels.clone()
+    before = given.clone()
+    logits, loss = _outputs(op(given, weights.to(torch.float32), given_labels), 2, "token_classification")
     expected = ref.token_classification(hidden, weights, labels)
     in_dtype = ref.token_classification(hidden.float(), weights.to(torch.float32), labels)
-    close(logits, expected[0], in_dtype[0], "token-classification logits")
-    close(loss, expected[1], in_dtype[1], "token-classification loss")
+    with annotate(layout=layout):
+        close(logits, expected[0], in_dtype[0], "token-classification logits")
+        close(loss, expected[1], in_dtype[1], "token-classification loss")
+        again, again_loss = _outputs(op(given, weights.to(torch.float32), given_labels), 2, "token_classification")
+        if not (torch.equal(again, logits) and torch.equal(again_loss, loss)):
+            fail("a repeated token-classification call gave different logits or loss")
+        if not torch.equal(given, before) or not torch.equal(given_labels, labels):
+            fail("the call changed its hidden states or labels in place")
 
 
 @clause("HEAD-TOK-02")
