@@ -222,7 +222,7 @@ def encoder_layer(
 ) -> torch.Tensor:
     """Post-LN bidirectional layer: (B, L, E) -> (B, L, E); padded keys are never attended.
 
-    Clauses: MODEL-IO-01, MODEL-IO-02, MODEL-ENC-01, MODEL-ENC-02, MODEL-ACT-01.
+    Clauses: MODEL-ENC-01, MODEL-ENC-02, MODEL-ACT-01, MODEL-IO-01, MODEL-IO-02.
     """
     _check_hidden(hidden, weights.attention.embed_dim, padding_mask)
     attended = multi_head_attention(hidden, weights.attention, key_padding_mask=padding_mask)  # (B, L, E)
@@ -235,7 +235,7 @@ def decoder_block(
 ) -> torch.Tensor:
     """Pre-LN causal block: (B, L, E) -> (B, L, E); position i sees positions <= i that are real.
 
-    Clauses: MODEL-IO-01, MODEL-IO-02, MODEL-DEC-01, MODEL-DEC-02, MODEL-DEC-03, MODEL-ACT-02.
+    Clauses: MODEL-DEC-01, MODEL-DEC-02, MODEL-DEC-03, MODEL-ACT-02, MODEL-IO-01, MODEL-IO-02.
     """
     _check_hidden(hidden, weights.attention.embed_dim, padding_mask)
     hidden = hidden + multi_head_attention(
@@ -254,7 +254,7 @@ def cross_decoder_layer(
 ) -> torch.Tensor:
     """Post-LN decoder layer: causal self-attention, cross-attention to `memory` (B, S, E), FFN.
 
-    Clauses: MODEL-XATTN-01, MODEL-XATTN-02.
+    Clauses: MODEL-XATTN-01, MODEL-XATTN-02, MODEL-IO-01.
     """
     _check_hidden(hidden, weights.self_attention.embed_dim, padding_mask)
     _check_hidden(memory, weights.cross_attention.context_dim, memory_padding_mask, "memory")

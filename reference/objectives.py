@@ -118,7 +118,7 @@ def mlm_mask(
     other token is selected independently with probability mlm_probability. The input is not
     modified.
 
-    Clauses: OBJ-MLM-06, OBJ-MLM-07, OBJ-MLM-01, OBJ-MLM-02, OBJ-MLM-03, OBJ-MLM-04, OBJ-MLM-05.
+    Clauses: OBJ-MLM-01, OBJ-MLM-02, OBJ-MLM-03, OBJ-MLM-04, OBJ-MLM-05, OBJ-MLM-06, OBJ-MLM-07.
     """
     _check_ids("input_ids", input_ids, 2)
     _check_probability("mlm_probability", mlm_probability)
@@ -276,7 +276,7 @@ def random_spans_noise_mask(
 ) -> torch.Tensor:
     """(L,) bool, True on noise: spans alternate kept, noise, kept, ..., starting with kept tokens.
 
-    Clauses: OBJ-T5-07, OBJ-T5-01, OBJ-T5-02.
+    Clauses: OBJ-T5-01, OBJ-T5-02, OBJ-T5-07.
     """
     noise, spans = t5_span_counts(length, noise_density, mean_noise_span_length)
     noise_lengths = _random_segmentation(noise, spans, generator)
@@ -371,7 +371,7 @@ def sample_infilling_spans(
     into the gaps around them; a 0-length span marks an insertion point. Returns (starts, lengths),
     (K,) each, starts ascending in [1, L - 1].
 
-    Clauses: OBJ-BART-06, OBJ-BART-01, OBJ-BART-02.
+    Clauses: OBJ-BART-01, OBJ-BART-02, OBJ-BART-06.
     """
     _check_probability("mask_ratio", mask_ratio)
     if length < 2:
@@ -408,7 +408,7 @@ def text_infilling(
     ...                mask_token_id=3).tolist()
     [0, 3, 7, 3, 8, 2]
 
-    Clauses: OBJ-BART-02, OBJ-BART-03.
+    Clauses: OBJ-BART-02, OBJ-BART-03, OBJ-BART-06.
     """
     _check_ids("input_ids", input_ids, 1)
     if starts.shape != lengths.shape or starts.dim() != 1:
