@@ -128,10 +128,18 @@ def test_each_tokenizers_mutant_fails_exactly_the_clauses_it_breaks(run_suite, r
 
 def test_every_clause_is_broken_by_some_mutant() -> None:
     """A clause no mutant breaks is a clause whose tests may assert too little (DESIGN.md)."""
-    from specformer.conformance.mutants import attention, complexity, embeddings, tokenizers
+    from specformer.conformance.mutants import attention, complexity, embeddings, generation, kv_cache, tokenizers
     from specformer.conformance.registry import registry
 
-    every = (*sampling_mutants.ALL, *complexity.ALL, *attention.ALL, *embeddings.ALL, *tokenizers.ALL)
+    every = (
+        *sampling_mutants.ALL,
+        *complexity.ALL,
+        *attention.ALL,
+        *embeddings.ALL,
+        *tokenizers.ALL,
+        *kv_cache.ALL,
+        *generation.ALL,
+    )
     broken = {clause for mutant in every for clause in mutant.breaks}
     assert not sorted(set(registry()) - broken), "clauses without a mutant"
     assert not sorted(broken - set(registry())), "mutants naming unknown clauses"
