@@ -21,6 +21,7 @@ from rich.console import Console
 from specformer import __version__
 from specformer.conformance import bench
 from specformer.conformance.adapters import AdapterLoadError, LoadedAdapter, load_adapter
+from specformer.conformance.bench.generation import generation_benchmarks
 from specformer.conformance.environment import environment
 from specformer.conformance.results import AdapterResult, RunResult
 
@@ -106,6 +107,7 @@ BENCHMARKS = {
     "sampling": bench.sampling_benchmarks,
     "attention": bench.attention_benchmarks,
     "tokenizers": bench.tokenizer_benchmarks,
+    "generation": generation_benchmarks,
 }
 # Which benchmark families a spec family selected with --family runs.
 BENCHMARKS_OF_SPEC_FAMILY = {
@@ -113,6 +115,8 @@ BENCHMARKS_OF_SPEC_FAMILY = {
     "attention": ("attention",),
     "complexity": ("attention",),
     "tokenizers": ("tokenizers",),
+    "generation": ("generation",),
+    "kv_cache": ("generation",),
 }
 
 
