@@ -32,13 +32,14 @@ import torch
 import torch.nn.functional as F
 
 from specformer.conformance.adapters.protocols import Capabilities
+from specformer.conformance.adapters.torch_kv_cache import TorchKVCache
 from specformer.reference.attention import MultiHeadWeights
 
 
-class TorchAdapter:
+class TorchAdapter(TorchKVCache):
     name = "torch"
     capabilities = Capabilities(
-        families=frozenset({"attention"}),
+        families=frozenset({"attention", "kv_cache"}),
         dtypes=(torch.float32, torch.float64, torch.bfloat16, torch.float16),
         devices=("cpu", "cuda"),
         variants={
