@@ -595,6 +595,8 @@ BENCHMARKS_OF_SPEC_FAMILY = {
     "models": ("models",),
     "vision": ("vision",),
     "audio": ("audio",),
+    "generation": ("generation",),
+    "kv_cache": ("generation",),
 }
 
 

@@ -33,15 +33,16 @@ import torch.nn.functional as F
 
 from specformer.conformance.adapters.protocols import Capabilities
 from specformer.conformance.adapters.torch_frontends import TorchFrontends
+from specformer.conformance.adapters.torch_kv_cache import TorchKVCache
 from specformer.conformance.adapters.torch_losses import TorchLosses
 from specformer.conformance.adapters.torch_models import TorchModels
 from specformer.reference.attention import MultiHeadWeights
 
 
-class TorchAdapter(TorchLosses, TorchModels, TorchFrontends):
+class TorchAdapter(TorchLosses, TorchModels, TorchFrontends, TorchKVCache):
     name = "torch"
     capabilities = Capabilities(
-        families=frozenset({"attention", "losses", "models", "vision", "audio"}),
+        families=frozenset({"attention", "losses", "models", "vision", "audio", "kv_cache"}),
         dtypes=(torch.float32, torch.float64, torch.bfloat16, torch.float16),
         devices=("cpu", "cuda"),
         variants={

@@ -67,3 +67,144 @@ def weight_bytes(params: dict[str, Any]) -> int:
             seen.add(storage.data_ptr())
             total += storage.nbytes()
     return total
+
+
+# ---------------------------------------------------------------------------------------
+# Benchmarks: TTFT and TPOT against context, throughput against batch, cache memory
+
+
+# A small GPT-2-like shape for CPU runs (the 124M shape is for a GPU run: pass `config`).
+BENCH_CONFIG_KW = dict(
+    vocab_size=4096, hidden_size=256, num_layers=4, num_heads=4, num_kv_heads=4, intermediate_size=1024
+)
+CONTEXTS = {"quick": [64, 128, 256], "ci": [128, 256, 512, 1024], "thorough": [128, 256, 512, 1024, 2048]}
+BATCHES = {"quick": [1, 4], "ci": [1, 4, 16], "thorough": [1, 4, 16, 64]}
+NEW_TOKENS = 8
+
+
+def generation_benchmarks(
+    adapter: Any,
+    profile: str = "ci",
+    *,
+    device: str = "cpu",
+    ceilings: dict[str, dict[str, Any]] | None = None,
+    config: Any = None,
+) -> list[Any]:
+    """TTFT, TPOT, throughput and cache memory of the adapter's generate() and cache (GEN-MET-01..04).
+
+    Each row's tokens are checked once against the reference's greedy tokens (`correct`); the
+    cache's measured bytes against KV-SIZE-01's formula (in params). Decode steps with and
+    without a cache are timed over the context ladder with their fitted exponents (KV-COST-01,
+    CPLX-DECODE-01/02 end to end). CPU only for now: a GPU run times the same calls.
+    """
+    import torch
+
+    from specformer.conformance.bench.scaling import fit_exponent, time_ladder
+    from specformer.conformance.bench.timer import POLICIES
+    from specformer.conformance.results import BenchmarkResult
+    from specformer.reference import generation, kv_cache
+
+    generate = adapter.operation("generate")
+    if generate is None or device != "cpu":
+        return []
+    policy = POLICIES.get(profile, POLICIES["ci"])
+    rounds = max(3, policy.min_samples)
+    config = config or kv_cache.DecoderConfig(**BENCH_CONFIG_KW)
+    weights = kv_cache.random_decoder(config, seed=0)
+    results: list[BenchmarkResult] = []
+
+    def row(name: str, samples: list[float], params: dict[str, Any], *, size: int | None, correct: bool | None):
+        ordered = sorted(samples)
+        median = ordered[len(ordered) // 2]
+        iqr = ordered[(3 * len(ordered)) // 4] - ordered[len(ordered) // 4]
+        results.append(
+            BenchmarkResult(
+                name=name,
+                family="generation",
+                device=device,
+                params=params,
+                samples_s=samples,
+                median_s=median,
+                iqr_s=iqr,
+                calls_per_sample=1,
+                size=size,
+                correct=correct,
+                note="seconds per request (TTFT, TPOT) or per run",
+            )
+        )
+
+    greedy = generation.GenerationConfig(max_new_tokens=NEW_TOKENS)
+    for n in CONTEXTS.get(profile, CONTEXTS["ci"]):
+        prompt = torch.randint(0, config.vocab_size, (1, n), generator=torch.Generator().manual_seed(n))
+        expected = generation.generate(weights, prompt, greedy).sequences
+        ttft, tpot, correct = [], [], True
+        for _ in range(rounds):
+            out, start, instants = timed_run(lambda on_token, p=prompt: generate(weights, p, greedy, on_token=on_token))
+            metrics = serving_metrics(start, instants, batch=1)
+            ttft.append(metrics.ttft_s)
+            tpot.append(metrics.tpot_s or 0.0)
+            correct = correct and torch.equal(out.sequences, expected)
+        params = {"context": n, "batch": 1, "new_tokens": NEW_TOKENS, "dtype": "float32", **BENCH_CONFIG_KW}
+        row("generation.ttft", ttft, params, size=n, correct=correct)
+        row("generation.tpot", tpot, params, size=n, correct=correct)
+
+    for batch in BATCHES.get(profile, BATCHES["ci"]):
+        prompt = torch.randint(0, config.vocab_size, (batch, 64), generator=torch.Generator().manual_seed(batch))
+        expected = generation.generate(weights, prompt, greedy).sequences
+        walls, correct = [], True
+        for _ in range(rounds):
+            out, start, instants = timed_run(lambda on_token, p=prompt: generate(weights, p, greedy, on_token=on_token))
+            walls.append(instants[-1] - start)
+            correct = correct and torch.equal(out.sequences, expected)
+        median = sorted(walls)[len(walls) // 2]
+        row(
+            "generation.throughput",
+            walls,
+            {"batch": batch, "context": 64, "new_tokens": NEW_TOKENS, "tokens_per_s": batch * NEW_TOKENS / median},
+            size=batch,
+            correct=correct,
+        )
+
+    cache_state = adapter.operation("cache_after_prefill")
+    runner = adapter.operation("decode_step_runner")
+    if cache_state is not None:
+        for n in CONTEXTS.get(profile, CONTEXTS["ci"]):
+            prompt = torch.randint(0, config.vocab_size, (1, n), generator=torch.Generator().manual_seed(n))
+            measured = cache_state(weights, prompt).nbytes
+            formula = kv_cache.expected_cache_bytes(
+                layers=config.num_layers,
+                batch=1,
+                kv_heads=config.num_kv_heads,
+                positions=n,
+                head_dim=config.head_dim,
+                dtype=torch.float32,
+            )
+            row(
+                "kv_cache.memory",
+                [0.0],
+                {
+                    "context": n,
+                    "cache_bytes": measured,
+                    "formula_bytes": formula,
+                    "weight_bytes": weight_bytes(weights.params),
+                },
+                size=n,
+                correct=measured == formula,
+            )
+    if runner is not None:
+        sizes = CONTEXTS.get(profile, CONTEXTS["ci"])
+        contexts = {
+            n: torch.randint(0, config.vocab_size, (1, n), generator=torch.Generator().manual_seed(n)) for n in sizes
+        }
+        for use_cache in (True, False):
+            samples = time_ladder({n: runner(weights, ids, use_cache=use_cache) for n, ids in contexts.items()}, policy)
+            fit = fit_exponent(sizes, samples, statistic="min")
+            for n, values in zip(sizes, samples, strict=True):
+                row(
+                    "kv_cache.decode_step" + ("" if use_cache else "_no_cache"),
+                    values,
+                    {"context": n, "exponent": round(fit.exponent, 3), "exponent_ci": [round(v, 3) for v in fit.ci]},
+                    size=n,
+                    correct=None,
+                )
+    return results

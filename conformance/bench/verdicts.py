@@ -44,6 +44,10 @@ BENCHMARK_CLAUSES: dict[str, str] = {
     "vision.patch_embedding": "VIS-PATCH-01",
     "vision.vit_classify": "VIS-POOL-01",
     "audio.log_mel": "AUD-FEAT-01",
+    "generation.ttft": "GEN-GREEDY-01",
+    "generation.tpot": "GEN-GREEDY-01",
+    "generation.throughput": "GEN-GREEDY-01",
+    "kv_cache.memory": "KV-SIZE-01",
 }
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from specformer.conformance.bench.attention import attention_benchmarks
 from specformer.conformance.bench.frontends import audio_benchmarks, vision_benchmarks
+from specformer.conformance.bench.generation import generation_benchmarks
 from specformer.conformance.bench.losses import loss_benchmarks
 from specformer.conformance.bench.models import models_benchmarks, objectives_benchmarks
 from specformer.conformance.bench.sampling import sampling_benchmarks
@@ -36,6 +37,7 @@ BENCHMARKS = {
     "models": models_benchmarks,
     "vision": vision_benchmarks,
     "audio": audio_benchmarks,
+    "generation": generation_benchmarks,
 }
 
 
