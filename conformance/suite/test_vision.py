@@ -68,7 +68,10 @@ def test_patch_embedding_is_one_linear_map_per_patch(adapter, kind, shape, patch
     op = require(adapter, "patch_embedding")
     images = image(kind, *shape, seed=1)
     weight, bias = _patch_weights(2, dim, shape[1], patch)
-    actual = op(layout(images.float(), how), weight.float(), bias.float())
+    given = layout(images.float(), how)
+    actual = op(given, weight.float(), bias.float())
+    if not torch.equal(given, images.float()):
+        fail("patch_embedding changed its input images", kind=kind, shape=shape)
     with annotate(kind=kind, shape=shape, patch=patch, dim=dim, layout=how):
         assert_close(
             actual,
@@ -264,6 +267,21 @@ def test_encoder_output(adapter, config: ViTConfig, kind: str, how: str) -> None
             ref.vit_encode(images.float(), weights.to(torch.float32)),
             what="ViT encoder output (after the final LayerNorm)",
         )
+
+
+@clause("VIS-ENC-01")
+def test_repeated_and_interleaved_calls_agree(adapter) -> None:
+    op = require(adapter, "vit_encode")
+    first, second = _vit(40).to(torch.float32), _vit(41).to(torch.float32)
+    images = image("random", 2, 3, 16, 16, seed=42).float()
+    a1, b1, a2 = op(images, first), op(images, second), op(images, first)
+    if not torch.equal(a1, a2):
+        fail(
+            f"vit_encode gave another answer for the same weights after a call with other weights "
+            f"(max difference {max_abs_error(a2, a1.double()):.3g})"
+        )
+    if torch.equal(a1, b1):
+        fail("vit_encode gave the same answer for two different sets of weights")
 
 
 @clause("VIS-POOL-01")
