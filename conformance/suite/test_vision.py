@@ -247,8 +247,13 @@ SMALL = ViTConfig()  # 16x16 images, 4x4 patches, D 16, 2 layers
 WIDE = ViTConfig(image_size=224, patch_size=16, hidden_size=32, num_hidden_layers=1, intermediate_size=64)
 
 
-def _vit(seed: int, config: ViTConfig = SMALL) -> ViTWeights:
-    return ViTWeights.random(config, torch.Generator().manual_seed(seed))
+def _vit(seed: int, config: ViTConfig = SMALL, *, distilled: bool = False) -> ViTWeights:
+    return ViTWeights.random(config, torch.Generator().manual_seed(seed), distilled=distilled)
+
+
+def _classifier_weights(adapter, seed: int, config: ViTConfig = SMALL) -> ViTWeights:
+    """Weights for the adapter's pooling: DeiT's variant needs the distillation token and head."""
+    return _vit(seed, config, distilled=adapter.variant("VIS-POOL-01") == "deit-average")
 
 
 @clause("VIS-ENC-01")
@@ -289,7 +294,7 @@ def test_repeated_and_interleaved_calls_agree(adapter) -> None:
 def test_classifier_reads_the_pooled_state(adapter, config: ViTConfig, kind: str) -> None:
     op = require(adapter, "vit_classify")
     pooling = adapter.variant("VIS-POOL-01")
-    weights = _vit(22, config)
+    weights = _classifier_weights(adapter, 22, config)
     images = image(kind, 3, 3, config.image_size, config.image_size, seed=23)
     with annotate(config=config, kind=kind, pooling=pooling):
         assert_close(
@@ -309,7 +314,8 @@ def _check_permutation(adapter, weights: ViTWeights, order: torch.Tensor, *, wit
     permuted = weights
     if with_positions:
         table = weights.state["vit.embeddings.position_embeddings"]  # (1, 1 + N, D)
-        moved = torch.cat([table[:, :1], table[:, 1:][:, order]], dim=1)
+        prefix = weights.prefix_tokens  # [CLS] (and DeiT's distillation token) stay in front
+        moved = torch.cat([table[:, :prefix], table[:, prefix:][:, order]], dim=1)
         permuted = weights.replace(vit__embeddings__position_embeddings=moved)
     original = op(images.float(), weights.to(torch.float32))
     changed = op(permuted_images.float(), permuted.to(torch.float32))
@@ -325,7 +331,7 @@ def _check_permutation(adapter, weights: ViTWeights, order: torch.Tensor, *, wit
 @clause("VIS-POOL-02")
 @pytest.mark.parametrize("seed", [26, 27])
 def test_without_positions_the_patch_order_does_not_matter(adapter, seed: int) -> None:
-    weights = _vit(seed)
+    weights = _classifier_weights(adapter, seed)
     weights = weights.replace(
         vit__embeddings__position_embeddings=torch.zeros_like(weights.state["vit.embeddings.position_embeddings"])
     )
@@ -337,7 +343,7 @@ def test_without_positions_the_patch_order_does_not_matter(adapter, seed: int) -
 @pytest.mark.parametrize("seed", [28, 29])
 def test_patches_and_positions_permuted_together(adapter, seed: int) -> None:
     order = torch.randperm(16, generator=torch.Generator().manual_seed(seed))
-    _check_permutation(adapter, _vit(seed), order, with_positions=True)
+    _check_permutation(adapter, _classifier_weights(adapter, seed), order, with_positions=True)
 
 
 def _convnext_case(seed: int, shape: tuple[int, int, int, int], classes: int = 5):
