@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-POOLINGS = ("cls", "mean")
+POOLINGS = ("cls", "mean", "deit-average")
 RESAMPLINGS = ("bicubic", "bicubic-antialias", "scale-factor")
 
 
@@ -198,7 +198,9 @@ class ViTWeights:
     state: dict[str, torch.Tensor]
 
     @classmethod
-    def random(cls, config: ViTConfig, generator: torch.Generator) -> ViTWeights:
+    def random(cls, config: ViTConfig, generator: torch.Generator, *, distilled: bool = False) -> ViTWeights:
+        """Random weights; `distilled` adds DeiT's distillation token (one more position row) and
+        its classifier, with transformers' DeiT names mapped onto the ViT ones (`vit.` prefix)."""
         D, inner, K = config.hidden_size, config.intermediate_size, config.num_labels
         C, P = config.num_channels, config.patch_size
         h0, w0 = config.grid
@@ -206,9 +208,10 @@ class ViTWeights:
         def draw(*shape: int, scale: float = 0.3) -> torch.Tensor:
             return scale * torch.randn(*shape, generator=generator, dtype=torch.float64)
 
+        prefix_tokens = 2 if distilled else 1
         state = {
             "vit.embeddings.cls_token": draw(1, 1, D, scale=1.0),
-            "vit.embeddings.position_embeddings": draw(1, 1 + h0 * w0, D, scale=1.0),
+            "vit.embeddings.position_embeddings": draw(1, prefix_tokens + h0 * w0, D, scale=1.0),
             "vit.embeddings.patch_embeddings.projection.weight": draw(D, C, P, P, scale=(C * P * P) ** -0.5),
             "vit.embeddings.patch_embeddings.projection.bias": draw(D, scale=0.1),
         }
@@ -228,7 +231,20 @@ class ViTWeights:
         state["vit.layernorm.bias"] = draw(D, scale=0.2)
         state["classifier.weight"] = draw(K, D, scale=D**-0.5)
         state["classifier.bias"] = draw(K, scale=0.1)
+        if distilled:
+            state["vit.embeddings.distillation_token"] = draw(1, 1, D, scale=1.0)
+            state["distillation_classifier.weight"] = draw(K, D, scale=D**-0.5)
+            state["distillation_classifier.bias"] = draw(K, scale=0.1)
         return cls(config, state)
+
+    @property
+    def distilled(self) -> bool:
+        return "vit.embeddings.distillation_token" in self.state
+
+    @property
+    def prefix_tokens(self) -> int:
+        """Tokens before the patches: [CLS], and DeiT's distillation token when present."""
+        return 2 if self.distilled else 1
 
     def to(self, dtype: torch.dtype) -> ViTWeights:
         return ViTWeights(self.config, {k: v.to(dtype) for k, v in self.state.items()})
@@ -246,6 +262,24 @@ class ViTWeights:
             s["vit.embeddings.position_embeddings"][0],
             self.config.grid,
         )
+
+
+def _embed(images: torch.Tensor, weights: ViTWeights) -> torch.Tensor:
+    """ViT's embeddings, or DeiT's: [CLS], the distillation token, patches, plus positions."""
+    if not weights.distilled:
+        return vit_embeddings(images, weights.embedding_weights())  # (B, 1 + N, D)
+    s = weights.state
+    grid = _check_images(images, weights.config.num_channels, weights.config.patch_size)
+    if grid != weights.config.grid:
+        raise ValueError(f"image grid {grid} differs from the position table's {weights.config.grid}")
+    tokens = patch_embedding(
+        images,
+        s["vit.embeddings.patch_embeddings.projection.weight"],
+        s["vit.embeddings.patch_embeddings.projection.bias"],
+    )  # (B, N, D)
+    B, _, D = tokens.shape
+    prefix = torch.cat([s["vit.embeddings.cls_token"], s["vit.embeddings.distillation_token"]], dim=1)  # (1, 2, D)
+    return torch.cat([prefix.expand(B, 2, D), tokens], dim=1) + s["vit.embeddings.position_embeddings"]  # (B, 2 + N, D)
 
 
 def _self_attention(x: torch.Tensor, state: dict[str, torch.Tensor], prefix: str, heads: int) -> torch.Tensor:
@@ -271,7 +305,7 @@ def vit_encode(images: torch.Tensor, weights: ViTWeights) -> torch.Tensor:
     """
     config, s = weights.config, weights.state
     D, eps = config.hidden_size, config.layer_norm_eps
-    x = vit_embeddings(images, weights.embedding_weights())  # (B, T, D)
+    x = _embed(images, weights)  # (B, T, D)
     for i in range(config.num_hidden_layers):
         p = f"vit.layers.{i}."
         normed = F.layer_norm(x, (D,), s[p + "layernorm_before.weight"], s[p + "layernorm_before.bias"], eps)
@@ -282,16 +316,16 @@ def vit_encode(images: torch.Tensor, weights: ViTWeights) -> torch.Tensor:
     return F.layer_norm(x, (D,), s["vit.layernorm.weight"], s["vit.layernorm.bias"], eps)  # (B, T, D)
 
 
-def pool(hidden: torch.Tensor, pooling: str = "cls") -> torch.Tensor:
-    """(B, 1 + N, D) -> (B, D): [CLS] (index 0) or the mean of the patch tokens ([CLS] excluded).
+def pool(hidden: torch.Tensor, pooling: str = "cls", prefix_tokens: int = 1) -> torch.Tensor:
+    """(B, prefix + N, D) -> (B, D): [CLS] (index 0) or the mean of the patch tokens (prefix excluded).
 
     Clauses: VIS-POOL-01.
     """
     if pooling == "cls":
         return hidden[:, 0]
     if pooling == "mean":
-        return hidden[:, 1:].mean(dim=1)
-    raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}; got {pooling!r}")
+        return hidden[:, prefix_tokens:].mean(dim=1)
+    raise ValueError(f"pooling must be one of cls, mean (deit-average needs vit_classify); got {pooling!r}")
 
 
 def vit_classify(images: torch.Tensor, weights: ViTWeights, *, pooling: str = "cls") -> torch.Tensor:
@@ -299,8 +333,20 @@ def vit_classify(images: torch.Tensor, weights: ViTWeights, *, pooling: str = "c
 
     Clauses: VIS-POOL-01, VIS-POOL-02, VIS-POOL-03.
     """
-    pooled = pool(vit_encode(images, weights), pooling)  # (B, D)
-    return F.linear(pooled, weights.state["classifier.weight"], weights.state["classifier.bias"])  # (B, K)
+    s = weights.state
+    hidden = vit_encode(images, weights)  # (B, T, D)
+    if pooling == "deit-average":
+        if not weights.distilled:
+            raise ValueError(
+                "pooling='deit-average' needs weights with a distillation token (ViTWeights.random(distilled=True))"
+            )
+        cls_logits = F.linear(hidden[:, 0], s["classifier.weight"], s["classifier.bias"])
+        distillation_logits = F.linear(
+            hidden[:, 1], s["distillation_classifier.weight"], s["distillation_classifier.bias"]
+        )
+        return (cls_logits + distillation_logits) / 2  # (B, K)
+    pooled = pool(hidden, pooling, weights.prefix_tokens)  # (B, D)
+    return F.linear(pooled, s["classifier.weight"], s["classifier.bias"])  # (B, K)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 
 from specformer.conformance.adapters.from_reference import PerModel
+from specformer.conformance.adapters.protocols import Capabilities
 from specformer.reference.vision import ConvNextHeadWeights, ViTEmbeddingWeights, ViTWeights
 
 
@@ -139,3 +140,52 @@ class HFVision:
         )
         arrays = [image.numpy() for image in images]  # (H, W, C) uint8 each
         return processor(arrays, return_tensors="pt", input_data_format="channels_last")["pixel_values"]
+
+
+class HFDeiT:
+    """DeiT through transformers' `DeiTForImageClassificationWithTeacher`: variant `deit-average`
+    of VIS-POOL-01 (the mean of the [CLS] and distillation heads). Only `vit_classify`; load it as
+    `specformer.conformance.adapters.hf_vision:HFDeiT`. The reference's distilled ViTWeights map
+    onto DeiT's names: `vit.` -> `deit.`, `classifier.` -> `cls_classifier.`."""
+
+    name = "hf-deit"
+    capabilities = Capabilities(
+        families=frozenset({"vision"}),
+        dtypes=(torch.float32,),
+        devices=("cpu",),
+        variants={"VIS-POOL-01": "deit-average"},
+    )
+    expectations_file = None
+
+    def __init__(self) -> None:
+        import transformers
+
+        self.description = f"transformers {transformers.__version__} DeiTForImageClassificationWithTeacher"
+
+    def vit_classify(self, images: torch.Tensor, weights: ViTWeights) -> torch.Tensor:
+        import transformers
+
+        c = weights.config
+        config = transformers.DeiTConfig(
+            image_size=c.image_size,
+            patch_size=c.patch_size,
+            num_channels=c.num_channels,
+            hidden_size=c.hidden_size,
+            num_hidden_layers=c.num_hidden_layers,
+            num_attention_heads=c.num_attention_heads,
+            intermediate_size=c.intermediate_size,
+            num_labels=c.num_labels,
+            layer_norm_eps=c.layer_norm_eps,
+            hidden_dropout_prob=0.0,
+            attention_probs_dropout_prob=0.0,
+        )
+        model = transformers.DeiTForImageClassificationWithTeacher(config)
+
+        def rename(key: str) -> str:
+            if key.startswith("vit."):
+                return "deit." + key.removeprefix("vit.")
+            return "cls_" + key if key.startswith("classifier.") else key
+
+        model.load_state_dict({rename(k): v for k, v in weights.state.items()}, strict=True)
+        with torch.no_grad():
+            return model.eval()(images).logits

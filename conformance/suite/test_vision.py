@@ -68,7 +68,10 @@ def test_patch_embedding_is_one_linear_map_per_patch(adapter, kind, shape, patch
     op = require(adapter, "patch_embedding")
     images = image(kind, *shape, seed=1)
     weight, bias = _patch_weights(2, dim, shape[1], patch)
-    actual = op(layout(images.float(), how), weight.float(), bias.float())
+    given = layout(images.float(), how)
+    actual = op(given, weight.float(), bias.float())
+    if not torch.equal(given, images.float()):
+        fail("patch_embedding changed its input images", kind=kind, shape=shape)
     with annotate(kind=kind, shape=shape, patch=patch, dim=dim, layout=how):
         assert_close(
             actual,
@@ -244,8 +247,13 @@ SMALL = ViTConfig()  # 16x16 images, 4x4 patches, D 16, 2 layers
 WIDE = ViTConfig(image_size=224, patch_size=16, hidden_size=32, num_hidden_layers=1, intermediate_size=64)
 
 
-def _vit(seed: int, config: ViTConfig = SMALL) -> ViTWeights:
-    return ViTWeights.random(config, torch.Generator().manual_seed(seed))
+def _vit(seed: int, config: ViTConfig = SMALL, *, distilled: bool = False) -> ViTWeights:
+    return ViTWeights.random(config, torch.Generator().manual_seed(seed), distilled=distilled)
+
+
+def _classifier_weights(adapter, seed: int, config: ViTConfig = SMALL) -> ViTWeights:
+    """Weights for the adapter's pooling: DeiT's variant needs the distillation token and head."""
+    return _vit(seed, config, distilled=adapter.variant("VIS-POOL-01") == "deit-average")
 
 
 @clause("VIS-ENC-01")
@@ -266,12 +274,27 @@ def test_encoder_output(adapter, config: ViTConfig, kind: str, how: str) -> None
         )
 
 
+@clause("VIS-ENC-01")
+def test_repeated_and_interleaved_calls_agree(adapter) -> None:
+    op = require(adapter, "vit_encode")
+    first, second = _vit(40).to(torch.float32), _vit(41).to(torch.float32)
+    images = image("random", 2, 3, 16, 16, seed=42).float()
+    a1, b1, a2 = op(images, first), op(images, second), op(images, first)
+    if not torch.equal(a1, a2):
+        fail(
+            f"vit_encode gave another answer for the same weights after a call with other weights "
+            f"(max difference {max_abs_error(a2, a1.double()):.3g})"
+        )
+    if torch.equal(a1, b1):
+        fail("vit_encode gave the same answer for two different sets of weights")
+
+
 @clause("VIS-POOL-01")
 @pytest.mark.parametrize(("config", "kind"), [(SMALL, "random"), (SMALL, "bright-patch"), (WIDE, "gradient")])
 def test_classifier_reads_the_pooled_state(adapter, config: ViTConfig, kind: str) -> None:
     op = require(adapter, "vit_classify")
     pooling = adapter.variant("VIS-POOL-01")
-    weights = _vit(22, config)
+    weights = _classifier_weights(adapter, 22, config)
     images = image(kind, 3, 3, config.image_size, config.image_size, seed=23)
     with annotate(config=config, kind=kind, pooling=pooling):
         assert_close(
@@ -291,7 +314,8 @@ def _check_permutation(adapter, weights: ViTWeights, order: torch.Tensor, *, wit
     permuted = weights
     if with_positions:
         table = weights.state["vit.embeddings.position_embeddings"]  # (1, 1 + N, D)
-        moved = torch.cat([table[:, :1], table[:, 1:][:, order]], dim=1)
+        prefix = weights.prefix_tokens  # [CLS] (and DeiT's distillation token) stay in front
+        moved = torch.cat([table[:, :prefix], table[:, prefix:][:, order]], dim=1)
         permuted = weights.replace(vit__embeddings__position_embeddings=moved)
     original = op(images.float(), weights.to(torch.float32))
     changed = op(permuted_images.float(), permuted.to(torch.float32))
@@ -307,7 +331,7 @@ def _check_permutation(adapter, weights: ViTWeights, order: torch.Tensor, *, wit
 @clause("VIS-POOL-02")
 @pytest.mark.parametrize("seed", [26, 27])
 def test_without_positions_the_patch_order_does_not_matter(adapter, seed: int) -> None:
-    weights = _vit(seed)
+    weights = _classifier_weights(adapter, seed)
     weights = weights.replace(
         vit__embeddings__position_embeddings=torch.zeros_like(weights.state["vit.embeddings.position_embeddings"])
     )
@@ -319,7 +343,7 @@ def test_without_positions_the_patch_order_does_not_matter(adapter, seed: int) -
 @pytest.mark.parametrize("seed", [28, 29])
 def test_patches_and_positions_permuted_together(adapter, seed: int) -> None:
     order = torch.randperm(16, generator=torch.Generator().manual_seed(seed))
-    _check_permutation(adapter, _vit(seed), order, with_positions=True)
+    _check_permutation(adapter, _classifier_weights(adapter, seed), order, with_positions=True)
 
 
 def _convnext_case(seed: int, shape: tuple[int, int, int, int], classes: int = 5):
