@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -590,3 +591,55 @@ def _improvable(running_scores: torch.Tensor, finished: list, length: int, confi
         length = config.max_new_tokens  # the longest a running beam can become
     best_possible = float(running_scores[0]) / length**config.length_penalty
     return best_possible > finished[-1][0]
+
+
+# ---------------------------------------------------------------------------------------
+# Serving metrics (GEN-MET): what TTFT, TPOT, throughput and weight memory mean
+
+
+@dataclass(frozen=True)
+class ServingMetrics:
+    """TTFT, TPOT, end-to-end time and throughput of one generation request (spec/generation.md)."""
+
+    batch: int
+    generated_per_row: int  # N: generation steps that produced tokens
+    ttft_s: float
+    tpot_s: float | None
+    e2e_s: float
+    throughput_tokens_per_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def serving_metrics(start: float, token_times: list[float], batch: int) -> ServingMetrics:
+    """Metrics from the request start and the instant of each step's tokens.
+
+    Clauses: GEN-MET-01, GEN-MET-02, GEN-MET-03.
+
+    >>> m = serving_metrics(0.0, [0.5, 0.6, 0.7], batch=2)
+    >>> m.ttft_s, round(m.tpot_s, 3), round(m.throughput_tokens_per_s, 3)
+    (0.5, 0.1, 8.571)
+    """
+    if not token_times:
+        raise ValueError("token_times must hold at least one instant (the first token)")
+    if any(b < a for a, b in zip([start, *token_times], token_times, strict=False)):
+        raise ValueError("token_times must be non-decreasing and not before start")
+    n = len(token_times)
+    ttft, e2e = token_times[0] - start, token_times[-1] - start
+    tpot = (e2e - ttft) / (n - 1) if n > 1 else None
+    return ServingMetrics(batch, n, ttft, tpot, e2e, batch * n / e2e if e2e > 0 else float("inf"))
+
+
+def weight_bytes(params: dict[str, Any]) -> int:
+    """Bytes of a state dict's tensors (tied tensors counted once): the weights' share of memory.
+
+    Clauses: GEN-MET-04.
+    """
+    seen, total = set(), 0
+    for tensor in params.values():
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in seen:
+            seen.add(storage.data_ptr())
+            total += storage.nbytes()
+    return total

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from specformer.conformance.bench.generation import serving_metrics, timed_run, weight_bytes
+from specformer.conformance.bench.generation import timed_run
 from specformer.conformance.bench.timer import torch_threads
 from specformer.conformance.numerics import annotate, assert_close, chi_square_p_value, fail
 from specformer.conformance.plugin import clause, not_applicable, require
@@ -25,7 +25,7 @@ from specformer.conformance.suite import generation_inputs as inputs
 from specformer.conformance.suite.generation_inputs import BASE, TINY_VOCAB
 from specformer.reference import generation as ref
 from specformer.reference import kv_cache
-from specformer.reference.generation import GenerationConfig
+from specformer.reference.generation import GenerationConfig, serving_metrics, weight_bytes
 from specformer.reference.sampling import SamplingParams
 
 DTYPES = [torch.float32, torch.float64]
