@@ -280,9 +280,21 @@ def loaded_adapters(config: pytest.Config) -> list[Any]:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # Only tests that cite a clause: another project's `adapter` fixture is its own business.
-    if "adapter" in metafunc.fixturenames and metafunc.definition.get_closest_marker("specformer_clause"):
+    if "adapter" in metafunc.fixturenames and _cites_a_clause(metafunc):
         adapters = loaded_adapters(metafunc.config)
         metafunc.parametrize("adapter", adapters, ids=[a.spec for a in adapters])
+
+
+def _cites_a_clause(metafunc: pytest.Metafunc) -> bool:
+    """The test cites a clause itself, or through the marks of its parametrized cases (the generic
+    tests of conformance/suite/test_generic.py cite each operation's clauses per case)."""
+    if metafunc.definition.get_closest_marker("specformer_clause"):
+        return True
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        cases = mark.args[1] if len(mark.args) > 1 else mark.kwargs.get("argvalues", [])
+        if any(m.name == "specformer_clause" for case in cases for m in getattr(case, "marks", ())):
+            return True
+    return False
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
