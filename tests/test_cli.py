@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -28,9 +29,8 @@ def test_unknown_family_exits_2(cli) -> None:
     from specformer.conformance.registry import families
 
     done = cli("run", "--family", "nope")
-    known = ", ".join(families())  # every family of spec/, in order (new families add themselves)
-    assert done.returncode == 2 and f"unknown family nope; known: {known}" in done.stderr
-    assert "attention, complexity, embeddings" in known
+    # every family of spec/, in order, read from the registry (new families add themselves)
+    assert done.returncode == 2 and f"unknown family nope; known: {', '.join(families())}" in done.stderr
 
 
 @pytest.mark.slow
@@ -64,7 +64,11 @@ def test_failures_exit_1_say_where_and_how_to_reproduce_and_a_crash_spares_the_r
     assert "SAMP-TOPK-01" in done.stdout
     assert "python -m pytest" in done.stdout and f"--specformer-adapter={MUTANT}" in done.stdout
     crashing, mutant = json.loads((tmp_path / "results.json").read_text())["adapters"]
-    assert "killed by signal" in crashing["load_error"]
+    # The crash is an error at the test it happened in; the tests before and after it still count.
+    assert crashing["load_error"] is None
+    crashed = [t for c in crashing["clauses"] for t in c["tests"] if t["message"].startswith("crash:")]
+    assert len(crashed) == 1 and "killed by SIGABRT" in crashed[0]["message"] and "top_k" in crashed[0]["nodeid"]
+    assert {c["id"]: c["status"] for c in crashing["clauses"]}["SAMP-TOPP-01"] == "pass"
     assert {c["id"] for c in mutant["clauses"] if c["status"] == "fail"} == {"SAMP-TOPK-01", "SAMP-TOPK-05"}
 
 
@@ -134,3 +138,96 @@ def test_bench_flags_a_wrong_answer_and_exits_1(cli) -> None:
     done = cli("bench", "--adapter", mutant, "--family", "sampling", "--profile", "quick")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "wrong answer (not a result)" in done.stdout and "sampling.top_k" in done.stdout
+
+
+# ---------------------------------------------------------------------------------------
+# User errors: one line on stderr, exit 2, before any work (in-process: nothing runs).
+
+
+@pytest.fixture
+def main_with_fixtures(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """cli.main in this process with tests/fixtures importable: (exit code, stderr lines)."""
+    from specformer.conformance.cli import main
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "fixtures"))
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the run started: a user error must stop it before any work")
+
+    monkeypatch.setattr("specformer.conformance.runner.run_suite", never)
+    monkeypatch.setattr("specformer.conformance.runner.run_benchmarks", never)
+
+    def run(*args: str) -> tuple[int, list[str]]:
+        code = main(list(args))
+        return code, capsys.readouterr().err.strip().splitlines()
+
+    return run
+
+
+def _results_file(tmp_path: Path, content: object, name: str = "r.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(content)) if not isinstance(content, bytes) else path.write_bytes(content)
+    return path
+
+
+@pytest.mark.parametrize("seconds", ["0", "-1", "nan", "inf"])
+def test_a_timeout_that_is_not_positive_is_rejected(main_with_fixtures, seconds: str) -> None:
+    code, err = main_with_fixtures("run", "--adapter", "reference", f"--timeout={seconds}")
+    assert code == 2 and err == [f"specformer: error: --timeout must be a positive number of seconds, got {seconds}"]
+
+
+def test_out_that_is_a_file_or_under_one_is_rejected_before_the_run(main_with_fixtures, tmp_path: Path) -> None:
+    file = tmp_path / "a-file"
+    file.write_text("")
+    code, err = main_with_fixtures("run", "--adapter", "reference", "--out", str(file))
+    assert code == 2 and err == [f"specformer: error: --out {file}: exists and is not a folder"]
+    code, err = main_with_fixtures("bench", "--adapter", "reference", "--out", str(file / "sub" / "dir"))
+    assert code == 2 and err == [
+        f"specformer: error: --out {file / 'sub' / 'dir'}: {file} is a file, so no folder can be made under it"
+    ]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only folders")
+def test_out_in_a_read_only_folder_is_rejected(main_with_fixtures, tmp_path: Path) -> None:
+    tmp_path.chmod(0o500)
+    try:
+        code, err = main_with_fixtures("run", "--adapter", "reference", "--out", str(tmp_path / "out"))
+    finally:
+        tmp_path.chmod(0o700)
+    assert code == 2 and err == [f"specformer: error: --out {tmp_path / 'out'}: {tmp_path} is not writable"]
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ([1, 2], "expected a JSON object (a specformer results file), got a list"),
+        ({"schema_version": 2, "adapters": []}, "missing key 'environment'"),
+        ({"schema_version": 2, "environment": {}, "profile": "ci", "adapters": [{"name": "x", "nope": 1}]}, "nope"),
+        ({"schema_version": 2, "environment": {}, "profile": "ci", "adapters": {"a": 1}}, "not a specformer"),
+        ({"schema_version": 999}, "schema_version=999 is not supported"),
+        (b"\xff\xfe not utf-8", "cannot read results file"),
+    ],
+    ids=["list", "missing-key", "unknown-field", "wrong-type", "schema-version", "encoding"],
+)
+def test_a_malformed_baseline_or_compare_file_is_one_line_naming_it(
+    main_with_fixtures, tmp_path: Path, content: object, problem: str
+) -> None:
+    path = _results_file(tmp_path, content)
+    for args in (("run", "--adapter", "reference", "--baseline", str(path)), ("compare", str(path), str(path))):
+        code, err = main_with_fixtures(*args)
+        assert code == 2 and len(err) == 1, err
+        assert str(path) in err[0] and problem in err[0], err
+
+
+@pytest.mark.parametrize(
+    ("named", "problem"),
+    [
+        ("exit_at_import:anything", "cannot import module 'exit_at_import': SystemExit: 3"),
+        ("hostile_adapters:ExitInConstructor", "constructing it failed: SystemExit: 3"),
+        ("hostile_adapters:ExpectationsFolder", "cannot be read: IsADirectoryError"),
+        ("hostile_adapters:Stub", "declares the sampling family but implements none of its operations"),
+    ],
+)
+def test_load_time_mistakes_are_exit_2_with_one_line(main_with_fixtures, named: str, problem: str) -> None:
+    code, err = main_with_fixtures("run", "--adapter", named, "--family", "sampling")
+    assert code == 2 and len(err) == 1 and problem in err[0], err
