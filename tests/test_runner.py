@@ -99,7 +99,8 @@ def test_a_crash_or_hang_is_an_error_at_its_test_and_the_run_resumes(hostile_run
     hits = _tests_with(results, cause)
     assert hits and {t["status"] for t in hits} == {ERROR}, (cause, done.stdout)
     if "timeout" not in cause:  # a slow test on a loaded machine may meet the in-process timer too
-        assert len(hits) == 1, hits
+        # one test, recorded under each clause it cites (a generic test cites several)
+        assert len({t["nodeid"] for t in hits}) == 1, hits
     assert "Flaky" not in json.dumps(results)
 
 
