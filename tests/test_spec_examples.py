@@ -17,11 +17,23 @@ from specformer.conformance.adapters import load_adapter
 from specformer.conformance.numerics import ConformanceFailure
 from specformer.conformance.registry import SpecError, parse_family, registry, spec_files
 from specformer.conformance.suite import checks
-from specformer.conformance.suite.test_sampling import check_spec_examples
+from specformer.conformance.suite.test_attention import check_spec_examples as check_attention_examples
+from specformer.conformance.suite.test_sampling import check_spec_examples as check_sampling_examples
+from specformer.conformance.suite.test_tokenizers import check_pattern_examples
 
-# The families whose suite runs their examples, and the clauses whose tests call the runner.
-RUNNERS = {"sampling": check_spec_examples}
-RUN_BY_TESTS = {"SAMP-TOPK-02", "SAMP-TOPP-01", "SAMP-TOPP-02", "SAMP-MINP-01", "SAMP-ORDER-01"}
+
+def run_sampling(adapter, clause_id: str) -> None:
+    for dtype in (torch.float32, torch.float64):
+        check_sampling_examples(adapter, clause_id, dtype)
+
+
+# The function that runs each clause's examples; the clause's own tests call the same function.
+RUNNERS = {
+    **dict.fromkeys(["SAMP-TOPK-02", "SAMP-TOPP-01", "SAMP-TOPP-02", "SAMP-MINP-01", "SAMP-ORDER-01"], run_sampling),
+    "ATTN-CAUSAL-02": check_attention_examples,
+    **dict.fromkeys(["TOK-BL-03", "TOK-BL-04"], check_pattern_examples),
+}
+RUN_BY_TESTS = set(RUNNERS)
 
 
 def with_examples() -> list[str]:
@@ -33,9 +45,7 @@ def test_every_examples_block_is_parsed_and_run_by_its_family() -> None:
     clauses = with_examples()
     assert blocks >= len(clauses) >= 5
     assert sum(len(registry()[c].examples) for c in clauses) >= 20
-    for clause_id in clauses:
-        assert registry()[clause_id].family in RUNNERS, clause_id
-    assert set(clauses) == RUN_BY_TESTS, "a clause's test must call check_spec_examples for its examples"
+    assert set(clauses) == RUN_BY_TESTS, "a clause with examples needs its runner here and a test that calls it"
 
 
 @pytest.mark.parametrize("clause_id", sorted(RUN_BY_TESTS))
@@ -50,24 +60,29 @@ def test_the_reference_passes_every_example_it_declares(clause_id: str, monkeypa
         return clauses
 
     monkeypatch.setattr(checks, "registry", counting_registry)
-    for dtype in (torch.float32, torch.float64):
-        RUNNERS[registry()[clause_id].family](reference, clause_id, dtype)
+    RUNNERS[clause_id](reference, clause_id)
     assert attempted[clause_id] > 0
 
 
-def test_a_wrong_example_fails() -> None:
+@pytest.mark.parametrize(
+    ("clause_id", "wrong", "message"),
+    [
+        ("SAMP-TOPP-01", {"kept": [0]}, r"spec example sampling\.md:\d+: top_p"),
+        ("ATTN-CAUSAL-02", {"visible": [[0], [0, 1, 2, 3]]}, r"spec example attention\.md:\d+: causal L=2 S=4"),
+        ("TOK-BL-03", {"chunks": ["I", "'LL"]}, r"gpt2 chunks of \"I'LL\" \(spec example\)"),
+    ],
+)
+def test_a_wrong_example_fails(clause_id: str, wrong: dict, message: str) -> None:
     reference = load_adapter("reference")
-    clause = registry()["SAMP-TOPP-01"]
-    first = clause.examples[0]
-    wrong = dataclasses.replace(first, data={**first.data, "kept": [0]})
-    broken = dataclasses.replace(clause, examples=[wrong])
-    original = registry()["SAMP-TOPP-01"]
+    original = registry()[clause_id]
+    first = original.examples[0]
+    broken = dataclasses.replace(original, examples=[dataclasses.replace(first, data={**first.data, **wrong})])
     try:
-        registry()["SAMP-TOPP-01"] = broken
-        with pytest.raises(ConformanceFailure, match=r"spec example sampling\.md:\d+: top_p"):
-            check_spec_examples(reference, "SAMP-TOPP-01", torch.float64)
+        registry()[clause_id] = broken
+        with pytest.raises(ConformanceFailure, match=message):
+            RUNNERS[clause_id](reference, clause_id)
     finally:
-        registry()["SAMP-TOPP-01"] = original
+        registry()[clause_id] = original
 
 
 def test_topp_01_example_is_the_one_in_the_prose() -> None:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from specformer.conformance.numerics import annotate, assert_close, fail
 from specformer.conformance.plugin import clause, not_applicable, require
-from specformer.conformance.suite.checks import expect_value_error, use_dtype
+from specformer.conformance.suite.checks import expect_value_error, spec_examples, use_dtype
 from specformer.conformance.suite.strategies import DTYPES
 from specformer.reference import attention as ref
 from specformer.reference import local as ref_local
@@ -206,6 +206,33 @@ def test_causal_query_never_sees_the_future(adapter, position: int) -> None:
     check_against_reference(
         adapter, case, working_dtype(adapter), "causal attention", mask=torch.ones(8, 8, dtype=torch.bool).tril()
     )
+
+
+def check_spec_examples(adapter, clause_id: str) -> None:
+    """Run the clause's worked examples from spec/attention.md: which keys each query sees.
+
+    Zero queries give every visible key the same weight, and identity values make output `i` that
+    weight on each key, so the keys with a positive weight are the keys query `i` sees.
+    """
+    applying = spec_examples(adapter, clause_id)
+    op = require(adapter, "attention")
+    dtype = working_dtype(adapter)
+    for example in applying:
+        data = example.data
+        length, keys = data["length"], data["keys"]
+        query = torch.zeros(1, 1, length, keys, dtype=dtype)  # (B, H, L, D) with D = S
+        key = torch.zeros(1, 1, keys, keys, dtype=dtype)  # (B, H, S, D)
+        value = torch.eye(keys, dtype=dtype).view(1, 1, keys, keys)  # (B, H, S, S): value j is one-hot at j
+        weights = op(query, key, value, causal=True)[0, 0]  # (L, S)
+        visible = [torch.nonzero(weights[i] > 0).flatten().tolist() for i in range(length)]
+        if visible != data["visible"]:
+            what = f"spec example {example.source}: causal L={length} S={keys}"
+            fail(f"{what}: queries see keys {visible}, expected {data['visible']}", visible=visible)
+
+
+@clause("ATTN-CAUSAL-02")
+def test_causal_alignment_spec_examples(adapter) -> None:
+    check_spec_examples(adapter, "ATTN-CAUSAL-02")
 
 
 @clause("ATTN-CAUSAL-02")
