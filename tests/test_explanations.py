@@ -12,7 +12,10 @@ import pytest
 from specformer.conformance.adapters import LoadedAdapter
 from specformer.conformance.adapters.reference import ReferenceAdapter
 from specformer.conformance.mutants import tokenizers as mutants
-from specformer.conformance.suite import test_tokenizers as suite
+from specformer.conformance.suite import test_tokenizers_byte_bpe as byte_bpe_suite
+from specformer.conformance.suite import test_tokenizers_sentencepiece as sentencepiece_suite
+from specformer.conformance.suite import test_tokenizers_wordpiece as wordpiece_suite
+from specformer.conformance.suite import tokenizer_checks
 from specformer.conformance.suite import tokenizer_inputs as inputs
 from specformer.reference.tokenizers.byte_bpe import ByteLevelBPE
 
@@ -47,13 +50,13 @@ def _bpe() -> ByteLevelBPE:
 def test_byte_level_differences_are_attributed_to_their_cause(bug: type, text: str) -> None:
     adapter, model = _adapter(bug()), _bpe()
     assert adapter.operation("bpe_encode")(model, text) != model.encode(text), "the case must differ"
-    assert suite._bpe_explanation(adapter, model, text) in bug.breaks
+    assert byte_bpe_suite._bpe_explanation(adapter, model, text) in bug.breaks
 
 
 def test_special_spellings_left_as_text_are_not_blamed_on_specials() -> None:
     """A special spelling in the text does not decide the attribution when no special id came out."""
     adapter, model = _adapter(mutants.MergesAcrossChunks()), _bpe()
-    assert suite._bpe_explanation(adapter, model, "hi <s>") == "TOK-BL-05"
+    assert byte_bpe_suite._bpe_explanation(adapter, model, "hi <s>") == "TOK-BL-05"
 
 
 @pytest.mark.parametrize(
@@ -65,10 +68,12 @@ def test_special_spellings_left_as_text_are_not_blamed_on_specials() -> None:
 )
 def test_wordpiece_differences_are_attributed_to_their_cause(bug: type, text: str, tokens: list[str]) -> None:
     adapter = _adapter(bug())
-    model = inputs.wordpiece_model(tokens, normalizer=suite.bert_config(adapter))
+    model = inputs.wordpiece_model(tokens, normalizer=tokenizer_checks.bert_config(adapter))
     policy = adapter.variant("TOK-SPECIAL-02")
-    assert adapter.operation("wordpiece_encode")(model, text) != suite._wordpiece_reference(model, text, policy)
-    assert suite._wordpiece_explanation(adapter, model, text) in bug.breaks
+    assert adapter.operation("wordpiece_encode")(model, text) != tokenizer_checks.wordpiece_reference(
+        model, text, policy
+    )
+    assert wordpiece_suite._wordpiece_explanation(adapter, model, text) in bug.breaks
 
 
 def test_sentencepiece_control_spellings_are_attributed_to_their_clause() -> None:
@@ -76,4 +81,4 @@ def test_sentencepiece_control_spellings_are_attributed_to_their_clause() -> Non
     model = inputs.sentencepiece_model([(c, -1.0) for c in "<>/sunkpadx"], byte_fallback=True)
     text = "x<s>x"
     assert adapter.operation("sentencepiece_encode")(model, text) != inputs.reference_sentencepiece(model).encode(text)
-    assert suite._sentencepiece_explanation(adapter, model, text) in mutants.ControlSymbolsMatched.breaks
+    assert sentencepiece_suite._sentencepiece_explanation(adapter, model, text) in mutants.ControlSymbolsMatched.breaks

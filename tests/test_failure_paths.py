@@ -16,10 +16,9 @@ import torch
 from specformer.conformance import evidence as noted
 from specformer.conformance import numerics
 from specformer.conformance.numerics import ConformanceFailure
-from specformer.conformance.suite import checks
+from specformer.conformance.suite import checks, tokenizer_checks
 from specformer.conformance.suite import test_attention as attention_suite
 from specformer.conformance.suite import test_sampling as sampling_suite
-from specformer.conformance.suite import test_tokenizers as tokenizers_suite
 
 
 def _raise(exc: Exception):
@@ -131,7 +130,7 @@ def test_attention_assert_same_failure_paths() -> None:
 
 
 def test_tokenizers_check_cuts_long_values() -> None:
-    failure = _fails(lambda: tokenizers_suite.check(list(range(100)), [], "ids", seed=1), "100 items")
+    failure = _fails(lambda: tokenizer_checks.check(list(range(100)), [], "ids", seed=1), "100 items")
     assert failure.evidence == {"seed": 1}
 
 
@@ -146,7 +145,7 @@ def test_tokenizers_agreement_failure_names_the_explanation() -> None:
         return [ord(c) for c in text] if text != "bc" else [98]
 
     failure = _fails(
-        lambda: tokenizers_suite.check_agreement(
+        lambda: tokenizer_checks.check_agreement(
             request, "vocab", texts, [[ord(c) for c in t] for t in texts], actual, lambda t: "TOK-X-01"
         ),
         "vocab: 2 of 3 strings differ",
@@ -161,7 +160,7 @@ def test_tokenizers_agreement_failure_names_the_explanation() -> None:
 def test_tokenizers_agreement_survives_an_explanation_that_raises() -> None:
     request = SimpleNamespace(node=SimpleNamespace(user_properties=[]))
     _fails(
-        lambda: tokenizers_suite.check_agreement(
+        lambda: tokenizer_checks.check_agreement(
             request, "vocab", ["a"], [[1]], lambda t: [2], _raise_with_argument(KeyError("x"))
         ),
         "(explained by raised KeyError",
@@ -181,7 +180,7 @@ def test_every_case_reports_each_failing_case() -> None:
             for text in ("a", "b", "c"):
                 with cases.case(repr(text)):
                     if text != "b":
-                        tokenizers_suite.check([0], [1], f"encode({text!r})", seed=2)
+                        tokenizer_checks.check([0], [1], f"encode({text!r})", seed=2)
 
     failure = _fails(table, "ids: 2 of 3 cases fail: encode('a'): got [0]", "| encode('c'): got [0]")
     assert [c["case"] for c in failure.evidence["failing_cases"]] == ["'a'", "'c'"]

@@ -19,7 +19,7 @@ from specformer.conformance.registry import SpecError, parse_family, registry, s
 from specformer.conformance.suite import checks
 from specformer.conformance.suite.test_attention import check_spec_examples as check_attention_examples
 from specformer.conformance.suite.test_sampling import check_spec_examples as check_sampling_examples
-from specformer.conformance.suite.test_tokenizers import check_pattern_examples
+from specformer.conformance.suite.test_tokenizers_byte_bpe import check_pattern_examples
 
 
 def run_sampling(adapter, clause_id: str) -> None:

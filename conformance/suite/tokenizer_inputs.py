@@ -1,5 +1,5 @@
-"""Inputs for test_tokenizers.py: real vocabularies, models trained in memory, hand-written models,
-the corpus split by Unicode-version dependence, and Hypothesis strategies.
+"""Inputs for the tokenizer suite (test_tokenizers*.py): real vocabularies, models trained in memory,
+hand-written models, the corpus split by Unicode-version dependence, and Hypothesis strategies.
 
 Real vocabularies come from installed packages, found with `importlib.util.find_spec`, which
 locates a top-level package without importing it (mistral_common and transformers are heavy):
