@@ -16,8 +16,8 @@ import torch
 from specformer.conformance import evidence as noted
 from specformer.conformance import numerics
 from specformer.conformance.numerics import ConformanceFailure
+from specformer.conformance.suite import attention_inputs as attention_suite
 from specformer.conformance.suite import checks, tokenizer_checks
-from specformer.conformance.suite import test_attention as attention_suite
 from specformer.conformance.suite import test_sampling as sampling_suite
 
 
