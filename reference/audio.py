@@ -122,7 +122,8 @@ def mel_filters(
     return filters
 
 
-def _check_waveform(waveform: torch.Tensor, index: int) -> None:
+def check_waveform(waveform: torch.Tensor, index: int) -> None:
+    """ValueError unless waveform `index` of a batch is one mono channel, (S,)."""
     if waveform.dim() != 1:
         channels = waveform.shape[0] if waveform.dim() == 2 else "?"
         raise ValueError(
@@ -160,7 +161,7 @@ def log_mel_spectrogram(
     if not waveforms:
         raise ValueError("waveforms must hold at least one waveform")
     for index, waveform in enumerate(waveforms):
-        _check_waveform(waveform, index)
+        check_waveform(waveform, index)
     batch = torch.stack([pad_or_trim(w.to(dtype)) for w in waveforms])  # (B, 480000)
     power = power_spectrogram(batch)  # (B, F, 3000)
     mel = mel_filters(n_mels).to(dtype) @ power  # (M, F) @ (B, F, T) -> (B, M, T)

@@ -158,13 +158,13 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 # Penalties and bans: (B, V) logits and the (B, L) ids so far -> new (B, V) logits
 
 
-def _occurrences(input_ids: torch.Tensor, vocab: int, counted: torch.Tensor) -> torch.Tensor:
+def occurrences(input_ids: torch.Tensor, vocab: int, counted: torch.Tensor) -> torch.Tensor:
     """(B, V) number of times each token occurs among the positions where counted (B, L) is True."""
     counts = torch.zeros(input_ids.shape[0], vocab, dtype=torch.long)
     return counts.scatter_add_(1, input_ids.clamp(0, vocab - 1), (counted & (input_ids < vocab)).long())
 
 
-def _counted_positions(
+def counted_positions(
     input_ids: torch.Tensor, prompt_length: int, scope: str, attention_mask: torch.Tensor | None
 ) -> torch.Tensor:
     """(B, L) True where a token counts: left padding never; the prompt only in prompt scope."""
@@ -197,8 +197,8 @@ def repetition_penalty(
     _check_step(logits, input_ids)
     validate_repetition_penalty(penalty)
     _check_choice("repetition_scope", repetition_scope, REPETITION_SCOPES)
-    counted = _counted_positions(input_ids, prompt_length, repetition_scope, attention_mask)
-    seen = _occurrences(input_ids, logits.shape[-1], counted) > 0  # (B, V)
+    counted = counted_positions(input_ids, prompt_length, repetition_scope, attention_mask)
+    seen = occurrences(input_ids, logits.shape[-1], counted) > 0  # (B, V)
     penalised = torch.where(logits < 0, logits * penalty, logits / penalty)  # subtle: 0 stays 0 either way
     return torch.where(seen, penalised, logits)
 
@@ -226,8 +226,8 @@ def frequency_presence_penalty(
     validate_penalty("frequency_penalty", frequency_penalty)
     validate_penalty("presence_penalty", presence_penalty)
     _check_choice("penalty_scope", penalty_scope, PENALTY_SCOPES)
-    counted = _counted_positions(input_ids, prompt_length, penalty_scope, attention_mask)
-    counts = _occurrences(input_ids, logits.shape[-1], counted).to(logits.dtype)  # (B, V)
+    counted = counted_positions(input_ids, prompt_length, penalty_scope, attention_mask)
+    counts = occurrences(input_ids, logits.shape[-1], counted).to(logits.dtype)  # (B, V)
     return logits - counts * frequency_penalty - (counts > 0).to(logits.dtype) * presence_penalty
 
 

@@ -73,9 +73,22 @@ def unit_keys(vectors: torch.Tensor) -> torch.Tensor:
 
 
 def lsh_attention(
-    query_key: torch.Tensor, value: torch.Tensor, *, rotations: torch.Tensor, chunk_length: int
+    query_key: torch.Tensor,
+    value: torch.Tensor,
+    *,
+    rotations: torch.Tensor,
+    chunk_length: int,
+    buckets: torch.Tensor | None = None,
+    self_score: float = SELF_SCORE,
+    chunks_before: int = 1,
 ) -> torch.Tensor:
     """Reformer-style LSH self-attention; (B, H, N, D), (B, H, N, Dv) -> (B, H, N, Dv).
+
+    The spec's attention needs only `rotations` and `chunk_length`. The other arguments are seams
+    for an implementation that differs in one step (and for the mutants that prove the tests can
+    fail): `buckets` (B, H, n_rounds, N) replaces `lsh_buckets(query_key, rotations)`, `self_score`
+    is the score of a position's own key (ATTN-LSH-03), `chunks_before` how many chunks back each
+    chunk also attends (Reformer's `lsh_num_chunks_before`; ATTN-LSH-04 says 1).
 
     Clauses: ATTN-LSH-01..07, CPLX-LSH-01..02.
     """
@@ -85,7 +98,10 @@ def lsh_attention(
         raise ValueError(f"chunk_length must be an integer >= 1, got {chunk_length!r}")
     if length % chunk_length:
         raise ValueError(f"sequence length {length} must be a multiple of chunk_length {chunk_length}")
-    buckets = lsh_buckets(query_key, rotations)  # (B, H, n_rounds, N)
+    if isinstance(chunks_before, bool) or not isinstance(chunks_before, int) or chunks_before < 0:
+        raise ValueError(f"chunks_before must be an integer >= 0, got {chunks_before!r}")
+    if buckets is None:
+        buckets = lsh_buckets(query_key, rotations)  # (B, H, n_rounds, N)
     rounds, n_buckets = buckets.shape[2], 2 * rotations.shape[-1]
 
     # Sort every round's entries together by (round, bucket, position): round r's buckets are
@@ -100,13 +116,14 @@ def lsh_attention(
 
     chunks = rounds * length // chunk_length
     queries = sorted_x.view(batch, heads, chunks, chunk_length, dim)  # (B, H, C, K, D)
-    keys = _with_previous_chunk(unit_keys(sorted_x), chunks)  # (B, H, C, 2K, D)
-    values = _with_previous_chunk(sorted_v, chunks)  # (B, H, C, 2K, Dv)
+    keys = _with_previous_chunks(unit_keys(sorted_x), chunks, chunks_before)  # (B, H, C, 2K, D)
+    values = _with_previous_chunks(sorted_v, chunks, chunks_before)  # (B, H, C, 2K, Dv)
     query_pos = sorted_positions.view(batch, heads, chunks, chunk_length, 1)  # (B, H, C, K, 1)
-    key_pos = _with_previous_chunk(sorted_positions.unsqueeze(-1), chunks).transpose(-2, -1)  # (B, H, C, 1, 2K)
+    key_pos = _with_previous_chunks(sorted_positions.unsqueeze(-1), chunks, chunks_before)  # (B, H, C, 2K, 1)
+    key_pos = key_pos.transpose(-2, -1)  # (B, H, C, 1, 2K)
 
     scores = queries @ keys.transpose(-2, -1)  # (B, H, C, K, 2K); no 1/sqrt(D): the keys are unit
-    scores = scores.masked_fill(query_pos == key_pos, SELF_SCORE)
+    scores = scores.masked_fill(query_pos == key_pos, self_score)
     log_normaliser = scores.logsumexp(dim=-1, keepdim=True)  # (B, H, C, K, 1)
     out_sorted = torch.exp(scores - log_normaliser) @ values  # (B, H, C, K, Dv)
 
@@ -128,8 +145,9 @@ def _scatter_rows(sorted_rows: torch.Tensor, order: torch.Tensor) -> torch.Tenso
     return torch.empty_like(sorted_rows).scatter(2, order.unsqueeze(-1).expand_as(sorted_rows), sorted_rows)
 
 
-def _with_previous_chunk(sorted_rows: torch.Tensor, chunks: int) -> torch.Tensor:
-    """(B, H, T, F) -> (B, H, C, 2K, F): each chunk's rows after the previous chunk's (wrapping)."""
+def _with_previous_chunks(sorted_rows: torch.Tensor, chunks: int, before: int = 1) -> torch.Tensor:
+    """(B, H, T, F) -> (B, H, C, (before + 1) K, F): each chunk's rows after those of the `before`
+    chunks preceding it (wrapping); with the spec's before = 1, (B, H, C, 2K, F)."""
     batch, heads, total, features = sorted_rows.shape
     chunked = sorted_rows.reshape(batch, heads, chunks, total // chunks, features)  # (B, H, C, K, F)
-    return torch.cat([chunked.roll(1, dims=2), chunked], dim=3)
+    return torch.cat([*(chunked.roll(k, dims=2) for k in range(before, 0, -1)), chunked], dim=3)

@@ -206,7 +206,8 @@ class CrossDecoderLayerWeights:
         return _cast(self, dtype)
 
 
-def _check_hidden(hidden: torch.Tensor, width: int, padding_mask: torch.Tensor | None, name: str = "hidden") -> None:
+def check_hidden(hidden: torch.Tensor, width: int, padding_mask: torch.Tensor | None, name: str = "hidden") -> None:
+    """ValueError unless hidden is (B, L, E) with E = width and padding_mask, if given, a (B, L) bool."""
     if hidden.dim() != 3 or hidden.shape[-1] != width:
         raise ValueError(f"{name} must be (B, L, E) with E={width}, got {tuple(hidden.shape)}")
     if padding_mask is not None and (padding_mask.shape != hidden.shape[:2] or padding_mask.dtype != torch.bool):
@@ -224,7 +225,7 @@ def encoder_layer(
 
     Clauses: MODEL-ENC-01, MODEL-ENC-02, MODEL-ACT-01, MODEL-IO-01, MODEL-IO-02.
     """
-    _check_hidden(hidden, weights.attention.embed_dim, padding_mask)
+    check_hidden(hidden, weights.attention.embed_dim, padding_mask)
     attended = multi_head_attention(hidden, weights.attention, key_padding_mask=padding_mask)  # (B, L, E)
     hidden = weights.attention_norm(hidden + attended)
     return weights.output_norm(hidden + weights.feed_forward(hidden))
@@ -237,7 +238,7 @@ def decoder_block(
 
     Clauses: MODEL-DEC-01, MODEL-DEC-02, MODEL-DEC-03, MODEL-ACT-02, MODEL-IO-01, MODEL-IO-02.
     """
-    _check_hidden(hidden, weights.attention.embed_dim, padding_mask)
+    check_hidden(hidden, weights.attention.embed_dim, padding_mask)
     hidden = hidden + multi_head_attention(
         weights.norm_1(hidden), weights.attention, causal=True, key_padding_mask=padding_mask
     )
@@ -256,8 +257,8 @@ def cross_decoder_layer(
 
     Clauses: MODEL-XATTN-01, MODEL-XATTN-02, MODEL-IO-01.
     """
-    _check_hidden(hidden, weights.self_attention.embed_dim, padding_mask)
-    _check_hidden(memory, weights.cross_attention.context_dim, memory_padding_mask, "memory")
+    check_hidden(hidden, weights.self_attention.embed_dim, padding_mask)
+    check_hidden(memory, weights.cross_attention.context_dim, memory_padding_mask, "memory")
     attended = multi_head_attention(hidden, weights.self_attention, causal=True, key_padding_mask=padding_mask)
     hidden = weights.self_norm(hidden + attended)
     crossed = multi_head_attention(

@@ -37,7 +37,8 @@ IGNORE_INDEX = -100
 WWM_REPLACEMENTS = ("per-token", "mask-only")
 
 
-def _check_probability(name: str, value: float) -> None:
+def check_probability(name: str, value: float) -> None:
+    """ValueError naming `name` unless value lies in [0, 1] (the objectives' validation, public for adapters)."""
     if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
 
@@ -49,9 +50,10 @@ def _check_ids(name: str, ids: torch.Tensor, dims: int) -> None:
         )
 
 
-def _check_replacement(mask_replace_prob: float, random_replace_prob: float) -> None:
-    _check_probability("mask_replace_prob", mask_replace_prob)
-    _check_probability("random_replace_prob", random_replace_prob)
+def check_replacement(mask_replace_prob: float, random_replace_prob: float) -> None:
+    """ValueError unless both replacement probabilities lie in [0, 1] and sum to at most 1."""
+    check_probability("mask_replace_prob", mask_replace_prob)
+    check_probability("random_replace_prob", random_replace_prob)
     if mask_replace_prob + random_replace_prob > 1.0:
         raise ValueError(
             f"mask_replace_prob + random_replace_prob must be at most 1, "
@@ -121,8 +123,8 @@ def mlm_mask(
     Clauses: OBJ-MLM-01, OBJ-MLM-02, OBJ-MLM-03, OBJ-MLM-04, OBJ-MLM-05, OBJ-MLM-06, OBJ-MLM-07.
     """
     _check_ids("input_ids", input_ids, 2)
-    _check_probability("mlm_probability", mlm_probability)
-    _check_replacement(mask_replace_prob, random_replace_prob)
+    check_probability("mlm_probability", mlm_probability)
+    check_replacement(mask_replace_prob, random_replace_prob)
     _check_vocab(mask_token_id, vocab_size)
     if special_tokens_mask.shape != input_ids.shape or special_tokens_mask.dtype != torch.bool:
         raise ValueError(f"special_tokens_mask must be a bool tensor of shape {tuple(input_ids.shape)}")
@@ -160,7 +162,7 @@ def whole_word_mask(
     Clauses: OBJ-WWM-01, OBJ-WWM-02, OBJ-WWM-03.
     """
     _check_ids("input_ids", input_ids, 2)
-    _check_probability("mlm_probability", mlm_probability)
+    check_probability("mlm_probability", mlm_probability)
     _check_vocab(mask_token_id, vocab_size)
     if replacement not in WWM_REPLACEMENTS:
         raise ValueError(f"replacement must be one of {', '.join(WWM_REPLACEMENTS)}, got {replacement!r}")
@@ -214,7 +216,7 @@ def next_sentence_pairs(
 
     Clauses: OBJ-NSP-01, OBJ-NSP-02, OBJ-NSP-03.
     """
-    _check_probability("random_next_probability", random_next_probability)
+    check_probability("random_next_probability", random_next_probability)
     if len(documents) < 2:
         raise ValueError(
             f"documents must hold at least 2 documents (random sentences come from another), got {len(documents)}"
@@ -248,13 +250,14 @@ def t5_span_counts(length: int, noise_density: float, mean_noise_span_length: fl
 
     Clauses: OBJ-T5-01, OBJ-T5-06.
     """
-    _check_span_parameters(length, noise_density, mean_noise_span_length)
+    check_span_parameters(length, noise_density, mean_noise_span_length)
     noise = min(max(round(length * noise_density), 1), length - 1)
     spans = max(round(min(noise, length - noise) / mean_noise_span_length), 1)
     return noise, spans
 
 
-def _check_span_parameters(length: int, noise_density: float, mean_noise_span_length: float) -> None:
+def check_span_parameters(length: int, noise_density: float, mean_noise_span_length: float) -> None:
+    """ValueError naming the parameter unless the span-corruption arguments are in range."""
     if not 0.0 < noise_density < 1.0:
         raise ValueError(f"noise_density must lie in (0, 1), got {noise_density!r}")
     if not mean_noise_span_length >= 1.0:
@@ -326,7 +329,7 @@ def t5_input_and_target_lengths(
 
     Clauses: OBJ-T5-06.
     """
-    _check_span_parameters(inputs_length, noise_density, mean_noise_span_length)
+    check_span_parameters(inputs_length, noise_density, mean_noise_span_length)
 
     def lengths(tokens: int) -> tuple[int, int]:
         noise = round(tokens * noise_density)
@@ -373,7 +376,7 @@ def sample_infilling_spans(
 
     Clauses: OBJ-BART-01, OBJ-BART-02, OBJ-BART-06.
     """
-    _check_probability("mask_ratio", mask_ratio)
+    check_probability("mask_ratio", mask_ratio)
     if length < 2:
         raise ValueError(f"length must be at least 2 (<s> and </s>), got {length}")
     distribution = poisson_span_distribution(poisson_lambda)

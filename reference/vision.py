@@ -282,7 +282,7 @@ def _embed(images: torch.Tensor, weights: ViTWeights) -> torch.Tensor:
     return torch.cat([prefix.expand(B, 2, D), tokens], dim=1) + s["vit.embeddings.position_embeddings"]  # (B, 2 + N, D)
 
 
-def _self_attention(x: torch.Tensor, state: dict[str, torch.Tensor], prefix: str, heads: int) -> torch.Tensor:
+def self_attention(x: torch.Tensor, state: dict[str, torch.Tensor], prefix: str, heads: int) -> torch.Tensor:
     """Unmasked multi-head self-attention, (B, T, D) -> (B, T, D)."""
     B, T, D = x.shape
     hs = D // heads
@@ -309,7 +309,7 @@ def vit_encode(images: torch.Tensor, weights: ViTWeights) -> torch.Tensor:
     for i in range(config.num_hidden_layers):
         p = f"vit.layers.{i}."
         normed = F.layer_norm(x, (D,), s[p + "layernorm_before.weight"], s[p + "layernorm_before.bias"], eps)
-        x = x + _self_attention(normed, s, p + "attention.", config.num_attention_heads)
+        x = x + self_attention(normed, s, p + "attention.", config.num_attention_heads)
         normed = F.layer_norm(x, (D,), s[p + "layernorm_after.weight"], s[p + "layernorm_after.bias"], eps)
         hidden = F.gelu(F.linear(normed, s[p + "mlp.fc1.weight"], s[p + "mlp.fc1.bias"]))  # exact erf GELU
         x = x + F.linear(hidden, s[p + "mlp.fc2.weight"], s[p + "mlp.fc2.bias"])

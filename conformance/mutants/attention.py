@@ -382,12 +382,8 @@ class HashesWithArgmaxOverRotationOnly(_Mutant):
         return torch.einsum("bhnd,hdrk->bhrnk", vectors, rotations).argmax(dim=-1)  # bug: no -xR
 
     def lsh_attention(self, query_key, value, *, rotations, chunk_length):
-        original = lsh.lsh_buckets
-        lsh.lsh_buckets = self.lsh_buckets
-        try:
-            return super().lsh_attention(query_key, value, rotations=rotations, chunk_length=chunk_length)
-        finally:
-            lsh.lsh_buckets = original
+        buckets = self.lsh_buckets(query_key, rotations)
+        return lsh.lsh_attention(query_key, value, rotations=rotations, chunk_length=chunk_length, buckets=buckets)
 
 
 class LSHLogitsScaledBySqrtD(_Mutant):
@@ -396,13 +392,9 @@ class LSHLogitsScaledBySqrtD(_Mutant):
     breaks = ("ATTN-LSH-02", "ATTN-LSH-04", "ATTN-LSH-05", "ATTN-LSH-06")
 
     def lsh_attention(self, query_key, value, *, rotations, chunk_length):
-        scaled = query_key / math.sqrt(query_key.shape[-1])  # bug: scales the queries (keys stay unit)
-        original = lsh.unit_keys
-        lsh.unit_keys = lambda vectors: original(vectors * math.sqrt(vectors.shape[-1]))
-        try:
-            return lsh.lsh_attention(scaled, value, rotations=rotations, chunk_length=chunk_length)
-        finally:
-            lsh.unit_keys = original
+        # bug: scales the shared query-keys; the keys are normalised again, so only the queries change
+        scaled = query_key / math.sqrt(query_key.shape[-1])
+        return lsh.lsh_attention(scaled, value, rotations=rotations, chunk_length=chunk_length)
 
 
 class LSHSelfMaskedOut(_Mutant):
@@ -411,12 +403,13 @@ class LSHSelfMaskedOut(_Mutant):
     breaks = ("ATTN-LSH-03",)
 
     def lsh_attention(self, query_key, value, *, rotations, chunk_length):
-        original = lsh.SELF_SCORE
-        lsh.SELF_SCORE = -math.inf  # bug
-        try:
-            return super().lsh_attention(query_key, value, rotations=rotations, chunk_length=chunk_length)
-        finally:
-            lsh.SELF_SCORE = original
+        return lsh.lsh_attention(
+            query_key,
+            value,
+            rotations=rotations,
+            chunk_length=chunk_length,
+            self_score=-math.inf,  # bug
+        )
 
 
 class LSHChunkSeesOnlyItself(_Mutant):
@@ -425,18 +418,13 @@ class LSHChunkSeesOnlyItself(_Mutant):
     breaks = ("ATTN-LSH-04", "ATTN-LSH-05")
 
     def lsh_attention(self, query_key, value, *, rotations, chunk_length):
-        original = lsh._with_previous_chunk
-
-        def own_chunk(sorted_rows, chunks):
-            batch, heads, total, features = sorted_rows.shape
-            own = sorted_rows.reshape(batch, heads, chunks, total // chunks, features)
-            return torch.cat([own, own], dim=3)  # bug: the chunk twice instead of previous + own
-
-        lsh._with_previous_chunk = own_chunk
-        try:
-            return super().lsh_attention(query_key, value, rotations=rotations, chunk_length=chunk_length)
-        finally:
-            lsh._with_previous_chunk = original
+        return lsh.lsh_attention(
+            query_key,
+            value,
+            rotations=rotations,
+            chunk_length=chunk_length,
+            chunks_before=0,  # bug
+        )
 
 
 class LSHRoundsAveraged(_Mutant):

@@ -55,7 +55,7 @@ class _Mutant(Mutant):
         if sampling_rate != audio.SAMPLING_RATE:
             raise ValueError(f"sampling_rate must be {audio.SAMPLING_RATE}; got {sampling_rate}")
         for index, waveform in enumerate(waveforms):
-            audio._check_waveform(waveform, index)
+            audio.check_waveform(waveform, index)
         dtype = waveforms[0].dtype
         power = self._power(self._batch(waveforms, dtype))
         mel = self._filters(n_mels).to(dtype) @ power

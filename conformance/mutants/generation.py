@@ -89,8 +89,8 @@ def _repetition(bug):
 
 
 def _seen_counts(logits, input_ids, prompt_length, attention_mask, scope):
-    counted = generation._counted_positions(input_ids, prompt_length, scope, attention_mask)
-    return generation._occurrences(input_ids, logits.shape[-1], counted)
+    counted = generation.counted_positions(input_ids, prompt_length, scope, attention_mask)
+    return generation.occurrences(input_ids, logits.shape[-1], counted)
 
 
 class RepetitionMultipliesPositive(_Mutant):

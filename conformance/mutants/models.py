@@ -39,7 +39,7 @@ class DecoderSeesTheFuture(_Mutant):
     )
 
     def decoder_block(self, hidden, weights, *, padding_mask=None):
-        models._check_hidden(hidden, weights.attention.embed_dim, padding_mask)
+        models.check_hidden(hidden, weights.attention.embed_dim, padding_mask)
         hidden = hidden + multi_head_attention(weights.norm_1(hidden), weights.attention, key_padding_mask=padding_mask)
         return hidden + weights.feed_forward(weights.norm_2(hidden))  # bug: causal=False above
 
@@ -64,7 +64,7 @@ class PreLNEncoder(_Mutant):
     breaks = ("MODEL-ENC-01", "MODEL-ACT-01", "MODEL-ACT-02", "MODEL-ENC-02", "MODEL-IO-02")
 
     def encoder_layer(self, hidden, weights, *, padding_mask=None):
-        models._check_hidden(hidden, weights.attention.embed_dim, padding_mask)
+        models.check_hidden(hidden, weights.attention.embed_dim, padding_mask)
         attended = multi_head_attention(
             weights.attention_norm(hidden), weights.attention, key_padding_mask=padding_mask
         )
@@ -88,7 +88,7 @@ class PaddedKeysAttended(_Mutant):
     breaks = ("MODEL-ENC-02", "MODEL-ENC-01")
 
     def encoder_layer(self, hidden, weights, *, padding_mask=None):
-        models._check_hidden(hidden, weights.attention.embed_dim, padding_mask)
+        models.check_hidden(hidden, weights.attention.embed_dim, padding_mask)
         return super().encoder_layer(hidden, weights, padding_mask=None)  # bug
 
 
@@ -107,11 +107,11 @@ class CausalCrossAttention(_Mutant):
     breaks = ("MODEL-XATTN-01", "MODEL-XATTN-02")
 
     def cross_decoder_layer(self, hidden, memory, weights, *, padding_mask=None, memory_padding_mask=None):
-        models._check_hidden(hidden, weights.self_attention.embed_dim, padding_mask)
+        models.check_hidden(hidden, weights.self_attention.embed_dim, padding_mask)
         attended = multi_head_attention(hidden, weights.self_attention, causal=True, key_padding_mask=padding_mask)
         hidden = weights.self_norm(hidden + attended)
         cross = weights.cross_attention
-        models._check_hidden(memory, cross.context_dim, memory_padding_mask, "memory")
+        models.check_hidden(memory, cross.context_dim, memory_padding_mask, "memory")
         query = split_heads(F.linear(hidden, cross.query, cross.query_bias), cross.heads)  # (B, H, L, D)
         key = split_heads(F.linear(memory, cross.key, cross.key_bias), cross.heads)  # (B, H, S, D)
         value = split_heads(F.linear(memory, cross.value, cross.value_bias), cross.heads)

@@ -34,7 +34,7 @@ class EightyTwentyZero(_Mutant):
     breaks = ("OBJ-MLM-04",)
 
     def mlm_mask(self, input_ids, special_tokens_mask, *, mask_replace_prob=0.8, random_replace_prob=0.1, **kwargs):
-        objectives._check_replacement(mask_replace_prob, random_replace_prob)
+        objectives.check_replacement(mask_replace_prob, random_replace_prob)
         return super().mlm_mask(
             input_ids,
             special_tokens_mask,
@@ -268,7 +268,7 @@ class SelectionRateTooLow(_Mutant):
     breaks = ("OBJ-MLM-02",)
 
     def mlm_mask(self, input_ids, special_tokens_mask, *, mlm_probability=0.15, **kwargs):
-        objectives._check_probability("mlm_probability", mlm_probability)
+        objectives.check_probability("mlm_probability", mlm_probability)
         return super().mlm_mask(input_ids, special_tokens_mask, mlm_probability=mlm_probability**1.1, **kwargs)  # bug
 
 
@@ -278,7 +278,7 @@ class WordRateTooLow(_Mutant):
     breaks = ("OBJ-WWM-02",)
 
     def whole_word_mask(self, input_ids, word_ids, *, mlm_probability=0.15, **kwargs):
-        objectives._check_probability("mlm_probability", mlm_probability)
+        objectives.check_probability("mlm_probability", mlm_probability)
         return super().whole_word_mask(input_ids, word_ids, mlm_probability=mlm_probability**1.1, **kwargs)  # bug
 
 
@@ -312,7 +312,7 @@ class NoNoiseOnShortSequences(_Mutant):
     breaks = ("OBJ-T5-01",)
 
     def random_spans_noise_mask(self, length, *, generator, noise_density=0.15, mean_noise_span_length=3.0):
-        objectives._check_span_parameters(length, noise_density, mean_noise_span_length)
+        objectives.check_span_parameters(length, noise_density, mean_noise_span_length)
         if round(length * noise_density) == 0:
             return torch.zeros(length, dtype=torch.bool)  # bug
         return super().random_spans_noise_mask(

@@ -163,7 +163,7 @@ class EncoderPostLayerNorm(_Mutant):
         x = vision.vit_embeddings(images, weights.embedding_weights())
         for i in range(config.num_hidden_layers):
             p = f"vit.layers.{i}."
-            x = x + vision._self_attention(x, s, p + "attention.", config.num_attention_heads)
+            x = x + vision.self_attention(x, s, p + "attention.", config.num_attention_heads)
             x = F.layer_norm(x, (D,), s[p + "layernorm_before.weight"], s[p + "layernorm_before.bias"], eps)  # bug
             hidden = F.gelu(F.linear(x, s[p + "mlp.fc1.weight"], s[p + "mlp.fc1.bias"]))
             x = x + F.linear(hidden, s[p + "mlp.fc2.weight"], s[p + "mlp.fc2.bias"])

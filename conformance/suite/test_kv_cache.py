@@ -17,6 +17,7 @@ import torch
 from specformer.conformance.bench import POLICIES, fit_exponent, geometric_ladder
 from specformer.conformance.bench.scaling import time_ladder
 from specformer.conformance.bench.timer import torch_threads
+from specformer.conformance.evidence import note
 from specformer.conformance.numerics import annotate, assert_close, fail
 from specformer.conformance.plugin import clause, not_applicable, require
 from specformer.conformance.suite import generation_inputs as inputs
@@ -352,8 +353,19 @@ def test_decode_step_cost_is_linear(adapter, request) -> None:
     fit = fit_exponent(COST_LADDER, cached, statistic="min")
     uncached = time_ladder({n: op(weights, ids, use_cache=False) for n, ids in contexts.items()}, policy)
     fit_uncached = fit_exponent(COST_LADDER, uncached, statistic="min")
-    request.node.user_properties.append(
-        ("evidence", {"exponent": fit.exponent, "exponent_without_cache": fit_uncached.exponent, "sizes": COST_LADDER})
+    note(
+        "scaling",
+        {
+            "operation": "decode_step_runner",
+            "quantity": "time",
+            "unit": "s",
+            "sizes": COST_LADDER,
+            "values": [min(samples) for samples in cached],
+            **fit.evidence(),
+            "expected": 1.0,
+            "band": [0.0, COST_BAND_HIGH],
+            "exponent_without_cache": fit_uncached.exponent,
+        },
     )
     if fit.ci[0] > COST_BAND_HIGH:
         fail(

@@ -176,7 +176,7 @@ def _is_token_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _check_scalar_values(text: str, name: str = "text") -> None:
+def check_scalar_values(text: str, name: str = "text") -> None:
     """Lone surrogates (a Python str can hold U+D800..U+DFFF) have no UTF-8 encoding: refuse them."""
     match = _SURROGATE.search(text)
     if match is not None:
@@ -398,7 +398,7 @@ class ByteLevelBPE:
         its own. Lone surrogates raise ValueError naming their index (TOK-GEN-03); tiktoken instead
         replaces them with U+FFFD and HF tokenizers raises TypeError.
         """
-        _check_scalar_values(text)
+        check_scalar_values(text)
         allowed = self._allowed_specials(allowed_special)
         if not allowed:
             return self._encode_ordinary(text)
@@ -458,7 +458,7 @@ class ByteLevelBPE:
             return [self._encoder[piece]]
         return self._apply_merges([self._byte_ids[b] for b in piece])
 
-    def _merge_of(self, left: int, right: int) -> tuple[int, int] | None:
+    def merge_of(self, left: int, right: int) -> tuple[int, int] | None:
         """(priority, merged id) if the adjacent pair merges, else None."""
         if self._merges is not None:
             return self._merges.get((left, right))
@@ -485,7 +485,7 @@ class ByteLevelBPE:
 
         def push(i: int) -> None:
             left, right = symbols[i], symbols[next_position[i]]
-            merge = self._merge_of(left, right)
+            merge = self.merge_of(left, right)
             if merge is not None:
                 heapq.heappush(heap, (merge[0], i, left, right, merge[1]))
 
@@ -602,7 +602,7 @@ def train(
         raise ValueError(f"num_merges must be an integer >= 0, got {num_merges!r}")
     if tie_break not in TIE_BREAKS:
         raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {tie_break!r}")
-    _check_scalar_values(text)
+    check_scalar_values(text)
     chunk_counts = Counter(pretokenize(text, pattern))  # insertion order: first occurrence
     words = [list(chunk.encode("utf-8")) for chunk in chunk_counts]
     counts = list(chunk_counts.values())

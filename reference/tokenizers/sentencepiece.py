@@ -554,10 +554,10 @@ class Normalizer:
 # Shared by both model types: vocabulary look-ups, ids from segments, decoding.
 
 
-def _f32(x: float) -> float:
+def f32(x: float) -> float:
     """Round a Python float to the nearest float32, as a C++ `float` variable stores it.
 
-    >>> _f32(0.1), _f32(1e39)
+    >>> f32(0.1), f32(1e39)
     (0.10000000149011612, inf)
     """
     try:
@@ -675,7 +675,7 @@ class Unigram(_SentencePiece):
         super().__init__(model)
         normal_scores = [p.score for p in model.pieces if p.type == PieceType.NORMAL]
         self.min_score = min(normal_scores, default=FLT_MAX)
-        self.unk_score = _f32(self.min_score - UNK_PENALTY)
+        self.unk_score = f32(self.min_score - UNK_PENALTY)
         self.max_piece_length = max(len(p) for p in self.vocab)
 
     def piece_score(self, piece_id: int) -> float:
@@ -683,7 +683,7 @@ class Unigram(_SentencePiece):
         (a user-defined "[INST]", 6 bytes, scores 0.5 in float32 whatever its stored score)."""
         piece = self.pieces[piece_id]
         if piece.type == PieceType.USER_DEFINED:
-            return _f32(_f32(0.1) * (len(piece.piece.encode("utf-8")) - 1))
+            return f32(f32(0.1) * (len(piece.piece.encode("utf-8")) - 1))
         return piece.score
 
     def segment(self, normalized: str) -> list[tuple[str, int]]:
@@ -708,7 +708,7 @@ class Unigram(_SentencePiece):
                 # subtle: sentencepiece re-centres long paths on 0 so float32 keeps resolving ties
                 for entry in best[start : frontier + 1]:
                     if entry is not None:
-                        entry[0] = _f32(entry[0] - till_here)
+                        entry[0] = f32(entry[0] - till_here)
                 till_here = 0.0
             has_single_char_piece = False
             for end in range(start + 1, min(n, start + self.max_piece_length) + 1):
@@ -716,11 +716,11 @@ class Unigram(_SentencePiece):
                 if piece_id is None or self.pieces[piece_id].type == PieceType.UNUSED:
                     continue
                 frontier = max(frontier, end)
-                offer(end, _f32(self.piece_score(piece_id) + till_here), start, piece_id)
+                offer(end, f32(self.piece_score(piece_id) + till_here), start, piece_id)
                 has_single_char_piece |= end == start + 1
             if not has_single_char_piece:
                 frontier = max(frontier, start + 1)
-                offer(start + 1, _f32(self.unk_score + till_here), start, self.unk_id)
+                offer(start + 1, f32(self.unk_score + till_here), start, self.unk_id)
         segments: list[tuple[str, int]] = []
         end = n
         while end > 0:

@@ -40,7 +40,7 @@ def in_drift(char: str) -> bool:
 
 
 def rank_of(model: ByteLevelBPE, left: int, right: int) -> tuple[int, int] | None:
-    return model._merge_of(left, right)
+    return model.merge_of(left, right)
 
 
 class Restoring(WordPiece):

@@ -63,7 +63,7 @@ class MergesAcrossChunks(TokenizerMutant):
     breaks = ("TOK-BL-05", "TOK-BPE-05", "TOK-BPE-06")
 
     def bpe_encode(self, model: ByteLevelBPE, text: str) -> list[int]:
-        byte_bpe._check_scalar_values(text)
+        byte_bpe.check_scalar_values(text)
         return model.encode_chunk(text.encode()) if text else []  # bug
 
 
@@ -112,7 +112,7 @@ class RightmostFirst(TokenizerMutant):
     breaks = ("TOK-BPE-02", "TOK-BPE-06")
 
     def bpe_encode(self, model: ByteLevelBPE, text: str) -> list[int]:
-        byte_bpe._check_scalar_values(text)
+        byte_bpe.check_scalar_values(text)
         return [i for chunk in byte_bpe.pretokenize(text, model.pattern) for i in _rightmost(model, chunk.encode())]
 
 

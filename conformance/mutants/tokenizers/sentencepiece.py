@@ -153,12 +153,12 @@ class _LatestStart(spm.Unigram):
                 piece_id = self.vocab.get(normalized[start:end])
                 if piece_id is None or self.pieces[piece_id].type == PieceType.UNUSED:
                     continue
-                score = spm._f32(self.piece_score(piece_id) + best[start][0])
+                score = spm.f32(self.piece_score(piece_id) + best[start][0])
                 if best[end] is None or score >= best[end][0]:  # bug: >= lets later starts win ties
                     best[end] = [score, start, piece_id]
                 has_single |= end == start + 1
             if not has_single:
-                score = spm._f32(self.unk_score + best[start][0])
+                score = spm.f32(self.unk_score + best[start][0])
                 if best[start + 1] is None or score >= best[start + 1][0]:
                     best[start + 1] = [score, start, self.unk_id]
         segments, end = [], n
