@@ -4,9 +4,10 @@ Exit codes (the interface CI scripts rely on):
     0  every applicable clause holds, or deviates as an expectations file documents
     1  a clause fails (or an adapter errors or crashes)
     2  usage error, or an adapter that cannot be loaded
-    3  regression against --baseline: a clause that passed there fails now, an adapter that
-       loaded there fails to load, or (same environment only) a benchmark is slower by more
-       than the threshold and the combined spread
+    3  regression against --baseline: a clause that passed there fails now, or is unsupported,
+       n/a or missing now (lost coverage, unless --accept-lost-coverage), an adapter that loaded
+       there fails to load, or (same environment only) a benchmark is slower by more than the
+       threshold and the combined spread
 
 A user-facing failure is one line on stderr; --verbose adds the traceback.
 """
@@ -97,6 +98,11 @@ def _add_baseline_options(parser: argparse.ArgumentParser) -> None:
         default=0.10,
         metavar="F",
         help="a benchmark regresses when slower than the baseline by this fraction and the combined spread (0.10)",
+    )
+    parser.add_argument(
+        "--accept-lost-coverage",
+        action="store_true",
+        help="with --baseline: a clause that passed there and is unsupported, n/a or missing now is not a regression",
     )
 
 
@@ -250,7 +256,8 @@ def _report(run: RunResult, baseline: RunResult | None, args: argparse.Namespace
     """Print and write the reports; the exit code from the run and the gate against the baseline."""
     from specformer.conformance.report import gate, render_gate_terminal, render_terminal, write_reports
 
-    result = gate(baseline, run, args.threshold) if baseline is not None else None
+    accept = args.accept_lost_coverage
+    result = gate(baseline, run, args.threshold, accept_lost_coverage=accept) if baseline is not None else None
     render_terminal(run, console)
     if args.out is not None:
         paths = write_reports(run, args.out, result)
