@@ -131,8 +131,8 @@ class UsageError(Exception):
 
 
 def _error(message: str, verbose: bool) -> None:
-    if verbose:
-        traceback.print_exc()
+    if verbose:  # the traceback quotes the adapter's messages: neutralised like them
+        print(neutralise(traceback.format_exc()), file=sys.stderr, end="")
     print(f"specformer: error: {neutralise(message)}", file=sys.stderr)
 
 
@@ -181,7 +181,7 @@ def _run(args: argparse.Namespace) -> int:
         verbose=args.verbose,
         previous_wall_s=previous_wall_times(args.out / "results.json") if args.out is not None else {},
     )
-    adapters, not_loaded = _load_defaults(options.adapters) if not args.adapter else (_load(options.adapters), [])
+    adapters, not_loaded = _load_adapters(args, options.adapters)
     console = _console()
     run = add_load_errors(run_suite(options, adapters, console), not_loaded, options.adapters)
     return _report(run, baseline, args, console)
@@ -208,7 +208,7 @@ def _bench(args: argparse.Namespace) -> int:
         device=args.device,
         timeout_s=args.timeout,
     )
-    adapters, not_loaded = _load_defaults(options.adapters) if not args.adapter else (_load(options.adapters), [])
+    adapters, not_loaded = _load_adapters(args, options.adapters)
     console = _console()
     run = add_load_errors(run_benchmarks(options, adapters, console), not_loaded, options.adapters)
     code = _report(run, baseline, args, console)
@@ -229,25 +229,32 @@ def _read_baseline(args: argparse.Namespace) -> RunResult | None:
         raise UsageError(f"--baseline: {exc}") from exc
 
 
-def _load(specs: list[str]) -> list[LoadedAdapter]:
+def _load_adapters(args: argparse.Namespace, specs: list[str]) -> tuple[list[LoadedAdapter], list[AdapterResult]]:
+    """The adapters named with --adapter (any failure: exit 2), or the defaults (a missing library: a row)."""
+    if args.adapter:
+        return _load(specs, args.timeout), []
+    return _load_defaults(specs, args.timeout)
+
+
+def _load(specs: list[str], timeout_s: float) -> list[LoadedAdapter]:
     from specformer.conformance.adapters import AdapterLoadError
     from specformer.conformance.expectations import ExpectationsError
     from specformer.conformance.runner import load_all
 
     try:
-        return load_all(specs)
+        return load_all(specs, timeout_s)
     except (AdapterLoadError, ExpectationsError) as exc:
         raise UsageError(str(exc)) from exc
 
 
-def _load_defaults(specs: list[str]) -> tuple[list[LoadedAdapter], list[AdapterResult]]:
+def _load_defaults(specs: list[str], timeout_s: float) -> tuple[list[LoadedAdapter], list[AdapterResult]]:
     """The default adapters: one whose optional library is missing becomes a row with its load error
     (reported, and the run goes on); a malformed expectations file is still a usage error."""
     from specformer.conformance.expectations import ExpectationsError
     from specformer.conformance.runner import load_available
 
     try:
-        return load_available(specs)
+        return load_available(specs, timeout_s)
     except ExpectationsError as exc:
         raise UsageError(str(exc)) from exc
 

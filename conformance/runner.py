@@ -19,7 +19,8 @@ They run in their own process group, so an interruption of the parent (Ctrl-C, S
 them all (`Children.stop_all`), and temporary folders are removed as the `with` blocks unwind.
 
 The parent loads each adapter once first, so a loading error is one clear line and exit code 2
-before anything runs.
+before anything runs; a third-party adapter is loaded in a forked child first
+(conformance/isolation.py), so a crash or hang in its import or constructor is that error too.
 """
 
 from __future__ import annotations
@@ -44,9 +45,10 @@ from rich.console import Console
 from rich.text import Text
 
 from specformer import __version__
-from specformer.conformance.adapters import AdapterLoadError, LoadedAdapter, load_adapter
+from specformer.conformance.adapters import AdapterLoadError, LoadedAdapter
 from specformer.conformance.bench.verdicts import fail_wrong_benchmarks
 from specformer.conformance.environment import environment
+from specformer.conformance.isolation import load_isolated
 from specformer.conformance.progress import RunProgress
 from specformer.conformance.results import (
     ERROR,
@@ -111,12 +113,13 @@ def suite_directory() -> Path:
     return Path(suite.__file__).parent
 
 
-def load_all(specs: list[str]) -> list[LoadedAdapter]:
-    """Load every adapter; the first failure propagates as AdapterLoadError."""
-    return [load_adapter(spec) for spec in specs]
+def load_all(specs: list[str], timeout_s: float = 120.0) -> list[LoadedAdapter]:
+    """Load every adapter (a third-party one first in a forked child: conformance/isolation.py);
+    the first failure propagates as AdapterLoadError."""
+    return [load_isolated(spec, timeout_s) for spec in specs]
 
 
-def load_available(specs: list[str]) -> tuple[list[LoadedAdapter], list[AdapterResult]]:
+def load_available(specs: list[str], timeout_s: float = 120.0) -> tuple[list[LoadedAdapter], list[AdapterResult]]:
     """Load each adapter on its own: (those that loaded, a result row for each that did not).
 
     For the built-in adapters run by default, whose libraries are optional extras: one whose
@@ -125,7 +128,7 @@ def load_available(specs: list[str]) -> tuple[list[LoadedAdapter], list[AdapterR
     loaded, failed = [], []
     for spec in specs:
         try:
-            loaded.append(load_adapter(spec))
+            loaded.append(load_isolated(spec, timeout_s))
         except AdapterLoadError as exc:
             failed.append(AdapterResult(name=spec, load_error=neutralise(str(exc))))
     return loaded, failed
@@ -148,37 +151,54 @@ class Children:
     def __init__(self) -> None:
         self._lock = threading.RLock()  # re-entrant: the signal handler may run while the main thread holds it
         self._processes: set[subprocess.Popen[bytes]] = set()
+        self._relays: dict[subprocess.Popen[bytes], threading.Thread] = {}
         self.stopping: int | None = None  # the signal that stopped the run
 
     def start(self, command: list[str], *, log: Path | None) -> subprocess.Popen[bytes]:
+        """Start a child; its output goes to `log`, or (log None, --verbose) to our stdout, neutralised."""
         with self._lock:
             if self.stopping is not None:
                 raise Interrupted(self.stopping)
-            output = log.open("wb") if log is not None else None  # each process's own output
+            output = log.open("wb") if log is not None else subprocess.PIPE  # each process's own output
             try:
                 process = subprocess.Popen(
                     command,
                     env=child_environment(),
                     stdin=subprocess.DEVNULL,
                     stdout=output,
-                    stderr=subprocess.STDOUT if output is not None else None,
+                    stderr=subprocess.STDOUT,
                     start_new_session=True,  # its own process group: killed as one, deaf to the terminal's Ctrl-C
                 )
             finally:
-                if output is not None:
-                    output.close()
+                if log is not None:
+                    output.close()  # type: ignore[union-attr]
             self._processes.add(process)
+            if log is None:
+                self._relays[process] = threading.Thread(target=_relay, args=(process.stdout,), daemon=True)
+                self._relays[process].start()
             return process
 
     def finished(self, process: subprocess.Popen[bytes]) -> None:
         with self._lock:
             self._processes.discard(process)
+            relay = self._relays.pop(process, None)
+        if relay is not None:
+            relay.join(timeout=5.0)  # the last lines of a process that has ended
 
     def stop_all(self, signal_number: int) -> None:
         with self._lock:
             self.stopping = signal_number
             for process in self._processes:
                 kill_group(process)
+
+
+def _relay(pipe: Any) -> None:
+    """A child's output to our stdout, line by line, with its control characters made visible:
+    an adapter's ANSI or OSC escapes (in a warning, a print, a test id) never reach the terminal."""
+    for line in iter(pipe.readline, b""):
+        sys.stdout.write(neutralise(line.decode("utf-8", errors="replace")))
+        sys.stdout.flush()
+    pipe.close()
 
 
 def kill_group(process: subprocess.Popen[bytes]) -> None:
