@@ -31,17 +31,17 @@ def _run(statuses: dict[str, str], adapter: str = "hf", load_error: str | None =
     )
 
 
-BASELINE = {"TOK-REAL-01": "pass", "TOK-REAL-02": "pass", "TOK-BPE-01": "unsupported", "SAMP-TOPK-01": "pass"}
+BASELINE = {"TOK-GEN-01": "pass", "TOK-GEN-02": "pass", "TOK-BPE-01": "unsupported", "SAMP-TOPK-01": "pass"}
 
 
 def test_pass_to_unsupported_or_to_no_result_is_lost_coverage() -> None:
-    current = _run({"TOK-REAL-01": "unsupported", "TOK-BPE-01": "unsupported", "SAMP-TOPK-01": "pass"})
+    current = _run({"TOK-GEN-01": "unsupported", "TOK-BPE-01": "unsupported", "SAMP-TOPK-01": "pass"})
     assert lost_coverage(_run(BASELINE), current) == [
-        "hf TOK-REAL-01: pass -> unsupported (lost coverage)",
-        "hf TOK-REAL-02: pass -> no result (lost coverage)",
+        "hf TOK-GEN-01: pass -> unsupported (lost coverage)",
+        "hf TOK-GEN-02: pass -> no result (lost coverage)",
     ]
     result = gate(_run(BASELINE), current)
-    assert result.failed and "hf TOK-REAL-01: pass -> unsupported (lost coverage)" in result.regressions
+    assert result.failed and "hf TOK-GEN-01: pass -> unsupported (lost coverage)" in result.regressions
     assert result.accepted == []
 
 
@@ -63,10 +63,10 @@ def test_what_the_current_run_did_not_ask_for_is_not_lost() -> None:
 
 
 def test_accepting_lost_coverage_lists_it_and_keeps_other_regressions() -> None:
-    current = _run({"TOK-REAL-01": "unsupported", "TOK-REAL-02": "pass", "SAMP-TOPK-01": "fail"})
+    current = _run({"TOK-GEN-01": "unsupported", "TOK-GEN-02": "pass", "SAMP-TOPK-01": "fail"})
     result = gate(_run(BASELINE), current, accept_lost_coverage=True)
     assert result.regressions == ["hf SAMP-TOPK-01: pass -> fail"]
-    assert result.accepted == ["hf TOK-REAL-01: pass -> unsupported (lost coverage)"]
+    assert result.accepted == ["hf TOK-GEN-01: pass -> unsupported (lost coverage)"]
 
 
 @pytest.fixture
@@ -85,10 +85,10 @@ def cli_with_run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[
 
 
 def test_the_cli_exits_3_on_lost_coverage_and_0_when_it_is_accepted(cli_with_run) -> None:
-    current = _run({"TOK-REAL-01": "unsupported", "TOK-REAL-02": "pass", "SAMP-TOPK-01": "pass"})
+    current = _run({"TOK-GEN-01": "unsupported", "TOK-GEN-02": "pass", "SAMP-TOPK-01": "pass"})
     code, out = cli_with_run(current)
     assert code == 3, out
-    assert "regression: hf TOK-REAL-01: pass -> unsupported (lost coverage)" in out
+    assert "regression: hf TOK-GEN-01: pass -> unsupported (lost coverage)" in out
     code, out = cli_with_run(current, "--accept-lost-coverage")
     assert code == 0, out
-    assert "accepted (--accept-lost-coverage): hf TOK-REAL-01: pass -> unsupported (lost coverage)" in out
+    assert "accepted (--accept-lost-coverage): hf TOK-GEN-01: pass -> unsupported (lost coverage)" in out

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from specformer.conformance.progress import RunProgress, family_of_test
 
-FAMILIES = {"SAMP-TOPK-01": "sampling", "SAMP-TOPP-01": "sampling", "ATTN-MASK-01": "attention"}
+FAMILIES = {"SAMP-TOPK-01": "sampling", "SAMP-TOPP-01": "sampling", "ATTN-SDPA-01": "attention"}
 
 
 def _start(nodeid: str, adapter: str, clause: str, time: float) -> dict:
@@ -33,7 +33,7 @@ def _suite_events() -> list[dict]:
     """Two families of adapter 'a': sampling ends first (3 tests, one failing), attention after (1 test)."""
     events: list[dict] = [{"event": "collected", "counts": {"a": {"sampling": 3, "attention": 1}}, "time": 0.0}]
     for index, (clause, status) in enumerate(
-        [("SAMP-TOPK-01", "pass"), ("SAMP-TOPP-01", "fail"), ("SAMP-TOPK-01", "pass"), ("ATTN-MASK-01", "unsupported")]
+        [("SAMP-TOPK-01", "pass"), ("SAMP-TOPP-01", "fail"), ("SAMP-TOPK-01", "pass"), ("ATTN-SDPA-01", "unsupported")]
     ):
         events += [
             _start(f"t{index}[a]", "a", clause, 10.0 * index),
@@ -121,5 +121,5 @@ def test_on_a_terminal_a_bar_per_adapter_with_counts_and_the_benchmark_being_tim
 
 
 def test_a_test_counts_in_the_family_of_its_first_known_clause() -> None:
-    assert family_of_test(["UNKNOWN-1", "ATTN-MASK-01", "SAMP-TOPK-01"], FAMILIES) == "attention"
+    assert family_of_test(["UNKNOWN-1", "ATTN-SDPA-01", "SAMP-TOPK-01"], FAMILIES) == "attention"
     assert family_of_test(["UNKNOWN-1"], FAMILIES) == "other"
