@@ -222,6 +222,8 @@ def _read_baseline(args: argparse.Namespace) -> RunResult | None:
     if args.threshold < 0:
         raise UsageError(f"--threshold must be >= 0, got {args.threshold}")
     if args.baseline is None:
+        if args.accept_lost_coverage:
+            raise UsageError("--accept-lost-coverage applies to a --baseline, and none was given")
         return None
     try:
         return RunResult.read_json(args.baseline)

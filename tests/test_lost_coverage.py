@@ -92,3 +92,12 @@ def test_the_cli_exits_3_on_lost_coverage_and_0_when_it_is_accepted(cli_with_run
     code, out = cli_with_run(current, "--accept-lost-coverage")
     assert code == 0, out
     assert "accepted (--accept-lost-coverage): hf TOK-GEN-01: pass -> unsupported (lost coverage)" in out
+
+
+def test_accepting_lost_coverage_without_a_baseline_is_a_usage_error(capsys) -> None:
+    from specformer.conformance.cli import main
+
+    assert main(["run", "--adapter", "reference", "--accept-lost-coverage"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "specformer: error: --accept-lost-coverage applies to a --baseline, and none was given"
+    )
