@@ -4,9 +4,10 @@ Exit codes (the interface CI scripts rely on):
     0  every applicable clause holds, or deviates as an expectations file documents
     1  a clause fails (or an adapter errors or crashes)
     2  usage error, or an adapter that cannot be loaded
-    3  regression against --baseline: a clause that passed there fails now, an adapter that
-       loaded there fails to load, or (same environment only) a benchmark is slower by more
-       than the threshold and the combined spread
+    3  regression against --baseline: a clause that passed there fails now, or is unsupported,
+       n/a or missing now (lost coverage, unless --accept-lost-coverage), an adapter that loaded
+       there fails to load, or (same environment only) a benchmark is slower by more than the
+       threshold and the combined spread
 
 A user-facing failure is one line on stderr; --verbose adds the traceback.
 """
@@ -98,6 +99,11 @@ def _add_baseline_options(parser: argparse.ArgumentParser) -> None:
         metavar="F",
         help="a benchmark regresses when slower than the baseline by this fraction and the combined spread (0.10)",
     )
+    parser.add_argument(
+        "--accept-lost-coverage",
+        action="store_true",
+        help="with --baseline: a clause that passed there and is unsupported, n/a or missing now is not a regression",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,8 +131,8 @@ class UsageError(Exception):
 
 
 def _error(message: str, verbose: bool) -> None:
-    if verbose:
-        traceback.print_exc()
+    if verbose:  # the traceback quotes the adapter's messages: neutralised like them
+        print(neutralise(traceback.format_exc()), file=sys.stderr, end="")
     print(f"specformer: error: {neutralise(message)}", file=sys.stderr)
 
 
@@ -175,7 +181,7 @@ def _run(args: argparse.Namespace) -> int:
         verbose=args.verbose,
         previous_wall_s=previous_wall_times(args.out / "results.json") if args.out is not None else {},
     )
-    adapters, not_loaded = _load_defaults(options.adapters) if not args.adapter else (_load(options.adapters), [])
+    adapters, not_loaded = _load_adapters(args, options.adapters)
     console = _console()
     run = add_load_errors(run_suite(options, adapters, console), not_loaded, options.adapters)
     return _report(run, baseline, args, console)
@@ -202,7 +208,7 @@ def _bench(args: argparse.Namespace) -> int:
         device=args.device,
         timeout_s=args.timeout,
     )
-    adapters, not_loaded = _load_defaults(options.adapters) if not args.adapter else (_load(options.adapters), [])
+    adapters, not_loaded = _load_adapters(args, options.adapters)
     console = _console()
     run = add_load_errors(run_benchmarks(options, adapters, console), not_loaded, options.adapters)
     code = _report(run, baseline, args, console)
@@ -216,6 +222,8 @@ def _read_baseline(args: argparse.Namespace) -> RunResult | None:
     if args.threshold < 0:
         raise UsageError(f"--threshold must be >= 0, got {args.threshold}")
     if args.baseline is None:
+        if args.accept_lost_coverage:
+            raise UsageError("--accept-lost-coverage applies to a --baseline, and none was given")
         return None
     try:
         return RunResult.read_json(args.baseline)
@@ -223,25 +231,32 @@ def _read_baseline(args: argparse.Namespace) -> RunResult | None:
         raise UsageError(f"--baseline: {exc}") from exc
 
 
-def _load(specs: list[str]) -> list[LoadedAdapter]:
+def _load_adapters(args: argparse.Namespace, specs: list[str]) -> tuple[list[LoadedAdapter], list[AdapterResult]]:
+    """The adapters named with --adapter (any failure: exit 2), or the defaults (a missing library: a row)."""
+    if args.adapter:
+        return _load(specs, args.timeout), []
+    return _load_defaults(specs, args.timeout)
+
+
+def _load(specs: list[str], timeout_s: float) -> list[LoadedAdapter]:
     from specformer.conformance.adapters import AdapterLoadError
     from specformer.conformance.expectations import ExpectationsError
     from specformer.conformance.runner import load_all
 
     try:
-        return load_all(specs)
+        return load_all(specs, timeout_s)
     except (AdapterLoadError, ExpectationsError) as exc:
         raise UsageError(str(exc)) from exc
 
 
-def _load_defaults(specs: list[str]) -> tuple[list[LoadedAdapter], list[AdapterResult]]:
+def _load_defaults(specs: list[str], timeout_s: float) -> tuple[list[LoadedAdapter], list[AdapterResult]]:
     """The default adapters: one whose optional library is missing becomes a row with its load error
     (reported, and the run goes on); a malformed expectations file is still a usage error."""
     from specformer.conformance.expectations import ExpectationsError
     from specformer.conformance.runner import load_available
 
     try:
-        return load_available(specs)
+        return load_available(specs, timeout_s)
     except ExpectationsError as exc:
         raise UsageError(str(exc)) from exc
 
@@ -250,7 +265,8 @@ def _report(run: RunResult, baseline: RunResult | None, args: argparse.Namespace
     """Print and write the reports; the exit code from the run and the gate against the baseline."""
     from specformer.conformance.report import gate, render_gate_terminal, render_terminal, write_reports
 
-    result = gate(baseline, run, args.threshold) if baseline is not None else None
+    accept = args.accept_lost_coverage
+    result = gate(baseline, run, args.threshold, accept_lost_coverage=accept) if baseline is not None else None
     render_terminal(run, console)
     if args.out is not None:
         paths = write_reports(run, args.out, result)

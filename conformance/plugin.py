@@ -32,7 +32,7 @@ import shlex
 import signal
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -321,6 +321,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = selected
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Tell the runner how many tests each (adapter, family) has, for its progress display."""
+    stream = session.config.stash[_STATE].stream
+    if stream is not None:
+        stream.collected(session.items)
+
+
 # ---------------------------------------------------------------------------------------
 # Running one test: timeout, status, documented deviations
 
@@ -479,6 +486,17 @@ class _Stream:
         if done:
             config.hook.pytest_deselected(items=done)
             items[:] = [item for item in items if item.nodeid not in self.finished]
+
+    def collected(self, items: list[pytest.Item]) -> None:
+        from specformer.conformance.progress import clause_families, family_of_test
+
+        families_of = clause_families()
+        counts: dict[str, Counter[str]] = defaultdict(Counter)
+        for item in items:
+            adapter = _adapter_of(item)
+            if adapter is not None:
+                counts[adapter.spec][family_of_test(_clause_ids(item), families_of)] += 1
+        self._write({"event": "collected", "counts": {a: dict(c) for a, c in counts.items()}, "time": time.time()})
 
     def start(self, nodeid: str, adapter: str | None, clauses: list[str]) -> None:
         self.clauses[nodeid] = (adapter, clauses)

@@ -19,7 +19,8 @@ They run in their own process group, so an interruption of the parent (Ctrl-C, S
 them all (`Children.stop_all`), and temporary folders are removed as the `with` blocks unwind.
 
 The parent loads each adapter once first, so a loading error is one clear line and exit code 2
-before anything runs.
+before anything runs; a third-party adapter is loaded in a forked child first
+(conformance/isolation.py), so a crash or hang in its import or constructor is that error too.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -43,9 +45,11 @@ from rich.console import Console
 from rich.text import Text
 
 from specformer import __version__
-from specformer.conformance.adapters import AdapterLoadError, LoadedAdapter, load_adapter
+from specformer.conformance.adapters import AdapterLoadError, LoadedAdapter
 from specformer.conformance.bench.verdicts import fail_wrong_benchmarks
 from specformer.conformance.environment import environment
+from specformer.conformance.isolation import load_isolated
+from specformer.conformance.progress import RunProgress
 from specformer.conformance.results import (
     ERROR,
     AdapterResult,
@@ -109,12 +113,13 @@ def suite_directory() -> Path:
     return Path(suite.__file__).parent
 
 
-def load_all(specs: list[str]) -> list[LoadedAdapter]:
-    """Load every adapter; the first failure propagates as AdapterLoadError."""
-    return [load_adapter(spec) for spec in specs]
+def load_all(specs: list[str], timeout_s: float = 120.0) -> list[LoadedAdapter]:
+    """Load every adapter (a third-party one first in a forked child: conformance/isolation.py);
+    the first failure propagates as AdapterLoadError."""
+    return [load_isolated(spec, timeout_s) for spec in specs]
 
 
-def load_available(specs: list[str]) -> tuple[list[LoadedAdapter], list[AdapterResult]]:
+def load_available(specs: list[str], timeout_s: float = 120.0) -> tuple[list[LoadedAdapter], list[AdapterResult]]:
     """Load each adapter on its own: (those that loaded, a result row for each that did not).
 
     For the built-in adapters run by default, whose libraries are optional extras: one whose
@@ -123,7 +128,7 @@ def load_available(specs: list[str]) -> tuple[list[LoadedAdapter], list[AdapterR
     loaded, failed = [], []
     for spec in specs:
         try:
-            loaded.append(load_adapter(spec))
+            loaded.append(load_isolated(spec, timeout_s))
         except AdapterLoadError as exc:
             failed.append(AdapterResult(name=spec, load_error=neutralise(str(exc))))
     return loaded, failed
@@ -146,37 +151,54 @@ class Children:
     def __init__(self) -> None:
         self._lock = threading.RLock()  # re-entrant: the signal handler may run while the main thread holds it
         self._processes: set[subprocess.Popen[bytes]] = set()
+        self._relays: dict[subprocess.Popen[bytes], threading.Thread] = {}
         self.stopping: int | None = None  # the signal that stopped the run
 
     def start(self, command: list[str], *, log: Path | None) -> subprocess.Popen[bytes]:
+        """Start a child; its output goes to `log`, or (log None, --verbose) to our stdout, neutralised."""
         with self._lock:
             if self.stopping is not None:
                 raise Interrupted(self.stopping)
-            output = log.open("wb") if log is not None else None  # each process's own output
+            output = log.open("wb") if log is not None else subprocess.PIPE  # each process's own output
             try:
                 process = subprocess.Popen(
                     command,
                     env=child_environment(),
                     stdin=subprocess.DEVNULL,
                     stdout=output,
-                    stderr=subprocess.STDOUT if output is not None else None,
+                    stderr=subprocess.STDOUT,
                     start_new_session=True,  # its own process group: killed as one, deaf to the terminal's Ctrl-C
                 )
             finally:
-                if output is not None:
-                    output.close()
+                if log is not None:
+                    output.close()  # type: ignore[union-attr]
             self._processes.add(process)
+            if log is None:
+                self._relays[process] = threading.Thread(target=_relay, args=(process.stdout,), daemon=True)
+                self._relays[process].start()
             return process
 
     def finished(self, process: subprocess.Popen[bytes]) -> None:
         with self._lock:
             self._processes.discard(process)
+            relay = self._relays.pop(process, None)
+        if relay is not None:
+            relay.join(timeout=5.0)  # the last lines of a process that has ended
 
     def stop_all(self, signal_number: int) -> None:
         with self._lock:
             self.stopping = signal_number
             for process in self._processes:
                 kill_group(process)
+
+
+def _relay(pipe: Any) -> None:
+    """A child's output to our stdout, line by line, with its control characters made visible:
+    an adapter's ANSI or OSC escapes (in a warning, a print, a test id) never reach the terminal."""
+    for line in iter(pipe.readline, b""):
+        sys.stdout.write(neutralise(line.decode("utf-8", errors="replace")))
+        sys.stdout.flush()
+    pipe.close()
 
 
 def kill_group(process: subprocess.Popen[bytes]) -> None:
@@ -245,8 +267,8 @@ def suite_command(
 class _StreamWatcher:
     """Reads a child's stream file as it grows: which test (or family) is running, since when."""
 
-    def __init__(self, path: Path, key: str) -> None:
-        self.path, self.key = path, key
+    def __init__(self, path: Path, key: str, on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.path, self.key, self.on_event = path, key, on_event
         self.offset = 0
         self.open: dict[str, float] = {}  # running item -> the time it started
 
@@ -263,6 +285,8 @@ class _StreamWatcher:
                     event = json.loads(line)
                 except json.JSONDecodeError:
                     continue
+                if self.on_event is not None:
+                    self.on_event(event)
                 if event.get("event") == "start":
                     self.open[event[self.key]] = time.time()
                 elif event.get("event") == "end":
@@ -282,10 +306,19 @@ class _ChildOutcome:
 
 
 def _watch(
-    children: Children, command: list[str], stream: Path, key: str, budget_s: float, log: Path | None
+    children: Children,
+    command: list[str],
+    stream: Path,
+    key: str,
+    budget_s: float,
+    log: Path | None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
 ) -> _ChildOutcome:
-    """Run one child to its end, killing its process group when an item runs past budget_s."""
-    watcher = _StreamWatcher(stream, key)
+    """Run one child to its end, killing its process group when an item runs past budget_s.
+
+    on_event sees each event of the stream as it is read (the progress display).
+    """
+    watcher = _StreamWatcher(stream, key, on_event)
     process = children.start(command, log=log)
     try:
         while process.poll() is None:
@@ -295,6 +328,7 @@ def _watch(
                 kill_group(process)
                 process.wait()
                 return _ChildOutcome(process.returncode, hung=running[0])
+        watcher.poll()  # the events written since the last look, for on_event
         return _ChildOutcome(process.returncode)
     finally:
         if process.poll() is None:
@@ -329,10 +363,11 @@ def _tail(log: Path, lines: int = 3) -> str:
 def run_suite(options: RunOptions, adapters: list[LoadedAdapter], console: Console) -> RunResult:
     """The conformance suite on the adapters (in parallel processes), then their benchmarks."""
     children = Children()
-    with _interruptible(children):
+    progress = RunProgress(console, live=console.is_terminal and not options.verbose)
+    with _interruptible(children), progress:
         groups = adapter_groups(adapters, options)
         with ThreadPoolExecutor(max_workers=max(1, len(groups))) as pool:
-            futures = [pool.submit(_run_group, group, options, children, console) for group in groups]
+            futures = [pool.submit(_run_group, group, options, children, console, progress) for group in groups]
             try:
                 by_spec = {r.name: r for future in futures for r in future.result()}
             except BaseException:
@@ -340,7 +375,7 @@ def run_suite(options: RunOptions, adapters: list[LoadedAdapter], console: Conso
                 raise
         run = _new_run(options, [by_spec[a.spec] for a in adapters])
         if options.bench:
-            _add_benchmarks(run, options, adapters, children, console)
+            _add_benchmarks(run, options, adapters, children, console, progress)
     for adapter in run.adapters:
         _neutralise(adapter)
     return run
@@ -382,8 +417,8 @@ def run_benchmarks(options: RunOptions, adapters: list[LoadedAdapter], console: 
     """Benchmarks only (`specformer bench`): ceilings first, then each adapter's families."""
     run = _new_run(options, [AdapterResult(name=a.spec, description=a.description) for a in adapters])
     children = Children()
-    with _interruptible(children):
-        _add_benchmarks(run, options, adapters, children, console)
+    with _interruptible(children), RunProgress(console) as progress:
+        _add_benchmarks(run, options, adapters, children, console, progress)
     for adapter in run.adapters:
         _neutralise(adapter)
     return run
@@ -426,7 +461,11 @@ def _say(console: Console, text: str, style: str = "dim") -> None:
 
 
 def _run_group(
-    group: list[LoadedAdapter], options: RunOptions, children: Children, console: Console
+    group: list[LoadedAdapter],
+    options: RunOptions,
+    children: Children,
+    console: Console,
+    progress: RunProgress | None = None,
 ) -> list[AdapterResult]:
     """The suite on some adapters in one process: restarted past each test that hangs or kills it."""
     specs = [adapter.spec for adapter in group]
@@ -436,7 +475,15 @@ def _run_group(
         command = suite_command(specs[0], options, results_path, stream)
         command += [f"--specformer-adapter={spec}" for spec in specs[1:]]
         for _ in range(MAX_RESTARTS * len(specs) + 1):
-            outcome = _watch(children, command, stream, "nodeid", options.watchdog_s, None if options.verbose else log)
+            outcome = _watch(
+                children,
+                command,
+                stream,
+                "nodeid",
+                options.watchdog_s,
+                None if options.verbose else log,
+                progress.suite_event if progress is not None else None,
+            )
             events = _read_stream(stream)
             if any(e.get("event") == "finished" for e in events):
                 results = _read_adapter_results(results_path, specs)
@@ -461,6 +508,8 @@ def _run_group(
             reason = f"the suite process died {MAX_RESTARTS * len(specs)} times; last output: {_tail(log)}"
             return [AdapterResult(name=spec, load_error=reason) for spec in specs]
         events = _read_stream(stream)
+    if progress is not None:
+        progress.suite_done(specs)
     for adapter, result in zip(group, results, strict=True):
         families = _family_wall_times(events, adapter.spec)
         result.wall_s = {"suite": round(sum(families.values()), 3), **families}
@@ -601,7 +650,12 @@ BENCHMARKS_OF_SPEC_FAMILY = {
 
 
 def _add_benchmarks(
-    run: RunResult, options: RunOptions, adapters: list[LoadedAdapter], children: Children, console: Console
+    run: RunResult,
+    options: RunOptions,
+    adapters: list[LoadedAdapter],
+    children: Children,
+    console: Console,
+    progress: RunProgress | None = None,
 ) -> None:
     from specformer.conformance import bench
     from specformer.conformance.bench.worker import BENCHMARKS
@@ -615,7 +669,7 @@ def _add_benchmarks(
         families = [f for f in wanted if f in adapter.capabilities.families]
         if families:
             started = time.monotonic()
-            _benchmark_one(adapter.spec, families, options, run.ceilings, result, children, console)
+            _benchmark_one(adapter.spec, families, options, run.ceilings, result, children, console, progress)
             result.wall_s["bench"] = round(time.monotonic() - started, 3)
     # A timed output that disagrees with the reference fails its clause and the run (exit 1).
     fail_wrong_benchmarks(run)
@@ -635,8 +689,11 @@ def _benchmark_one(
     result: AdapterResult,
     children: Children,
     console: Console,
+    progress: RunProgress | None = None,
 ) -> None:
     """One adapter's benchmark families in a worker process; a crash or hang there is an error at its family."""
+    progress = progress if progress is not None else RunProgress(console, live=False)
+    progress.bench_planned(spec, families)
     with tempfile.TemporaryDirectory(prefix="specformer-bench-") as tmp:
         stream, log, ceilings_path = Path(tmp) / "stream.jsonl", Path(tmp) / "output.log", Path(tmp) / "ceilings.json"
         ceilings_path.write_text(json.dumps(ceilings))
@@ -652,8 +709,16 @@ def _benchmark_one(
                 f"--stream={stream}",
                 *(f"--family={f}" for f in remaining),
             ]
-            outcome = _watch(children, command, stream, "family", options.bench_watchdog_s, log)
-            ended = _collect_benchmarks(stream, result, spec, console)
+            outcome = _watch(
+                children,
+                command,
+                stream,
+                "family",
+                options.bench_watchdog_s,
+                log,
+                lambda event: progress.bench_event(spec, event),
+            )
+            ended = _collect_benchmarks(stream, result)
             remaining = [f for f in remaining if f not in ended]
             if not remaining:
                 break
@@ -663,25 +728,27 @@ def _benchmark_one(
             else:
                 cause = f"crash: the benchmark process {_death(outcome.returncode)}; last output: {_tail(log)}"
             result.benchmark_errors.append(f"{family}: {cause}")
-            _say(console, f"{family} benchmarks of {spec}: {cause}", "bold red")
+            progress.bench_family_ended(spec, family, 0, cause)
             stream.unlink(missing_ok=True)
             log.unlink(missing_ok=True)
+    progress.bench_done(spec)
 
 
-def _collect_benchmarks(stream: Path, result: AdapterResult, spec: str, console: Console) -> set[str]:
-    """Add the rows of each family the worker finished; return those families."""
+def _collect_benchmarks(stream: Path, result: AdapterResult) -> set[str]:
+    """Add the rows of each family the worker finished, and its error if it raised; return those families.
+
+    An error (the adapter raised, whatever the exception) fails the run at that benchmark family:
+    a benchmark the adapter could not run is never a silent skip. The progress display has
+    printed each one as it was read.
+    """
     ended = set()
     for event in _read_stream(stream):
         if event.get("event") != "end":
             continue
         ended.add(event["family"])
         result.benchmarks += [BenchmarkResult(**row) for row in event.get("benchmarks", [])]
-        error = event.get("error")
-        if error and event.get("fatal"):
-            result.benchmark_errors.append(f"{event['family']}: {error}")
-            _say(console, f"{event['family']} benchmarks of {spec}: {error}", "bold red")
-        elif error:  # an exception: the suite judged the operation already; the benchmark is skipped
-            _say(console, f"{event['family']} benchmarks of {spec} skipped: {error}", "yellow")
+        if event.get("error"):
+            result.benchmark_errors.append(f"{event['family']}: {event['error']}")
     return ended
 
 

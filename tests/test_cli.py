@@ -70,6 +70,9 @@ def test_failures_exit_1_say_where_and_how_to_reproduce_and_a_crash_spares_the_r
     assert len(crashed) == 1 and "killed by SIGABRT" in crashed[0]["message"] and "top_k" in crashed[0]["nodeid"]
     assert {c["id"]: c["status"] for c in crashing["clauses"]}["SAMP-TOPP-01"] == "pass"
     assert {c["id"] for c in mutant["clauses"] if c["status"] == "fail"} == {"SAMP-TOPK-01", "SAMP-TOPK-05"}
+    # Progress in a log (no terminal): one line per finished (adapter, family), counted from the stream.
+    (line,) = [line for line in done.stdout.splitlines() if line.startswith(f"done {MUTANT} sampling: ")]
+    assert " fail" in line and line.endswith(" s"), line
 
 
 def test_bad_baseline_file_exits_2(cli, tmp_path: Path) -> None:
@@ -114,6 +117,7 @@ def test_bench_measures_ceilings_and_checks_answers(cli, tmp_path: Path) -> None
     names = {b["name"] for b in adapter["benchmarks"]}
     assert names == {f"sampling.{op}" for op in ("temperature", "top_k", "top_p", "min_p", "process")}
     assert all(b["correct"] and b["ceiling_fraction"] is not None for b in adapter["benchmarks"])
+    assert "bench reference sampling: 5 rows in " in done.stdout  # progress in a log: one line per family
 
     # The same run again, as its own baseline: same environment, so the benchmarks are compared.
     done = cli(

@@ -8,6 +8,7 @@ other result, and exit 1, never 0 and never a traceback.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -141,6 +142,7 @@ def test_adapter_text_is_never_markup_nor_a_terminal_escape(hostile_run) -> None
         ("BenchOsExit", "sampling: crash: the benchmark process exited with code 0"),
         ("BenchSegfault", "sampling: crash: the benchmark process killed by SIGSEGV"),
         ("BenchHang", "sampling: no answer within 3 s: the watchdog ended the benchmark process"),
+        ("BenchRaises", "sampling: RuntimeError: the adapter broke while timed"),
     ],
 )
 def test_a_benchmark_that_exits_crashes_or_hangs_is_an_error_at_its_family(
@@ -155,9 +157,16 @@ def test_a_benchmark_that_exits_crashes_or_hangs_is_an_error_at_its_family(
         sys.path.remove(str(FIXTURES))
     options = runner.RunOptions(adapters=[loaded.spec], families=["sampling"], profile="quick")
     result = AdapterResult(name=loaded.spec)
-    runner._benchmark_one(loaded.spec, ["sampling"], options, {}, result, runner.Children(), Console(quiet=True))
+    # After a hang the run goes on: a new worker takes the next family (BenchHang has no loss to time).
+    families = ["sampling", "losses"] if hostile == "BenchHang" else ["sampling"]
+    output = io.StringIO()
+    console = Console(file=output, width=200)
+    runner._benchmark_one(loaded.spec, families, options, {}, result, runner.Children(), console)
     assert len(result.benchmark_errors) == 1 and result.benchmark_errors[0].startswith(cause), result.benchmark_errors
     assert result.benchmarks == []
+    assert f"bench {loaded.spec} sampling: error: {cause.removeprefix('sampling: ')}" in output.getvalue()
+    if hostile == "BenchHang":
+        assert f"bench {loaded.spec} losses: 0 rows in " in output.getvalue(), output.getvalue()
 
 
 @pytest.mark.slow

@@ -6,8 +6,10 @@ only this process down. It appends one JSON line to the stream file as each fami
 ends, with the family's rows, so the parent keeps the families that finished, names the one that
 was running, and starts a new worker for the rest.
 
-An exception from the adapter (Exception) skips the family, as the suite has judged the operation
-already; SystemExit and KeyboardInterrupt raised by the adapter are fatal errors of the adapter.
+An exception from the adapter (Exception) is an error at the family, and so are SystemExit and
+KeyboardInterrupt raised by the adapter (marked fatal: the adapter tried to end the process); the
+runner records each in benchmark_errors, which fails the run. A benchmark function calls only the
+operations an adapter implements, so an exception is never a mere "unsupported".
 """
 
 from __future__ import annotations

@@ -9,6 +9,10 @@ the adapters of one run with each other.
 
 - a clause that passed in the baseline and fails or errors now (whatever the machines);
 - an adapter that loaded in the baseline and fails to load now;
+- lost coverage (`lost_coverage`): a clause that passed in the baseline and is unsupported or
+  n/a now, or absent from a family the adapter ran (a vocabulary package not installed, say),
+  unless the caller accepts it (`--accept-lost-coverage`); an adapter or family the current run
+  did not ask for is not lost;
 - a benchmark whose median is slower than the baseline's by more than `threshold` and by
   more than the two runs' interquartile ranges together, judged only when
   `benchmark_comparability` finds both runs made in the same environment (device, python,
@@ -19,7 +23,7 @@ the adapters of one run with each other.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
@@ -42,7 +46,16 @@ from specformer.conformance.report.measurements import (
     where,
 )
 from specformer.conformance.report.terminal import render_speedups_terminal, status_text
-from specformer.conformance.results import ERROR, FAIL, PASS, AdapterResult, BenchmarkResult, RunResult
+from specformer.conformance.results import (
+    ERROR,
+    FAIL,
+    NOT_APPLICABLE,
+    PASS,
+    UNSUPPORTED,
+    AdapterResult,
+    BenchmarkResult,
+    RunResult,
+)
 
 __all__ = [
     "BenchmarkChange",
@@ -56,6 +69,7 @@ __all__ = [
     "benchmark_speedups",
     "compare_runs",
     "gate",
+    "lost_coverage",
     "not_compared_reason",
     "regressions",
     "render_comparison_markdown",
@@ -134,28 +148,46 @@ class GateResult:
 
     regressions: list[str]
     not_compared: str | None  # None: the benchmarks were compared, or a run had none
+    # Lost coverage the caller accepted (--accept-lost-coverage): shown, not a regression.
+    accepted: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
         return bool(self.regressions)
 
 
-def gate(baseline: RunResult, current: RunResult, threshold: float = DEFAULT_THRESHOLD) -> GateResult:
+def gate(
+    baseline: RunResult,
+    current: RunResult,
+    threshold: float = DEFAULT_THRESHOLD,
+    accept_lost_coverage: bool = False,
+) -> GateResult:
     """The regressions of `current` against `baseline`, and why timings were not compared.
 
     The reason is left out when either run has no benchmarks: then there was nothing to compare.
+    With accept_lost_coverage, lost coverage is listed in `accepted` instead of the regressions.
     """
     timed = all(any(a.benchmarks for a in run.adapters) for run in (baseline, current))
     reason = benchmark_comparability(baseline, current) if timed else None
-    return GateResult(regressions(baseline, current, threshold), reason)
+    found = regressions(baseline, current, threshold, accept_lost_coverage=accept_lost_coverage)
+    accepted = lost_coverage(baseline, current) if accept_lost_coverage else []
+    return GateResult(found, reason, accepted)
 
 
-def regressions(baseline: RunResult, current: RunResult, threshold: float = DEFAULT_THRESHOLD) -> list[str]:
-    """One line per regression: clauses pass -> fail/error, adapters that stopped loading, and
-    (only between runs from the same environment) benchmarks slower beyond threshold and noise."""
+def regressions(
+    baseline: RunResult,
+    current: RunResult,
+    threshold: float = DEFAULT_THRESHOLD,
+    accept_lost_coverage: bool = False,
+) -> list[str]:
+    """One line per regression: clauses pass -> fail/error, lost coverage (unless accepted), adapters
+    that stopped loading, and (only between runs from the same environment) benchmarks slower beyond
+    threshold and noise."""
     if not (threshold >= 0 and threshold < float("inf")):
         raise ValueError(f"threshold={threshold!r} must be a finite fraction >= 0, e.g. 0.10 for 10%")
     found = _clause_regressions(baseline, current) + _load_regressions(baseline, current)
+    if not accept_lost_coverage:
+        found += lost_coverage(baseline, current)
     if benchmark_comparability(baseline, current) is None:
         found += _benchmark_regressions(baseline, current, threshold)
     return found
@@ -198,6 +230,32 @@ def _clause_regressions(baseline: RunResult, current: RunResult) -> list[str]:
         for c in compare_runs(baseline, current).clauses
         if c.status_a == PASS and c.status_b in (FAIL, ERROR)
     ]
+
+
+def lost_coverage(baseline: RunResult, current: RunResult) -> list[str]:
+    """One line per clause that passed in the baseline and is no longer checked now.
+
+    That is: unsupported or n/a now, or absent from the results of a family the adapter ran now
+    (a family with no result at all was not asked for, say with --family, and is not lost). An
+    adapter absent from the current run, or that failed to load (`_load_regressions`), is skipped.
+    """
+    now = {a.name: a for a in current.adapters if not a.load_error}
+    found = []
+    for before in baseline.adapters:
+        after = now.get(before.name)
+        if after is None:
+            continue
+        statuses = {c.id: c.status for c in after.clauses}
+        families_run = {c.family for c in after.clauses}
+        for clause in before.clauses:
+            status = statuses.get(clause.id)
+            if clause.status != PASS:
+                continue
+            if status in (UNSUPPORTED, NOT_APPLICABLE):
+                found.append(f"{before.name} {clause.id}: pass -> {status} (lost coverage)")
+            elif status is None and clause.family in families_run:
+                found.append(f"{before.name} {clause.id}: pass -> no result (lost coverage)")
+    return found
 
 
 def _load_regressions(baseline: RunResult, current: RunResult) -> list[str]:
@@ -312,6 +370,8 @@ def render_gate_terminal(gate_result: GateResult, console: Console | None = None
         console.print(
             Text(f"benchmarks not compared with the baseline: {not_compared_reason(gate_result)}", style="yellow")
         )
+    for line in gate_result.accepted:
+        console.print(Text(f"accepted (--accept-lost-coverage): {line}", style="yellow"))
     if not gate_result.regressions:
         console.print(Text("no regression against the baseline", style="green"))
 

@@ -1,0 +1,125 @@
+"""The progress display of `specformer run` and `specformer bench`, fed with stream events as the runner feeds it.
+
+No process runs here: the events are those plugin._Stream and bench/worker.py write (the CLI
+tests in test_cli.py check the same lines come out of a real run).
+"""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from specformer.conformance.progress import RunProgress, family_of_test
+
+FAMILIES = {"SAMP-TOPK-01": "sampling", "SAMP-TOPP-01": "sampling", "ATTN-SDPA-01": "attention"}
+
+
+def _start(nodeid: str, adapter: str, clause: str, time: float) -> dict:
+    return {"event": "start", "nodeid": nodeid, "adapter": adapter, "clauses": [clause], "time": time}
+
+
+def _end(nodeid: str, adapter: str, clause: str, status: str, time: float) -> dict:
+    result = {"nodeid": nodeid, "status": status, "message": ""}
+    return {
+        "event": "end",
+        "nodeid": nodeid,
+        "results": [{"adapter": adapter, "clauses": [clause], "result": result}],
+        "time": time,
+    }
+
+
+def _suite_events() -> list[dict]:
+    """Two families of adapter 'a': sampling ends first (3 tests, one failing), attention after (1 test)."""
+    events: list[dict] = [{"event": "collected", "counts": {"a": {"sampling": 3, "attention": 1}}, "time": 0.0}]
+    for index, (clause, status) in enumerate(
+        [("SAMP-TOPK-01", "pass"), ("SAMP-TOPP-01", "fail"), ("SAMP-TOPK-01", "pass"), ("ATTN-SDPA-01", "unsupported")]
+    ):
+        events += [
+            _start(f"t{index}[a]", "a", clause, 10.0 * index),
+            _end(f"t{index}[a]", "a", clause, status, 10.0 * index + 1.5),
+        ]
+    return events
+
+
+def _plain(events: list[dict], width: int = 80) -> list[str]:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, force_terminal=False)
+    assert not console.is_terminal
+    with RunProgress(console, families_of=FAMILIES) as progress:
+        for event in events:
+            progress.suite_event(event)
+        progress.suite_done(["a"])
+    return buffer.getvalue().splitlines()
+
+
+def test_without_a_terminal_one_line_per_finished_adapter_and_family() -> None:
+    lines = _plain(_suite_events())
+    assert lines == [
+        "done a sampling: 3 tests (2 pass, 1 fail) in 4.5 s",
+        "done a attention: 1 tests (1 unsupported) in 1.5 s",
+    ]
+
+
+def test_a_resumed_stream_is_counted_once_and_a_crash_still_gets_its_line() -> None:
+    events = _suite_events()
+    # The process died after the second test; its replacement re-reads the stream from the start and
+    # collects only what is left; the last test never ends (the run was cut short).
+    resumed = events[:5] + events[:5] + [{"event": "collected", "counts": {"a": {"sampling": 1}}}] + events[5:8]
+    assert _plain(resumed) == ["done a sampling: 3 tests (2 pass, 1 fail) in 4.5 s"]
+
+
+def test_adapter_names_are_neither_markup_nor_escapes() -> None:
+    name = "evil[/bold]\x1b[31m"
+    events = [{"event": "collected", "counts": {name: {"sampling": 1}}}, _start("t", name, "SAMP-TOPK-01", 0.0)]
+    events.append(_end("t", name, "SAMP-TOPK-01", "pass", 1.0))
+    (line,) = _plain(events)
+    assert line == "done evil[/bold]\\x1b[31m sampling: 1 tests (1 pass) in 1.0 s"
+    buffer = io.StringIO()
+    with RunProgress(Console(file=buffer, force_terminal=True, width=100), families_of=FAMILIES) as progress:
+        for event in events:
+            progress.suite_event(event)
+    assert "\x1b[31m" not in buffer.getvalue().replace("\x1b[31mdone", "")  # only rich's own colours
+
+
+def test_benchmark_lines_name_the_family_its_rows_and_errors() -> None:
+    buffer = io.StringIO()
+    with RunProgress(Console(file=buffer, width=120)) as progress:
+        progress.bench_planned("a", ["sampling", "losses"])
+        progress.bench_event("a", {"event": "start", "family": "sampling", "time": 1.0})
+        progress.bench_event("a", {"event": "end", "family": "sampling", "benchmarks": [{}, {}], "time": 3.5})
+        progress.bench_event("a", {"event": "end", "family": "sampling", "benchmarks": [{}, {}], "time": 3.5})
+        progress.bench_event("a", {"event": "start", "family": "losses", "time": 4.0})
+        progress.bench_family_ended("a", "losses", 0, "no answer within 3 s")
+    lines = buffer.getvalue().splitlines()
+    assert lines[0] == "bench a sampling: 2 rows in 2.5 s"
+    assert lines[1].startswith("bench a losses: error: no answer within 3 s in ") and len(lines) == 2
+
+
+def test_on_a_terminal_a_bar_per_adapter_with_counts_and_the_benchmark_being_timed() -> None:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=100, force_terminal=True, color_system=None)
+    progress = RunProgress(console, families_of=FAMILIES)
+    assert progress.live
+    with progress:
+        for event in _suite_events()[:5]:
+            progress.suite_event(event)
+        progress._progress.refresh()  # what the terminal shows mid-run
+        middle = buffer.getvalue()
+        for event in _suite_events()[5:]:
+            progress.suite_event(event)
+        progress.bench_planned("a", ["sampling"])
+        progress.bench_event("a", {"event": "start", "family": "sampling", "time": 1.0})
+        progress._progress.refresh()
+        timing = buffer.getvalue()
+        progress.bench_event("a", {"event": "end", "family": "sampling", "benchmarks": [{}], "time": 2.0})
+    final = buffer.getvalue()
+    assert "a sampling" in middle and "2/4" in middle  # the family it is in, tests done out of all
+    assert "bench a: timing sampling" in timing
+    assert "4/4" in final and "done a sampling: 3 tests (2 pass, 1 fail) in 4.5 s" in final
+    assert "bench a sampling: 1 rows in 1.0 s" in final
+
+
+def test_a_test_counts_in_the_family_of_its_first_known_clause() -> None:
+    assert family_of_test(["UNKNOWN-1", "ATTN-SDPA-01", "SAMP-TOPK-01"], FAMILIES) == "attention"
+    assert family_of_test(["UNKNOWN-1"], FAMILIES) == "other"
