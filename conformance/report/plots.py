@@ -387,7 +387,7 @@ def _draw_operation(
     rated = [achieved_rate(row.bench, ceilings) for row in rows] if chart.roofline else []
     use_rates = bool(rated) and all(r is not None for r in rated)
     values = [r[0] for r in rated if r is not None] if use_rates else [row.bench.median_s for row in rows]
-    positions, labels, ticks = _side_by_side(rows)
+    positions, labels, ticks = _side_by_side(rows, chart.operation)
     bar_colours = [colours.get(row.adapter, "C0") for row in rows]
     if use_rates:
         axes.barh(positions, values, color=bar_colours, height=0.8)
@@ -398,7 +398,7 @@ def _draw_operation(
             axes.axvline(value, color="0.3", linestyle="--", linewidth=1.2)
             axes.text(value, -0.6, f" ceiling {chart.roofline}: {format_rate(value, unit)}", fontsize=7, va="bottom")
         axes.set_xlabel(f"achieved {unit} (dashed: the ceiling measured in this run)")
-        axes.xaxis.set_major_formatter(EngFormatter(unit=""))
+        formatter = EngFormatter(unit="")
     else:
         distances = [_quartile_distances(row) for row in rows]
         axes.barh(
@@ -411,10 +411,12 @@ def _draw_operation(
             height=0.8,
         )
         axes.set_xlabel("median time per call (whiskers: interquartile range)")
-        axes.xaxis.set_major_formatter(EngFormatter(unit="s"))
+        formatter = EngFormatter(unit="s")
     positive = [v for v in values if v > 0]
     if positive and max(positive) / min(positive) > 30:
         axes.set_xscale("log")
+    # After the scale: setting a scale installs that scale's own formatter.
+    axes.xaxis.set_major_formatter(formatter)
     axes.set_yticks(ticks, labels, parse_math=False)
     axes.invert_yaxis()
     axes.grid(axis="y", visible=False)
@@ -422,7 +424,7 @@ def _draw_operation(
     _legend(axes, [Patch(color=colours.get(name, "C0")) for name in shown], shown)
 
 
-def _side_by_side(rows: list[BenchmarkRow]) -> tuple[list[float], list[str], list[float]]:
+def _side_by_side(rows: list[BenchmarkRow], name: str = "") -> tuple[list[float], list[str], list[float]]:
     """Bar positions with the adapters of one parameter set next to each other, a gap between sets,
     and the tick (position, label) of each set: the parameters that differ, once per set."""
     sets: dict[str, list[int]] = {}
@@ -435,7 +437,7 @@ def _side_by_side(rows: list[BenchmarkRow]) -> tuple[list[float], list[str], lis
         for offset, index in enumerate(indices):
             positions[index] = cursor + offset
         ticks.append(cursor + (len(indices) - 1) / 2)
-        labels.append(_cut(label or "—", 40))
+        labels.append(_cut(label or name.rsplit(".", 1)[-1] or "—", 40))
         cursor += len(indices) + 0.6
     return positions, labels, ticks
 
