@@ -104,6 +104,11 @@ def _add_baseline_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with --baseline: a clause that passed there and is unsupported, n/a or missing now is not a regression",
     )
+    parser.add_argument(
+        "--baseline-adapter",
+        metavar="A",
+        help="the adapter the report's speedups are measured against (default: reference where it has benchmarks)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -263,13 +268,17 @@ def _load_defaults(specs: list[str], timeout_s: float) -> tuple[list[LoadedAdapt
 
 def _report(run: RunResult, baseline: RunResult | None, args: argparse.Namespace, console: Console) -> int:
     """Print and write the reports; the exit code from the run and the gate against the baseline."""
-    from specformer.conformance.report import gate, render_gate_terminal, render_terminal, write_reports
+    from specformer.conformance.report import build_report, gate, render_gate_terminal, render_terminal, write_reports
 
     accept = args.accept_lost_coverage
     result = gate(baseline, run, args.threshold, accept_lost_coverage=accept) if baseline is not None else None
-    render_terminal(run, console)
+    try:
+        report = build_report(run, args.baseline_adapter, result)
+    except ValueError as exc:
+        raise UsageError(f"--baseline-adapter: {exc}") from exc
+    render_terminal(report, console)
     if args.out is not None:
-        paths = write_reports(run, args.out, result)
+        paths = write_reports(run, args.out, result, report)
         console.print(Text("wrote " + ", ".join(str(p) for p in paths)), highlight=False)
     if result is not None:
         render_gate_terminal(result, console)

@@ -9,6 +9,7 @@ is checked for what a reader relies on. The CI gate has its own tests in test_ga
 from __future__ import annotations
 
 import html
+import io
 import json
 import re
 import sys
@@ -167,8 +168,9 @@ def find_clause(run: RunResult, adapter: str, cid: str) -> ClauseResult:
     return next(c for c in found.clauses if c.id == cid)
 
 
-def terminal_text(run: RunResult) -> str:
-    console = Console(record=True, width=120)
+def terminal_text(run: RunResult, width: int = 120, tty: bool = False) -> str:
+    """What the terminal writer prints: plain lines (a CI log), or with `tty` tables fitted to `width`."""
+    console = Console(record=True, width=width, force_terminal=tty, file=io.StringIO())
     render_terminal(run, console=console)
     return console.export_text()
 
@@ -434,8 +436,9 @@ def test_terminal_shows_failures_with_reproduce_line() -> None:
 
 def test_terminal_shows_summary_deviations_stale_and_benchmarks() -> None:
     text = terminal_text(make_run())
-    assert "1 ✓ 1 ✗ 0 ~ 0 ? 1 !" in text  # sampling: TOPK pass, TOPP fail, TEMP error
-    assert "1 ✓ 0 ✗ 1 ~ 1 ? 0 !" in text  # attention: SOFT pass, MASK deviates, WIN unsupported
+    # sampling: TOPK pass, TOPP fail, TEMP error; attention: SOFT pass, MASK deviates, WIN unsupported
+    assert "score alpha sampling 1/3 33% 1 ✗ 1 ! (pass=1 fail=1 deviates=0 unsupported=0 error=1)" in text
+    assert "score alpha attention 1/3 33% 1 ~ 1 ? (pass=1 fail=0 deviates=1 unsupported=1 error=0)" in text
     assert "ATTN-MASK-01: aligns the causal mask top-left" in text
     assert "ATTN-SOFT-01 is listed as a deviation but now passes" in text
     assert "remove it from alpha expectations" in text
@@ -534,7 +537,8 @@ def test_markdown_and_html_show_rates_ceilings_correctness_and_flags() -> None:
     for report in (text, page):
         assert "770 TFLOP/s" in report and "4.20 TB/s" in report  # the ceilings measured
         assert "62.0%" in report and "invalid" in report
-        assert "| cold |" in report or "<td>cold</td>" in report
+        # one table (and chart) per operation; Markdown escapes the brackets
+        assert "attention.full [cuda cold]" in report.replace("\\[", "[").replace("\\]", "]")
     assert "ceiling\\_fraction &gt; 1" in text and "ceiling_fraction &gt; 1" in page
     cold = next(line for line in text.splitlines() if "| cold |" in line)
     assert "| ✓ |" in cold and "TFLOP/s" in cold
@@ -545,11 +549,13 @@ def test_markdown_and_html_show_rates_ceilings_correctness_and_flags() -> None:
 def test_terminal_benchmark_tables_fit_120_columns() -> None:
     text = terminal_text(make_run())
     assert "770 TFLOP/s" in text and "62.0%" in text and "invalid" in text
-    assert "cuda cold" in text and "ceiling_fraction > 1" in text
+    assert "attention.full [cuda cold]" in text and "ceiling_fraction > 1" in text
     assert "every row: B=2 H=16 D=64 dtype=bfloat16 L=1024" in text
-    rows = [line for line in text.splitlines() if "cuda hot" in line or "cuda cold" in line]
-    assert len(rows) == 2  # one line each: nothing wrapped
-    assert max(len(line.rstrip()) for line in text.splitlines() if "µs" in line) <= 120
+    rows = [line for line in text.splitlines() if line.startswith("bench alpha attention.full")]
+    assert len(rows) == 2  # plain: one line each, nothing wrapped
+    table = terminal_text(make_run(), tty=True)
+    assert "62.0%" in table and "ceiling_fraction > 1" in table
+    assert max(len(line.rstrip()) for line in table.splitlines() if "µs" in line) <= 120
 
 
 def test_scaling_fits_are_tabulated() -> None:
@@ -597,7 +603,7 @@ def test_speedups_are_rendered_only_with_two_adapters() -> None:
     assert "Speedups" not in render_markdown(make_run())
     run = two_adapter_run()
     text, page = render_markdown(run), render_html(run)
-    assert "## Speedups over `reference`" in text and "<h2>Speedups over reference</h2>" in page
+    assert "## Speedups over `reference`" in text and "Speedups over reference</h2>" in page
     assert "15.0 µs (IQR 1.50 µs) 2.00×" in text and "15.0 µs (IQR 1.50 µs) 2.00×" in page
     console = Console(record=True, width=120)
     render_speedups_terminal(benchmark_speedups(run), console)
@@ -610,7 +616,7 @@ def test_speedups_are_rendered_only_with_two_adapters() -> None:
 
 def test_html_plots_are_inline_svg_and_deterministic() -> None:
     page = render_html(make_run())
-    assert page.count("<svg") == 3  # scaling; sampling times; attention throughput
+    assert page.count("<svg") == 4  # scaling; one chart per operation: top_p times, attention cold and hot
     assert "<?xml" not in page and "<!DOCTYPE svg" not in page and "<metadata" not in page
     assert "alpha: k=1.98 [1.91, 2.05]" in page and "expected k=2" in page
     assert "ceiling matmul-bf16: 770 TFLOP/s" in page

@@ -1,6 +1,8 @@
 """Runs side by side: changed clause statuses, benchmark medians, and the CI gate.
 
-`compare_runs(a, b)` pairs clauses by (adapter name, clause id) and benchmarks by
+`compare_runs(a, b)` builds the report model (model.py) of each run and pairs its scores by
+(adapter, family), its clause grid cells by (adapter name, clause id) (so a family an adapter
+does not declare is n/a on both sides, as in the reports), and benchmarks by
 (adapter name, benchmark name, device, mode, parameters, size); whatever exists on one side
 only is kept, with None on the other. `benchmark_speedups` (from measurements.py) compares
 the adapters of one run with each other.
@@ -45,6 +47,7 @@ from specformer.conformance.report.measurements import (
     params_text,
     where,
 )
+from specformer.conformance.report.model import Report, build_report
 from specformer.conformance.report.terminal import render_speedups_terminal, status_text
 from specformer.conformance.results import (
     ERROR,
@@ -62,6 +65,7 @@ __all__ = [
     "ClauseChange",
     "Comparison",
     "GateResult",
+    "ScoreChange",
     "SpeedupCell",
     "SpeedupRow",
     "Speedups",
@@ -124,11 +128,22 @@ class BenchmarkChange:
 
 
 @dataclass(frozen=True)
+class ScoreChange:
+    """One adapter's score in one family (or "all") in both runs, as the reports write it."""
+
+    adapter: str
+    family: str
+    score_a: str | None
+    score_b: str | None
+
+
+@dataclass(frozen=True)
 class Comparison:
     clauses: list[ClauseChange]
     benchmarks: list[BenchmarkChange]
     label_a: str = "a"
     label_b: str = "b"
+    scores: list[ScoreChange] = field(default_factory=list)
 
     def changed(self) -> list[ClauseChange]:
         return [c for c in self.clauses if c.changed]
@@ -139,7 +154,25 @@ class Comparison:
 
 def compare_runs(a: RunResult, b: RunResult, labels: tuple[str, str] = ("a", "b")) -> Comparison:
     """Pair the clauses and benchmarks of two runs, in a's order, then what only b has."""
-    return Comparison(_clause_changes(a, b), _benchmark_changes(a, b), *labels)
+    report_a, report_b = build_report(a), build_report(b)
+    return Comparison(
+        _clause_changes(report_a, report_b), _benchmark_changes(a, b), *labels, _score_changes(report_a, report_b)
+    )
+
+
+def _scores(report: Report) -> dict[tuple[str, str], str]:
+    return {
+        (name, row.family): score.text()
+        for row in report.scores
+        for name, score in zip(report.adapter_names, row.scores, strict=True)
+        if score is not None
+    }
+
+
+def _score_changes(a: Report, b: Report) -> list[ScoreChange]:
+    scores_a, scores_b = _scores(a), _scores(b)
+    keys = list(scores_a) + [k for k in scores_b if k not in scores_a]
+    return [ScoreChange(*key, scores_a.get(key), scores_b.get(key)) for key in keys]
 
 
 @dataclass(frozen=True)
@@ -311,7 +344,7 @@ def _benchmark_line(adapter: AdapterResult, before: BenchmarkResult, now: Benchm
     )
 
 
-def _clause_changes(a: RunResult, b: RunResult) -> list[ClauseChange]:
+def _clause_changes(a: Report, b: Report) -> list[ClauseChange]:
     statuses_a, titles_a = _clause_statuses(a)
     statuses_b, titles_b = _clause_statuses(b)
     titles = titles_b | titles_a  # a's title wins where both runs have the clause
@@ -320,13 +353,15 @@ def _clause_changes(a: RunResult, b: RunResult) -> list[ClauseChange]:
 
 
 def _clause_statuses(
-    run: RunResult,
+    report: Report,
 ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]]:
     statuses, titles = {}, {}
-    for adapter in run.adapters:
-        for clause in adapter.clauses:
-            statuses[adapter.name, clause.id] = clause.status
-            titles[adapter.name, clause.id] = clause.title
+    for grid in report.grids:
+        for row in grid.rows:
+            for name, cell in zip(report.adapter_names, row.cells, strict=True):
+                if cell.status is not None:
+                    statuses[name, row.id] = cell.status
+                    titles[name, row.id] = row.title
     return statuses, titles
 
 
@@ -346,6 +381,11 @@ def _benchmark_medians(run: RunResult) -> dict[tuple[Any, ...], float]:
 def render_comparison_terminal(comparison: Comparison, console: Console | None = None) -> None:
     """Print changed clauses, the unchanged count, and the benchmark medians."""
     console = console or Console()
+    scores = [s for s in comparison.scores if s.score_a != s.score_b]
+    for s in scores:
+        console.print(
+            Text(f"score {s.adapter} {s.family}: {s.score_a or _MISSING} -> {s.score_b or _MISSING}"), soft_wrap=True
+        )
     changed = comparison.changed()
     if changed:
         table = Table(title="changed clauses", title_justify="left")
@@ -415,7 +455,20 @@ def _benchmark_table(comparison: Comparison) -> Table:
 def render_comparison_markdown(comparison: Comparison) -> str:
     """The comparison as Markdown: changed clauses first, then counts and benchmarks."""
     label_a, label_b = md_text(comparison.label_a), md_text(comparison.label_b)
-    lines = [f"# specformer comparison: {label_a} → {label_b}", "", "## Changed clauses", ""]
+    lines = [f"# specformer comparison: {label_a} → {label_b}", ""]
+    scores = [
+        [md_code(s.adapter, in_table=True), md_text(s.family), s.score_a or _MISSING, s.score_b or _MISSING]
+        for s in comparison.scores
+        if s.score_a != s.score_b
+    ]
+    if scores:
+        lines += [
+            "## Changed scores (clauses passed / applicable)",
+            "",
+            *md_table(["adapter", "family", label_a, label_b], scores),
+            "",
+        ]
+    lines += ["## Changed clauses", ""]
     rows = [
         [
             md_code(c.adapter, in_table=True),

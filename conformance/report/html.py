@@ -1,11 +1,16 @@
-"""The run as one self-contained HTML page: inline CSS and SVG, no scripts, no network.
+"""The run as one self-contained HTML page (a conformance dashboard): inline CSS and SVG, no
+scripts, no network. A thin writer of the report model (model.py).
 
-The page holds the environment, the verdict against a baseline (when given), a legend, the
-family x adapter summary, adapters that did not load, failures (each failing test in a
-<details> with its message, full evidence and reproduce line), documented deviations, stale
-expectations, benchmarks (ceilings, one table per family, plots), the speedups between
-adapters, the scaling fits with their plots, and one clause x adapter matrix per family.
-It leaves out raw benchmark samples (results.json keeps them).
+The page holds the environment, the verdict against a baseline (when given), the score per
+family and adapter (passed/applicable, n/a for a family the adapter does not declare),
+adapters that did not load, failures (each failing test in a <details> with its message, full
+evidence and reproduce line), documented deviations, stale expectations, one clause x adapter
+grid per family (a glyph and a colour per cell; a failing or deviating cell opens to the
+message, evidence, headroom and reproduce line; clause ids link to the spec), benchmarks (one
+chart per operation with the adapters side by side, tables), the speedups over the baseline
+adapter, the scaling fits, the slowest (adapter, family) wall times and the environment.
+It reads at 1280 pixels without horizontal scrolling (tables wrap, long code breaks) and
+prints without its navigation. It leaves out raw benchmark samples (results.json keeps them).
 
 Every string that comes from the run goes through `esc` (html.escape), including status
 strings, which also choose CSS classes only through a fixed table. Deviation links are shown
@@ -27,33 +32,20 @@ from specformer.conformance.report.common import (
     REPORT_TITLE,
     Finding,
     clause_anchor,
-    clause_rows,
     clause_source,
     compact_params,
     deviation_reason,
-    deviations,
-    environment_line,
     evidence_json,
     evidence_summary,
     failing_tests,
-    failures,
-    family_counts,
     format_number,
     format_ratio,
     format_seconds,
-    headroom_rows,
-    load_errors,
-    run_line,
-    stale_expectations,
     stale_message,
     symbol,
 )
 from specformer.conformance.report.measurements import (
     BenchmarkRow,
-    agreements,
-    benchmark_groups,
-    benchmark_speedups,
-    ceiling_rows,
     correct_mark,
     flags_text,
     format_band,
@@ -61,12 +53,13 @@ from specformer.conformance.report.measurements import (
     format_fraction,
     params_text,
     rate_text,
-    scaling_series,
     speedup_cell_text,
     speedup_groups,
     used_text,
+    where,
 )
-from specformer.conformance.results import NOT_APPLICABLE, STATUSES, RunResult, TestResult
+from specformer.conformance.report.model import GridCell, Report, Score, as_report
+from specformer.conformance.results import NOT_APPLICABLE, PASS, STATUSES, RunResult, TestResult
 
 if TYPE_CHECKING:  # compare.py is not imported at run time: it needs no HTML, and vice versa
     from specformer.conformance.report.compare import GateResult
@@ -78,8 +71,17 @@ SPEC_ROOT = "../../"
 _STATUS_CLASSES = {status: f"s-{status}" for status in STATUSES} | {NOT_APPLICABLE: "s-na"}
 
 _CSS = """
-body { font: 14px/1.45 system-ui, sans-serif; color: #1f2328; margin: 2rem auto;
-       max-width: 78rem; padding: 0 1rem; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, sans-serif; color: #1f2328; margin: 1.5rem auto;
+       max-width: 78rem; padding: 0 1rem; overflow-wrap: break-word; }
+nav { font-size: 13px; } nav a { margin-right: .8rem; }
+.wide { max-width: 100%; overflow-x: auto; }
+th { white-space: nowrap; } td code, li code, p code { overflow-wrap: anywhere; }
+table.grid td { min-width: 3.2rem; }
+table.grid td.clause { min-width: 14rem; }
+.cell summary { list-style: none; } .cell summary::-webkit-details-marker { display: none; }
+.cell details { margin: 0; } .cell details[open] { min-width: 18rem; }
+.score { font-weight: 600; } .bad { color: #a40e26; font-weight: 700; }
 h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; margin-top: 2rem;
      border-bottom: 1px solid #d0d7de; } h3 { font-size: 1.05rem; }
 table { border-collapse: collapse; margin: .5rem 0; }
@@ -88,7 +90,7 @@ th, td { border: 1px solid #d0d7de; padding: .25rem .6rem; text-align: left;
 th { background: #f6f8fa; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 code, pre { font-family: ui-monospace, monospace; font-size: 12.5px; }
-pre { background: #f6f8fa; padding: .5rem; overflow-x: auto; white-space: pre-wrap; }
+pre { background: #f6f8fa; padding: .5rem; white-space: pre-wrap; word-break: break-all; }
 .muted { color: #656d76; }
 .count { display: inline-block; min-width: 2.6rem; padding: 0 .3rem; margin: 1px;
          border-radius: 3px; text-align: center; }
@@ -102,29 +104,54 @@ details { margin: .4rem 0 .8rem 1rem; } summary { cursor: pointer; }
 figure.plot { margin: 1rem 0; } figure.plot svg { max-width: 100%; height: auto; }
 figcaption { color: #656d76; }
 .regression { color: #a40e26; }
+@media print {
+  body { max-width: none; margin: 0; font-size: 11px; } nav { display: none; }
+  a { color: inherit; text-decoration: none; } h2, h3 { break-after: avoid; }
+  tr, figure { break-inside: avoid; } .s-pass, .s-fail, .s-deviates, .s-error, .s-unsupported, .s-na {
+    -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+}
 """
 
 
-def render_html(run: RunResult, gate: GateResult | None = None) -> str:
-    """The HTML report of `run`, as one page, with the verdict against a baseline when `gate` is given."""
+_NAV = (
+    ("summary", "Summary"),
+    ("failures", "Failures"),
+    ("deviations", "Deviations"),
+    ("clauses", "Clauses"),
+    ("benchmarks", "Benchmarks"),
+    ("speedups", "Speedups"),
+    ("scaling", "Scaling"),
+    ("slowest", "Wall times"),
+    ("environment", "Environment"),
+)
+
+
+def render_html(run: RunResult | Report, gate: GateResult | None = None) -> str:
+    """The HTML report of `run` (or of a built `Report`), as one page, with the verdict against
+    a baseline when `gate` (or the report's own gate) is given."""
+    report = as_report(run)
     body = [
-        f"<h1>{esc(REPORT_TITLE)}</h1>",
-        f"<p class='muted'>{esc(environment_line(run.environment))}<br>{esc(run_line(run))}</p>",
-        _gate(gate),
+        f"<h1>{esc(report.title)}</h1>",
+        f"<p class='muted'>{esc(report.environment_line)}<br>{esc(report.run_line)}</p>",
+        _gate(gate or report.gate),
+        _summary(report),
         _legend(),
-        _summary(run),
-        _load_errors(run),
-        _failures(run),
-        _deviations(run),
-        _stale(run),
-        _benchmarks(run),
-        _speedups(run),
-        _scaling(run),
-        _agreement(run),
-        _headroom(run),
-        _clause_matrices(run),
-        _environment(run.environment),
+        _load_errors(report),
+        _failures(report),
+        _deviations(report),
+        _stale(report),
+        _clause_grids(report),
+        _agreement(report),
+        _benchmarks(report),
+        _speedups(report),
+        _scaling(report),
+        _headroom(report),
+        _slowest(report),
+        _environment(report.environment),
     ]
+    present = [(key, title) for key, title in _NAV if f"id='{key}'" in "".join(part for part in body if part)]
+    nav = "<nav>" + "".join(f"<a href='#{key}'>{title}</a>" for key, title in present) + "</nav>"
+    body.insert(1, nav)
     return (
         "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n"
         f"<title>{esc(REPORT_TITLE)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
@@ -167,48 +194,66 @@ def td(text: Any, css: str = "") -> str:
 
 def _legend() -> str:
     items = "".join(f"<tr>{status_cell(status)}<td>{esc(meaning)}</td></tr>" for status, meaning in LEGEND.items())
-    return f"<h2>Legend</h2><table><tbody>{items}</tbody></table>"
+    items += f"<tr>{status_cell(NOT_APPLICABLE)}<td>the adapter does not declare the family</td></tr>"
+    return f"<details><summary>Legend</summary><table><tbody>{items}</tbody></table></details>"
 
 
-def _counts_cell(counts: dict[str, int] | None) -> str:
-    if counts is None:
+def _wide(markup: str) -> str:
+    """A table in a box that scrolls by itself, should a cell hold something that cannot wrap."""
+    return f"<div class='wide'>{markup}</div>"
+
+
+def _score_cell(score: Score | None) -> str:
+    if score is None:
         return "<td class='muted'>—</td>"
+    if not score.declared:
+        return f"<td class='s-na' title='family not declared'>{esc(NOT_APPLICABLE)}</td>"
+    css = "s-fail" if score.problems else "s-pass" if score.passed == score.applicable else ""
     badges = "".join(
-        f"<span class='count {_STATUS_CLASSES[s]}{'' if counts[s] else ' zero'}' "
-        f"title='{esc(s)}'>{counts[s]} {esc(symbol(s))}</span>"
+        f" <span class='count {_STATUS_CLASSES[s]}' title='{esc(s)}'>{score.counts[s]} {esc(symbol(s))}</span>"
         for s in STATUSES
+        if s != PASS and score.counts[s]
     )
-    return f"<td>{badges}</td>"
+    head = f"<span class='score{' bad' if score.problems else ''}'>{esc(score.text())}</span>"
+    return f"<td class='{css}'>{head}{badges}</td>"
 
 
-def _adapter_headers(run: RunResult) -> list[str]:
-    return [esc(a.name) for a in run.adapters]
+def _adapter_headers(report: Report) -> list[str]:
+    return [esc(name) for name in report.adapter_names]
 
 
-def _summary(run: RunResult) -> str:
-    rows = [[td(family), *(_counts_cell(c) for c in family_counts(run, family))] for family in run.families()]
-    if len(rows) > 1:
-        rows.append(["<td><b>all</b></td>", *(_counts_cell(c) for c in family_counts(run, None))])
+def _summary(report: Report) -> str:
+    rows = [
+        [f"<td><b>{esc(row.family)}</b></td>" if row.family == "all" else td(row.family)]
+        + [_score_cell(s) for s in row.scores]
+        for row in report.scores
+    ]
     descriptions = "".join(
-        f"<li><b>{esc(a.name)}</b>: {esc(a.description)}</li>" for a in run.adapters if a.description
+        f"<li><b>{esc(a.name)}</b>: {esc(a.description)}</li>" for a in report.adapters if a.description
     )
     adapters = f"<ul>{descriptions}</ul>" if descriptions else ""
-    return f"<h2>Summary</h2>{table(['family', *_adapter_headers(run)], rows)}{adapters}"
+    return (
+        "<h2 id='summary'>Summary: clauses passed / applicable</h2>"
+        + _wide(table(["family", *_adapter_headers(report)], rows))
+        + adapters
+    )
 
 
-def _load_errors(run: RunResult) -> str:
-    found = load_errors(run)
-    if not found:
-        return ""
+def _load_errors(report: Report) -> str:
+    found = report.load_errors()
     items = "".join(f"<li><b>{esc(a.name)}</b><pre>{esc(a.load_error)}</pre></li>" for a in found)
-    return f"<h2>Adapters that did not load</h2><ul>{items}</ul>"
+    items += "".join(
+        f"<li><b>{esc(a.name)}</b> benchmarks: {esc(problem)}</li>"
+        for a in report.adapters
+        for problem in a.benchmark_errors
+    )
+    return f"<h2>Adapters that did not load or whose benchmarks failed</h2><ul>{items}</ul>" if items else ""
 
 
-def _failures(run: RunResult) -> str:
-    found = failures(run)
-    if not found:
+def _failures(report: Report) -> str:
+    if not report.failures:
         return ""
-    return f"<h2>Failures ({len(found)})</h2>" + "".join(_failure(f) for f in found)
+    return f"<h2 id='failures'>Failures ({len(report.failures)})</h2>" + "".join(_failure(f) for f in report.failures)
 
 
 def _failure(finding: Finding) -> str:
@@ -222,10 +267,10 @@ def _failure(finding: Finding) -> str:
     tests = failing_tests(clause)
     if not tests:
         return heading + "<p class='muted'>No failing test recorded.</p>"
-    return heading + "".join(_failing_test(t) for t in tests)
+    return heading + "".join(_failing_test(t, opened=True) for t in tests)
 
 
-def _failing_test(test: TestResult) -> str:
+def _failing_test(test: TestResult, opened: bool = False) -> str:
     summary = evidence_summary(test.evidence)
     first_line = test.message.splitlines()[0] if test.message else ""
     parts = [f"<summary><code>{esc(test.nodeid)}</code> {esc(first_line)}</summary>"]
@@ -237,34 +282,33 @@ def _failing_test(test: TestResult) -> str:
         parts.append(f"<pre>{esc(evidence_json(test.evidence))}</pre>")
     if test.reproduce:
         parts.append(f"<p>Reproduce: <code>{esc(test.reproduce)}</code></p>")
-    return f"<details open>{''.join(parts)}</details>"
+    return f"<details{' open' if opened else ''}>{''.join(parts)}</details>"
 
 
-def _deviations(run: RunResult) -> str:
-    found = deviations(run)
-    if not found:
+def _deviations(report: Report) -> str:
+    if not report.deviations:
         return ""
     rows = []
-    for finding in found:
+    for finding in report.deviations:
         reason, link = deviation_reason(finding.clause)
+        cid = finding.clause.id
         rows.append(
             [
                 td(finding.adapter.name),
-                td(finding.clause.id),
+                f"<td>{_clause_link(cid, clause_source(finding.clause), clause_anchor(finding.clause))}</td>",
                 td(reason),
                 f"<td><code>{esc(link)}</code></td>" if link else "<td></td>",
             ]
         )
     headers = ["adapter", "clause", "reason", "link"]
-    return f"<h2>Deviates (documented) ({len(found)})</h2>{table(headers, rows)}"
+    return f"<h2 id='deviations'>Deviates (documented) ({len(report.deviations)})</h2>{_wide(table(headers, rows))}"
 
 
-def _stale(run: RunResult) -> str:
-    found = stale_expectations(run)
-    if not found:
+def _stale(report: Report) -> str:
+    if not report.stale:
         return ""
-    items = "".join(f"<li>{esc(stale_message(f))}</li>" for f in found)
-    return f"<h2>Stale expectations ({len(found)})</h2><ul>{items}</ul>"
+    items = "".join(f"<li>{esc(stale_message(f))}</li>" for f in report.stale)
+    return f"<h2>Stale expectations ({len(report.stale)})</h2><ul>{items}</ul>"
 
 
 def _gate(gate: GateResult | None) -> str:
@@ -283,11 +327,52 @@ def _gate(gate: GateResult | None) -> str:
     return f"<h2>Against the baseline</h2>{verdict}"
 
 
+def _clause_link(clause_id: str, source: str, anchor: str) -> str:
+    """The clause id, linked to its heading in the spec; the title attribute gives file:line."""
+    if not anchor:
+        return f"<code>{esc(clause_id)}</code>"
+    return f"<a class='spec' href='{esc(SPEC_ROOT + anchor)}' title='{esc(source)}'><code>{esc(clause_id)}</code></a>"
+
+
+def _grid_cell(cell: GridCell) -> str:
+    """A glyph and a colour; a failing or deviating cell opens to what decided it."""
+    if cell.status is None:
+        return "<td class='muted'>—</td>"
+    css = _STATUS_CLASSES.get(cell.status, "s-other")
+    label = f"{esc(symbol(cell.status))} {esc(cell.status)}"
+    if not cell.opens:
+        return f"<td class='{css}'>{label}</td>"
+    parts = []
+    if cell.reason:
+        parts.append(f"<p>Documented: {esc(cell.reason)}</p>")
+    if cell.ratio is not None:
+        parts.append(f"<p>Headroom: largest error/tolerance {esc(format_ratio(cell.ratio))}</p>")
+    parts += [_failing_test(test, opened=True) for test in cell.tests]
+    return f"<td class='{css} cell'><details><summary>{label}</summary>{''.join(parts)}</details></td>"
+
+
+def _clause_grids(report: Report) -> str:
+    parts = []
+    for grid in report.grids:
+        rows = [
+            [
+                f"<td class='clause'>{_clause_link(row.id, row.source, row.anchor)} {esc(row.title)}"
+                f" <span class='muted'>{esc(row.source)}</span></td>"
+            ]
+            + [_grid_cell(c) for c in row.cells]
+            for row in grid.rows
+        ]
+        headers = ["clause", *_adapter_headers(report)]
+        parts.append(f"<h3 id='family-{esc(grid.family)}'>{esc(grid.family)}</h3>")
+        parts.append(_wide(f"<table class='grid'>{table(headers, rows)[7:]}"))
+    if not parts:
+        return ""
+    note = "<p class='muted'>A failing or deviating cell opens to its message, evidence, headroom, reproduce line.</p>"
+    return "<h2 id='clauses'>Clauses</h2>" + note + "".join(parts)
+
+
 _BENCHMARK_HEADERS = [
     "adapter",
-    "name",
-    "device",
-    "mode",
     "params",
     "median",
     "IQR",
@@ -300,35 +385,34 @@ _BENCHMARK_HEADERS = [
 ]
 
 
-def _benchmarks(run: RunResult) -> str:
-    groups = benchmark_groups(run)
-    if not groups:
+def _benchmarks(report: Report) -> str:
+    if not report.charts:
         return ""
-    parts = ["<h2>Benchmarks</h2>"]
-    if run.ceilings:
-        rows = [[td(name), td(value, "num"), td(params)] for name, value, params in ceiling_rows(run)]
+    ceilings = report.run.ceilings if report.run is not None else {}
+    parts = ["<h2 id='benchmarks'>Benchmarks</h2>"]
+    if report.ceilings:
+        rows = [[td(name), td(value, "num"), td(params)] for name, value, params in report.ceilings]
         parts.append(f"<p>Ceilings measured at the start of the run:</p>{table(['ceiling', 'value', 'params'], rows)}")
-    for group in groups:
-        parts.append(f"<h3>{esc(group.family)} benchmarks</h3>")
-        if group.common:
-            parts.append(f"<p>Every row: {esc(compact_params(group.common))}</p>")
-        parts.append(table(_BENCHMARK_HEADERS, [_benchmark_cells(run, row) for row in group.rows]))
-    parts.append(_plots(plots.benchmark_plots, run))
+    parts.append(_plots(plots.operation_plots, report))
+    tables = []
+    for chart in report.charts:
+        tables.append(f"<h3>{esc(chart.family)} · {esc(chart.operation)}</h3>")
+        if chart.common:
+            tables.append(f"<p>Every row: {esc(compact_params(chart.common))}</p>")
+        tables.append(_wide(table(_BENCHMARK_HEADERS, [_benchmark_cells(ceilings, row) for row in chart.rows])))
+    parts.append(f"<details><summary>Benchmark tables</summary>{''.join(tables)}</details>")
     return "".join(parts)
 
 
-def _benchmark_cells(run: RunResult, row: BenchmarkRow) -> list[str]:
+def _benchmark_cells(ceilings: dict[str, dict[str, Any]], row: BenchmarkRow) -> list[str]:
     bench = row.bench
     return [
         td(row.adapter),
-        td(bench.name),
-        td(bench.device),
-        td(bench.mode),
         td(params_text(row.params)),
         td(format_seconds(bench.median_s), "num"),
         td(format_seconds(bench.iqr_s), "num"),
         td(bench.calls_per_sample, "num"),
-        td(rate_text(bench, run.ceilings), "num"),
+        td(rate_text(bench, ceilings), "num"),
         td(format_fraction(bench.ceiling_fraction), "num"),
         td(correct_mark(bench.correct)),
         td(flags_text(bench.flags)),
@@ -336,35 +420,37 @@ def _benchmark_cells(run: RunResult, row: BenchmarkRow) -> list[str]:
     ]
 
 
-def _speedups(run: RunResult) -> str:
-    speedups = benchmark_speedups(run)
+def _speedups(report: Report) -> str:
+    speedups = report.speedups
     if len(speedups.adapters) < 2:
         return ""
     parts = [
-        f"<h2>Speedups over {esc(speedups.baseline)}</h2>",
+        f"<h2 id='speedups'>Speedups over {esc(speedups.baseline)}</h2>",
         f"<p>Each cell: median (interquartile range) and speedup = {esc(speedups.baseline)} median / median.</p>",
+        _plots(plots.speedup_plots, report),
     ]
-    headers = ["name", "device", "mode", "params", *(esc(a) for a in speedups.adapters)]
+    headers = ["name", "device", "params", *(esc(a) for a in speedups.adapters)]
+    tables = []
     for family, common, rows in speedup_groups(speedups):
-        parts.append(f"<h3>{esc(family)} speedups</h3>")
+        tables.append(f"<h3>{esc(family)} speedups</h3>")
         if common:
-            parts.append(f"<p>Every row: {esc(compact_params(common))}</p>")
+            tables.append(f"<p>Every row: {esc(compact_params(common))}</p>")
         cells = [
             [
                 td(row.name),
-                td(row.device),
-                td(row.mode),
+                td(where(row.device, row.mode)),
                 td(params_text(params)),
                 *(td(speedup_cell_text(cell), "num") for cell in row.cells),
             ]
             for row, params in rows
         ]
-        parts.append(table(headers, cells))
+        tables.append(_wide(table(headers, cells)))
+    parts.append(f"<details><summary>Speedup tables</summary>{''.join(tables)}</details>")
     return "".join(parts)
 
 
-def _scaling(run: RunResult) -> str:
-    found = scaling_series(run)
+def _scaling(report: Report) -> str:
+    found = report.scaling
     if not found:
         return ""
     headers = [
@@ -392,50 +478,47 @@ def _scaling(run: RunResult) -> str:
         ]
         for s in found
     ]
-    return f"<h2>Scaling</h2>{table(headers, rows)}{_plots(plots.scaling_plots, run)}"
+    plotted = _plots(lambda r: plots.scaling_plots(r.run) if r.run is not None else [], report)
+    return f"<h2 id='scaling'>Scaling</h2>{_wide(table(headers, rows))}{plotted}"
 
 
-def _plots(make: Callable[[RunResult], list[plots.Plot]], run: RunResult) -> str:
-    """The figures `make` draws for the run, or a note where matplotlib is missing."""
+def _plots(make: Callable[[Report], list[plots.Plot]], report: Report) -> str:
+    """The figures `make` draws for the report, or a note where matplotlib is missing."""
     if not plots.matplotlib_available():
         return f"<p class='muted'>{esc(plots.MATPLOTLIB_MISSING)}</p>"
     figures = "".join(
-        f"<figure class='plot'>{plot.svg}<figcaption>{esc(plot.title)}</figcaption></figure>" for plot in make(run)
+        f"<figure class='plot'>{plot.svg}<figcaption>{esc(plot.title)}</figcaption></figure>" for plot in make(report)
     )
-    return f"<h3>Plots</h3>{figures}" if figures else ""
+    return figures
 
 
-def _headroom(run: RunResult) -> str:
+def _headroom(report: Report) -> str:
     rows = [
         [td(row.id), td(row.title), *(td(format_ratio(r) if r is not None else "—") for r in row.ratios)]
-        for row in headroom_rows(run)
+        for row in report.headroom
     ]
     if not rows:
         return ""
     caption = f"<p class='muted'>{esc(HEADROOM_NOTE)}</p>"
-    return "<h2>Numerical headroom</h2>" + caption + table(["clause", "title", *_adapter_headers(run)], rows)
+    return "<h2>Numerical headroom</h2>" + caption + _wide(table(["clause", "title", *_adapter_headers(report)], rows))
 
 
-def _clause_matrices(run: RunResult) -> str:
-    parts = []
-    for family in run.families():
-        rows = [
-            [td(row.id), td(row.title), f"<td>{_spec_link(row.source, row.anchor)}</td>"]
-            + [status_cell(s) for s in row.statuses]
-            for row in clause_rows(run, family)
-        ]
-        parts.append(f"<h3>{esc(family)}</h3>")
-        parts.append(table(["clause", "title", "spec", *_adapter_headers(run)], rows))
-    return "<h2>Clauses</h2>" + "".join(parts) if parts else ""
+def _slowest(report: Report) -> str:
+    if not report.slowest:
+        return ""
+    rows = [[td(w.adapter), td(w.family), td(format_seconds(w.seconds), "num")] for w in report.slowest]
+    return (
+        f"<h2 id='slowest'>Slowest (adapter, family) wall times</h2>{table(['adapter', 'family', 'wall time'], rows)}"
+    )
 
 
 def _environment(environment: dict[str, Any]) -> str:
     rows = [[td(key), td(value)] for key, value in environment.items()]
-    return f"<h2>Environment</h2>{table(['key', 'value'], rows)}"
+    return f"<h2 id='environment'>Environment</h2>{_wide(table(['key', 'value'], rows))}"
 
 
-def _agreement(run: RunResult) -> str:
-    found = agreements(run)
+def _agreement(report: Report) -> str:
+    found = report.agreement
     if not found:
         return ""
     headers = ["vocabulary", "adapter", "clause", "strings", "agreeing", "first difference", "explained by"]
@@ -451,4 +534,4 @@ def _agreement(run: RunResult) -> str:
         ]
         for a in found
     ]
-    return f"<h2>Agreement on real vocabularies</h2>{table(headers, rows)}"
+    return f"<h2>Agreement on real vocabularies</h2>{_wide(table(headers, rows))}"

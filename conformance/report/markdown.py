@@ -20,33 +20,18 @@ from typing import TYPE_CHECKING, Any
 from specformer.conformance.report.common import (
     HEADROOM_NOTE,
     LEGEND,
-    REPORT_TITLE,
     Finding,
-    clause_rows,
     clause_source,
     compact_params,
     deviation_reason,
-    deviations,
-    environment_line,
     evidence_summary,
     failing_tests,
-    failures,
-    family_counts,
     format_ratio,
     format_seconds,
-    headroom_rows,
-    load_errors,
-    run_line,
-    stale_expectations,
     stale_message,
-    status_counts_text,
     symbol,
 )
 from specformer.conformance.report.measurements import (
-    agreements,
-    benchmark_groups,
-    benchmark_speedups,
-    ceiling_rows,
     correct_mark,
     flags_text,
     format_band,
@@ -54,12 +39,12 @@ from specformer.conformance.report.measurements import (
     format_fraction,
     params_text,
     rate_text,
-    scaling_series,
     speedup_cell_text,
     speedup_groups,
     used_text,
 )
-from specformer.conformance.results import BenchmarkResult, RunResult
+from specformer.conformance.report.model import Report, Score, as_report
+from specformer.conformance.results import NOT_APPLICABLE, BenchmarkResult, RunResult
 
 if TYPE_CHECKING:  # compare.py imports this module, so the name is only for annotations
     from specformer.conformance.report.compare import GateResult
@@ -71,22 +56,25 @@ _PLAIN_URL = re.compile(r"^https?://[^\s<>|`]+$")
 MESSAGE_LIMIT = 2000
 
 
-def render_markdown(run: RunResult, gate: GateResult | None = None) -> str:
-    """The Markdown report of `run`, with the verdict against a baseline when `gate` is given."""
+def render_markdown(run: RunResult | Report, gate: GateResult | None = None) -> str:
+    """The Markdown report of `run` (or of a built `Report`), with the verdict against a
+    baseline when `gate` (or the report's own gate) is given."""
+    report = as_report(run)
     sections = [
-        [f"# {REPORT_TITLE}", "", md_text(environment_line(run.environment)) + "  ", md_text(run_line(run))],
-        _gate(gate),
-        _summary(run),
-        _load_errors(run),
-        _failures(run),
-        _deviations(run),
-        _stale(run),
-        _benchmarks(run),
-        _speedups(run),
-        _scaling(run),
-        _agreement(run),
-        _headroom(run),
-        _clause_tables(run),
+        [f"# {report.title}", "", md_text(report.environment_line) + "  ", md_text(report.run_line)],
+        _gate(gate or report.gate),
+        _summary(report),
+        _load_errors(report),
+        _failures(report),
+        _deviations(report),
+        _stale(report),
+        _benchmarks(report),
+        _speedups(report),
+        _scaling(report),
+        _agreement(report),
+        _slowest(report),
+        _headroom(report),
+        _clause_tables(report),
     ]
     return "\n\n".join("\n".join(lines) for lines in sections if lines) + "\n"
 
@@ -150,34 +138,57 @@ def _truncate(text: str) -> str:
     return text[:MESSAGE_LIMIT] + "\n… (truncated; results.json has the full message)"
 
 
-def _adapter_headers(run: RunResult) -> list[str]:
-    return [md_code(a.name, in_table=True) for a in run.adapters]
+def _adapter_headers(report: Report) -> list[str]:
+    return [md_code(name, in_table=True) for name in report.adapter_names]
 
 
-def _summary(run: RunResult) -> list[str]:
-    rows = [[md_text(family), *(_counts_cell(c) for c in family_counts(run, family))] for family in run.families()]
-    if len(rows) > 1:
-        rows.append(["**all**", *(_counts_cell(c) for c in family_counts(run, None))])
+def _summary(report: Report) -> list[str]:
+    rows = [
+        [f"**{md_text(row.family)}**" if row.family == "all" else md_text(row.family), *map(_score_cell, row.scores)]
+        for row in report.scores
+    ]
     legend = ", ".join(f"{symbol(s)} {s}" for s in LEGEND)
-    return ["## Summary", "", *md_table(["family", *_adapter_headers(run)], rows), "", f"Legend: {legend}."]
+    return [
+        "## Summary: clauses passed / applicable",
+        "",
+        *md_table(["family", *_adapter_headers(report)], rows),
+        "",
+        f"Legend: {legend}; n/a: the adapter does not declare the family.",
+    ]
 
 
-def _counts_cell(counts: dict[str, int] | None) -> str:
-    return "—" if counts is None else status_counts_text(counts)
+def _score_cell(score: Score | None) -> str:
+    """'**30/32 94%** · 1 ✗ 1 ?': failures and errors in bold."""
+    if score is None:
+        return "—"
+    if not score.declared:
+        return NOT_APPLICABLE
+    extra = score.extra_text()
+    head = f"**{score.text()}**" if score.problems else score.text()
+    return f"{head} · {md_text(extra)}" if extra else head
 
 
-def _load_errors(run: RunResult) -> list[str]:
-    found = load_errors(run)
-    if not found:
+def _load_errors(report: Report) -> list[str]:
+    found = report.load_errors()
+    errors = [(a.name, e) for a in report.adapters for e in a.benchmark_errors]
+    if not found and not errors:
         return []
-    lines = ["## Adapters that did not load"]
+    lines = ["## Adapters that did not load or whose benchmarks failed"]
     for adapter in found:
         lines += ["", f"{md_code(adapter.name)}:", "", *md_fence(_truncate(adapter.load_error or ""))]
+    lines += ["", *(f"- {md_code(name)}: {md_text(problem)}" for name, problem in errors)] if errors else []
     return lines
 
 
-def _failures(run: RunResult) -> list[str]:
-    found = failures(run)
+def _slowest(report: Report) -> list[str]:
+    if not report.slowest:
+        return []
+    rows = [[md_code(w.adapter, in_table=True), md_text(w.family), format_seconds(w.seconds)] for w in report.slowest]
+    return ["## Slowest (adapter, family) wall times", "", *md_table(["adapter", "family", "wall time"], rows)]
+
+
+def _failures(report: Report) -> list[str]:
+    found = report.failures
     if not found:
         return []
     lines = [f"## Failures ({len(found)})"]
@@ -210,8 +221,8 @@ def _failure(finding: Finding) -> list[str]:
     return lines
 
 
-def _deviations(run: RunResult) -> list[str]:
-    found = deviations(run)
+def _deviations(report: Report) -> list[str]:
+    found = report.deviations
     if not found:
         return []
     rows = []
@@ -233,8 +244,8 @@ def _deviations(run: RunResult) -> list[str]:
     ]
 
 
-def _stale(run: RunResult) -> list[str]:
-    found = stale_expectations(run)
+def _stale(report: Report) -> list[str]:
+    found = report.stale
     if not found:
         return []
     return [f"## Stale expectations ({len(found)})", "", *(f"- {md_text(stale_message(f))}" for f in found)]
@@ -273,25 +284,27 @@ _BENCHMARK_HEADERS = [
 ]
 
 
-def _benchmarks(run: RunResult) -> list[str]:
-    groups = benchmark_groups(run)
-    if not groups:
+def _benchmarks(report: Report) -> list[str]:
+    if not report.charts:
         return []
+    ceilings = report.run.ceilings if report.run is not None else {}
     lines = ["## Benchmarks"]
-    if run.ceilings:
-        rows = [[md_text(name), md_text(value), md_text(params)] for name, value, params in ceiling_rows(run)]
+    if report.ceilings:
+        rows = [[md_text(name), md_text(value), md_text(params)] for name, value, params in report.ceilings]
         lines += ["", "Ceilings measured at the start of the run:", "", *md_table(["ceiling", "value", "params"], rows)]
-    for group in groups:
-        lines += ["", f"### {md_text(group.family)} benchmarks", ""]
-        if group.common:
-            lines += [f"Every row: {md_text(compact_params(group.common))}", ""]
+    for chart in report.charts:
+        lines += ["", f"### {md_text(chart.family)} · {md_text(chart.operation)}", ""]
+        if chart.common:
+            lines += [f"Every row: {md_text(compact_params(chart.common))}", ""]
         lines += md_table(
-            _BENCHMARK_HEADERS, [_benchmark_cells(run, row.adapter, row.bench, row.params) for row in group.rows]
+            _BENCHMARK_HEADERS, [_benchmark_cells(ceilings, row.adapter, row.bench, row.params) for row in chart.rows]
         )
     return lines
 
 
-def _benchmark_cells(run: RunResult, adapter: str, bench: BenchmarkResult, params: dict[str, Any]) -> list[str]:
+def _benchmark_cells(
+    ceilings: dict[str, dict[str, Any]], adapter: str, bench: BenchmarkResult, params: dict[str, Any]
+) -> list[str]:
     return [
         md_code(adapter, in_table=True),
         md_text(bench.name),
@@ -301,15 +314,15 @@ def _benchmark_cells(run: RunResult, adapter: str, bench: BenchmarkResult, param
         format_seconds(bench.median_s),
         format_seconds(bench.iqr_s),
         str(bench.calls_per_sample),
-        md_text(rate_text(bench, run.ceilings)),
+        md_text(rate_text(bench, ceilings)),
         md_text(format_fraction(bench.ceiling_fraction)),
         correct_mark(bench.correct),
         md_text(flags_text(bench.flags)),
     ]
 
 
-def _speedups(run: RunResult) -> list[str]:
-    speedups = benchmark_speedups(run)
+def _speedups(report: Report) -> list[str]:
+    speedups = report.speedups
     if len(speedups.adapters) < 2:
         return []
     lines = [
@@ -336,8 +349,8 @@ def _speedups(run: RunResult) -> list[str]:
     return lines
 
 
-def _scaling(run: RunResult) -> list[str]:
-    found = scaling_series(run)
+def _scaling(report: Report) -> list[str]:
+    found = report.scaling
     if not found:
         return []
     headers = [
@@ -368,10 +381,10 @@ def _scaling(run: RunResult) -> list[str]:
     return ["## Scaling", "", *md_table(headers, rows)]
 
 
-def _headroom(run: RunResult) -> list[str]:
+def _headroom(report: Report) -> list[str]:
     rows = [
         [md_text(row.id), md_text(row.title), *(format_ratio(r) if r is not None else "—" for r in row.ratios)]
-        for row in headroom_rows(run)
+        for row in report.headroom
     ]
     if not rows:
         return []
@@ -380,7 +393,7 @@ def _headroom(run: RunResult) -> list[str]:
         "",
         md_text(HEADROOM_NOTE),
         "",
-        *md_table(["clause", "title", *_adapter_headers(run)], rows),
+        *md_table(["clause", "title", *_adapter_headers(report)], rows),
     ]
 
 
@@ -389,31 +402,31 @@ def _spec_cell(source: str) -> str:
     return md_code(source, in_table=True) if source else "—"
 
 
-def _clause_tables(run: RunResult) -> list[str]:
-    if not run.families():
+def _clause_tables(report: Report) -> list[str]:
+    if not report.grids:
         return []
     lines = ["## Clauses"]
-    for family in run.families():
+    for grid in report.grids:
         rows = [
             [
                 md_text(row.id),
                 md_text(row.title),
                 _spec_cell(row.source),
-                *(md_text(f"{symbol(s)} {s}") if s else "—" for s in row.statuses),
+                *(md_text(f"{symbol(c.status)} {c.status}") if c.status else "—" for c in row.cells),
             ]
-            for row in clause_rows(run, family)
+            for row in grid.rows
         ]
         lines += [
             "",
-            f"### {md_text(family)}",
+            f"### {md_text(grid.family)}",
             "",
-            *md_table(["clause", "title", "spec", *_adapter_headers(run)], rows),
+            *md_table(["clause", "title", "spec", *_adapter_headers(report)], rows),
         ]
     return lines
 
 
-def _agreement(run: RunResult) -> list[str]:
-    found = agreements(run)
+def _agreement(report: Report) -> list[str]:
+    found = report.agreement
     if not found:
         return []
     headers = ["vocabulary", "adapter", "clause", "strings", "agreeing", "first difference", "explained by"]

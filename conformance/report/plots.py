@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from specformer.conformance.report.common import compact_params
 from specformer.conformance.report.measurements import (
     BenchmarkGroup,
     BenchmarkRow,
@@ -40,8 +41,10 @@ from specformer.conformance.report.measurements import (
     format_rate,
     params_text,
     scaling_groups,
+    speedup_groups,
 )
-from specformer.conformance.results import RunResult
+from specformer.conformance.report.model import OperationChart, Report
+from specformer.conformance.results import BenchmarkResult, RunResult
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -292,9 +295,9 @@ def _bar_name(row: BenchmarkRow) -> str:
     return f"{row.bench.name}{mode} {params_text(row.params)}".strip()
 
 
-def _cut(text: str) -> str:
+def _cut(text: str, limit: int = LABEL_LIMIT) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= LABEL_LIMIT else text[: LABEL_LIMIT - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # --- figures and SVG -----------------------------------------------------------------------
@@ -347,3 +350,143 @@ def _prefix_ids(tag: str, prefix: str) -> str:
     tag = re.sub(r'(\sid=")', rf"\g<1>{prefix}-", tag)
     tag = tag.replace('href="#', f'href="#{prefix}-')
     return tag.replace("url(#", f"url(#{prefix}-")
+
+
+# --- one chart per operation, adapters side by side -------------------------------------------
+
+
+def operation_plots(report: Report) -> list[Plot]:
+    """Per benchmarked operation: each parameter set's adapters as neighbouring bars.
+
+    Throughput against the measured ceiling where the operation's roofline applies (every row
+    names the same measured ceiling and records a rate), otherwise the median time per call with
+    its interquartile range. The axis is logarithmic where the values span more than 30x.
+    """
+    colours = {name: f"C{index % 10}" for index, name in enumerate(report.adapter_names)}
+    ceilings = report.run.ceilings if report.run is not None else {}
+    plots: list[Plot] = []
+    for chart in report.charts:
+        title = f"{chart.family} · {chart.operation}"
+        if chart.common:
+            title += f"\n{_cut(compact_params(chart.common), 110)}"
+        with _style():
+            figure = _figure(7.6, 1.5 + 0.26 * len(chart.rows))
+            _draw_operation(figure.add_subplot(), chart, colours, ceilings)
+            figure.suptitle(title, parse_math=False, fontsize=9)
+            plots.append(Plot(title.replace("\n", " · "), _svg(figure, f"op{len(plots)}")))
+    return plots
+
+
+def _draw_operation(
+    axes: Axes, chart: OperationChart, colours: dict[str, str], ceilings: dict[str, dict[str, Any]]
+) -> None:
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import EngFormatter
+
+    rows = list(chart.rows)
+    rated = [achieved_rate(row.bench, ceilings) for row in rows] if chart.roofline else []
+    use_rates = bool(rated) and all(r is not None for r in rated)
+    values = [r[0] for r in rated if r is not None] if use_rates else [row.bench.median_s for row in rows]
+    positions, labels, ticks = _side_by_side(rows, chart.operation)
+    bar_colours = [colours.get(row.adapter, "C0") for row in rows]
+    if use_rates:
+        axes.barh(positions, values, color=bar_colours, height=0.8)
+        unit = rated[0][1] if rated[0] is not None else ""
+        ceiling = ceilings[chart.roofline]
+        value = ceiling.get("value")
+        if isinstance(value, (int, float)) and value > 0 and ceiling.get("unit") == unit:
+            axes.axvline(value, color="0.3", linestyle="--", linewidth=1.2)
+            axes.text(value, -0.6, f" ceiling {chart.roofline}: {format_rate(value, unit)}", fontsize=7, va="bottom")
+        axes.set_xlabel(f"achieved {unit} (dashed: the ceiling measured in this run)")
+        formatter = EngFormatter(unit="")
+    else:
+        distances = [_quartile_distances(row) for row in rows]
+        axes.barh(
+            positions,
+            values,
+            xerr=[[d[0] for d in distances], [d[1] for d in distances]],
+            color=bar_colours,
+            ecolor="0.2",
+            capsize=2,
+            height=0.8,
+        )
+        axes.set_xlabel("median time per call (whiskers: interquartile range)")
+        formatter = EngFormatter(unit="s")
+    positive = [v for v in values if v > 0]
+    if positive and max(positive) / min(positive) > 30:
+        axes.set_xscale("log")
+    # After the scale: setting a scale installs that scale's own formatter.
+    axes.xaxis.set_major_formatter(formatter)
+    axes.set_yticks(ticks, labels, parse_math=False)
+    axes.invert_yaxis()
+    axes.grid(axis="y", visible=False)
+    shown = list(dict.fromkeys(row.adapter for row in rows))
+    _legend(axes, [Patch(color=colours.get(name, "C0")) for name in shown], shown)
+
+
+def _side_by_side(rows: list[BenchmarkRow], name: str = "") -> tuple[list[float], list[str], list[float]]:
+    """Bar positions with the adapters of one parameter set next to each other, a gap between sets,
+    and the tick (position, label) of each set: the parameters that differ, once per set."""
+    sets: dict[str, list[int]] = {}
+    for index, row in enumerate(rows):
+        sets.setdefault(params_text(row.params), []).append(index)
+    positions = [0.0] * len(rows)
+    labels, ticks = [], []
+    cursor = 0.0
+    for label, indices in sets.items():
+        for offset, index in enumerate(indices):
+            positions[index] = cursor + offset
+        ticks.append(cursor + (len(indices) - 1) / 2)
+        labels.append(_cut(label or name.rsplit(".", 1)[-1] or "—", 40))
+        cursor += len(indices) + 0.6
+    return positions, labels, ticks
+
+
+# Speedup bars are laid out as benchmark rows with a label for a parameter set; no timing is read.
+_PLACEHOLDER = BenchmarkResult("", "", "", {}, [], 0.0, 0.0, 0)
+
+
+def speedup_plots(report: Report) -> list[Plot]:
+    """Per family: each adapter's speedup over the baseline adapter, on a log axis (1x dashed)."""
+    from matplotlib.patches import Patch
+
+    speedups = report.speedups
+    if len(speedups.adapters) < 2:
+        return []
+    colours = {name: f"C{index % 10}" for index, name in enumerate(report.adapter_names)}
+    others = [a for a in speedups.adapters if a != speedups.baseline]
+    plots: list[Plot] = []
+    for family, common, rows in speedup_groups(speedups):
+        bars = []  # (row label, adapter, speedup)
+        for row, params in rows:
+            label = _cut(f"{row.name} {params_text(params)}".strip(), 48)
+            for adapter, cell in zip(speedups.adapters, row.cells, strict=True):
+                if adapter in others and cell is not None and cell.speedup is not None and cell.speedup > 0:
+                    bars.append((label, adapter, cell.speedup))
+        if not bars:
+            continue
+        title = f"{family}: speedup over {speedups.baseline} (baseline median / median; right of 1x is faster)"
+        if common:
+            title += f"\n{_cut(compact_params(common), 110)}"
+        with _style():
+            figure = _figure(7.6, 1.5 + 0.22 * len(bars))
+            axes = figure.add_subplot()
+            fake_rows = [BenchmarkRow(adapter, _PLACEHOLDER, {"": label}) for label, adapter, _ in bars]
+            positions, _, _ = _side_by_side(fake_rows)
+            axes.barh(positions, [s for _, _, s in bars], color=[colours.get(a, "C0") for _, a, _ in bars])
+            axes.axvline(1.0, color="0.3", linestyle="--", linewidth=1)
+            axes.set_xscale("log")
+            groups = list(dict.fromkeys(label for label, _, _ in bars))
+            centres = [
+                sum(p for p, (lab, _, _) in zip(positions, bars, strict=True) if lab == g)
+                / sum(1 for lab, _, _ in bars if lab == g)
+                for g in groups
+            ]
+            axes.set_yticks(centres, groups, parse_math=False)
+            axes.invert_yaxis()
+            axes.grid(axis="y", visible=False)
+            shown = list(dict.fromkeys(a for _, a, _ in bars))
+            _legend(axes, [Patch(color=colours.get(name, "C0")) for name in shown], shown)
+            figure.suptitle(title, parse_math=False, fontsize=9)
+            plots.append(Plot(title.replace("\n", " · "), _svg(figure, f"speedup{len(plots)}")))
+    return plots

@@ -1,12 +1,17 @@
-"""The run in a terminal, with rich: summary, failures to act on, deviations, benchmarks.
+"""The run in a terminal, with rich: a thin writer of the report model (model.py).
 
-Shows what a developer needs after `specformer run`: a family x adapter count matrix,
-adapters that did not load, each failing clause with its message, headline evidence and
-a copy-pasteable reproduce line, documented deviations, stale expectations, the ceilings
-measured, one benchmark table per family (parameters every row shares go in the title, and
-columns no row fills are left out, so a table fits 120 columns), and, when two or more
-adapters have benchmarks, their speedups. It leaves out the per-clause matrix, the full
-evidence, calls per sample, scaling fits and plots (the Markdown and HTML reports have them).
+Prints every section of the `Report`: the score per family and adapter (passed/applicable,
+"n/a" for a family the adapter does not declare), adapters that did not load, each failing
+clause with its message, headline evidence and a copy-pasteable reproduce line, documented
+deviations, stale expectations, the clauses that do not pass everywhere (the Markdown and
+HTML reports show every clause), agreement on real vocabularies, scaling fits, the slowest
+(adapter, family) wall times, the ceilings, one benchmark table per operation with the
+adapters side by side, and the speedups over the baseline adapter.
+
+Two layouts. On a terminal, tables sized to the console: the score table is split into
+several tables of adapters when they do not fit, and text columns fold instead of cutting a
+name. Without a terminal (a CI log, a pipe), plain lines that grep well, one finding per
+line, each starting with its kind ("score", "clause", "bench", ...).
 
 Every string from the run is placed in a `rich.text.Text`, never in markup, so an
 adapter name such as "[bold]" is shown as written.
@@ -24,42 +29,35 @@ from rich.text import Text
 
 from specformer.conformance.report.common import (
     LEGEND,
-    REPORT_TITLE,
     SYMBOLS,
     Finding,
     clause_source,
     compact_params,
     deviation_reason,
-    deviations,
-    environment_line,
     evidence_summary,
     failing_tests,
-    failures,
-    family_counts,
     format_seconds,
-    load_errors,
-    run_line,
-    stale_expectations,
     stale_message,
+    symbol,
 )
 from specformer.conformance.report.measurements import (
-    BenchmarkGroup,
     BenchmarkRow,
     SpeedupCell,
     Speedups,
-    benchmark_groups,
-    benchmark_speedups,
-    ceiling_rows,
     correct_mark,
     flags_text,
+    format_band,
+    format_exponent,
     format_fraction,
     format_speedup,
     params_text,
     rate_text,
     short_name,
     speedup_groups,
+    used_text,
     where,
 )
+from specformer.conformance.report.model import Report, Score, as_report
 from specformer.conformance.results import (
     DEVIATES,
     ERROR,
@@ -83,19 +81,41 @@ STATUS_STYLES = {
 }
 
 
-def render_terminal(run: RunResult, console: Console | None = None) -> None:
-    """Print the report of `run` to `console` (a new stdout console when None)."""
+def render_terminal(run: RunResult | Report, console: Console | None = None, plain: bool | None = None) -> None:
+    """Print the report of `run` (or of a built `Report`) to `console` (a new stdout console when None).
+
+    `plain` chooses greppable lines over tables; by default, plain when the console is not a terminal.
+    """
+    report = as_report(run)
     console = console or Console()
-    console.print(Text(REPORT_TITLE, style="bold"))
-    console.print(Text(environment_line(run.environment), style="dim"))
-    console.print(Text(run_line(run), style="dim"))
-    console.print(summary_table(run))
+    plain = (not console.is_terminal) if plain is None else plain
+    # Plain lines are never wrapped: a CI log viewer wraps them, and grep finds them whole.
+    soft_wrap, console.soft_wrap = console.soft_wrap, plain or console.soft_wrap
+    try:
+        _print_report(console, report, plain)
+    finally:
+        console.soft_wrap = soft_wrap
+
+
+def _print_report(console: Console, report: Report, plain: bool) -> None:
+    console.print(Text(report.title, style="bold"))
+    console.print(Text(report.environment_line, style="dim"))
+    console.print(Text(report.run_line, style="dim"))
+    if plain:
+        _print_plain_scores(console, report)
+    else:
+        for table in score_tables(report, console.width):
+            console.print(table)
     console.print(legend_text())
-    _print_load_errors(console, run)
-    _print_failures(console, run)
-    _print_deviations(console, run)
-    _print_stale(console, run)
-    _print_benchmarks(console, run)
+    _print_load_errors(console, report)
+    _print_failures(console, report)
+    _print_deviations(console, report)
+    _print_stale(console, report)
+    _print_grid(console, report, plain)
+    _print_agreement(console, report)
+    _print_scaling(console, report)
+    _print_slowest(console, report)
+    _print_benchmarks(console, report, plain)
 
 
 def status_text(status: str | None, label: str | None = None) -> Text:
@@ -103,16 +123,18 @@ def status_text(status: str | None, label: str | None = None) -> Text:
     return Text(label if label is not None else str(status), style=STATUS_STYLES.get(status or ""))
 
 
-def counts_text(counts: dict[str, int] | None) -> Text:
-    """'30 ✓ 1 ✗ 0 ~ ...' with each count in its status colour and zeros dimmed."""
-    if counts is None:
+def score_text(score: Score | None) -> Text:
+    """'30/32 94%' coloured by whether anything failed, then the non-pass counts ('1 ✗ 1 ?')."""
+    if score is None:
         return Text("—", style="dim")
-    text = Text()
+    if not score.declared:
+        return Text(NOT_APPLICABLE, style="dim")
+    style = "bold red" if score.problems else "green" if score.passed == score.applicable else ""
+    text = Text(score.text(), style=style)
     for status in STATUSES:
-        style = STATUS_STYLES[status] if counts[status] else "dim"
-        text.append(f"{counts[status]} {SYMBOLS[status]}", style=style)
-        text.append(" ")
-    text.rstrip()
+        if status != PASS and score.counts[status]:
+            text.append(" ")
+            text.append(f"{score.counts[status]} {SYMBOLS[status]}", style=STATUS_STYLES[status])
     return text
 
 
@@ -121,36 +143,74 @@ def legend_text() -> Text:
     for status in LEGEND:
         text.append_text(status_text(status, f"{SYMBOLS[status]} {status}"))
         text.append("  ")
-    text.rstrip()
+    text.append_text(status_text(NOT_APPLICABLE, f"{NOT_APPLICABLE} family not declared"))
     return text
 
 
-def summary_table(run: RunResult) -> Table:
-    table = Table(title="clauses per family and adapter", title_justify="left")
-    table.add_column("family", no_wrap=True)
-    for adapter in run.adapters:
-        table.add_column(Text(adapter.name), no_wrap=True)
-    for family in run.families():
-        table.add_row(Text(family), *(counts_text(c) for c in family_counts(run, family)))
-    if len(run.families()) > 1:
-        table.add_section()
-        table.add_row("all", *(counts_text(c) for c in family_counts(run, None)))
-    return table
+def score_tables(report: Report, width: int) -> list[Table]:
+    """The score table (families x adapters), split into several tables of adapters so each fits `width`."""
+    rows = report.scores
+    family_width = max([len("family"), *(len(row.family) for row in rows)])
+    widths = [
+        max([len(name), *(len(score_text(row.scores[i]).plain) for row in rows)])
+        for i, name in enumerate(report.adapter_names)
+    ]
+    chunks: list[list[int]] = [[]]
+    used = family_width + 4
+    for index, cell_width in enumerate(widths):
+        # Each column costs its text plus a border and a space either side.
+        if chunks[-1] and used + cell_width + 3 > width:
+            chunks.append([])
+            used = family_width + 4
+        chunks[-1].append(index)
+        used += cell_width + 3
+    tables = []
+    for part, indices in enumerate(chunks):
+        title = "score per family and adapter: clauses passed / applicable"
+        table = Table(title=title if part == 0 else None, title_justify="left", box=box.SQUARE)
+        table.add_column("family", no_wrap=True)
+        for index in indices:
+            table.add_column(Text(report.adapter_names[index]), overflow="fold")
+        for row in rows:
+            if row.family == "all" and len(rows) > 1:
+                table.add_section()
+            table.add_row(Text(row.family), *(score_text(row.scores[i]) for i in indices))
+        tables.append(table)
+    return tables
 
 
-def _print_load_errors(console: Console, run: RunResult) -> None:
-    for adapter in load_errors(run):
-        line = Text.assemble(("load error ", "bold red"), (adapter.name, "bold"), ": ")
-        line.append(adapter.load_error or "")
-        console.print(line)
+def _print_plain_scores(console: Console, report: Report) -> None:
+    console.print(Text("score per family and adapter: clauses passed / applicable", style="bold"))
+    for row in report.scores:
+        for name, score in zip(report.adapter_names, row.scores, strict=True):
+            if score is None:
+                continue
+            line = Text("score ")
+            line.append(name, style="bold")
+            line.append(f" {row.family} ")
+            if not score.declared:
+                line.append(f"{NOT_APPLICABLE} (family not declared)", style="dim")
+            else:
+                line.append_text(score_text(score))
+                line.append(" (" + " ".join(f"{s}={score.counts[s]}" for s in STATUSES) + ")", style="dim")
+            console.print(line, soft_wrap=True)
 
 
-def _print_failures(console: Console, run: RunResult) -> None:
-    found = failures(run)
-    if not found:
+def _print_load_errors(console: Console, report: Report) -> None:
+    for adapter in report.adapters:
+        if adapter.load_error:
+            line = Text.assemble(("load error ", "bold red"), (adapter.name, "bold"), ": ")
+            line.append(adapter.load_error)
+            console.print(line)
+        for problem in adapter.benchmark_errors:
+            console.print(Text.assemble(("benchmark error ", "bold red"), (adapter.name, "bold"), ": ", problem))
+
+
+def _print_failures(console: Console, report: Report) -> None:
+    if not report.failures:
         return
-    console.print(Text(f"\nfailures ({len(found)})", style="bold red"))
-    for finding in found:
+    console.print(Text(f"\nfailures ({len(report.failures)})", style="bold red"))
+    for finding in report.failures:
         _print_failure(console, finding)
 
 
@@ -187,12 +247,11 @@ def _print_failure(console: Console, finding: Finding) -> None:
         console.print(Text(f"    (+{hidden} more failing tests: see report.md or report.html)", style="dim"))
 
 
-def _print_deviations(console: Console, run: RunResult) -> None:
-    found = deviations(run)
-    if not found:
+def _print_deviations(console: Console, report: Report) -> None:
+    if not report.deviations:
         return
-    console.print(Text(f"\ndeviates (documented) ({len(found)})", style="bold yellow"))
-    for finding in found:
+    console.print(Text(f"\ndeviates (documented) ({len(report.deviations)})", style="bold yellow"))
+    for finding in report.deviations:
         reason, _link = deviation_reason(finding.clause)
         console.print(
             Text.assemble(
@@ -207,85 +266,151 @@ def _print_deviations(console: Console, run: RunResult) -> None:
         )
 
 
-def _print_stale(console: Console, run: RunResult) -> None:
-    found = stale_expectations(run)
-    if not found:
+def _print_stale(console: Console, report: Report) -> None:
+    if not report.stale:
         return
-    console.print(Text(f"\nstale expectations ({len(found)})", style="bold yellow"))
-    for finding in found:
+    console.print(Text(f"\nstale expectations ({len(report.stale)})", style="bold yellow"))
+    for finding in report.stale:
         console.print(Text(f"  {stale_message(finding)}"))
 
 
-def _print_benchmarks(console: Console, run: RunResult) -> None:
-    groups = benchmark_groups(run)
-    if not groups:
+def _print_grid(console: Console, report: Report, plain: bool) -> None:
+    """The clauses some adapter fails, errs on or deviates from (the Markdown and HTML grids show all)."""
+    for grid in report.grids:
+        rows = [row for row in grid.rows if any(c.opens for c in row.cells)]
+        if not rows:
+            continue
+        hidden = len(grid.rows) - len(rows)
+        heading = (
+            f"\nclauses · {grid.family} · failing or deviating somewhere ({hidden} others pass or are unsupported)"
+        )
+        console.print(Text(heading, style="bold"))
+        if plain:
+            for row in rows:
+                line = Text(f"clause {row.id}")
+                for name, cell in zip(report.adapter_names, row.cells, strict=True):
+                    if cell.status not in (None, NOT_APPLICABLE):
+                        line.append(f" {name}=")
+                        line.append_text(status_text(cell.status))
+                line.append(f"  {row.source}", style="dim")
+                console.print(line, soft_wrap=True)
+            continue
+        table = _compact_table()
+        table.add_column("clause", no_wrap=True)
+        for name in report.adapter_names:
+            table.add_column(Text(name), overflow="fold")
+        for row in rows:
+            cells = [status_text(c.status, symbol(c.status)) if c.status else Text("—", "dim") for c in row.cells]
+            table.add_row(Text(row.id), *cells)
+        console.print(table)
+
+
+def _print_agreement(console: Console, report: Report) -> None:
+    if not report.agreement:
         return
-    if run.ceilings:
+    console.print(Text("\nagreement on real vocabularies", style="bold"))
+    for a in report.agreement:
+        line = Text(f"agreement {a.adapter} {a.vocabulary} {a.agreeing}/{a.strings} ({a.percent:.2f}%) {a.clause}")
+        if a.first_difference:
+            line.append(f"  first difference {a.first_difference[:200]}", style="dim")
+        console.print(line, soft_wrap=True)
+
+
+def _print_scaling(console: Console, report: Report) -> None:
+    if not report.scaling:
+        return
+    console.print(Text("\nscaling: fitted exponent [CI], expected, accepted band, sizes used", style="bold"))
+    for s in report.scaling:
+        expected = "—" if s.expected is None else f"{s.expected:g}"
+        console.print(
+            Text(
+                f"scaling {s.adapter} {s.clause} {s.operation} {s.quantity}: {format_exponent(s)}"
+                f" expected {expected} accepted {format_band(s.band)} used {used_text(s)}"
+            ),
+            soft_wrap=True,
+        )
+
+
+def _print_slowest(console: Console, report: Report) -> None:
+    if not report.slowest:
+        return
+    console.print(Text("\nslowest (adapter, family) wall times", style="bold"))
+    for wall in report.slowest:
+        console.print(Text(f"wall {wall.adapter} {wall.family} {format_seconds(wall.seconds)}"))
+
+
+def _print_benchmarks(console: Console, report: Report, plain: bool) -> None:
+    if not report.charts:
+        return
+    if report.ceilings:
         console.print()
         console.print(Text("ceilings measured at the start of the run", style="bold"))
-        console.print(_ceilings_table(run))
-    for group in groups:
+        for name, value, params in report.ceilings:
+            console.print(Text(f"ceiling {name} {value} {params}".rstrip()))
+    run_ceilings = report.run.ceilings if report.run is not None else {}
+    for chart in report.charts:
         console.print()
-        console.print(_group_heading("benchmarks", group.family, group.common))
-        console.print(_benchmark_table(run, group))
-    speedups = benchmark_speedups(run)
-    if len(speedups.adapters) >= 2:
+        console.print(_group_heading("benchmarks", f"{chart.family} · {chart.operation}", chart.common))
+        if plain:
+            for row in chart.rows:
+                cells = [f"bench {row.adapter} {chart.operation}", params_text(row.params)]
+                cells += [f"median {format_seconds(row.bench.median_s)} IQR {format_seconds(row.bench.iqr_s)}"]
+                cells += [
+                    f"{header} {cell(run_ceilings, row)}"
+                    for header, cell, empty in _OPTIONAL_COLUMNS
+                    if cell(run_ceilings, row) != empty
+                ]
+                console.print(Text("  ".join(c for c in cells if c)), soft_wrap=True)
+        else:
+            console.print(_benchmark_table(run_ceilings, chart.rows))
+    if len(report.speedups.adapters) >= 2:
         console.print()
-        render_speedups_terminal(speedups, console)
-
-
-def _ceilings_table(run: RunResult) -> Table:
-    table = _compact_table()
-    for header in ("ceiling", "value", "params"):
-        table.add_column(header)
-    for name, value, params in ceiling_rows(run):
-        table.add_row(Text(name), value, Text(params))
-    return table
+        render_speedups_terminal(report.speedups, console, plain)
 
 
 def _compact_table() -> Table:
-    # Horizontal rules only: vertical borders cost three columns each at 120 characters.
+    # Horizontal rules only: vertical borders cost three columns each at 80 characters.
     return Table(box=box.SIMPLE_HEAD, pad_edge=False)
 
 
-def _group_heading(kind: str, family: str, common: dict[str, Any]) -> Text:
+def _group_heading(kind: str, what: str, common: dict[str, Any]) -> Text:
     # Printed above the table, not as its title: a title wraps at the table's width.
-    heading = Text(f"{kind} · {family}", style="bold")
+    heading = Text(f"{kind} · {what}", style="bold")
     if common:
         heading.append(f" · every row: {compact_params(common)}", style="dim")
     return heading
 
 
 # Columns shown only when some row fills them: (header, cell text, the empty cell).
-_OPTIONAL_COLUMNS: tuple[tuple[str, Callable[[RunResult, BenchmarkRow], str], str], ...] = (
-    ("rate", lambda run, row: rate_text(row.bench, run.ceilings), "—"),
-    ("% ceiling", lambda run, row: format_fraction(row.bench.ceiling_fraction), "—"),
-    ("ok", lambda run, row: correct_mark(row.bench.correct), "—"),
-    ("flags", lambda run, row: flags_text(row.bench.flags), ""),
+_OPTIONAL_COLUMNS: tuple[tuple[str, Callable[[dict[str, dict[str, Any]], BenchmarkRow], str], str], ...] = (
+    ("rate", lambda ceilings, row: rate_text(row.bench, ceilings), "—"),
+    ("% ceiling", lambda ceilings, row: format_fraction(row.bench.ceiling_fraction), "—"),
+    ("ok", lambda ceilings, row: correct_mark(row.bench.correct), "—"),
+    ("flags", lambda ceilings, row: flags_text(row.bench.flags), ""),
 )
 
 
-def _benchmark_table(run: RunResult, group: BenchmarkGroup) -> Table:
+def _benchmark_table(ceilings: dict[str, dict[str, Any]], rows: tuple[BenchmarkRow, ...]) -> Table:
     table = _compact_table()
-    show_params = any(row.params for row in group.rows)
-    optional = [c for c in _OPTIONAL_COLUMNS if any(c[1](run, row) != c[2] for row in group.rows)]
-    for header in ("adapter", "name", "device", "params") if show_params else ("adapter", "name", "device"):
-        table.add_column(header)
+    show_params = any(row.params for row in rows)
+    optional = [c for c in _OPTIONAL_COLUMNS if any(c[1](ceilings, row) != c[2] for row in rows)]
+    table.add_column("adapter", overflow="fold")
+    if show_params:
+        table.add_column("params", overflow="fold")
     for header in ("median", "IQR"):
         table.add_column(header, justify="right", no_wrap=True)
     for header, _, _ in optional:
-        table.add_column(header, justify="right" if header in ("rate", "% ceiling") else "left")
-    for row in group.rows:
-        bench = row.bench
-        cells = [Text(row.adapter), Text(short_name(bench.name, group.family)), Text(where(bench.device, bench.mode))]
-        cells += [Text(params_text(row.params))] if show_params else []
-        cells += [format_seconds(bench.median_s), format_seconds(bench.iqr_s)]
-        table.add_row(*cells, *(Text(cell(run, row)) for _, cell, _ in optional))
+        table.add_column(header, justify="right" if header in ("rate", "% ceiling") else "left", overflow="fold")
+    for row in rows:
+        cells = [Text(row.adapter)] + ([Text(params_text(row.params))] if show_params else [])
+        cells += [format_seconds(row.bench.median_s), format_seconds(row.bench.iqr_s)]
+        table.add_row(*cells, *(Text(cell(ceilings, row)) for _, cell, _ in optional))
     return table
 
 
-def render_speedups_terminal(speedups: Speedups, console: Console | None = None) -> None:
-    """Print one table per family: each adapter's median, IQR as a share of it, and speedup."""
+def render_speedups_terminal(speedups: Speedups, console: Console | None = None, plain: bool = False) -> None:
+    """Print one table per family (or, `plain`, one line per benchmark and adapter): each
+    adapter's median, IQR as a share of it, and speedup over the baseline."""
     console = console or Console()
     console.print(
         Text.assemble(
@@ -295,6 +420,13 @@ def render_speedups_terminal(speedups: Speedups, console: Console | None = None)
     )
     for family, common, rows in speedup_groups(speedups):
         console.print(_group_heading("speedups", family, common))
+        if plain:
+            for row, params in rows:
+                for adapter, cell in zip(speedups.adapters, row.cells, strict=True):
+                    if cell is not None:
+                        line = f"speedup {adapter} {row.name} {where(row.device, row.mode)} {params_text(params)}"
+                        console.print(Text(f"{line} {_speedup_cell_text(cell).plain}"), soft_wrap=True)
+            continue
         show_params = any(params for _, params in rows)
         table = _compact_table()
         for header in ("name", "device", "params") if show_params else ("name", "device"):

@@ -1,0 +1,305 @@
+"""The report model and its three views: they agree, they fit, and the HTML holds up in a browser.
+
+One results.json (a dashboard-like run: three adapters, a failure, an error, a documented deviation,
+a family one adapter does not declare, benchmarks with and without a roofline) is rendered by the
+terminal, Markdown and HTML writers; each must carry the model's scores and statuses. The terminal
+must fit 80 and 120 columns without cutting a name. The HTML is opened in headless Chromium
+(Debian's `chromium`; the test is skipped, saying so, where it is not installed) at 1280x1024:
+no horizontal overflow with every <details> open, no console message, no network request, and
+screenshots of the summary, a family grid with an opened failure, and the benchmark charts are
+saved under the test's temporary directory.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from specformer.conformance.report import build_report, render_html, render_markdown, render_terminal
+from specformer.conformance.report.common import symbol
+from specformer.conformance.report.markdown import md_text
+from specformer.conformance.report.model import status_totals
+from specformer.conformance.report.plots import matplotlib_available
+from specformer.conformance.results import (
+    STATUSES,
+    AdapterResult,
+    BenchmarkResult,
+    ClauseResult,
+    Expectation,
+    RunResult,
+)
+from specformer.conformance.results import TestResult as OneTest  # not a pytest class
+
+LONG_NAME = "a-third-party-adapter-with-a-long-name"
+
+
+def _clause(cid: str, family: str, status: str, **fields) -> ClauseResult:
+    test = OneTest(nodeid=f"suite/test_{family}.py::test_{cid.lower()}", status=status, **fields)
+    return ClauseResult(id=cid, family=family, title=f"title of {cid}", status=status, tests=[test])
+
+
+def _bench(name: str, family: str, median_s: float, size: int, ceiling: str = "", rate: float | None = None):
+    return BenchmarkResult(
+        name=name,
+        family=family,
+        device="cpu",
+        params={"batch": 4, "length": size, "dtype": "float32"},
+        samples_s=[median_s * 0.95, median_s, median_s * 1.1],
+        median_s=median_s,
+        iqr_s=median_s * 0.1,
+        calls_per_sample=10,
+        size=size,
+        achieved_bytes_per_s=rate,
+        ceiling=ceiling,
+        ceiling_fraction=None if rate is None or not ceiling else rate / 5e10,
+    )
+
+
+def dashboard_run() -> RunResult:
+    """Three adapters over sampling and tokenizers; the third declares tokenizers only."""
+    failing = _clause(
+        "SAMP-TOPP-01",
+        "sampling",
+        "fail",
+        message="kept 3 tokens, expected 4 <b>not bold</b>",
+        evidence={"error": 0.5, "tolerance": 1e-6, "ratio": 5e5, "seed": 7},
+        reproduce="pytest conformance/suite/test_sampling.py::test_top_p --specformer-adapter=hf",
+    )
+    deviation = _clause("SAMP-TEMP-03", "sampling", "deviates", message="accepted inf")
+    deviation.expectation = Expectation("SAMP-TEMP-03", "checks only temperature > 0", "https://example.invalid/1")
+    error = _clause("TOK-BPE-01", "tokenizers", "error", message="RuntimeError: boom")
+
+    def clauses(*overrides: ClauseResult) -> list[ClauseResult]:
+        by_id = {c.id: c for c in overrides}
+        ids = [("SAMP-TOPK-01", "sampling"), ("SAMP-TOPP-01", "sampling"), ("SAMP-TEMP-03", "sampling")]
+        ids += [("TOK-BPE-01", "tokenizers"), ("TOK-BPE-02", "tokenizers")]
+        return [by_id.get(cid) or _clause(cid, family, "pass") for cid, family in ids]
+
+    def top_p(median_s: float, rate: float) -> list[BenchmarkResult]:
+        return [
+            _bench("sampling.top_p", "sampling", median_s * n / 256, n, "copy", rate * 256 / n) for n in (256, 1024)
+        ]
+
+    reference = AdapterResult(
+        name="reference",
+        capabilities={"families": ["sampling", "tokenizers"]},
+        clauses=clauses(),
+        benchmarks=[*top_p(2e-4, 4e9), _bench("tokenizers.bpe_encode", "tokenizers", 3e-3, 256, rate=2e6)],
+        wall_s={"suite": 30.0, "sampling": 12.5, "tokenizers": 9.0},
+    )
+    hf = AdapterResult(
+        name="hf",
+        capabilities={"families": ["sampling", "tokenizers"]},
+        clauses=clauses(failing, deviation, error),
+        benchmarks=[*top_p(2e-6, 4e11), _bench("tokenizers.bpe_encode", "tokenizers", 3e-5, 256, rate=2e8)],
+        wall_s={"suite": 40.0, "sampling": 31.0, "tokenizers": 4.0},
+    )
+    third = AdapterResult(
+        name=LONG_NAME,
+        capabilities={"families": ["tokenizers"]},
+        clauses=[c if c.family == "tokenizers" else _clause(c.id, c.family, "unsupported") for c in clauses()],
+        wall_s={"tokenizers": 2.0},
+    )
+    ceilings = {"copy": {"value": 5e10, "unit": "B/s", "params": {"bytes": 2**28}}}
+    return RunResult(
+        environment={"python": "3.11.7", "torch": "2.13.0", "device": "cpu"},
+        profile="quick",
+        adapters=[reference, hf, third],
+        ceilings=ceilings,
+    )
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    """The dashboard run, through results.json and back: the views read what a user would have."""
+    path = tmp_path_factory.mktemp("views") / "results.json"
+    dashboard_run().write_json(path)
+    return RunResult.read_json(path)
+
+
+@pytest.fixture(scope="module")
+def page(run: RunResult) -> str:
+    """The HTML report (its charts take seconds to draw: drawn once for the module)."""
+    return render_html(run)
+
+
+def terminal(run: RunResult, width: int, tty: bool) -> str:
+    console = Console(record=True, width=width, force_terminal=tty, file=io.StringIO())
+    render_terminal(run, console)
+    return console.export_text()
+
+
+# --- the model -------------------------------------------------------------------------------
+
+
+def test_model_scores_passed_over_applicable_and_undeclared_families_are_na(run: RunResult) -> None:
+    report = build_report(run)
+    assert report.adapter_names == ("reference", "hf", LONG_NAME)
+    sampling, tokenizers, total = report.scores
+    assert [s.text() for s in sampling.scores] == ["3/3 100%", "1/3 33%", "n/a"]
+    assert [s.text() for s in tokenizers.scores] == ["2/2 100%", "1/2 50%", "2/2 100%"]
+    assert total.family == "all" and [s.text() for s in total.scores] == ["5/5 100%", "2/5 40%", "2/2 100%"]
+    hf = sampling.scores[1]
+    assert (hf.counts["fail"], hf.counts["deviates"], hf.problems) == (1, 1, 1)
+    grid = report.grids[0]
+    assert [c.status for c in grid.rows[0].cells] == ["pass", "pass", "n/a"]
+    failing = grid.rows[1].cells[1]
+    assert failing.opens and failing.ratio == 5e5 and failing.tests[0].reproduce.startswith("pytest ")
+    assert [(w.adapter, w.family) for w in report.slowest][:2] == [("hf", "sampling"), ("reference", "sampling")]
+
+
+def test_ceilings_only_where_the_operations_roofline_applies(run: RunResult) -> None:
+    charts = {c.operation: c for c in build_report(run).charts}
+    assert charts["sampling.top_p"].roofline == "copy"
+    assert charts["tokenizers.bpe_encode"].roofline == ""  # a rate, but no ceiling applies
+    assert charts["sampling.top_p"].common == {"batch": 4, "dtype": "float32"}  # parameters once per chart
+    assert [r.adapter for r in charts["sampling.top_p"].rows] == ["reference", "reference", "hf", "hf"]
+
+
+def test_baseline_adapter_is_chosen_and_checked(run: RunResult) -> None:
+    assert build_report(run).speedups.baseline == "reference"
+    assert build_report(run, baseline_adapter="hf").speedups.baseline == "hf"
+    with pytest.raises(ValueError, match="baseline_adapter='nobody'"):
+        build_report(run, baseline_adapter="nobody")
+
+
+# --- three views, one model ------------------------------------------------------------------
+
+
+def test_three_views_carry_the_same_scores_and_statuses(run: RunResult, page: str) -> None:
+    """Terminal, Markdown and HTML from one results.json: every score and every grid status agree."""
+    report = build_report(run)
+    text, markdown = terminal(run, 120, tty=False), render_markdown(run)
+    expected_scores = {
+        (name, row.family): score.text()
+        for row in report.scores
+        for name, score in zip(report.adapter_names, row.scores, strict=True)
+    }
+    # terminal: "score ADAPTER FAMILY 1/3 33% ..." per (adapter, family)
+    shown = {(m[1], m[2]): m[3] for m in re.finditer(r"^score (\S+) (\S+) (n/a|\d+/\d+ \d+%)", text, re.M)}
+    assert shown == expected_scores
+    # Markdown and HTML: the summary table, one row per family, one cell per adapter
+    md_rows = [line for line in markdown.split("## Summary", 1)[1].split("\n\n")[1].splitlines()[2:]]
+    md_scores = {}
+    for line in md_rows:
+        family, *cells = (cell.strip() for cell in line.strip("|").split("|"))
+        for name, cell in zip(report.adapter_names, cells, strict=True):
+            md_scores[name, family.strip("*")] = re.match(r"\**(n/a|\d+/\d+ \d+%)", cell)[1]
+    assert md_scores == expected_scores
+    summary = page.split("id='summary'", 1)[1].split("</table>", 1)[0]
+    cells = re.findall(r"<td class='s-na'[^>]*>n/a</td>|<span class='score[^']*'>([^<]+)</span>", summary)
+    assert [c or "n/a" for c in cells] == list(expected_scores.values())
+    # statuses: every grid cell of each view, counted per status
+    totals = status_totals(report)
+    md_cells = [
+        cell.strip()
+        for line in markdown.split("## Clauses", 1)[1].splitlines()
+        if line.startswith("| ") and not line.startswith("| clause") and not line.startswith("| ---")
+        for cell in line.strip("|").split("|")
+    ]
+    grid_html = page.split("id='clauses'", 1)[1]
+    clause_lines = "\n".join(line for line in text.splitlines() if line.startswith("clause "))
+    for status in STATUSES:
+        in_model = sum(t[status] for t in totals.values())
+        assert md_cells.count(md_text(f"{symbol(status)} {status}")) == in_model, status
+        assert len(re.findall(rf"<td class='s-{status}[ ']", grid_html)) == in_model, status
+        if status in ("fail", "error", "deviates"):  # the terminal lists the clauses to act on
+            assert clause_lines.count(f"={status}") == in_model, status
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_terminal_fits_its_width_without_cutting_names(run: RunResult, width: int) -> None:
+    text = terminal(run, width, tty=True)
+    lines = text.splitlines()
+    # A reproduce line stays one line however wide, to be copied and pasted.
+    assert max(len(line.rstrip()) for line in lines if not line.startswith("    reproduce: ")) <= width
+    assert any(LONG_NAME in line for line in lines)  # the score table splits rather than cut the name
+    assert "n/a" in text and "1/3 33%" in text
+
+
+def test_terminal_without_a_tty_prints_greppable_lines(run: RunResult) -> None:
+    text = terminal(run, 80, tty=False)
+    assert f"score {LONG_NAME} sampling n/a (family not declared)" in text
+    assert "clause SAMP-TOPP-01 reference=pass hf=fail" in text
+    assert "wall hf sampling 31.0 s" in text
+    assert re.search(r"^bench hf sampling\.top_p +length=256 +median 2\.00 µs", text, re.M)
+    assert "┃" not in text and "│" not in text  # no table borders in a log
+
+
+# --- the HTML in a real browser ----------------------------------------------------------------
+
+CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+
+# Runs first in <head>: records errors (a failed resource load included) and console calls.
+_PROBE_HEAD = """<script>
+window.__problems = [];
+addEventListener('error', e => __problems.push('error: ' + (e.message || (e.target && e.target.outerHTML))), true);
+for (const level of ['error', 'warn', 'log', 'info']) {
+  const original = console[level];
+  console[level] = (...args) => { __problems.push('console.' + level + ': ' + args.join(' ')); original(...args); };
+}
+</script>"""
+# Runs last: opens every <details>, then measures. The verdict lands in the DOM that --dump-dom prints.
+_PROBE_TAIL = """<script>
+const details = [...document.querySelectorAll('details')];
+details.forEach(d => { d.open = true; });
+const hidden = details.filter(d => ![...d.children].filter(c => c.tagName !== 'SUMMARY')
+  .every(c => c.getClientRects().length > 0)).length;
+const verdict = {
+  scrollWidth: document.documentElement.scrollWidth,
+  details: details.length, closedOrEmpty: hidden,
+  opened: details.filter(d => d.open).length,
+  resources: performance.getEntriesByType('resource').map(e => e.name),
+  problems: __problems,
+};
+document.body.setAttribute('data-verdict', JSON.stringify(verdict));
+</script>"""
+# For a screenshot of one section: open its first failing cell and hide what comes before it.
+_SHOW_SECTION = """<script>
+const target = document.getElementById('{section}');
+const cell = target && [...document.querySelectorAll('td.cell details')][0];
+if (cell) cell.open = true;
+let node = target;
+while (node && node.previousElementSibling) {{ node = node.previousElementSibling; node.style.display = 'none'; }}
+</script>"""
+
+
+def chromium(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1280,1024"]
+    # Nothing may be fetched: any host name fails to resolve, so a request would also show as an error.
+    command += ["--host-resolver-rules=MAP * ~NOTFOUND", "--hide-scrollbars", "--enable-logging=stderr", "--v=0"]
+    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=120, check=False)
+
+
+def with_scripts(page: str, head: str = "", tail: str = "") -> str:
+    return page.replace("<head>", "<head>" + head, 1).replace("</body>", tail + "</body>", 1)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian: apt-get install chromium)")
+@pytest.mark.skipif(not matplotlib_available(), reason="the benchmark charts need matplotlib")
+def test_html_in_headless_chromium_fits_1280_pixels_and_stays_offline(page: str, tmp_path: Path) -> None:
+    assert "<script" not in page  # the report itself has none; the probes below are added for the test
+    probe = tmp_path / "probe.html"
+    probe.write_text(with_scripts(page, _PROBE_HEAD, _PROBE_TAIL), encoding="utf-8")
+    done = chromium("--dump-dom", probe.as_uri())
+    found = re.search(r'data-verdict="([^"]*)"', done.stdout)
+    assert found, done.stderr[-2000:]
+    verdict = json.loads(html.unescape(found[1]))
+    assert verdict["scrollWidth"] <= 1280, verdict
+    assert verdict["details"] >= 3 and verdict["opened"] == verdict["details"] and verdict["closedOrEmpty"] == 0
+    assert verdict["resources"] == [] and verdict["problems"] == []
+    assert "CONSOLE" not in done.stderr  # nothing logged by the page, the report's SVG included
+    for name, section in (("summary", "summary"), ("grid", "family-sampling"), ("benchmarks", "benchmarks")):
+        shown = tmp_path / f"{name}.html"
+        shown.write_text(with_scripts(page, tail=_SHOW_SECTION.format(section=section)), encoding="utf-8")
+        screenshot = tmp_path / f"{name}.png"
+        chromium(f"--screenshot={screenshot}", shown.as_uri())
+        assert screenshot.stat().st_size > 10_000, name  # a rendered page, not a blank one
