@@ -13,6 +13,9 @@ Statuses, per (adapter, clause):
     unsupported  the adapter does not implement what the clause's tests call
     error        the adapter raised (its own asserts included) or hung where the clause
                  required an answer
+    custom       it fails, and the adapter declares the clause "custom" (Capabilities.custom):
+                 behaviour matching none of the clause's named variants, described in one line
+                 (results files before it have no such status; readers treat it like deviates)
 
 This module does no I/O beyond (de)serialisation and knows nothing about pytest.
 """
@@ -28,13 +31,14 @@ from typing import Any
 SCHEMA_VERSION = 2
 
 PASS, FAIL, DEVIATES, UNSUPPORTED, ERROR = "pass", "fail", "deviates", "unsupported", "error"
-STATUSES = (PASS, FAIL, DEVIATES, UNSUPPORTED, ERROR)
+CUSTOM = "custom"
+STATUSES = (PASS, FAIL, DEVIATES, UNSUPPORTED, ERROR, CUSTOM)
 # A test that does not apply to this adapter (a dtype it does not declare, a variant it
 # did not choose) is recorded as "n/a" and never decides a clause's status.
 NOT_APPLICABLE = "n/a"
 
 # Which test outcome decides a clause when its tests disagree: the first present wins.
-_CLAUSE_PRECEDENCE = (FAIL, ERROR, DEVIATES, PASS, UNSUPPORTED)
+_CLAUSE_PRECEDENCE = (FAIL, ERROR, DEVIATES, CUSTOM, PASS, UNSUPPORTED)
 
 
 @dataclass

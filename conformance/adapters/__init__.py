@@ -21,7 +21,12 @@ from typing import Any
 
 import torch
 
-from specformer.conformance.adapters.protocols import FAMILY_OPERATIONS, Capabilities, expectations_path_of
+from specformer.conformance.adapters.protocols import (
+    FAMILY_OPERATIONS,
+    OPTIONAL_PARAMETERS,
+    Capabilities,
+    expectations_path_of,
+)
 from specformer.conformance.expectations import load_expectations
 from specformer.conformance.results import Expectation
 
@@ -200,6 +205,12 @@ def _validate(spec: str, impl: Any) -> None:
                 f"({', '.join(FAMILY_OPERATIONS[family])})"
             )
     clauses = registry()
+    _validate_parameters(spec, capabilities)
+    for clause_id, description in capabilities.custom.items():
+        if clause_id not in clauses:
+            raise AdapterLoadError(f"adapter {spec!r}: declares custom behaviour for unknown clause {clause_id}")
+        if not isinstance(description, str) or not description.strip() or "\n" in description.strip():
+            raise AdapterLoadError(f"adapter {spec!r}: custom behaviour at {clause_id} needs a one-line description")
     for clause_id, variant in capabilities.variants.items():
         if clause_id not in clauses:
             raise AdapterLoadError(f"adapter {spec!r}: declares a variant for unknown clause {clause_id}")
@@ -207,6 +218,23 @@ def _validate(spec: str, impl: Any) -> None:
         if variant not in names:
             raise AdapterLoadError(
                 f"adapter {spec!r}: {clause_id} has no variant {variant!r}; named variants: {', '.join(names)}"
+            )
+
+
+def _validate_parameters(spec: str, capabilities: Capabilities) -> None:
+    """Capabilities.parameters may name only operations with optional parameters, and only those."""
+    for operation, names in capabilities.parameters.items():
+        known = OPTIONAL_PARAMETERS.get(operation)
+        if known is None:
+            raise AdapterLoadError(
+                f"adapter {spec!r}: parameters declared for {operation!r}, which has no optional parameters; "
+                f"operations with some: {', '.join(OPTIONAL_PARAMETERS)}"
+            )
+        unknown = sorted(set(names) - set(known))
+        if unknown or isinstance(names, str):
+            raise AdapterLoadError(
+                f"adapter {spec!r}: {operation} has no optional parameters {unknown or [names]}; "
+                f"its optional parameters: {', '.join(known)}"
             )
 
 

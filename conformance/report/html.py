@@ -44,6 +44,7 @@ from specformer.conformance.report.common import (
     headroom_rows,
     load_errors,
     run_line,
+    shown_statuses,
     stale_expectations,
     stale_message,
     symbol,
@@ -95,7 +96,7 @@ pre { background: #f6f8fa; padding: .5rem; overflow-x: auto; white-space: pre-wr
 .zero { opacity: .35; }
 .s-pass { background: #dafbe1; color: #116329; }
 .s-fail { background: #ffebe9; color: #a40e26; }
-.s-deviates { background: #fff8c5; color: #7d4e00; }
+.s-deviates, .s-custom { background: #fff8c5; color: #7d4e00; }
 .s-unsupported, .s-na, .s-other { background: #eaeef2; color: #57606a; }
 .s-error { background: #fbefff; color: #6e40c9; }
 details { margin: .4rem 0 .8rem 1rem; } summary { cursor: pointer; }
@@ -176,7 +177,7 @@ def _counts_cell(counts: dict[str, int] | None) -> str:
     badges = "".join(
         f"<span class='count {_STATUS_CLASSES[s]}{'' if counts[s] else ' zero'}' "
         f"title='{esc(s)}'>{counts[s]} {esc(symbol(s))}</span>"
-        for s in STATUSES
+        for s in shown_statuses(counts)
     )
     return f"<td>{badges}</td>"
 

@@ -39,6 +39,7 @@ from specformer.conformance.report.common import (
     format_seconds,
     load_errors,
     run_line,
+    shown_statuses,
     stale_expectations,
     stale_message,
 )
@@ -61,12 +62,12 @@ from specformer.conformance.report.measurements import (
     where,
 )
 from specformer.conformance.results import (
+    CUSTOM,
     DEVIATES,
     ERROR,
     FAIL,
     NOT_APPLICABLE,
     PASS,
-    STATUSES,
     UNSUPPORTED,
     RunResult,
 )
@@ -79,6 +80,7 @@ STATUS_STYLES = {
     DEVIATES: "yellow",
     UNSUPPORTED: "bright_black",
     ERROR: "magenta",
+    CUSTOM: "cyan",
     NOT_APPLICABLE: "bright_black",
 }
 
@@ -108,7 +110,7 @@ def counts_text(counts: dict[str, int] | None) -> Text:
     if counts is None:
         return Text("—", style="dim")
     text = Text()
-    for status in STATUSES:
+    for status in shown_statuses(counts):
         style = STATUS_STYLES[status] if counts[status] else "dim"
         text.append(f"{counts[status]} {SYMBOLS[status]}", style=style)
         text.append(" ")
