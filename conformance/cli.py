@@ -177,7 +177,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     adapters, not_loaded = _load_defaults(options.adapters) if not args.adapter else (_load(options.adapters), [])
     console = _console()
-    run = add_load_errors(run_suite(options, adapters, console), not_loaded, options.adapters)
+    run = add_load_errors(run_suite(options, adapters, console), not_loaded, options.adapters, adapters)
     return _report(run, baseline, args, console)
 
 
@@ -204,7 +204,7 @@ def _bench(args: argparse.Namespace) -> int:
     )
     adapters, not_loaded = _load_defaults(options.adapters) if not args.adapter else (_load(options.adapters), [])
     console = _console()
-    run = add_load_errors(run_benchmarks(options, adapters, console), not_loaded, options.adapters)
+    run = add_load_errors(run_benchmarks(options, adapters, console), not_loaded, options.adapters, adapters)
     code = _report(run, baseline, args, console)
     wrong = [f"{a.name} {b.name} {b.params}" for a in run.adapters for b in a.benchmarks if b.correct is False]
     for line in wrong:

@@ -460,8 +460,10 @@ def _record(
 ) -> None:
     """One TestResult per cited clause: "deviates" where that clause's entry documents the failure."""
     config = item.config
+    from specformer.conformance.adapters import reproduce_prefix
+
     reproduce = (
-        f"python -m pytest {shlex.quote(f'{item.path}::{item.name}')} "
+        f"{reproduce_prefix(adapter.spec)}python -m pytest {shlex.quote(f'{item.path}::{item.name}')} "
         f"--specformer-adapter={shlex.quote(adapter.spec)} "
         f"--specformer-profile={config.getoption('--specformer-profile')} -p no:cacheprovider"
     )

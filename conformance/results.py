@@ -137,6 +137,9 @@ class AdapterResult:
     # Wall-clock seconds: "suite" (its processes, start to end), each spec family (its tests, setup to
     # teardown) and "bench" (the benchmark process).
     wall_s: dict[str, float] = field(default_factory=dict)
+    # The import string the user named it by (mypkg.adapters:Mine) where `name` is the adapter's own
+    # `name` attribute; empty for built-ins and entry points, whose name is what the user typed.
+    spec: str = ""
 
     def counts(self, family: str | None = None) -> dict[str, int]:
         """Clause counts per status, optionally for one family."""
@@ -287,4 +290,5 @@ def _adapter_from_dict(data: dict[str, Any]) -> AdapterResult:
         benchmarks=[BenchmarkResult(**b) for b in data.get("benchmarks", [])],
         benchmark_errors=list(data.get("benchmark_errors", [])),
         wall_s=dict(data.get("wall_s", {})),
+        spec=data.get("spec", ""),
     )

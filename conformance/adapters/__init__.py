@@ -122,6 +122,35 @@ class LoadedAdapter:
         return dtype in self.capabilities.dtypes
 
 
+def reproduce_prefix(spec: str) -> str:
+    """What a copied reproduce line needs before `python -m pytest` for this adapter: nothing for a
+    built-in or an entry point; for module:attribute, the working directory and the directory the
+    module was imported from (PYTHONPATH), unless it is installed (under site-packages).
+
+    The result is shell text ending in a space, such as "cd /home/me/proj && PYTHONPATH=/home/me/proj/src ".
+    """
+    import os
+    import shlex
+    import sys
+    from pathlib import Path
+
+    if spec in BUILTIN or ":" not in spec:
+        return ""
+    module_name = spec.partition(":")[0]
+    module = sys.modules.get(module_name)
+    prefix = f"cd {shlex.quote(os.getcwd())} && "
+    file = getattr(module, "__file__", None)
+    if not file:
+        return prefix
+    root = Path(file).resolve().parent
+    depth = module_name.count(".") + (1 if Path(file).name == "__init__.py" else 0)
+    for _ in range(depth):
+        root = root.parent
+    if "site-packages" in root.parts or "dist-packages" in root.parts:
+        return prefix
+    return f"{prefix}PYTHONPATH={shlex.quote(str(root))} "
+
+
 def builtin_names() -> list[str]:
     return list(BUILTIN)
 
