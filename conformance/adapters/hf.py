@@ -24,7 +24,8 @@ self-attention; the three projections fused in one `Conv1D` of transposed layout
 hidden states padded to a multiple of `attention_window` and the 0/1/2 mask encoded as
 `LongformerModel.forward` does; output projection applied as for BERT) and Reformer's
 `LSHSelfAttention`, whose random rotations are replaced, for the duration of one call, by the
-suite's (`torch.randn` returns them when asked for the rotation shape); its query-key and value
+suite's (`torch.randn` returns them when asked for the rotation shape: the public helper
+specformer.conformance.randomness.injected_randn); its query-key and value
 projections are identities over the suite's inputs laid side by side.
 
 Embeddings: `GPT2Model` (the input to its first block, `wte + wpe`), `BertEmbeddings`,
@@ -64,8 +65,6 @@ hf-tokenizers builds). The slow Python BERT tokenizer v5 still ships is the `hf-
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -81,6 +80,7 @@ from specformer.conformance.adapters.hf_models import HFModels
 from specformer.conformance.adapters.hf_objectives import HFObjectives
 from specformer.conformance.adapters.hf_vision import HFVision
 from specformer.conformance.adapters.protocols import Capabilities
+from specformer.conformance.randomness import injected_randn
 from specformer.reference.attention import MultiHeadWeights, merge_heads, split_heads
 from specformer.reference.embeddings import BertEmbeddingWeights
 from specformer.reference.local import LongformerWeights
@@ -360,7 +360,7 @@ class HFAdapter(HFLosses, HFHeads, HFObjectives, HFModels, HFKVCache, HFGenerati
         self, query_key: torch.Tensor, value: torch.Tensor, *, rotations: torch.Tensor, chunk_length: int
     ) -> torch.Tensor:
         module, hidden, rotations = self._lsh_module(query_key, value, rotations, chunk_length)
-        with torch.no_grad(), _injected_rotations(rotations):
+        with torch.no_grad(), injected_randn(rotations):
             output = module(hidden).hidden_states  # (B, N, H * D)
         return split_heads(output, query_key.shape[1])
 
@@ -368,7 +368,7 @@ class HFAdapter(HFLosses, HFHeads, HFObjectives, HFModels, HFKVCache, HFGenerati
         batch, heads, length, _ = vectors.shape
         module, _hidden, rotations = self._lsh_module(vectors, vectors, rotations, chunk_length=1)
         rounds = rotations.shape[2]
-        with torch.no_grad(), _injected_rotations(rotations):
+        with torch.no_grad(), injected_randn(rotations):
             offset = module._hash_vectors(vectors, rounds, None)  # (B, H, n_rounds * N), round r + r * n_buckets
         n_buckets = 2 * rotations.shape[-1]
         offsets = torch.arange(rounds).view(1, 1, rounds, 1) * n_buckets
@@ -595,25 +595,6 @@ def _byte_level_tokenizer(model: ByteLevelBPE):
 def _long_mask(key_padding_mask: torch.Tensor | None) -> torch.Tensor | None:
     """transformers' 2-D attention_mask: 1 on real tokens, 0 on padding."""
     return None if key_padding_mask is None else key_padding_mask.long()
-
-
-@contextlib.contextmanager
-def _injected_rotations(rotations: torch.Tensor) -> Iterator[None]:
-    """Within the block, torch.randn asked for `rotations`' shape returns them (Reformer draws its
-    LSH rotations with torch.randn on every forward); every other call is untouched."""
-    original = torch.randn
-
-    def randn(*size, **kwargs):
-        shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list, torch.Size)) else size
-        if tuple(shape) == tuple(rotations.shape):
-            return rotations.clone().to(kwargs.get("dtype") or rotations.dtype)
-        return original(*size, **kwargs)
-
-    torch.randn = randn
-    try:
-        yield
-    finally:
-        torch.randn = original
 
 
 class _EagerModule(torch.nn.Module):
