@@ -82,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--markdown", action="store_true", help="print Markdown instead of a table")
 
     commands.add_parser("adapters", help="list the adapters that can be named")
+
+    new_adapter = commands.add_parser("new-adapter", help="write a skeleton adapter for one family (docs/adapters.md)")
+    new_adapter.add_argument("family", help="the family it adapts")
+    new_adapter.add_argument(
+        "--out", type=Path, default=None, metavar="FILE", help="where to write it (default: ./my_FAMILY_adapter.py)"
+    )
+    new_adapter.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     return parser
 
 
@@ -118,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     verbose = getattr(args, "verbose", False)
     try:
         commands = {"run": _run, "bench": _bench, "clauses": _clauses, "compare": _compare, "adapters": _adapters}
+        commands["new-adapter"] = _new_adapter
         return commands[args.command](args)
     except UsageError as exc:
         _error(str(exc), verbose)
@@ -188,7 +196,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     adapters, not_loaded = _load_adapters(args, options.adapters)
     console = _console()
-    run = add_load_errors(run_suite(options, adapters, console), not_loaded, options.adapters)
+    run = add_load_errors(run_suite(options, adapters, console), not_loaded, options.adapters, adapters)
     return _report(run, baseline, args, console)
 
 
@@ -215,7 +223,7 @@ def _bench(args: argparse.Namespace) -> int:
     )
     adapters, not_loaded = _load_adapters(args, options.adapters)
     console = _console()
-    run = add_load_errors(run_benchmarks(options, adapters, console), not_loaded, options.adapters)
+    run = add_load_errors(run_benchmarks(options, adapters, console), not_loaded, options.adapters, adapters)
     code = _report(run, baseline, args, console)
     wrong = [f"{a.name} {b.name} {b.params}" for a in run.adapters for b in a.benchmarks if b.correct is False]
     for line in wrong:
@@ -348,6 +356,8 @@ def _clause_chain(clause_id: str) -> int:
     }
     for title, lines in sections.items():
         print(f"{title}:" + "".join(f"\n    {line}" for line in lines or ["(none)"]))
+        if title == "tests":
+            _print_test_needs(sections["tests"])
     print("adapters:")
     for name in BUILTIN:
         variant, expectation = declared_variants(name, clause)
@@ -355,6 +365,34 @@ def _clause_chain(clause_id: str) -> int:
         if expectation is not None:
             line += f"; expectation: {expectation.reason}" + (f" <{expectation.link}>" if expectation.link else "")
         print(line)
+    return EXIT_OK
+
+
+def _print_test_needs(tests: list[str]) -> None:
+    """Per test of the clause, the operations and optional parameters it needs (an adapter without
+    one of them gets "unsupported" at that test)."""
+    from specformer.conformance.authoring import clause_test_needs
+
+    print("needs (operation(optional parameters) per test; absent ones make that test unsupported):")
+    for test, needs in clause_test_needs(tests):
+        print(f"    {test.partition('::')[2]}: {', '.join(needs) or '(no adapter operation)'}")
+
+
+def _new_adapter(args: argparse.Namespace) -> int:
+    from specformer.conformance.adapters.protocols import FAMILY_OPERATIONS
+    from specformer.conformance.authoring import skeleton
+
+    if args.family not in FAMILY_OPERATIONS:
+        raise UsageError(f"unknown family {args.family!r}; families with operations: {', '.join(FAMILY_OPERATIONS)}")
+    out = args.out if args.out is not None else Path(f"my_{args.family}_adapter.py")
+    if out.suffix != ".py":
+        raise UsageError(f"--out must name a .py file, got {str(out)!r}")
+    if out.exists() and not args.force:
+        raise UsageError(f"{out} exists; give --force to overwrite it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(skeleton(args.family, module=out.stem))
+    command = f"specformer run --adapter {out.stem}:MyAdapter --family {args.family} --profile quick --no-bench"
+    print(f"wrote {out}; run it with:\n    PYTHONPATH={out.parent} {command}")
     return EXIT_OK
 
 

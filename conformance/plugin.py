@@ -42,6 +42,7 @@ from typing import Any
 import pytest
 
 from specformer.conformance.results import (
+    CUSTOM,
     DEVIATES,
     ERROR,
     FAIL,
@@ -100,15 +101,44 @@ def clause(*clause_ids: str) -> pytest.MarkDecorator:
     return pytest.mark.specformer_clause(*clause_ids)
 
 
-def require(adapter: Any, operation: str) -> Callable[..., Any]:
-    """The adapter's operation, or skip the test as "unsupported" when it has none."""
+def require(adapter: Any, operation: str, *parameters: str) -> Callable[..., Any]:
+    """The adapter's operation, or skip the test as "unsupported" when it has none, or when it
+    lacks one of the optional `parameters` the test needs (Capabilities.parameters).
+
+    `specformer clauses --id X` reads these calls to list what each test of a clause needs, so a
+    test names its parameters here literally (or through `sampling_parameters_used`)."""
     family = _operation_families().get(operation)
     if family is not None and not adapter.declares(family):
         pytest.skip(f"{_UNSUPPORTED_PREFIX}{adapter.name} does not declare the {family} family")
     bound = adapter.operation(operation)
     if bound is None:
         pytest.skip(f"{_UNSUPPORTED_PREFIX}{adapter.name} does not implement {family}.{operation}")
+    missing = [p for p in parameters if not adapter.capabilities.supports(operation, p)]
+    if missing:
+        pytest.skip(f"{_UNSUPPORTED_PREFIX}{adapter.name}'s {operation} does not support {', '.join(missing)}")
+    if operation in _DECODERS:
+        return _with_text_repair(bound)
     return _with_return_check(operation, bound) if operation in _tensor_results() else bound
+
+
+# Decoders may answer with bytes; the suite applies the UTF-8 repair (protocols.repaired_text).
+_DECODERS = frozenset({"bpe_decode", "sentencepiece_decode"})
+
+
+def _with_text_repair(bound: Callable[..., Any]) -> Callable[..., Any]:
+    from specformer.conformance.adapters.protocols import repaired_text
+
+    @functools.wraps(bound)
+    def repaired(*args: Any, **kwargs: Any) -> Any:
+        return repaired_text(bound(*args, **kwargs))
+
+    return repaired
+
+
+def supports(adapter: Any, operation: str, parameter: str) -> bool:
+    """Whether the adapter's `operation` takes the optional `parameter`: tests of other clauses
+    leave out of their inputs what this says is missing."""
+    return adapter.capabilities.supports(operation, parameter)
 
 
 def _with_return_check(operation: str, bound: Callable[..., Any]) -> Callable[..., Any]:
@@ -371,10 +401,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         documented = _documented(adapter, item, status, message)
         _record(item, adapter, status, message, evidence, report.duration, documented)
         # The pytest outcome agrees with the results: xfail only when an entry documents this
-        # failure for every clause the test cites.
-        if documented and set(documented) == set(_clause_ids(item)):
+        # failure (or the adapter declares its own behaviour) for every clause the test cites.
+        custom = _custom(adapter, item, status)
+        if (documented or custom) and set(documented) | set(custom) == set(_clause_ids(item)):
             report.outcome = "skipped"
-            report.wasxfail = f"deviates (documented): {'; '.join(e.reason for e in documented.values())}"
+            reasons = [e.reason for e in documented.values()] + [f"custom: {d}" for d in custom.values()]
+            report.wasxfail = f"deviates (documented): {'; '.join(reasons)}"
     return report
 
 
@@ -386,6 +418,14 @@ def _documented(adapter: Any, item: pytest.Item, status: str, message: str) -> d
         return {}
     found = ((c, adapter.expectations.get(c)) for c in _clause_ids(item))
     return {c: e for c, e in found if e is not None and covers(e, item.nodeid, message)}
+
+
+def _custom(adapter: Any, item: pytest.Item, status: str) -> dict[str, str]:
+    """Clause ID -> the adapter's one-line description, for a failure at a clause it declares custom."""
+    if status != FAIL:
+        return {}
+    declared = getattr(adapter.capabilities, "custom", {})
+    return {c: declared[c] for c in _clause_ids(item) if c in declared}
 
 
 def _classify(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[str, str, dict[str, Any]]:
@@ -427,18 +467,22 @@ def _record(
 ) -> None:
     """One TestResult per cited clause: "deviates" where that clause's entry documents the failure."""
     config = item.config
+    from specformer.conformance.adapters import reproduce_prefix
+
     reproduce = (
-        f"python -m pytest {shlex.quote(f'{item.path}::{item.name}')} "
+        f"{reproduce_prefix(adapter.spec)}python -m pytest {shlex.quote(f'{item.path}::{item.name}')} "
         f"--specformer-adapter={shlex.quote(adapter.spec)} "
         f"--specformer-profile={config.getoption('--specformer-profile')} -p no:cacheprovider"
     )
     state = config.stash[_STATE]
+    custom = _custom(adapter, item, status)
     for clause_id in _clause_ids(item):
         deviates = clause_id in (documented or {})
+        recorded = DEVIATES if deviates else CUSTOM if clause_id in custom else status
         result = TestResult(
             nodeid=item.nodeid,
-            status=DEVIATES if deviates else status,
-            message=message,
+            status=recorded,
+            message=f"custom: {custom[clause_id]}; {message}" if recorded == CUSTOM else message,
             evidence=_jsonable({**evidence, "documented_as": status} if deviates else evidence),
             reproduce=reproduce if status in (FAIL, ERROR) else "",
             duration_s=round(duration, 6),

@@ -13,6 +13,9 @@ Statuses, per (adapter, clause):
     unsupported  the adapter does not implement what the clause's tests call
     error        the adapter raised (its own asserts included) or hung where the clause
                  required an answer
+    custom       it fails, and the adapter declares the clause "custom" (Capabilities.custom):
+                 behaviour matching none of the clause's named variants, described in one line
+                 (results files before it have no such status; readers treat it like deviates)
 
 This module does no I/O beyond (de)serialisation and knows nothing about pytest.
 """
@@ -28,13 +31,14 @@ from typing import Any
 SCHEMA_VERSION = 2
 
 PASS, FAIL, DEVIATES, UNSUPPORTED, ERROR = "pass", "fail", "deviates", "unsupported", "error"
-STATUSES = (PASS, FAIL, DEVIATES, UNSUPPORTED, ERROR)
+CUSTOM = "custom"
+STATUSES = (PASS, FAIL, DEVIATES, UNSUPPORTED, ERROR, CUSTOM)
 # A test that does not apply to this adapter (a dtype it does not declare, a variant it
 # did not choose) is recorded as "n/a" and never decides a clause's status.
 NOT_APPLICABLE = "n/a"
 
 # Which test outcome decides a clause when its tests disagree: the first present wins.
-_CLAUSE_PRECEDENCE = (FAIL, ERROR, DEVIATES, PASS, UNSUPPORTED)
+_CLAUSE_PRECEDENCE = (FAIL, ERROR, DEVIATES, CUSTOM, PASS, UNSUPPORTED)
 
 
 @dataclass
@@ -133,6 +137,9 @@ class AdapterResult:
     # Wall-clock seconds: "suite" (its processes, start to end), each spec family (its tests, setup to
     # teardown) and "bench" (the benchmark process).
     wall_s: dict[str, float] = field(default_factory=dict)
+    # The import string the user named it by (mypkg.adapters:Mine) where `name` is the adapter's own
+    # `name` attribute; empty for built-ins and entry points, whose name is what the user typed.
+    spec: str = ""
 
     def counts(self, family: str | None = None) -> dict[str, int]:
         """Clause counts per status, optionally for one family."""
@@ -283,4 +290,5 @@ def _adapter_from_dict(data: dict[str, Any]) -> AdapterResult:
         benchmarks=[BenchmarkResult(**b) for b in data.get("benchmarks", [])],
         benchmark_errors=list(data.get("benchmark_errors", [])),
         wall_s=dict(data.get("wall_s", {})),
+        spec=data.get("spec", ""),
     )

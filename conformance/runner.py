@@ -45,7 +45,7 @@ from rich.console import Console
 from rich.text import Text
 
 from specformer import __version__
-from specformer.conformance.adapters import AdapterLoadError, LoadedAdapter
+from specformer.conformance.adapters import AdapterLoadError, LoadedAdapter, reproduce_prefix
 from specformer.conformance.bench.verdicts import fail_wrong_benchmarks
 from specformer.conformance.environment import environment
 from specformer.conformance.isolation import load_isolated
@@ -134,10 +134,20 @@ def load_available(specs: list[str], timeout_s: float = 120.0) -> tuple[list[Loa
     return loaded, failed
 
 
-def add_load_errors(run: RunResult, failed: list[AdapterResult], order: list[str]) -> RunResult:
-    """Put the rows of adapters that did not load into the run, in the order the adapters were asked for."""
+def add_load_errors(
+    run: RunResult, failed: list[AdapterResult], order: list[str], loaded: list[LoadedAdapter] = ()
+) -> RunResult:
+    """Put the rows of adapters that did not load into the run, in the order the adapters were asked for,
+    and label each loaded module:attribute adapter by its own `name` (its import string kept as `spec`)."""
     position = {spec: index for index, spec in enumerate(order)}
     run.adapters = sorted([*run.adapters, *failed], key=lambda a: position.get(a.name, len(order)))
+    taken = {a.name for a in run.adapters}
+    for adapter in loaded:
+        row = next((a for a in run.adapters if a.name == adapter.spec), None)
+        if row is None or ":" not in adapter.spec or not adapter.name or adapter.name in taken:
+            continue  # a name two adapters share, or a built-in's, keeps the import string
+        row.spec, row.name = adapter.spec, adapter.name
+        taken.add(adapter.name)
     return run
 
 
@@ -410,7 +420,7 @@ def previous_wall_times(path: Path) -> dict[str, float]:
         run = RunResult.read_json(path)
     except ValueError:
         return {}
-    return {a.name: a.wall_s["suite"] for a in run.adapters if "suite" in a.wall_s}
+    return {a.spec or a.name: a.wall_s["suite"] for a in run.adapters if "suite" in a.wall_s}
 
 
 def run_benchmarks(options: RunOptions, adapters: list[LoadedAdapter], console: Console) -> RunResult:
@@ -552,6 +562,7 @@ def _close_test(stream: Path, start: dict[str, Any], cause: str, options: RunOpt
         status=ERROR,
         message=cause,
         reproduce=(
+            f"{reproduce_prefix(str(start.get('adapter')))}"
             f"python -m pytest '{start['nodeid']}' --specformer-adapter={start.get('adapter')} "
             f"--specformer-profile={options.profile} -p no:cacheprovider"
         ),

@@ -21,7 +21,12 @@ from typing import Any
 
 import torch
 
-from specformer.conformance.adapters.protocols import FAMILY_OPERATIONS, Capabilities, expectations_path_of
+from specformer.conformance.adapters.protocols import (
+    FAMILY_OPERATIONS,
+    OPTIONAL_PARAMETERS,
+    Capabilities,
+    expectations_path_of,
+)
 from specformer.conformance.expectations import load_expectations
 from specformer.conformance.results import Expectation
 
@@ -117,6 +122,35 @@ class LoadedAdapter:
         return dtype in self.capabilities.dtypes
 
 
+def reproduce_prefix(spec: str) -> str:
+    """What a copied reproduce line needs before `python -m pytest` for this adapter: nothing for a
+    built-in or an entry point; for module:attribute, the working directory and the directory the
+    module was imported from (PYTHONPATH), unless it is installed (under site-packages).
+
+    The result is shell text ending in a space, such as "cd /home/me/proj && PYTHONPATH=/home/me/proj/src ".
+    """
+    import os
+    import shlex
+    import sys
+    from pathlib import Path
+
+    if spec in BUILTIN or ":" not in spec:
+        return ""
+    module_name = spec.partition(":")[0]
+    module = sys.modules.get(module_name)
+    prefix = f"cd {shlex.quote(os.getcwd())} && "
+    file = getattr(module, "__file__", None)
+    if not file:
+        return prefix
+    root = Path(file).resolve().parent
+    depth = module_name.count(".") + (1 if Path(file).name == "__init__.py" else 0)
+    for _ in range(depth):
+        root = root.parent
+    if "site-packages" in root.parts or "dist-packages" in root.parts:
+        return prefix
+    return f"{prefix}PYTHONPATH={shlex.quote(str(root))} "
+
+
 def builtin_names() -> list[str]:
     return list(BUILTIN)
 
@@ -200,6 +234,12 @@ def _validate(spec: str, impl: Any) -> None:
                 f"({', '.join(FAMILY_OPERATIONS[family])})"
             )
     clauses = registry()
+    _validate_parameters(spec, capabilities)
+    for clause_id, description in capabilities.custom.items():
+        if clause_id not in clauses:
+            raise AdapterLoadError(f"adapter {spec!r}: declares custom behaviour for unknown clause {clause_id}")
+        if not isinstance(description, str) or not description.strip() or "\n" in description.strip():
+            raise AdapterLoadError(f"adapter {spec!r}: custom behaviour at {clause_id} needs a one-line description")
     for clause_id, variant in capabilities.variants.items():
         if clause_id not in clauses:
             raise AdapterLoadError(f"adapter {spec!r}: declares a variant for unknown clause {clause_id}")
@@ -207,6 +247,23 @@ def _validate(spec: str, impl: Any) -> None:
         if variant not in names:
             raise AdapterLoadError(
                 f"adapter {spec!r}: {clause_id} has no variant {variant!r}; named variants: {', '.join(names)}"
+            )
+
+
+def _validate_parameters(spec: str, capabilities: Capabilities) -> None:
+    """Capabilities.parameters may name only operations with optional parameters, and only those."""
+    for operation, names in capabilities.parameters.items():
+        known = OPTIONAL_PARAMETERS.get(operation)
+        if known is None:
+            raise AdapterLoadError(
+                f"adapter {spec!r}: parameters declared for {operation!r}, which has no optional parameters; "
+                f"operations with some: {', '.join(OPTIONAL_PARAMETERS)}"
+            )
+        unknown = sorted(set(names) - set(known))
+        if unknown or isinstance(names, str):
+            raise AdapterLoadError(
+                f"adapter {spec!r}: {operation} has no optional parameters {unknown or [names]}; "
+                f"its optional parameters: {', '.join(known)}"
             )
 
 

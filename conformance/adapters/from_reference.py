@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from specformer.reference.tokenizers.byte_bpe import ByteLevelBPE
@@ -54,8 +54,7 @@ def byte_level_tables(model: ByteLevelBPE) -> tuple[dict[int, bytes], list[tuple
     """(id -> bytes of every ordinary token, the model's merges as (left id, right id) in rank order,
     or None for a concatenation-rank model, whose tokens merge when their bytes join into a token).
 
-    The reference keeps its merge table private (`_merges`: (left id, right id) -> (rank, merged
-    id), None for concatenation ranks); the adapters read it so that their library gets the very
+    The merges are the model's own table (`ByteLevelBPE.merges`), so that a library gets the very
     table the reference runs, not a reconstruction.
 
     >>> byte_level_tables(ByteLevelBPE.from_merges([(b"a", b"b")], "gpt2"))[1]
@@ -70,10 +69,7 @@ def byte_level_tables(model: ByteLevelBPE) -> tuple[dict[int, bytes], list[tuple
             token_bytes[token_id] = model.decode_bytes([token_id])
         except ValueError:  # an id the vocabulary skips
             continue
-    pair_ranks: Mapping[tuple[int, int], tuple[int, int]] | None = model._merges
-    if pair_ranks is None:
-        return token_bytes, None
-    return token_bytes, [pair for pair, _ in sorted(pair_ranks.items(), key=lambda item: item[1][0])]
+    return token_bytes, model.merges
 
 
 def available_cpus() -> int:

@@ -56,14 +56,83 @@ class Capabilities:
     dtypes: tuple[torch.dtype, ...] = (torch.float32,)
     devices: tuple[str, ...] = ("cpu",)
     variants: dict[str, str] = field(default_factory=dict)
+    # Per operation, the optional parameters (OPTIONAL_PARAMETERS) it supports. An operation not
+    # named here supports all of its optional parameters; one named with a subset makes every test
+    # that needs another of them "unsupported" (a sampler without min-p: {"process": {"temperature",
+    # "top_k", "top_p"}}), and no test of another clause puts a missing one into its inputs.
+    parameters: dict[str, frozenset[str]] = field(default_factory=dict)
+    # Clause ID -> a one-line description of behaviour that matches none of the clause's named
+    # variants. The clause's failing tests are reported "custom" (with this line), not "fail".
+    custom: dict[str, str] = field(default_factory=dict)
+
+    def supports(self, operation: str, parameter: str) -> bool:
+        """Whether `operation` accepts the optional `parameter` (every one, unless `parameters` says)."""
+        declared = self.parameters.get(operation)
+        return declared is None or parameter in declared
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        found: dict[str, object] = {
             "families": sorted(self.families),
             "dtypes": [str(d).removeprefix("torch.") for d in self.dtypes],
             "devices": list(self.devices),
             "variants": dict(self.variants),
         }
+        # Only when declared: results files of adapters that declare neither stay as they were.
+        if self.parameters:
+            found["parameters"] = {op: sorted(names) for op, names in sorted(self.parameters.items())}
+        if self.custom:
+            found["custom"] = dict(self.custom)
+        return found
+
+
+# The optional parameters of each operation that has some: what `Capabilities.parameters` may
+# leave out. process/sample: the fields of SamplingParams that enable a stage; encode_batch:
+# "pairs" is (text_a, text_b) inputs, the others its keyword arguments.
+OPTIONAL_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "top_p": ("min_tokens_to_keep",),
+    "min_p": ("min_tokens_to_keep",),
+    "process": ("temperature", "top_k", "top_p", "min_p", "min_tokens_to_keep"),
+    "sample": ("temperature", "top_k", "top_p", "min_p", "min_tokens_to_keep"),
+    "attention": ("causal", "mask", "scale"),
+    "multi_head_attention": ("context", "causal", "key_padding_mask"),
+    "longformer_attention": ("padding_mask",),
+    "encode_batch": ("pairs", "max_length", "truncation", "padding_side", "pad_to_multiple_of"),
+    # An LSH whose bucket count is tied to the sequence length cannot take the suite's free choice.
+    "lsh_attention": ("n_buckets",),
+    "lsh_buckets": ("n_buckets",),
+}
+
+
+def sampling_parameters_used(params: SamplingParams) -> tuple[str, ...]:
+    """The optional SamplingParams fields `params` enables (what an adapter must support to take it).
+
+    >>> sampling_parameters_used(SamplingParams(top_k=3, min_p=0.1))
+    ('top_k', 'min_p')
+    """
+    used = {
+        "temperature": params.temperature != 1.0,
+        "top_k": params.top_k is not None,
+        "top_p": params.top_p < 1.0,
+        "min_p": params.min_p > 0.0,
+        "min_tokens_to_keep": params.min_tokens_to_keep != 1,
+    }
+    return tuple(name for name, on in used.items() if on)
+
+
+def repaired_text(decoded: str | bytes) -> str:
+    """A decoder's answer as the suite compares it: text as is, bytes repaired to text.
+
+    The repair rule (TOK-BL-07, the rule transformers, tiktoken and SentencePiece
+    apply): the bytes are decoded as UTF-8 and every maximal invalid subsequence becomes one
+    U+FFFD, which is Python's `bytes.decode("utf-8", errors="replace")`. So a decoder may return the
+    raw bytes of the tokens (tiktoken's `decode_bytes`) and the suite applies the repair itself.
+
+    >>> repaired_text(b"caf\xc3\xa9 \xe2\x82")
+    'café \ufffd'
+    """
+    if isinstance(decoded, (bytes, bytearray)):
+        return bytes(decoded).decode("utf-8", errors="replace")
+    return decoded
 
 
 @runtime_checkable

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from specformer.conformance.results import (
+    CUSTOM,
     DEVIATES,
     ERROR,
     FAIL,
@@ -28,7 +29,7 @@ from specformer.conformance.results import (
     TestResult,
 )
 
-SYMBOLS = {PASS: "✓", FAIL: "✗", DEVIATES: "~", UNSUPPORTED: "?", ERROR: "!", NOT_APPLICABLE: "-"}
+SYMBOLS = {PASS: "✓", FAIL: "✗", DEVIATES: "~", UNSUPPORTED: "?", ERROR: "!", CUSTOM: "*", NOT_APPLICABLE: "-"}
 
 LEGEND = {
     PASS: "every applicable test of the clause passed",
@@ -36,6 +37,7 @@ LEGEND = {
     DEVIATES: "it fails, and the adapter's expectations file documents why",
     UNSUPPORTED: "the adapter does not implement what the clause's tests call",
     ERROR: "the adapter raised or hung where the clause required an answer",
+    CUSTOM: "it fails, and the adapter declares its own behaviour there (one line, no named variant)",
 }
 
 # Evidence keys worth a place in a one-line summary, in this order; the rest stays in the
@@ -195,7 +197,12 @@ def status_counts_text(counts: dict[str, int]) -> str:
     >>> status_counts_text({"pass": 30, "fail": 1, "deviates": 2, "unsupported": 0, "error": 0})
     '30 ✓ 1 ✗ 2 ~ 0 ? 0 !'
     """
-    return " ".join(f"{counts.get(s, 0)} {SYMBOLS[s]}" for s in STATUSES)
+    return " ".join(f"{counts.get(s, 0)} {SYMBOLS[s]}" for s in shown_statuses(counts))
+
+
+def shown_statuses(counts: dict[str, int]) -> tuple[str, ...]:
+    """The statuses a count summary shows: "custom" only where some clause has it (it is rare)."""
+    return tuple(s for s in STATUSES if s != CUSTOM or counts.get(s, 0))
 
 
 def format_number(value: Any) -> str:

@@ -97,7 +97,7 @@ pre { background: #f6f8fa; padding: .5rem; white-space: pre-wrap; word-break: br
 .zero { opacity: .35; }
 .s-pass { background: #dafbe1; color: #116329; }
 .s-fail { background: #ffebe9; color: #a40e26; }
-.s-deviates { background: #fff8c5; color: #7d4e00; }
+.s-deviates, .s-custom { background: #fff8c5; color: #7d4e00; }
 .s-unsupported, .s-na, .s-other { background: #eaeef2; color: #57606a; }
 .s-error { background: #fbefff; color: #6e40c9; }
 details { margin: .4rem 0 .8rem 1rem; } summary { cursor: pointer; }

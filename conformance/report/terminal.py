@@ -59,6 +59,7 @@ from specformer.conformance.report.measurements import (
 )
 from specformer.conformance.report.model import Report, Score, as_report
 from specformer.conformance.results import (
+    CUSTOM,
     DEVIATES,
     ERROR,
     FAIL,
@@ -77,6 +78,7 @@ STATUS_STYLES = {
     DEVIATES: "yellow",
     UNSUPPORTED: "bright_black",
     ERROR: "magenta",
+    CUSTOM: "cyan",
     NOT_APPLICABLE: "bright_black",
 }
 

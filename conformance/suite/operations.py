@@ -127,9 +127,25 @@ def _variants(adapter: Any) -> dict[str, str]:
     }
 
 
+# The value of each optional parameter that disables it (what a call without it means).
+DISABLED: dict[str, Any] = {
+    "temperature": 1.0,
+    "top_k": None,
+    "top_p": 1.0,
+    "min_p": 0.0,
+    "min_tokens_to_keep": 1,
+    "causal": False,
+    "mask": None,
+    "scale": None,
+}
+
+
 def _filter(name: str) -> Callable[..., Any]:
     def call(op: Callable[..., Any], inputs: tuple[Any, ...], params: dict[str, Any], adapter: Any) -> Any:
-        return op(inputs[0], *params.values())
+        # The filter's own parameter by position; an optional one by keyword, and only when enabled,
+        # so an adapter without it (Capabilities.parameters) is called as it can be.
+        extra = {k: v for k, v in params.items() if k != name and v != DISABLED.get(k, object())}
+        return op(inputs[0], params[name], **extra)
 
     return call
 

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 import torch
 
+from specformer.conformance.adapters.protocols import OPTIONAL_PARAMETERS
 from specformer.conformance.numerics import annotate, assert_close, fail
-from specformer.conformance.plugin import clause, not_applicable, require
-from specformer.conformance.suite.operations import OPERATIONS, PRODUCTION, SMALL, Operation, Param
+from specformer.conformance.plugin import clause, not_applicable, require, supports
+from specformer.conformance.suite.operations import DISABLED, OPERATIONS, PRODUCTION, SMALL, Operation, Param
 
 LAYOUTS = ("slice", "transpose", "expanded", "offset")
 
@@ -53,6 +54,16 @@ def _dtype(adapter, op: Operation) -> torch.dtype:
             return dtype
     not_applicable(f"{adapter.name} declares none of {op.dtypes}")
     raise AssertionError("unreachable")
+
+
+def _defaults(adapter, op: Operation) -> dict[str, Any]:
+    """The operation's default parameters, an optional one the adapter lacks set to its disabled value
+    (the generic properties are about layouts, state and sizes, never about an optional feature)."""
+    optional = OPTIONAL_PARAMETERS.get(op.name, ())
+    return {
+        name: DISABLED[name] if name in optional and name in DISABLED and not supports(adapter, op.name, name) else v
+        for name, v in op.defaults.items()
+    }
 
 
 def _inputs(op: Operation, seed: int, size: str = SMALL) -> tuple[Any, ...]:
@@ -113,11 +124,13 @@ def test_layouts_do_not_change_the_answer(adapter, op: Operation, layout: str) -
     viewed = tuple(_layout(x, layout) if isinstance(x, torch.Tensor) else x for x in _cast(op, inputs64, dtype))
     contiguous64 = tuple(x.contiguous().to(inputs64[i].dtype) for i, x in enumerate(viewed))
     with annotate(operation=op.id, layout=layout, dtype=str(dtype)):
-        actual = _run(adapter, op, viewed, op.defaults)
-        _check_value(adapter, op, actual, contiguous64, op.defaults, f"{op.name} on a {layout} view")
+        actual = _run(adapter, op, viewed, _defaults(adapter, op))
+        _check_value(adapter, op, actual, contiguous64, _defaults(adapter, op), f"{op.name} on a {layout} view")
         if op.exact:
             _same(
-                _run(adapter, op, tuple(x.contiguous() for x in viewed), op.defaults), actual, f"{op.name} ({layout})"
+                _run(adapter, op, tuple(x.contiguous() for x in viewed), _defaults(adapter, op)),
+                actual,
+                f"{op.name} ({layout})",
             )
 
 
@@ -131,17 +144,19 @@ def test_calls_are_independent(adapter, op: Operation, suffix: str) -> None:
     first, second = _cast(op, _inputs(op, seed=1), dtype), _cast(op, _inputs(op, seed=2), dtype)
     kept = tuple(x.clone() if isinstance(x, torch.Tensor) else x for x in first)
     with annotate(operation=op.id, dtype=str(dtype)):
-        a1 = _run(adapter, op, first, op.defaults)
+        a1 = _run(adapter, op, first, _defaults(adapter, op))
         for x, original in zip(first, kept, strict=True):
             if isinstance(x, torch.Tensor) and not torch.equal(x, original):
                 fail(f"{op.name} modified its input {tuple(x.shape)} in place")
-        _run(adapter, op, second, op.defaults)
-        a2 = _run(adapter, op, first, op.defaults)
+        _run(adapter, op, second, _defaults(adapter, op))
+        a2 = _run(adapter, op, first, _defaults(adapter, op))
         _same(a1, a2, f"{op.name}(A) after {op.name}(B)")
         if isinstance(a2, torch.Tensor) and a2.numel():
             expected = a2.clone()
             a2.add_(1)  # a caller writing into its output must not change what the next call returns
-            _same(expected, _run(adapter, op, first, op.defaults), f"{op.name}(A) after writing into an output")
+            _same(
+                expected, _run(adapter, op, first, _defaults(adapter, op)), f"{op.name}(A) after writing into an output"
+            )
 
 
 @pytest.mark.parametrize(
@@ -153,7 +168,7 @@ def test_seeded_draws_use_only_the_given_generator(adapter, op: Operation) -> No
     (logits,) = _cast(
         op, (torch.randn(64, 50, generator=torch.Generator().manual_seed(3), dtype=torch.float64),), dtype
     )
-    params = {**op.defaults, "temperature": 5.0}
+    params = {**_defaults(adapter, op), "temperature": 5.0}
 
     def draw(seed: int) -> tuple[torch.Tensor, torch.Generator]:
         generator = torch.Generator().manual_seed(seed)
@@ -178,7 +193,9 @@ def test_seeded_draws_use_only_the_given_generator(adapter, op: Operation) -> No
 def test_parameter_boundaries(adapter, op: Operation, param: Param, value: Any, inside: bool) -> None:
     dtype = _dtype(adapter, op)
     inputs64 = _inputs(op, seed=4)
-    params = {**op.defaults, param.name: value}
+    if param.name in OPTIONAL_PARAMETERS.get(op.name, ()):
+        require(adapter, op.name, param.name)  # unsupported where the adapter lacks the parameter
+    params = {**_defaults(adapter, op), param.name: value}
     what = f"{op.name} with {param.name}={value!r}"
     with annotate(operation=op.id, dtype=str(dtype)):
         if inside:
@@ -205,7 +222,7 @@ def test_production_size_values(adapter, op: Operation, suffix: str) -> None:
         not_applicable(f"{op.id}: {op.opt_out['reference']}")
     dtype = _dtype(adapter, op)
     inputs64 = _inputs(op, seed=5, size=PRODUCTION)
-    params = dict(op.defaults)
+    params = dict(_defaults(adapter, op))
     if op.params and not op.inputs(torch.Generator(), SMALL):  # sized by its parameters (a table)
         params = {**params, **{p.name: p.special[-1] for p in op.params if p.special}}
     with annotate(operation=op.id, size=PRODUCTION, dtype=str(dtype)):

@@ -21,6 +21,7 @@ import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from specformer.conformance.adapters.protocols import sampling_parameters_used
 from specformer.conformance.numerics import (
     annotate,
     assert_close,
@@ -28,7 +29,7 @@ from specformer.conformance.numerics import (
     every_case,
     fail,
 )
-from specformer.conformance.plugin import clause, require
+from specformer.conformance.plugin import clause, require, supports
 from specformer.conformance.suite.checks import assert_unchanged, expect_value_error, spec_examples, use_dtype
 from specformer.conformance.suite.strategies import DTYPES, LogitsCase, kept, logits_cases, probs_row, row
 from specformer.reference import sampling as ref
@@ -247,7 +248,7 @@ def test_top_p_one_is_identity(adapter, dtype) -> None:
 
 @clause("SAMP-TOPP-04")
 def test_top_p_min_tokens_to_keep(adapter) -> None:
-    op = require(adapter, "top_p")
+    op = require(adapter, "top_p", "min_tokens_to_keep")
     x = probs_row(0.9, 0.05, 0.03, 0.02, dtype=torch.float32)
     assert_kept(op(x.clone(), 0.5, min_tokens_to_keep=3), [[0, 1, 2]], "top_p=0.5, min_tokens_to_keep=3")
     assert_kept(op(x.clone(), 0.5, min_tokens_to_keep=1), [[0]], "top_p=0.5, min_tokens_to_keep=1")
@@ -326,7 +327,7 @@ def test_min_p_rejects_out_of_range(adapter, min_p: float) -> None:
 
 @clause("SAMP-MINP-04")
 def test_min_p_min_tokens_to_keep(adapter) -> None:
-    op = require(adapter, "min_p")
+    op = require(adapter, "min_p", "min_tokens_to_keep")
     x = probs_row(0.9, 0.05, 0.03, 0.02, dtype=torch.float32)
     assert_kept(op(x.clone(), 0.5, min_tokens_to_keep=2), [[0, 1]], "min_p=0.5, min_tokens_to_keep=2")
     assert_kept(op(x.clone(), 0.5, min_tokens_to_keep=1), [[0]], "min_p=0.5, min_tokens_to_keep=1")
@@ -356,25 +357,38 @@ ORDER_EXAMPLE_ALL_DIFFER = (
 def test_order_worked_examples(adapter, dtype) -> None:
     use_dtype(adapter, dtype)
     check_spec_examples(adapter, "SAMP-ORDER-01", dtype)
-    op = require(adapter, "process")
     order = adapter.variant("SAMP-ORDER-01")
-    x = probs_row(0.5, 0.3, 0.12, 0.08, dtype=dtype)
+    first = probs_row(0.5, 0.3, 0.12, 0.08, dtype=dtype)
+    examples = [(first, *e) for e in ORDER_EXAMPLES]
+    examples.append((probs_row(0.45, 0.25, 0.2, 0.1, dtype=dtype), *ORDER_EXAMPLE_ALL_DIFFER))
+    # A pipeline without one of the stages (no min-p) is checked on the examples it can run.
+    runnable = [e for e in examples if _supports_all(adapter, "process", e[1])]
+    op = require(adapter, "process", *([] if runnable else sampling_parameters_used(examples[0][1])))
     with every_case("the worked examples") as cases:
-        for params, expected in ORDER_EXAMPLES:
+        for x, params, expected in runnable:
             with cases.case(f"{params}"):
                 assert_kept(op(x.clone(), params), [expected[order]], f"{params} in the {order} order")
-    params, expected = ORDER_EXAMPLE_ALL_DIFFER
-    x = probs_row(0.45, 0.25, 0.2, 0.1, dtype=dtype)
-    assert_kept(op(x.clone(), params), [expected[order]], f"{params} in the {order} order")
+
+
+def _supports_all(adapter, operation: str, params: SamplingParams) -> bool:
+    return all(supports(adapter, operation, p) for p in sampling_parameters_used(params))
 
 
 @st.composite
-def sampling_params(draw: st.DrawFn, vocab: int) -> SamplingParams:
+def sampling_params(draw: st.DrawFn, vocab: int, adapter=None, operation: str = "process") -> SamplingParams:
+    """Parameters enabling a random subset of the stages; with `adapter`, only stages its `operation`
+    supports (a pipeline without min-p is tested on the others, never handed a min_p)."""
+
+    def stage(name: str, enabled: st.SearchStrategy, disabled: object) -> object:
+        if adapter is not None and not supports(adapter, operation, name):
+            return disabled
+        return draw(st.sampled_from([disabled]) | enabled)
+
     return SamplingParams(
-        temperature=draw(st.sampled_from([1.0, 0.5, 0.8, 1.3, 2.0])),
-        top_k=draw(st.none() | st.integers(1, vocab)),
-        top_p=draw(st.sampled_from([1.0]) | st.floats(0.1, 0.99)),
-        min_p=draw(st.sampled_from([0.0]) | st.floats(0.01, 0.5)),
+        temperature=stage("temperature", st.sampled_from([0.5, 0.8, 1.3, 2.0]), 1.0),
+        top_k=stage("top_k", st.integers(1, vocab), None),
+        top_p=stage("top_p", st.floats(0.1, 0.99), 1.0),
+        min_p=stage("min_p", st.floats(0.01, 0.5), 0.0),
     )
 
 
@@ -384,7 +398,7 @@ def sampling_params(draw: st.DrawFn, vocab: int) -> SamplingParams:
 def test_process_matches_reference(adapter, dtype, case: LogitsCase, data: st.DataObject) -> None:
     use_dtype(adapter, dtype)
     op = require(adapter, "process")
-    params = data.draw(sampling_params(case.vocab), label="params")
+    params = data.draw(sampling_params(case.vocab, adapter), label="params")
     x = case.tensor(dtype)
     kwargs = variants(adapter)
 
@@ -466,7 +480,7 @@ DRAW_CASES = [
 @clause("SAMP-DRAW-01")
 @pytest.mark.parametrize("params", DRAW_CASES, ids=["plain", "T-topk-topp", "T-minp"])
 def test_draws_follow_the_processed_distribution(adapter, params: SamplingParams) -> None:
-    op = require(adapter, "sample")
+    op = require(adapter, "sample", *sampling_parameters_used(params))
     x = torch.tensor([[2.0, 1.5, 1.0, 0.5, 0.0, -0.5, -1.0, -2.0, NEG_INF, 0.25]], dtype=torch.float32)
     expected = _processed_probs(adapter, x, params)[0]
     seed = 1234
@@ -485,7 +499,7 @@ def test_draws_follow_the_processed_distribution(adapter, params: SamplingParams
 
 @clause("SAMP-DRAW-02")
 def test_removed_tokens_are_never_drawn(adapter) -> None:
-    op = require(adapter, "sample")
+    op = require(adapter, "sample", "top_k")
     x = LogitsCase(seed=5, batch=1, vocab=12, scale=1.0, removed_fraction=0.0).tensor(torch.float32)
     params = SamplingParams(top_k=3)
     allowed = torch.isfinite(ref.process(x.double(), params, **variants(adapter)))[0]
@@ -499,7 +513,8 @@ def test_removed_tokens_are_never_drawn(adapter) -> None:
 def test_draws_use_only_the_given_generator(adapter) -> None:
     op = require(adapter, "sample")
     x = LogitsCase(seed=8, batch=64, vocab=30, scale=1.0, removed_fraction=0.0).tensor(torch.float32)
-    params = SamplingParams(temperature=0.9, top_p=0.9)
+    # Stages the sampler lacks are left out: this clause is about the generator, not the filters.
+    params = _supported(adapter, "sample", SamplingParams(temperature=0.9, top_p=0.9))
     torch.manual_seed(1)
     first = op(x.clone(), params, torch.Generator().manual_seed(42))
     torch.manual_seed(2)
@@ -531,6 +546,7 @@ OPERATIONS = [
     ("top_k", (2,)),
     ("top_p", (0.9,)),
     ("min_p", (0.1,)),
+    # Every stage enabled; one the adapter's pipeline lacks is left out (see _supported).
     ("process", (SamplingParams(temperature=0.7, top_k=3, top_p=0.9, min_p=0.05),)),
     ("greedy", ()),
     ("sample", (SamplingParams(), "generator")),
@@ -538,8 +554,20 @@ OPERATIONS = [
 OPERATION_IDS = [name for name, _ in OPERATIONS]
 
 
-def _call(op: Callable[..., torch.Tensor], x: torch.Tensor, arguments: tuple) -> torch.Tensor:
+def _supported(adapter, operation: str, params: SamplingParams) -> SamplingParams:
+    """`params` with the stages `operation` lacks disabled: edge-case tests are about the edge case,
+    so they never hand an optional feature to an implementation without it."""
+    disabled = SamplingParams()
+    kept_fields = {
+        name: getattr(params if supports(adapter, operation, name) else disabled, name)
+        for name in ("temperature", "top_k", "top_p", "min_p", "min_tokens_to_keep")
+    }
+    return SamplingParams(**kept_fields)
+
+
+def _call(op: Callable[..., torch.Tensor], x: torch.Tensor, arguments: tuple, adapter, operation: str) -> torch.Tensor:
     args = tuple(torch.Generator().manual_seed(0) if a == "generator" else a for a in arguments)
+    args = tuple(_supported(adapter, operation, a) if isinstance(a, SamplingParams) else a for a in args)
     return op(x, *args)
 
 
@@ -549,7 +577,9 @@ def _call(op: Callable[..., torch.Tensor], x: torch.Tensor, arguments: tuple) ->
 def test_nan_and_posinf_logits_are_rejected(adapter, operation: str, arguments: tuple, bad: float) -> None:
     op = require(adapter, operation)
     x = row(1.0, bad, 0.5, -1.0, dtype=torch.float32)
-    expect_value_error(lambda: _call(op, x, arguments), "logits", what=f"{operation} with a {bad} logit")
+    expect_value_error(
+        lambda: _call(op, x, arguments, adapter, operation), "logits", what=f"{operation} with a {bad} logit"
+    )
 
 
 @clause("SAMP-EDGE-02")
@@ -557,7 +587,7 @@ def test_nan_and_posinf_logits_are_rejected(adapter, operation: str, arguments: 
 def test_row_with_nothing_left_is_unchanged(adapter, operation: str, arguments: tuple) -> None:
     op = require(adapter, operation)
     x = torch.tensor([[NEG_INF] * 4, [1.0, 2.0, 3.0, 4.0]])
-    result = _call(op, x.clone(), arguments)
+    result = _call(op, x.clone(), arguments, adapter, operation)
     assert_unchanged(result[:1], x[:1], f"{operation} on a row of -inf")
 
 
@@ -577,7 +607,7 @@ def test_drawing_from_a_row_with_nothing_left_raises(adapter) -> None:
 def test_vocabulary_of_one(adapter, operation: str, arguments: tuple) -> None:
     op = require(adapter, operation)
     x = torch.tensor([[0.3], [-2.0]])
-    result = _call(op, x.clone(), arguments)
+    result = _call(op, x.clone(), arguments, adapter, operation)
     if operation in ("greedy", "sample"):
         if result.tolist() != [0, 0]:
             fail(f"{operation} with V=1 returned {result.tolist()}, expected [0, 0]")
@@ -591,7 +621,7 @@ def test_vocabulary_of_one(adapter, operation: str, arguments: tuple) -> None:
 @given(case=logits_cases(), data=st.data())
 def test_rows_are_processed_independently(adapter, case: LogitsCase, data: st.DataObject) -> None:
     op = require(adapter, "process")
-    params = data.draw(sampling_params(case.vocab), label="params")
+    params = data.draw(sampling_params(case.vocab, adapter), label="params")
     x = case.tensor(torch.float32)
     batched = op(x.clone(), params)
     for i in range(case.batch):
@@ -608,7 +638,7 @@ def test_inputs_untouched_shape_and_dtype_kept(adapter, dtype, operation: str, a
     op = require(adapter, operation)
     x = LogitsCase(seed=2, batch=3, vocab=20, scale=2.0, removed_fraction=0.2).tensor(dtype)
     original = x.clone()
-    result = _call(op, x, arguments)
+    result = _call(op, x, arguments, adapter, operation)
     if not torch.equal(x, original):
         fail(f"{operation} modified its input tensor in place")
     if result.shape != x.shape or result.dtype != x.dtype:

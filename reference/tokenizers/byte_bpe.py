@@ -527,6 +527,19 @@ class ByteLevelBPE:
     # --- inspection --------------------------------------------------------------------
 
     @property
+    def merges(self) -> list[tuple[int, int]] | None:
+        """The merge table as (left id, right id) pairs in rank order (the first merges first), or
+        None for concatenation ranks (tiktoken's form: x and y merge when x + y is a token, with that
+        token's id as the priority). A copy: changing it changes nothing here.
+
+        >>> ByteLevelBPE.from_merges([(b"a", b"b"), (b"ab", b"c")], "gpt2").merges[0]
+        (97, 98)
+        """
+        if self._merges is None:
+            return None
+        return [pair for pair, _ in sorted(self._merges.items(), key=lambda item: item[1][0])]
+
+    @property
     def special_tokens(self) -> dict[str, int]:
         """Surface string -> id of the special tokens (a copy)."""
         return dict(self._special_tokens)
