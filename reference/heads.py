@@ -249,6 +249,20 @@ def last_token_classification(
     return F.linear(hidden[rows, last_real_positions(mask)], score_weight)  # (B, C)
 
 
+def mean_pooling(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """(B, L, D) hidden states, (B, L) mask -> (B, D): the mean over each row's real tokens.
+
+    Clauses: HEAD-SEQ-04.
+
+    >>> mean_pooling(torch.tensor([[[1.0], [3.0], [100.0]]]), torch.tensor([[1, 1, 0]])).tolist()
+    [[2.0]]
+    """
+    mask = _check_mask(attention_mask, hidden).unsqueeze(-1)  # (B, L, 1) bool
+    # subtle: zero the padding rather than trusting it to be zero; a padding position may hold anything.
+    real = hidden.masked_fill(~mask, 0.0)  # (B, L, D)
+    return real.sum(dim=1) / mask.sum(dim=1).to(hidden.dtype)  # (B, D)
+
+
 def token_classification(
     hidden: torch.Tensor, weights: BertHeadWeights, labels: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -16,6 +16,9 @@ model's own `forward` then runs its real head code, pooling and loss on them.
   `BertForTokenClassification`; `question_answering`: `BertForQuestionAnswering`.
 - `last_token_classification`: `GPT2ForSequenceClassification` with `pad_token_id`, which finds
   the last token by comparing ids with the pad id.
+- `mean_pooling`: `ModernBertForSequenceClassification(classifier_pooling="mean")`, the pooled
+  vector read at the input of its prediction head (transformers has no BERT mean pooler; this
+  is its mask-weighted mean, as sentence-transformers computes for all-MiniLM-L6-v2).
 - `best_span`: the QA pipelines' `select_starts_ends` + `decode_spans`
   (`pipelines/document_question_answering.py`), with `p_mask` = not context; `max_answer_len < 1`
   is rejected as the pipeline's `_sanitize_parameters` does before it gets there. Position 0 is
@@ -243,6 +246,37 @@ class HFHeads:
         model.transformer = Transformer()
         with torch.no_grad():
             return model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+    def mean_pooling(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        from transformers import ModernBertConfig, ModernBertForSequenceClassification
+        from transformers.modeling_outputs import BaseModelOutput
+
+        B, L, D = hidden.shape
+        config = ModernBertConfig(
+            vocab_size=8,
+            hidden_size=D,
+            intermediate_size=4,
+            num_hidden_layers=1,
+            num_attention_heads=1,
+            classifier_pooling="mean",
+            pad_token_id=0,
+            bos_token_id=1,
+            eos_token_id=2,
+            sep_token_id=2,
+            cls_token_id=1,
+        )
+        model = ModernBertForSequenceClassification(config).to(hidden.dtype).eval()
+
+        class Encoder(torch.nn.Module):  # stands in for the encoder: the hidden states under test
+            def forward(self, *args, **kwargs):
+                return BaseModelOutput(last_hidden_state=hidden)
+
+        model.model = Encoder()
+        pooled: list[torch.Tensor] = []
+        model.head.register_forward_pre_hook(lambda module, args: pooled.append(args[0].clone()))
+        with torch.no_grad():
+            model(input_ids=torch.ones(B, L, dtype=torch.long), attention_mask=attention_mask)
+        return pooled[0]  # (B, D): what the classifier head reads
 
     def token_classification(
         self, hidden: torch.Tensor, weights: BertHeadWeights, labels: torch.Tensor | None = None

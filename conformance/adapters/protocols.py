@@ -406,6 +406,10 @@ class HeadsAdapter(Adapter, Protocol):
         """GPT-2 style (B, C) logits; input_ids hold pad_token_id at the padding positions."""
         ...
 
+    def mean_pooling(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(B, L, D), (B, L) 0/1 mask -> (B, D): the mean over each row's real tokens (HEAD-SEQ-04)."""
+        ...
+
     def token_classification(
         self, hidden: torch.Tensor, weights: BertHeadWeights, labels: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]: ...
@@ -789,6 +793,7 @@ FAMILY_OPERATIONS: dict[str, tuple[str, ...]] = {
         "pretraining_heads",
         "sequence_classification",
         "last_token_classification",
+        "mean_pooling",
         "token_classification",
         "align_word_labels",
         "question_answering",

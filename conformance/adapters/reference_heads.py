@@ -64,6 +64,9 @@ class ReferenceHeads:
     ) -> torch.Tensor:
         return heads.last_token_classification(hidden, score_weight, attention_mask)
 
+    def mean_pooling(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return heads.mean_pooling(hidden, attention_mask)
+
     def token_classification(
         self, hidden: torch.Tensor, weights: BertHeadWeights, labels: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -168,6 +168,15 @@ class PoolsRightmostNonPadId(_Mutant):
         return heads.last_token_classification(hidden, score_weight, input_ids != pad_token_id)  # bug
 
 
+class MeanPoolingIncludesPadding(_Mutant):
+    """Averages every position, padding included (`hidden.mean(dim=1)`)."""
+
+    breaks = ("HEAD-SEQ-04",)
+
+    def mean_pooling(self, hidden, attention_mask):
+        return hidden.mean(dim=1)  # bug
+
+
 class TokenLossOverAllPositions(_Mutant):
     """Zeroes the ignored positions' losses but averages over every position."""
 
@@ -306,6 +315,7 @@ ALL: tuple[type[_Mutant], ...] = (
     QAColumnsSwapped,
     QALossSummed,
     QAPositionsClampedToLastToken,
+    MeanPoolingIncludesPadding,
     SpanEndBeforeStart,
     SpanOneTooLong,
     SpanIgnoresContext,

@@ -279,6 +279,25 @@ def test_real_token_equal_to_pad_still_counts(adapter, side: str) -> None:
         )
 
 
+@clause("HEAD-SEQ-04")
+@pytest.mark.parametrize(("side", "layout"), [("right", "contiguous"), ("left", "transposed-view")])
+def test_mean_pooling_averages_real_tokens(adapter, side: str, layout: str) -> None:
+    op = require(adapter, "mean_pooling")
+    hidden, _weights, _generator = _case(17, batch=3, length=6)
+    mask = padding_mask([6, 2, 4], 6, side)
+    hidden = hidden.masked_fill((mask == 0).unsqueeze(-1), 50.0)  # loud padding: averaging it shows
+    given = hidden.float()
+    if layout == "transposed-view":  # (B, L, D) read through a (B, D, L) buffer
+        given = given.transpose(1, 2).contiguous().transpose(1, 2)
+    with annotate(padding=side, layout=layout, lengths=[6, 2, 4]):
+        close(
+            op(given, mask),
+            ref.mean_pooling(hidden, mask),
+            ref.mean_pooling(hidden.float(), mask),
+            f"mean pooling under {side} padding",
+        )
+
+
 # ---------------------------------------------------------------------------------------
 # Token classification
 
