@@ -37,6 +37,7 @@ from specformer.conformance.report.common import (
     evidence_summary,
     failing_tests,
     format_seconds,
+    shown_statuses,
     stale_message,
     symbol,
 )
@@ -194,7 +195,8 @@ def _print_plain_scores(console: Console, report: Report) -> None:
                 line.append(f"{NOT_APPLICABLE} (family not declared)", style="dim")
             else:
                 line.append_text(score_text(score))
-                line.append(" (" + " ".join(f"{s}={score.counts[s]}" for s in STATUSES) + ")", style="dim")
+                counted = " ".join(f"{s}={score.counts[s]}" for s in shown_statuses(score.counts))
+                line.append(f" ({counted})", style="dim")
             console.print(line, soft_wrap=True)
 
 
