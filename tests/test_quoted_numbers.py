@@ -1,22 +1,26 @@
 """Numbers quoted in prose are checked against the committed report they quote.
 
-The README shows a run's summary table and the expectations files quote fitted exponents; both
-come from reports/cpu/results.json, and a regenerated report that no longer shows them must
-fail here rather than leave the prose stale.
+The README shows what a run prints (from tests/fixtures/readme-run.json, rendered again here) and
+the expectations files quote fitted exponents (from reports/cpu/results.json); a writer or a
+regenerated report that no longer shows them must fail here rather than leave the prose stale.
 """
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from specformer.conformance.expectations import load_expectations
+from specformer.conformance.report import render_terminal
 from specformer.conformance.results import RunResult
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "reports" / "cpu" / "results.json"
+README_RUN = ROOT / "tests" / "fixtures" / "readme-run.json"
 EXPECTATIONS = sorted((ROOT / "conformance" / "adapters" / "expectations").glob("*.toml"))
 
 
@@ -32,19 +36,26 @@ def scaling_fits(run: RunResult, adapter: str, clause_id: str) -> list[dict]:
     ]
 
 
-def test_readme_summary_table_is_the_committed_reports(committed: RunResult) -> None:
+def rendered_lines(run: RunResult, tty: bool) -> list[str]:
+    console = Console(width=100, force_terminal=tty, no_color=True, record=True, file=io.StringIO())
+    render_terminal(run, console)
+    return [line.rstrip() for line in console.export_text().splitlines()]
+
+
+def test_readme_run_output_is_what_the_terminal_writer_prints() -> None:
+    """The README's "What a run prints" blocks are the terminal writer's output for the run whose
+    results.json is tests/fixtures/readme-run.json: in a 100-column terminal, then without one."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    header = next(line for line in readme.splitlines() if line.startswith("┃ family"))
-    adapters = [cell.strip() for cell in header.strip("┃").split("┃")[1:]]
-    assert adapters == [a.name for a in committed.adapters]
-    rows = [line for line in readme.splitlines() if re.match(r"│ [a-z]+ +│", line)]
-    assert len(rows) == len(committed.families()) + 1
-    for line in rows:
-        family, *cells = (cell.strip() for cell in line.strip("│").split("│"))
-        for adapter, cell in zip(committed.adapters, cells, strict=True):
-            counts = adapter.counts(None if family == "all" else family)
-            expected = " ".join(f"{n} {s}" for n, s in zip(counts.values(), "✓✗~?!", strict=True))
-            assert cell == expected, (family, adapter.name, cell, expected)
+    section = readme.split("## What a run prints", 1)[1]
+    terminal_block, plain_block = re.findall(r"```text\n(.*?)```", section, flags=re.DOTALL)[:2]
+    run = RunResult.read_json(README_RUN)
+    for block, tty in ((terminal_block, True), (plain_block, False)):
+        printed = iter(rendered_lines(run, tty))
+        for line in block.splitlines():
+            if line.strip() == "...":
+                continue  # the README leaves some lines out, in order
+            assert any(line.rstrip() == shown for shown in printed), f"not printed (in this order): {line!r}"
+    assert "score per family and adapter: clauses passed / applicable" in terminal_block
 
 
 @pytest.mark.parametrize("path", EXPECTATIONS, ids=[p.stem for p in EXPECTATIONS])

@@ -389,6 +389,7 @@ def _draw_operation(
     values = [r[0] for r in rated if r is not None] if use_rates else [row.bench.median_s for row in rows]
     positions, labels, ticks = _side_by_side(rows, chart.operation)
     bar_colours = [colours.get(row.adapter, "C0") for row in rows]
+    drawn_ceiling: list[float] = []
     if use_rates:
         axes.barh(positions, values, color=bar_colours, height=0.8)
         unit = rated[0][1] if rated[0] is not None else ""
@@ -396,6 +397,7 @@ def _draw_operation(
         value = ceiling.get("value")
         if isinstance(value, (int, float)) and value > 0 and ceiling.get("unit") == unit:
             axes.axvline(value, color="0.3", linestyle="--", linewidth=1.2)
+            drawn_ceiling.append(float(value))
             axes.text(value, -0.6, f" ceiling {chart.roofline}: {format_rate(value, unit)}", fontsize=7, va="bottom")
         axes.set_xlabel(f"achieved {unit} (dashed: the ceiling measured in this run)")
         formatter = EngFormatter(unit="")
@@ -412,7 +414,8 @@ def _draw_operation(
         )
         axes.set_xlabel("median time per call (whiskers: interquartile range)")
         formatter = EngFormatter(unit="s")
-    positive = [v for v in values if v > 0]
+    # The ceiling counts too: bars far below it are invisible on a linear axis.
+    positive = [v for v in [*values, *drawn_ceiling] if v > 0]
     if positive and max(positive) / min(positive) > 30:
         axes.set_xscale("log")
     # After the scale: setting a scale installs that scale's own formatter.
@@ -475,7 +478,7 @@ def speedup_plots(report: Report) -> list[Plot]:
             positions, _, _ = _side_by_side(fake_rows)
             axes.barh(positions, [s for _, _, s in bars], color=[colours.get(a, "C0") for _, a, _ in bars])
             axes.axvline(1.0, color="0.3", linestyle="--", linewidth=1)
-            axes.set_xscale("log")
+            _speedup_axis(axes, [s for _, _, s in bars])
             groups = list(dict.fromkeys(label for label, _, _ in bars))
             centres = [
                 sum(p for p, (lab, _, _) in zip(positions, bars, strict=True) if lab == g)
@@ -490,3 +493,16 @@ def speedup_plots(report: Report) -> list[Plot]:
             figure.suptitle(title, parse_math=False, fontsize=9)
             plots.append(Plot(title.replace("\n", " · "), _svg(figure, f"speedup{len(plots)}")))
     return plots
+
+
+def _speedup_axis(axes: Axes, speedups: list[float]) -> None:
+    """A log axis with ticks at 1-2-5 steps written as '2×', not '2 × 10⁰'."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    axes.set_xscale("log")
+    low, high = min([*speedups, 1.0]), max([*speedups, 1.0])
+    steps = [m * 10.0**e for e in range(-4, 5) for m in (1, 2, 5)]
+    ticks = [t for t in steps if low / 1.5 <= t <= high * 1.5] or [1.0]
+    axes.xaxis.set_major_locator(FixedLocator(ticks))
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}×"))
+    axes.xaxis.set_minor_formatter(NullFormatter())

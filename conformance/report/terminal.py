@@ -24,6 +24,7 @@ from typing import Any
 
 from rich import box
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -72,6 +73,7 @@ from specformer.conformance.results import (
 )
 
 TESTS_SHOWN_PER_CLAUSE = 2
+SCORE_TITLE = "score per family and adapter: clauses passed / applicable"
 
 STATUS_STYLES = {
     PASS: "green",
@@ -107,12 +109,13 @@ def _print_report(console: Console, report: Report, plain: bool) -> None:
     if plain:
         _print_plain_scores(console, report)
     else:
+        console.print(Text(SCORE_TITLE, style="bold"))
         for table in score_tables(report, console.width):
             console.print(table)
     console.print(legend_text())
     _print_load_errors(console, report)
     _print_failures(console, report)
-    _print_deviations(console, report)
+    _print_deviations(console, report, plain)
     _print_stale(console, report)
     _print_grid(console, report, plain)
     _print_agreement(console, report)
@@ -168,9 +171,8 @@ def score_tables(report: Report, width: int) -> list[Table]:
         chunks[-1].append(index)
         used += cell_width + 3
     tables = []
-    for part, indices in enumerate(chunks):
-        title = "score per family and adapter: clauses passed / applicable"
-        table = Table(title=title if part == 0 else None, title_justify="left", box=box.SQUARE)
+    for indices in chunks:
+        table = Table(box=box.SQUARE)
         table.add_column("family", no_wrap=True)
         for index in indices:
             table.add_column(Text(report.adapter_names[index]), overflow="fold")
@@ -183,7 +185,7 @@ def score_tables(report: Report, width: int) -> list[Table]:
 
 
 def _print_plain_scores(console: Console, report: Report) -> None:
-    console.print(Text("score per family and adapter: clauses passed / applicable", style="bold"))
+    console.print(Text(SCORE_TITLE, style="bold"))
     for row in report.scores:
         for name, score in zip(report.adapter_names, row.scores, strict=True):
             if score is None:
@@ -251,23 +253,20 @@ def _print_failure(console: Console, finding: Finding) -> None:
         console.print(Text(f"    (+{hidden} more failing tests: see report.md or report.html)", style="dim"))
 
 
-def _print_deviations(console: Console, report: Report) -> None:
+def _print_deviations(console: Console, report: Report, plain: bool) -> None:
     if not report.deviations:
         return
     console.print(Text(f"\ndeviates (documented) ({len(report.deviations)})", style="bold yellow"))
     for finding in report.deviations:
         reason, _link = deviation_reason(finding.clause)
-        console.print(
-            Text.assemble(
-                "  ",
-                (finding.adapter.name, "bold"),
-                " ",
-                finding.clause.id,
-                ": ",
-                reason or "(no reason recorded)",
-                (f"  {clause_source(finding.clause)}", "dim"),
-            )
-        )
+        reason = reason or "(no reason recorded)"
+        head = Text.assemble("  ", (finding.adapter.name, "bold"), " ", finding.clause.id)
+        source = Text(f"  {clause_source(finding.clause)}", "dim")
+        if plain:
+            console.print(Text.assemble(head, ": ", reason, source))
+        else:  # the reason indented under its clause, so the next clause stands out
+            console.print(Text.assemble(head, source))
+            console.print(Padding(Text(reason), (0, 0, 0, 4)))
 
 
 def _print_stale(console: Console, report: Report) -> None:
