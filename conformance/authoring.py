@@ -1,6 +1,6 @@
 """Help for adapter authors: what each test needs, and a skeleton adapter to start from.
 
-- `test_needs(module, test)`: the operations (and optional parameters) a suite test calls, read
+- `needs_of(module, test)`: the operations (and optional parameters) a suite test calls, read
   from its source: each `require(adapter, "op", "param", ...)` call, in the test and in the
   module's helpers it calls. `specformer clauses --id X` prints them per test.
 - `skeleton(family)`: the source of a new adapter for one family (`specformer new-adapter FAMILY`):
@@ -30,7 +30,7 @@ def _module_functions(module_name: str) -> dict[str, ast.FunctionDef]:
     return {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
 
 
-def test_needs(module_name: str, test_name: str) -> list[str]:
+def needs_of(module_name: str, test_name: str) -> list[str]:
     """What one test requires, as "operation" or "operation(param, ...)", in the order it asks.
 
     Optional features a test uses only where the adapter supports them (`supports(...)` calls)
@@ -76,7 +76,7 @@ def clause_test_needs(citing_tests: list[str]) -> list[tuple[str, list[str]]]:
     result = []
     for test in citing_tests:
         short, _, function = test.partition("::")
-        result.append((test, test_needs(f"{suite.__name__}.{short}", function)))
+        result.append((test, needs_of(f"{suite.__name__}.{short}", function)))
     return result
 
 

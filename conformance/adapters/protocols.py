@@ -127,8 +127,8 @@ def repaired_text(decoded: str | bytes) -> str:
     U+FFFD, which is Python's `bytes.decode("utf-8", errors="replace")`. So a decoder may return the
     raw bytes of the tokens (tiktoken's `decode_bytes`) and the suite applies the repair itself.
 
-    >>> repaired_text(b"caf\xc3\xa9 \xe2\x82")
-    'café \ufffd'
+    >>> repaired_text(b"caf\\xc3\\xa9 \\xe2\\x82")
+    'café \\ufffd'
     """
     if isinstance(decoded, (bytes, bytearray)):
         return bytes(decoded).decode("utf-8", errors="replace")

@@ -47,11 +47,21 @@ def variants(adapter) -> dict[str, str]:
     return ref.variant_arguments(adapter.variant)
 
 
+def _example_needs(data: dict) -> tuple[str, ...]:
+    """The optional parameters a spec example enables: SamplingParams fields for process, the
+    arguments after the first for a filter (min_tokens_to_keep)."""
+    if data["operation"] == "process":
+        return sampling_parameters_used(SamplingParams(**data["arguments"]))
+    return tuple(data["arguments"])[1:]
+
+
 def check_spec_examples(adapter, clause_id: str, dtype: torch.dtype) -> None:
     """Run the clause's worked examples from spec/sampling.md (its `examples` blocks). An example
     of an operation the adapter lacks is left out; with none left, the test is unsupported."""
     applying = spec_examples(adapter, clause_id)
     runnable = [e for e in applying if adapter.declares("sampling") and adapter.operation(e.data["operation"])]
+    # An example needing an optional parameter the operation lacks is left out too.
+    runnable = [e for e in runnable if all(supports(adapter, e.data["operation"], p) for p in _example_needs(e.data))]
     if applying and not runnable:
         require(adapter, applying[0].data["operation"])  # skips as unsupported
     for example in runnable:
