@@ -102,14 +102,18 @@ def minilm_state_dict() -> dict[str, torch.Tensor] | None:
     return {k: v for k, v in load_file(str(path)).items() if not k.endswith("position_ids")}
 
 
+def minilm_texts(count: int = 4) -> list[str]:
+    """The corpus texts minilm_batch encodes, in its row order."""
+    return [t for t in stable_texts() if t.isascii()][:count]
+
+
 def minilm_batch(count: int = 4, max_length: int = 48) -> tuple[torch.Tensor, torch.Tensor] | None:
     """[CLS] text [SEP] ids of the first `count` corpus texts (truncated), right-padded with 0."""
     vocabulary = minilm("tokenizers")
     if vocabulary is None:
         return None
-    texts = [t for t in stable_texts() if t.isascii()][:count]
     rows = []
-    for text in texts:
+    for text in minilm_texts(count):
         ids = vocabulary.encode(text)
         ids = ids[0] if isinstance(ids, tuple) else ids
         rows.append([101, *list(ids)[: max_length - 2], 102])  # [CLS] = 101, [SEP] = 102 in MiniLM's vocab

@@ -378,3 +378,125 @@ def test_decode_step_cost_is_linear(adapter, request) -> None:
             f"without a cache the step grows as n^{fit_uncached.exponent:.2f}, not faster than with one "
             f"(n^{fit.exponent:.2f}): the cache saves nothing"
         )
+
+
+# ---------------------------------------------------------------------------------------
+# State machines: random sequences of appends, decodes, resets and prefix reuse, each state
+# checked against recomputation. The adapter's operations are functional (a call builds its own
+# cache), so a machine's state is the plan of calls so far and every check replays the whole plan
+# through one fresh cache; a reset starts another sequence of another batch size, which also
+# interleaves calls. Few examples (the invariant runs after every step): see _machine_settings.
+
+MACHINE_CAPACITY = 16  # static capacity; plans fill it at most exactly
+
+
+def _machine_settings():
+    """A tenth of the profile's examples, 4 steps each; no shrinking under the derandomised
+    profiles (a failing plan is reported as found: shrinking it replays the adapter dozens of times)."""
+    from hypothesis import Phase, settings
+
+    fixed = settings.default.derandomize
+    return settings(
+        max_examples=max(2, settings.default.max_examples // 10),
+        stateful_step_count=4,
+        phases=(Phase.explicit, Phase.reuse, Phase.generate) if fixed else tuple(Phase),
+    )
+
+
+def _cache_machine(adapter, cache_kind: str):
+    from hypothesis import strategies as st
+    from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+    op = require(adapter, "cached_logits")
+
+    class CacheMachine(RuleBasedStateMachine):
+        """append(n) / decode() / reset(): after each, the plan's logits equal recomputation."""
+
+        @initialize(batch=st.integers(1, 3), seed=st.integers(0, 2**16), first=st.integers(1, 6))
+        def start(self, batch: int, seed: int, first: int) -> None:
+            self.batch, self.seed, self.steps = batch, seed, [first]
+
+        def _room(self) -> int:
+            return MACHINE_CAPACITY - sum(self.steps)
+
+        @precondition(lambda self: self._room() >= 2)
+        @rule(tokens=st.integers(2, 5))
+        def append(self, tokens: int) -> None:
+            self.steps.append(min(tokens, self._room()))
+
+        @precondition(lambda self: self._room() >= 1)
+        @rule()
+        def decode(self) -> None:
+            self.steps.append(1)
+
+        @rule(batch=st.integers(1, 3), seed=st.integers(0, 2**16), first=st.integers(1, 6))
+        def reset(self, batch: int, seed: int, first: int) -> None:
+            self.start(batch, seed, first)
+
+        @invariant()
+        def matches_recompute(self) -> None:
+            ids = inputs.token_ids(self.batch, sum(self.steps), seed=self.seed)
+            capacity = MACHINE_CAPACITY if cache_kind == "static" else None
+            actual = op(inputs.model(), ids, steps=tuple(self.steps), cache_kind=cache_kind, max_cache_len=capacity)
+            with annotate(steps=tuple(self.steps), batch=self.batch, seed=self.seed, cache_kind=cache_kind):
+                compare_logits(
+                    actual, BASE, lambda w: ref.decoder_forward(w, ids), dtype=torch.float32, what="state machine plan"
+                )
+
+    return CacheMachine
+
+
+@clause("KV-EQ-03")
+@pytest.mark.parametrize("cache_kind", ["dynamic", "static"])
+def test_cache_state_machine(adapter, cache_kind) -> None:
+    from hypothesis.stateful import run_state_machine_as_test
+
+    run_state_machine_as_test(_cache_machine(adapter, cache_kind), settings=_machine_settings())
+
+
+def _prefix_machine(adapter):
+    from hypothesis import strategies as st
+    from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+    op = require(adapter, "prefix_reuse_logits")
+
+    class PrefixMachine(RuleBasedStateMachine):
+        """new_prefix() / add_request(): every request continued from the shared prefix equals a fresh run."""
+
+        # Every state holds at least two requests: the second is the one a shared cache would spoil.
+        @initialize(length=st.integers(1, 8), seed=st.integers(0, 2**16), first=st.integers(1, 4))
+        def new_prefix(self, length: int, seed: int, first: int) -> None:
+            self.prefix = inputs.token_ids(2, length, seed=seed)
+            self.suffixes = [inputs.token_ids(2, first, seed=seed + 1), inputs.token_ids(2, 1, seed=seed + 2)]
+
+        @rule(length=st.integers(1, 4), seed=st.integers(0, 2**16))
+        def add_request(self, length: int, seed: int) -> None:
+            self.suffixes.append(inputs.token_ids(2, length, seed=seed))
+
+        @rule(length=st.integers(1, 8), seed=st.integers(0, 2**16), first=st.integers(1, 4))
+        def reset(self, length: int, seed: int, first: int) -> None:
+            self.new_prefix(length, seed, first)
+
+        @invariant()
+        def each_request_is_fresh(self) -> None:
+            results = op(inputs.model(), self.prefix, list(self.suffixes))
+            start = self.prefix.shape[1]
+            for i, (suffix, actual) in enumerate(zip(self.suffixes, results, strict=True)):
+                whole = torch.cat([self.prefix, suffix], dim=1)
+                with annotate(request=i, prefix_length=start, suffix_lengths=[s.shape[1] for s in self.suffixes]):
+                    compare_logits(
+                        actual,
+                        BASE,
+                        lambda w, s=whole: ref.decoder_forward(w, s)[:, start:],
+                        dtype=torch.float32,
+                        what=f"state machine: request {i} after the shared prefix",
+                    )
+
+    return PrefixMachine
+
+
+@clause("KV-PREFIX-01")
+def test_prefix_reuse_state_machine(adapter) -> None:
+    from hypothesis.stateful import run_state_machine_as_test
+
+    run_state_machine_as_test(_prefix_machine(adapter), settings=_machine_settings())
