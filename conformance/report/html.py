@@ -59,6 +59,7 @@ from specformer.conformance.report.measurements import (
     format_band,
     format_exponent,
     format_fraction,
+    load_average_text,
     params_text,
     rate_text,
     scaling_series,
@@ -305,6 +306,8 @@ def _benchmarks(run: RunResult) -> str:
     if not groups:
         return ""
     parts = ["<h2>Benchmarks</h2>"]
+    if load_average_text(run):
+        parts.append(f"<p>{esc(load_average_text(run))}</p>")
     if run.ceilings:
         rows = [[td(name), td(value, "num"), td(params)] for name, value, params in ceiling_rows(run)]
         parts.append(f"<p>Ceilings measured at the start of the run:</p>{table(['ceiling', 'value', 'params'], rows)}")

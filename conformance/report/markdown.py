@@ -52,6 +52,7 @@ from specformer.conformance.report.measurements import (
     format_band,
     format_exponent,
     format_fraction,
+    load_average_text,
     params_text,
     rate_text,
     scaling_series,
@@ -278,6 +279,8 @@ def _benchmarks(run: RunResult) -> list[str]:
     if not groups:
         return []
     lines = ["## Benchmarks"]
+    if load_average_text(run):
+        lines += ["", md_text(load_average_text(run))]
     if run.ceilings:
         rows = [[md_text(name), md_text(value), md_text(params)] for name, value, params in ceiling_rows(run)]
         lines += ["", "Ceilings measured at the start of the run:", "", *md_table(["ceiling", "value", "params"], rows)]

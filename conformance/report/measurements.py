@@ -197,6 +197,25 @@ def rate_text(bench: BenchmarkResult, ceilings: dict[str, dict[str, Any]]) -> st
     return "—" if rate is None else format_rate(*rate)
 
 
+def load_average_text(run: RunResult) -> str:
+    """The machine's load while the benchmarks ran, from the 1-minute load average recorded at their
+    start and end (environment["load_average"]), or "" for a run that did not record it.
+
+    >>> load = {"cpus": 2, "start": [1.1, 1.4, 1.3], "end": [3.52, 2, 1.5]}
+    >>> load_average_text(RunResult(environment={"load_average": load}, profile="ci"))
+    "Load average (1 min) 1.1 at the benchmarks' start, 3.52 at their end, on 2 CPUs (above 2: timings shared cores)"
+    """
+    load = run.environment.get("load_average")
+    if not isinstance(load, dict):
+        return ""
+    start, end, cpus = load.get("start"), load.get("end"), load.get("cpus")
+    first = lambda values: f"{values[0]:g}" if isinstance(values, list) and values else "unknown"  # noqa: E731
+    text = f"Load average (1 min) {first(start)} at the benchmarks' start, {first(end)} at their end"
+    if isinstance(cpus, int):
+        text += f", on {cpus} CPUs (above {cpus}: timings shared cores)"
+    return text
+
+
 def ceiling_rows(run: RunResult) -> list[tuple[str, str, str]]:
     """(name, value with unit, parameters) of each ceiling measured in the run, by name."""
     rows = []

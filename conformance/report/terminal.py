@@ -54,6 +54,7 @@ from specformer.conformance.report.measurements import (
     flags_text,
     format_fraction,
     format_speedup,
+    load_average_text,
     params_text,
     rate_text,
     short_name,
@@ -220,6 +221,9 @@ def _print_benchmarks(console: Console, run: RunResult) -> None:
     groups = benchmark_groups(run)
     if not groups:
         return
+    if load_average_text(run):
+        console.print()
+        console.print(Text(load_average_text(run), style="dim"))
     if run.ceilings:
         console.print()
         console.print(Text("ceilings measured at the start of the run", style="bold"))
