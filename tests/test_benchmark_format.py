@@ -53,6 +53,7 @@ def _run() -> RunResult:
         _row("sampling.top_k", [2e-4, 2.1e-4, 1.9e-4], 64, correct=True, flags=["a flag"]),
     ]
     wrong = _row("sampling.top_p", [1e-4, 1e-4, 1e-4], 100, correct=False)
+    memory = _row("kv_cache.memory", [0.0], 1, correct=True)
     return RunResult(
         environment={
             "python": "3.11.7",
@@ -64,7 +65,7 @@ def _run() -> RunResult:
         profile="quick",
         adapters=[
             AdapterResult(name="reference", benchmarks=rows),
-            AdapterResult(name="mine", benchmarks=[wrong]),
+            AdapterResult(name="mine", benchmarks=[wrong, memory]),
         ],
         created="2026-12-03T17:00:00+00:00",
         specformer_version="0.1.0",
@@ -97,7 +98,8 @@ def test_json_has_pytest_benchmarks_statistics_of_the_harness_samples() -> None:
         assert written["options"]["timer"] == TIMERS["cpu"]
     # A wrong answer is not a result: left out, and said so.
     assert document["specformer_excluded"] == [
-        "mine sampling.top_p {'vocab': 50257, 'batch': 8}: its output disagreed with the reference"
+        "mine sampling.top_p {'vocab': 50257, 'batch': 8}: its output disagreed with the reference",
+        "mine kv_cache.memory {'vocab': 50257, 'batch': 8}: no timed samples (not a timing)",
     ]
     assert document["machine_info"]["specformer_environment"]["load_average"]["end"] == [2.25, 1.4, 1.1]
     assert document["commit_info"] == {}  # not recorded by specformer: empty, never guessed

@@ -33,7 +33,8 @@ How the harness's numbers map onto pytest-benchmark's fields (nothing is invente
 
 A row whose output disagreed with the reference (`correct` is False) is not a result: it is left
 out, as pytest-benchmark leaves out a benchmark that raised, and listed under
-`specformer_excluded`.
+`specformer_excluded`; so is a row without a positive sample, which records a measurement other
+than time (kv_cache.memory's samples are [0.0]; its bytes are in results.json).
 """
 
 from __future__ import annotations
@@ -65,7 +66,9 @@ def pytest_benchmark_json(run: RunResult) -> dict[str, Any]:
         for row in adapter.benchmarks:
             if row.correct is False:
                 excluded.append(f"{adapter.name} {row.name} {row.params}: its output disagreed with the reference")
-            elif row.samples_s:
+            elif not any(sample > 0 for sample in row.samples_s):
+                excluded.append(f"{adapter.name} {row.name} {row.params}: no timed samples (not a timing)")
+            else:
                 benchmarks.append(_benchmark(adapter.name, row))
     environment = run.environment
     return {
