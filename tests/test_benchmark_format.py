@@ -184,3 +184,43 @@ def test_run_in_records_the_harness_in_a_users_pytest_session(tmp_path: Path) ->
     # The harness's samples, one round each: calls per sample became the iterations.
     assert summed["stats"]["iterations"] > 1 and summed["stats"]["rounds"] == len(summed["stats"]["data"]) == 3
     assert summed["stats"]["median"] == pytest.approx(summed["extra_info"]["specformer_median_s"], rel=1e-9)
+
+
+def _generation_run() -> RunResult:
+    def row(name: str, size: int, samples: list[float], **params: object) -> BenchmarkResult:
+        ordered = sorted(samples)
+        return BenchmarkResult(
+            name=name, family="generation", device="cpu", params=dict(params), samples_s=samples,
+            median_s=ordered[len(ordered) // 2], iqr_s=ordered[-1] - ordered[0], calls_per_sample=1, size=size,
+            correct=True,
+        )  # fmt: skip
+
+    rows = []
+    for context in (64, 128):
+        rows.append(row("generation.ttft", context, [0.01 * context / 64] * 3, context=context, batch=1, new_tokens=8))
+        rows.append(row("generation.tpot", context, [0.002] * 3, context=context, batch=1, new_tokens=8))
+        memory = dict(context=context, cache_bytes=context * 8192, formula_bytes=context * 8192, weight_bytes=2**22)
+        rows.append(row("kv_cache.memory", context, [0.0], **memory))
+        rows.append(row("kv_cache.decode_step", context, [1e-3 * context / 64] * 3, context=context, exponent=1.02))
+    rows.append(row("generation.throughput", 4, [0.5] * 3, batch=4, context=64, new_tokens=8))
+    return RunResult(environment={}, profile="quick", adapters=[AdapterResult(name="torch", benchmarks=rows)])
+
+
+def test_generation_serving_metrics_are_tables_and_plots() -> None:
+    from specformer.conformance.report import plots
+    from specformer.conformance.report.measurements import generation_tables
+
+    tables = {t.title.split(":")[0].split(" ")[0]: t for t in generation_tables(_generation_run())}
+    assert set(tables) == {"Latency", "Throughput", "Memory", "One"}
+    assert tables["Latency"].rows[1][:6] == ["torch", "128", "8", "20.0 ms ± 0 s", "2.00 ms ± 0 s", "500 tok/s"]
+    assert tables["Throughput"].rows == [["torch", "4", "64", "8", "500 ms ± 0 s", "64.0 tok/s", "✓"]]
+    assert tables["Memory"].rows[0] == ["torch", "64", "4.00 MiB", "512 KiB", "512 KiB", "✓", "11.1%"]
+    markdown = render_markdown(_generation_run())
+    assert "### Latency against context (batch 1): TTFT and TPOT" in markdown and "| torch | 4 | 64 |" in markdown
+    if plots.matplotlib_available():
+        titles = [plot.title for plot in plots.generation_plots(_generation_run())]
+        assert titles == [
+            "generation: TTFT and TPOT against context",
+            "generation: throughput against batch size",
+            "generation: weights and KV cache bytes",
+        ]

@@ -59,6 +59,7 @@ from specformer.conformance.report.measurements import (
     format_band,
     format_exponent,
     format_fraction,
+    generation_tables,
     load_average_text,
     params_text,
     rate_text,
@@ -317,6 +318,20 @@ def _benchmarks(run: RunResult) -> str:
             parts.append(f"<p>Every row: {esc(compact_params(group.common))}</p>")
         parts.append(table(_BENCHMARK_HEADERS, [_benchmark_cells(run, row) for row in group.rows]))
     parts.append(_plots(plots.benchmark_plots, run))
+    parts.append(_generation(run))
+    return "".join(parts)
+
+
+def _generation(run: RunResult) -> str:
+    """The generation benchmarks' serving metrics: tables and their plots ("" for a run without them)."""
+    found = generation_tables(run)
+    if not found:
+        return ""
+    parts = ["<h3>Generation: TTFT, TPOT, throughput and memory</h3>"]
+    for found_table in found:
+        parts.append(f"<h4>{esc(found_table.title)}</h4>")
+        parts.append(table([esc(h) for h in found_table.headers], [[td(c) for c in r] for r in found_table.rows]))
+    parts.append(_plots(plots.generation_plots, run))
     return "".join(parts)
 
 

@@ -52,6 +52,7 @@ from specformer.conformance.report.measurements import (
     format_band,
     format_exponent,
     format_fraction,
+    generation_tables,
     load_average_text,
     params_text,
     rate_text,
@@ -291,6 +292,9 @@ def _benchmarks(run: RunResult) -> list[str]:
         lines += md_table(
             _BENCHMARK_HEADERS, [_benchmark_cells(run, row.adapter, row.bench, row.params) for row in group.rows]
         )
+    for found in generation_tables(run):  # the generation rows' serving metrics, side by side
+        lines += ["", f"### {md_text(found.title)}", ""]
+        lines += md_table(found.headers, [[md_text(cell) for cell in row] for row in found.rows])
     return lines
 
 
