@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="per-test timeout in seconds, > 0 (default 120); a benchmark family gets 5 times it",
     )
     run.add_argument("--no-bench", action="store_true", help="skip the timing of operations")
+    _add_benchmark_json_option(run)
     run.add_argument("--verbose", action="store_true", help="show pytest's output and tracebacks")
 
     bench = commands.add_parser("bench", help="benchmarks only: ceilings, then each adapter's operations")
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--profile", choices=PROFILES, default="ci", help="timing precision (default: ci)")
     bench.add_argument("--out", type=Path, metavar="DIR", help="write results.json, report.md and report.html here")
     _add_baseline_options(bench)
+    _add_benchmark_json_option(bench)
     bench.add_argument(
         "--timeout", type=float, default=120.0, metavar="S", help="a benchmark family may take 5 times S (default 120)"
     )
@@ -118,6 +120,15 @@ def _add_baseline_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_benchmark_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--benchmark-json",
+        type=Path,
+        metavar="FILE",
+        help="also write the benchmarks as pytest-benchmark JSON (for `pytest-benchmark compare` and dashboards)",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     from specformer.conformance.runner import Interrupted
 
@@ -164,6 +175,15 @@ def _check_out(out: Path | None) -> None:
         raise UsageError(f"--out {out}: {existing} is not writable")
 
 
+def _check_benchmark_json(path: Path | None) -> None:
+    """--benchmark-json must name a file whose folder exists or can be made: checked before any work."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise UsageError(f"--benchmark-json {path}: is a folder; name the JSON file to write")
+    _check_out(path.parent if str(path.parent) else Path("."))
+
+
 def _check_timeout(seconds: float) -> None:
     if not 0 < seconds < float("inf"):
         raise UsageError(f"--timeout must be a positive number of seconds, got {seconds:g}")
@@ -184,6 +204,9 @@ def _run(args: argparse.Namespace) -> int:
     _check_families(args.family)
     _check_timeout(args.timeout)
     _check_out(args.out)
+    _check_benchmark_json(args.benchmark_json)
+    if args.benchmark_json is not None and args.no_bench:
+        raise UsageError("--benchmark-json writes the benchmarks, and --no-bench skips them: choose one")
     baseline = _read_baseline(args)
     options = RunOptions(
         adapters=args.adapter or list(DEFAULT_ADAPTERS),
@@ -213,6 +236,7 @@ def _bench(args: argparse.Namespace) -> int:
         raise UsageError("--device cuda: no CUDA device is available here (torch.cuda.is_available() is False)")
     _check_timeout(args.timeout)
     _check_out(args.out)
+    _check_benchmark_json(args.benchmark_json)
     baseline = _read_baseline(args)
     options = RunOptions(
         adapters=args.adapter or list(DEFAULT_ADAPTERS),
@@ -288,6 +312,11 @@ def _report(run: RunResult, baseline: RunResult | None, args: argparse.Namespace
     if args.out is not None:
         paths = write_reports(run, args.out, result, report)
         console.print(Text("wrote " + ", ".join(str(p) for p in paths)), highlight=False)
+    if getattr(args, "benchmark_json", None) is not None:
+        from specformer.conformance.bench.pytest_format import write_pytest_benchmark_json
+
+        path = write_pytest_benchmark_json(run, args.benchmark_json)
+        console.print(Text(f"wrote {path} (pytest-benchmark JSON)"), highlight=False)
     if result is not None:
         render_gate_terminal(result, console)
         if result.failed:

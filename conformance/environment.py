@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 from importlib import metadata
@@ -23,6 +24,18 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (os.getloadavg), rounded; None where the OS has none.
+
+    Benchmarks record it at their start and end: on a shared machine a load above the core
+    count means the timings were taken while other work competed for the cores.
+    """
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except (AttributeError, OSError):  # Windows has no getloadavg
+        return None
 
 
 def environment() -> dict[str, Any]:

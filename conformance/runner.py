@@ -47,7 +47,7 @@ from rich.text import Text
 from specformer import __version__
 from specformer.conformance.adapters import AdapterLoadError, LoadedAdapter, reproduce_prefix
 from specformer.conformance.bench.verdicts import fail_wrong_benchmarks
-from specformer.conformance.environment import environment
+from specformer.conformance.environment import environment, load_average
 from specformer.conformance.isolation import load_isolated
 from specformer.conformance.progress import RunProgress
 from specformer.conformance.results import (
@@ -671,6 +671,8 @@ def _add_benchmarks(
     from specformer.conformance import bench
     from specformer.conformance.bench.worker import BENCHMARKS
 
+    # Machine load while timing (backward compatible: environment is a free object).
+    load = run.environment["load_average"] = {"cpus": os.cpu_count(), "start": load_average(), "end": None}
     _say(console, f"measuring the ceilings of {options.device} ...")
     run.ceilings = bench.measure_ceilings(options.device, bench.POLICIES[options.profile])
     wanted = _benchmark_families(options.families, list(BENCHMARKS))
@@ -682,6 +684,7 @@ def _add_benchmarks(
             started = time.monotonic()
             _benchmark_one(adapter.spec, families, options, run.ceilings, result, children, console, progress)
             result.wall_s["bench"] = round(time.monotonic() - started, 3)
+    load["end"] = load_average()
     # A timed output that disagrees with the reference fails its clause and the run (exit 1).
     fail_wrong_benchmarks(run)
 

@@ -247,16 +247,38 @@ def test_a_slow_trainer_is_timed_at_a_smaller_size_and_says_so() -> None:
 
         def bpe_train(self, text: str, num_merges: int, pattern: str) -> list[tuple[bytes, bytes]]:
             calls.append((num_merges, len(text.encode("utf-8"))))
-            if num_merges == tokenizer_bench.TRAIN_PROBE[0]:
-                time.sleep(0.05)  # the probe: at this rate the asked-for size would take ~hours
-            return tokenizer_bench._reference_training(text, min(num_merges, 20), "first-occurrence")
+            # merges x bytes, as a trainer that rescans its text per merge: 0.05 s at the probe, 0.2 s at the
+            # calibration size, so the quick size would take ~2.5 s and the asked-for size ~hours.
+            time.sleep(0.05 * num_merges * len(text) / (probe_merges * probe_bytes))
+            return []
 
+    probe_merges, probe_bytes = tokenizer_bench.TRAIN_PROBE
     sizes = tokenizer_bench.Sizes(encode_bytes=1_000, train_merges=4_000, train_bytes=1_000_000, train_cap_s=1.0)
     row = _tokenizer_rows(LoadedAdapter(spec="slow", impl=SlowTrainer()), sizes)["tokenizers.bpe_train"]
-    probe_merges, probe_bytes = tokenizer_bench.TRAIN_PROBE
-    assert (row.params["merges"], row.params["text_bytes"] <= probe_bytes) == (probe_merges, True)
-    assert f"timed at {probe_merges:,} merges on {probe_bytes:,} bytes: 500 merges on 100,000 bytes" in row.note
-    assert {merges for merges, _ in calls} == {probe_merges}  # the quick size was estimated, never run
+    merges, n_bytes = tokenizer_bench.TRAIN_CALIBRATION
+    assert (row.params["merges"], row.params["text_bytes"] <= n_bytes) == (merges, True)
+    assert f"timed at {merges:,} merges on {n_bytes:,} bytes: 500 merges on 100,000 bytes" in row.note
+    assert {merges for merges, _ in calls} == {probe_merges, merges}  # the quick size was estimated, never run
+    assert "checked" not in row.note  # a wrong answer: the note never says it was checked and held
+
+
+def test_the_training_estimate_is_calibrated_by_two_measured_runs() -> None:
+    """CPU seconds measured here (2 cores, loaded) for HF tokenizers' heap-based BpeTrainer and for the
+    reference trainer, which rescans its words per merge: scaling merges x bytes overstated HF's 1 MB
+    run 7-fold; the calibrated estimate is within 30 % for both."""
+    heap = {(50, 20_000): 0.033, (100, 40_000): 0.044, (500, 100_000): 0.201, (4_000, 1_000_000): 2.333}
+    rescans = {(50, 20_000): 0.475, (100, 40_000): 1.659, (500, 100_000): 20.397}
+    quick, wanted = (500, 100_000), (4_000, 1_000_000)
+    estimate = tokenizer_bench.estimate_seconds(((100, 40_000), heap[100, 40_000]), (quick, heap[quick]), wanted)
+    assert estimate == pytest.approx(heap[wanted], rel=0.3)
+    assert heap[quick] * 80 > 6 * heap[wanted]  # the old estimate: (4,000 x 1 MB) / (500 x 100 kB) = 80
+    probes = [((50, 20_000), rescans[50, 20_000]), ((100, 40_000), rescans[100, 40_000])]
+    assert tokenizer_bench.estimate_seconds(*probes, quick) == pytest.approx(rescans[quick], rel=0.3)
+    # The whole choice, on the heap trainer's numbers: ci's full size fits its 20 s cap, and is chosen.
+    ran: list[tuple[int, int]] = []
+    seconds_of = lambda train, size: ran.append(size) or heap[size]  # noqa: E731
+    chosen = tokenizer_bench._training_size(None, tokenizer_bench.SIZES["ci"], seconds_of)
+    assert chosen == (*wanted, "seconds per training run") and ran == [*heap]  # each size run once, in order
 
 
 def test_library_adapters_add_batched_rows_with_their_thread_counts() -> None:
@@ -270,8 +292,9 @@ def test_library_adapters_add_batched_rows_with_their_thread_counts() -> None:
     assert batched.params["strings"] > 1 and rows["tokenizers.bpe_encode"].threads == 1
 
 
-def test_a_fast_trainer_is_timed_at_the_size_asked_for() -> None:
+def test_a_fast_trainer_is_timed_at_the_size_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("faker")
+    monkeypatch.setattr(tokenizer_bench, "TRAIN_CHECKED_MERGES", 20)
     sizes_run: list[int] = []
 
     class FastTrainer:
@@ -282,8 +305,10 @@ def test_a_fast_trainer_is_timed_at_the_size_asked_for() -> None:
             sizes_run.append(num_merges)
             return []  # wrong, but instant: this test is about the size chosen
 
-    sizes = tokenizer_bench.Sizes(encode_bytes=1_000, train_merges=60, train_bytes=25_000, train_cap_s=60.0)
+    sizes = tokenizer_bench.Sizes(encode_bytes=1_000, train_merges=150, train_bytes=50_000, train_cap_s=60.0)
     row = _tokenizer_rows(LoadedAdapter(spec="fast", impl=FastTrainer()), sizes)["tokenizers.bpe_train"]
-    assert row.params["merges"] == 60 and "timed at" not in row.note and row.correct is False
-    # The probe, then the size asked for (the quick size is larger, so it is skipped), then the timing.
-    assert sizes_run[:2] == [tokenizer_bench.TRAIN_PROBE[0], 60] and set(sizes_run[2:]) == {60}
+    assert row.params["merges"] == 150 and "timed at" not in row.note and row.correct is False
+    assert "checked: its first 20 merges differ from the reference trainer's" in row.note  # never "equal"
+    # The two calibration runs, then the size asked for (the quick size is larger, so it is skipped), the timing.
+    calibration = [tokenizer_bench.TRAIN_PROBE[0], tokenizer_bench.TRAIN_CALIBRATION[0]]
+    assert sizes_run[:3] == [*calibration, 150] and set(sizes_run[3:]) == {150}

@@ -390,6 +390,8 @@ def _benchmarks(report: Report) -> str:
         return ""
     ceilings = report.run.ceilings if report.run is not None else {}
     parts = ["<h2 id='benchmarks'>Benchmarks</h2>"]
+    if report.load_average:
+        parts.append(f"<p>{esc(report.load_average)}</p>")
     if report.ceilings:
         rows = [[td(name), td(value, "num"), td(params)] for name, value, params in report.ceilings]
         parts.append(f"<p>Ceilings measured at the start of the run:</p>{table(['ceiling', 'value', 'params'], rows)}")
@@ -401,6 +403,21 @@ def _benchmarks(report: Report) -> str:
             tables.append(f"<p>Every row: {esc(compact_params(chart.common))}</p>")
         tables.append(_wide(table(_BENCHMARK_HEADERS, [_benchmark_cells(ceilings, row) for row in chart.rows])))
     parts.append(f"<details><summary>Benchmark tables</summary>{''.join(tables)}</details>")
+    parts.append(_generation(report))
+    return "".join(parts)
+
+
+def _generation(report: Report) -> str:
+    """The generation benchmarks' serving metrics: tables and their plots ("" for a run without them)."""
+    if not report.generation:
+        return ""
+    parts = ["<h3>Generation: TTFT, TPOT, throughput and memory</h3>"]
+    for found_table in report.generation:
+        parts.append(f"<h4>{esc(found_table.title)}</h4>")
+        parts.append(
+            _wide(table([esc(h) for h in found_table.headers], [[td(c) for c in r] for r in found_table.rows]))
+        )
+    parts.append(_plots(lambda r: plots.generation_plots(r.run) if r.run is not None else [], report))
     return "".join(parts)
 
 

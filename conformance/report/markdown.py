@@ -289,6 +289,8 @@ def _benchmarks(report: Report) -> list[str]:
         return []
     ceilings = report.run.ceilings if report.run is not None else {}
     lines = ["## Benchmarks"]
+    if report.load_average:
+        lines += ["", md_text(report.load_average)]
     if report.ceilings:
         rows = [[md_text(name), md_text(value), md_text(params)] for name, value, params in report.ceilings]
         lines += ["", "Ceilings measured at the start of the run:", "", *md_table(["ceiling", "value", "params"], rows)]
@@ -299,6 +301,9 @@ def _benchmarks(report: Report) -> list[str]:
         lines += md_table(
             _BENCHMARK_HEADERS, [_benchmark_cells(ceilings, row.adapter, row.bench, row.params) for row in chart.rows]
         )
+    for found in report.generation:  # the generation rows' serving metrics, side by side
+        lines += ["", f"### {md_text(found.title)}", ""]
+        lines += md_table(found.headers, [[md_text(cell) for cell in row] for row in found.rows])
     return lines
 
 

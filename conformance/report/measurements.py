@@ -197,6 +197,25 @@ def rate_text(bench: BenchmarkResult, ceilings: dict[str, dict[str, Any]]) -> st
     return "—" if rate is None else format_rate(*rate)
 
 
+def load_average_text(run: RunResult) -> str:
+    """The machine's load while the benchmarks ran, from the 1-minute load average recorded at their
+    start and end (environment["load_average"]), or "" for a run that did not record it.
+
+    >>> load = {"cpus": 2, "start": [1.1, 1.4, 1.3], "end": [3.52, 2, 1.5]}
+    >>> load_average_text(RunResult(environment={"load_average": load}, profile="ci"))
+    "Load average (1 min) 1.1 at the benchmarks' start, 3.52 at their end, on 2 CPUs (above 2: timings shared cores)"
+    """
+    load = run.environment.get("load_average")
+    if not isinstance(load, dict):
+        return ""
+    start, end, cpus = load.get("start"), load.get("end"), load.get("cpus")
+    first = lambda values: f"{values[0]:g}" if isinstance(values, list) and values else "unknown"  # noqa: E731
+    text = f"Load average (1 min) {first(start)} at the benchmarks' start, {first(end)} at their end"
+    if isinstance(cpus, int):
+        text += f", on {cpus} CPUs (above {cpus}: timings shared cores)"
+    return text
+
+
 def ceiling_rows(run: RunResult) -> list[tuple[str, str, str]]:
     """(name, value with unit, parameters) of each ceiling measured in the run, by name."""
     rows = []
@@ -452,3 +471,144 @@ def agreements(run: RunResult) -> list[Agreement]:
                     )
                 )
     return found
+
+
+# --- generation: serving metrics (GEN-MET-01..04) ------------------------------------------
+# The generation benchmarks (bench/generation.py) write one row per (metric, size); a reader wants
+# them side by side: TTFT and TPOT per context, tokens/s per batch, weights against cache bytes.
+# Each table is (title, headers, rows of plain strings); the writers escape and lay them out.
+
+
+@dataclass(frozen=True)
+class GenerationTable:
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+
+
+def generation_tables(run: RunResult) -> list[GenerationTable]:
+    """The serving metrics of the run's generation rows as tables; [] for a run without them."""
+    tables = [_latency_table(run), _throughput_table(run), _memory_table(run), _decode_step_table(run)]
+    return [table for table in tables if table.rows]
+
+
+def generation_series(run: RunResult, name: str) -> dict[str, list[tuple[float, float]]]:
+    """(size, median) points per adapter of one generation row name, by size: what the plots draw.
+    For "generation.throughput" the value is generated tokens per second (batch × new tokens / median)."""
+    series: dict[str, list[tuple[float, float]]] = {}
+    for adapter, bench in _generation_rows(run, name):
+        if bench.size is None or bench.median_s <= 0:
+            continue
+        value = _tokens_per_s(bench) if name == "generation.throughput" else bench.median_s
+        if value is not None:
+            series.setdefault(adapter, []).append((float(bench.size), value))
+    return {adapter: sorted(points) for adapter, points in series.items()}
+
+
+def memory_points(run: RunResult) -> list[tuple[str, int, int, int, int | None]]:
+    """(adapter, context, weight bytes, measured cache bytes, formula bytes) of each kv_cache.memory row."""
+    points = []
+    for adapter, bench in _generation_rows(run, "kv_cache.memory"):
+        params = bench.params
+        weights, cache, context = params.get("weight_bytes"), params.get("cache_bytes"), params.get("context")
+        if all(isinstance(v, int) for v in (weights, cache, context)):
+            formula = params.get("formula_bytes")
+            points.append((adapter, context, weights, cache, formula if isinstance(formula, int) else None))
+    return points
+
+
+def format_bytes(count: float | None) -> str:
+    """Bytes in binary units, three significant digits.
+
+    >>> format_bytes(512), format_bytes(3 * 2**20), format_bytes(None)
+    ('512 B', '3.00 MiB', '—')
+    """
+    if count is None:
+        return "—"
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(count) >= scale:
+            return f"{three_digits(count / scale)} {unit}"
+    return f"{count:g} B"
+
+
+def _generation_rows(run: RunResult, name: str) -> list[tuple[str, BenchmarkResult]]:
+    rows = [(a.name, b) for a in run.adapters for b in a.benchmarks if b.name == name]
+    return sorted(rows, key=lambda pair: (pair[0], pair[1].size if pair[1].size is not None else -1))
+
+
+def _tokens_per_s(bench: BenchmarkResult) -> float | None:
+    batch, new_tokens = bench.params.get("batch"), bench.params.get("new_tokens")
+    if not isinstance(batch, int) or not isinstance(new_tokens, int) or bench.median_s <= 0:
+        return None
+    return batch * new_tokens / bench.median_s
+
+
+def _spread(bench: BenchmarkResult) -> str:
+    return f"{format_seconds(bench.median_s)} ± {format_seconds(bench.iqr_s / 2)}"
+
+
+def _latency_table(run: RunResult) -> GenerationTable:
+    tpot = {(a, b.size): b for a, b in _generation_rows(run, "generation.tpot")}
+    rows = []
+    for adapter, ttft in _generation_rows(run, "generation.ttft"):
+        later = tpot.get((adapter, ttft.size))
+        rate = f"{three_digits(1 / later.median_s)} tok/s" if later is not None and later.median_s > 0 else "—"
+        rows.append(
+            [
+                adapter,
+                format_number(ttft.params.get("context")),
+                format_number(ttft.params.get("new_tokens")),
+                _spread(ttft),
+                _spread(later) if later is not None else "—",
+                rate,
+                correct_mark(ttft.correct),
+            ]
+        )
+    headers = ["adapter", "context", "new tokens", "TTFT (median ± IQR/2)", "TPOT (median ± IQR/2)", "1 / TPOT", "ok"]
+    return GenerationTable("Latency against context (batch 1): TTFT and TPOT", headers, rows)
+
+
+def _throughput_table(run: RunResult) -> GenerationTable:
+    rows = []
+    for adapter, bench in _generation_rows(run, "generation.throughput"):
+        rate = _tokens_per_s(bench)
+        rows.append(
+            [
+                adapter,
+                format_number(bench.params.get("batch")),
+                format_number(bench.params.get("context")),
+                format_number(bench.params.get("new_tokens")),
+                _spread(bench),
+                "—" if rate is None else f"{three_digits(rate)} tok/s",
+                correct_mark(bench.correct),
+            ]
+        )
+    headers = ["adapter", "batch", "context", "new tokens", "request (median ± IQR/2)", "throughput", "ok"]
+    return GenerationTable("Throughput against batch size (generated tokens per second)", headers, rows)
+
+
+def _memory_table(run: RunResult) -> GenerationTable:
+    rows = []
+    for adapter, context, weights, cache, formula in memory_points(run):
+        share = f"{cache / (weights + cache):.1%}" if weights + cache > 0 else "—"
+        same = "—" if formula is None else ("✓" if formula == cache else "✗")
+        rows.append(
+            [adapter, str(context), format_bytes(weights), format_bytes(cache), format_bytes(formula), same, share]
+        )
+    headers = ["adapter", "context", "weights", "KV cache (measured)", "KV-SIZE-01 formula", "equal", "cache share"]
+    return GenerationTable("Memory: weights and KV cache (batch 1)", headers, rows)
+
+
+def _decode_step_table(run: RunResult) -> GenerationTable:
+    rows = []
+    for name, label in (("kv_cache.decode_step", "with cache"), ("kv_cache.decode_step_no_cache", "no cache")):
+        by_adapter: dict[str, list[BenchmarkResult]] = {}
+        for adapter, bench in _generation_rows(run, name):
+            by_adapter.setdefault(adapter, []).append(bench)
+        for adapter, benches in by_adapter.items():
+            times = ", ".join(f"{b.size}: {format_seconds(b.median_s)}" for b in benches)
+            exponent, interval = benches[0].params.get("exponent"), benches[0].params.get("exponent_ci")
+            fitted = format_number(exponent) + (f" [{format_number(interval)}]" if interval is not None else "")
+            rows.append([adapter, label, fitted, times])
+    headers = ["adapter", "decode step", "fitted exponent [interval]", "median per context"]
+    return GenerationTable("One decode step against context (a cache: ~1; none: ~2)", headers, rows)

@@ -40,6 +40,7 @@ from specformer.conformance.report.measurements import (
     Agreement,
     BenchmarkGroup,
     BenchmarkRow,
+    GenerationTable,
     ScalingSeries,
     Speedups,
     agreements,
@@ -47,6 +48,8 @@ from specformer.conformance.report.measurements import (
     benchmark_speedups,
     ceiling_rows,
     common_params,
+    generation_tables,
+    load_average_text,
     scaling_series,
     shown_params,
     where,
@@ -219,6 +222,8 @@ class Report:
     speedups: Speedups
     scaling: tuple[ScalingSeries, ...]
     slowest: tuple[WallTime, ...]
+    load_average: str = ""  # the machine's load while the benchmarks ran
+    generation: tuple[GenerationTable, ...] = ()  # TTFT, TPOT, throughput and memory of the generation rows
     gate: GateResult | None = None
     run: RunResult | None = field(default=None, repr=False, compare=False)  # for plots and raw samples
 
@@ -256,6 +261,8 @@ def build_report(run: RunResult, baseline_adapter: str | None = None, gate: Gate
         speedups=benchmark_speedups(run, baseline_adapter),
         scaling=tuple(scaling_series(run)),
         slowest=tuple(slowest(run)),
+        load_average=load_average_text(run),
+        generation=tuple(generation_tables(run)),
         gate=gate,
         run=run,
     )

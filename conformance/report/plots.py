@@ -39,6 +39,8 @@ from specformer.conformance.report.measurements import (
     benchmark_groups,
     format_exponent,
     format_rate,
+    generation_series,
+    memory_points,
     params_text,
     scaling_groups,
     speedup_groups,
@@ -298,6 +300,66 @@ def _bar_name(row: BenchmarkRow) -> str:
 def _cut(text: str, limit: int = LABEL_LIMIT) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- generation: serving metrics -------------------------------------------------------------
+
+
+def generation_plots(run: RunResult) -> list[Plot]:
+    """TTFT and TPOT against context, throughput against batch size, and weights against KV-cache
+    bytes, one line (or bar) per adapter; [] for a run without generation rows."""
+    plots: list[Plot] = []
+    latency = {name: generation_series(run, name) for name in ("generation.ttft", "generation.tpot")}
+    if any(latency.values()):
+        with _style():
+            figure = _figure(7.2, 3.4)
+            for axes, (name, series) in zip(figure.subplots(1, 2), latency.items(), strict=True):
+                _draw_lines(axes, series, f"{name.split('.')[1].upper()} against context", "context (tokens)", "s")
+            plots.append(Plot("generation: TTFT and TPOT against context", _svg(figure, f"gen{len(plots)}")))
+    throughput = generation_series(run, "generation.throughput")
+    if throughput:
+        with _style():
+            figure = _figure(5.6, 3.4)
+            _draw_lines(figure.add_subplot(), throughput, "throughput against batch", "batch size", "tok/s")
+            plots.append(Plot("generation: throughput against batch size", _svg(figure, f"gen{len(plots)}")))
+    memory = memory_points(run)
+    if memory:
+        with _style():
+            figure = _figure(7.2, 1.3 + 0.28 * len(memory))
+            _draw_memory(figure.add_subplot(), memory)
+            plots.append(Plot("generation: weights and KV cache bytes", _svg(figure, f"gen{len(plots)}")))
+    return plots
+
+
+def _draw_lines(axes: Axes, series: dict[str, list[tuple[float, float]]], title: str, xlabel: str, unit: str) -> None:
+    from matplotlib.ticker import EngFormatter
+
+    handles, labels = [], []
+    for index, (adapter, points) in enumerate(series.items()):
+        (line,) = axes.plot([x for x, _ in points], [y for _, y in points], marker="o", color=f"C{index % 10}")
+        handles.append(line)
+        labels.append(adapter)
+    axes.set_xscale("log", base=2)
+    axes.set_yscale("log")
+    axes.yaxis.set_major_formatter(EngFormatter(unit=unit))
+    axes.set_xlabel(xlabel)
+    axes.set_title(title, parse_math=False)
+    if handles:
+        _legend(axes, handles, labels)
+
+
+def _draw_memory(axes: Axes, points: list[tuple[str, int, int, int, int | None]]) -> None:
+    from matplotlib.ticker import EngFormatter
+
+    positions = list(range(len(points)))
+    weights = [p[2] for p in points]
+    caches = [p[3] for p in points]
+    bars = [axes.barh(positions, weights, color="C0"), axes.barh(positions, caches, left=weights, color="C1")]
+    axes.set_yticks(positions, [_cut(f"{p[0]} · context {p[1]}") for p in points], parse_math=False)
+    axes.invert_yaxis()
+    axes.grid(axis="y", visible=False)
+    axes.xaxis.set_major_formatter(EngFormatter(unit="B"))
+    _legend(axes, bars, ["weights", "KV cache (measured)"])
 
 
 # --- figures and SVG -----------------------------------------------------------------------

@@ -345,6 +345,9 @@ def _print_slowest(console: Console, report: Report) -> None:
 def _print_benchmarks(console: Console, report: Report, plain: bool) -> None:
     if not report.charts:
         return
+    if report.load_average:
+        console.print()
+        console.print(Text(report.load_average, style="dim"))
     if report.ceilings:
         console.print()
         console.print(Text("ceilings measured at the start of the run", style="bold"))
