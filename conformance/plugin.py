@@ -251,6 +251,12 @@ def _positive_seconds(text: str) -> float:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "specformer_clause(*ids): the spec clauses a conformance test checks")
+    if config.getoption("--specformer-results") or config.getoption("--specformer-stream"):
+        # One results file (and stream) per session: xdist workers would each write a part of it
+        # over the others. Runs in this process whatever -n a project's addopts give (xdist's own
+        # pytest_configure, trylast, reads this).
+        if getattr(config.option, "dist", "no") != "no":
+            config.option.dist, config.option.numprocesses = "no", None
     config.stash[_STATE] = _SessionState()
     stream = config.getoption("--specformer-stream")
     if stream:

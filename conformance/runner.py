@@ -392,7 +392,9 @@ def run_suite(options: RunOptions, adapters: list[LoadedAdapter], console: Conso
 
 
 def adapter_groups(adapters: list[LoadedAdapter], options: RunOptions) -> list[list[LoadedAdapter]]:
-    """The adapters dealt round-robin to one suite process per CPU core (--verbose: one process).
+    """The adapters dealt to one suite process per CPU core (--verbose: one process): longest first to
+    the least loaded process, by an earlier run's seconds or the built-in adapters' typical ones;
+    round-robin when neither knows them.
 
     Adapters that share a process share its start-up (importing torch and the suite) and the
     suite's per-process caches (parsed vocabularies, trained tokenizer models); a crash or hang
@@ -400,18 +402,37 @@ def adapter_groups(adapters: list[LoadedAdapter], options: RunOptions) -> list[l
     """
     workers = 1 if options.verbose else options.workers or os.cpu_count() or 1
     workers = max(1, min(workers, len(adapters)))
-    if not options.previous_wall_s:
+    # An earlier run's seconds; without one, the typical share of the built-in adapters.
+    seconds = options.previous_wall_s or {
+        a.spec: BUILTIN_SUITE_SECONDS[a.spec] for a in adapters if a.spec in BUILTIN_SUITE_SECONDS
+    }
+    if not seconds:
         return [adapters[i::workers] for i in range(workers) if adapters[i::workers]]
-    # Longest first, each to the least loaded process, by the seconds an earlier run measured.
-    known = list(options.previous_wall_s.values())
+    # Longest first, each to the least loaded process.
+    known = list(seconds.values())
     default = sum(known) / len(known)
     groups: list[list[LoadedAdapter]] = [[] for _ in range(workers)]
     loads = [0.0] * workers
-    for adapter in sorted(adapters, key=lambda a: -options.previous_wall_s.get(a.spec, default)):
+    for adapter in sorted(adapters, key=lambda a: -seconds.get(a.spec, default)):
         least = loads.index(min(loads))
         groups[least].append(adapter)
-        loads[least] += options.previous_wall_s.get(adapter.spec, default)
+        loads[least] += seconds.get(adapter.spec, default)
     return [group for group in groups if group]
+
+
+# Suite seconds of the built-in adapters, all families, quick profile (`specformer run --profile quick
+# --no-bench`, wall_s["suite"] in results.json, on a loaded 2-core machine): only their ratios matter, to
+# balance a first run, when --out holds no earlier results. Round-robin put reference and torch, the two
+# longest after hf, in one process (1104 s against 770 s); these weights give 1019 s against 855 s.
+BUILTIN_SUITE_SECONDS = {
+    "reference": 621.0,
+    "hf": 602.0,
+    "torch": 417.0,
+    "hf-tokenizers": 140.0,
+    "tiktoken": 43.0,
+    "sentencepiece": 28.0,
+    "hf-slow": 24.0,
+}
 
 
 def previous_wall_times(path: Path) -> dict[str, float]:

@@ -24,6 +24,36 @@ def pytest_configure(config: pytest.Config) -> None:
     use_profile(config.getoption("--specformer-profile"))
 
 
+def _runs_alone(item: pytest.Item) -> bool:
+    """A slow test (a suite or CLI run in a subprocess) that shares no module-scoped fixture: xdist may
+    run it on any worker, apart from the rest of its file."""
+    if item.get_closest_marker("slow") is None:
+        return False
+    definitions = getattr(item, "_fixtureinfo", None)
+    scopes = {d.scope for defs in (definitions.name2fixturedefs.values() if definitions else ()) for d in defs}
+    return not scopes & {"module", "package", "class"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker turns the xdist_group marks into node IDs
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """How `pytest -n auto --dist loadgroup` (pyproject addopts) shares the tests between workers.
+
+    A file of specformer's own tests is one unit (one xdist_group), so its module-scoped fixtures
+    (a shared suite run, parsed vocabularies) are built once; each slow test that runs alone is a
+    unit of its own, and those go first (with --no-loadscope-reorder the units are dealt in this
+    order), so that no worker is left with a long subprocess run at the end. The conformance
+    suite's tests are left ungrouped (an xdist_group renames the node ID, which expectations files
+    match) and are dealt one by one.
+    """
+    if not (hasattr(config, "workerinput") and getattr(config.option, "loadgroup", False)):
+        return  # not an xdist worker under --dist loadgroup (the workers collect; the controller deals)
+    tests = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(tests) and not _runs_alone(item):
+            item.add_marker(pytest.mark.xdist_group(item.path.name))
+    items.sort(key=lambda item: not (item.path.is_relative_to(tests) and _runs_alone(item)))
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(FIXTURES), env.get("PYTHONPATH", "")) if p)

@@ -340,4 +340,9 @@ def test_adapters_are_dealt_to_one_process_per_core_balanced_by_an_earlier_run(t
     assert [[x.spec for x in g] for g in runner.adapter_groups(adapters, options)] == [["a", "e", "d"], ["b", "c"]]
     options.verbose = True  # pytest's output, one process at a time
     assert len(runner.adapter_groups(adapters, options)) == 1
+    # A first run of the built-in adapters: their typical seconds, so reference and torch are apart.
+    builtins = [LoadedAdapter(spec=name, impl=None) for name in runner.BUILTIN_SUITE_SECONDS]
+    options = runner.RunOptions(adapters=[], families=[], workers=2)
+    groups = [{x.spec for x in g} for g in runner.adapter_groups(builtins, options)]
+    assert len(groups) == 2 and not {"reference", "hf"} <= groups[0] and not {"reference", "torch"} <= groups[0]
     assert runner.previous_wall_times(tmp_path / "none.json") == {}
