@@ -27,7 +27,7 @@ from specformer.reference.models import (
     FeedForwardWeights,
     LayerNormWeights,
     ModelConfig,
-    _check_hidden,
+    check_hidden,
 )
 
 _HF_ACTIVATION = {"gelu": "gelu", "gelu_tanh": "gelu_new"}
@@ -108,7 +108,7 @@ class HFModels:
     ) -> torch.Tensor:
         from transformers import masking_utils
 
-        _check_hidden(hidden, weights.attention.embed_dim, padding_mask)  # BertLayer would broadcast a wrong mask
+        check_hidden(hidden, weights.attention.embed_dim, padding_mask)  # BertLayer would broadcast a wrong mask
         layer, config = self._bert_layer(weights, hidden.dtype)
         mask = masking_utils.create_bidirectional_mask(config, hidden, _long(padding_mask, hidden))
         with torch.no_grad():
@@ -119,7 +119,7 @@ class HFModels:
     ) -> torch.Tensor:
         from transformers import masking_utils
 
-        _check_hidden(hidden, weights.attention.embed_dim, padding_mask)
+        check_hidden(hidden, weights.attention.embed_dim, padding_mask)
         block, config = _built(weights, hidden.dtype, self._build_gpt2_block)
         with torch.no_grad():
             mask = masking_utils.create_causal_mask(
@@ -201,8 +201,8 @@ class HFModels:
     ) -> torch.Tensor:
         from transformers import masking_utils
 
-        _check_hidden(hidden, weights.self_attention.embed_dim, padding_mask)
-        _check_hidden(memory, weights.cross_attention.context_dim, memory_padding_mask, "memory")
+        check_hidden(hidden, weights.self_attention.embed_dim, padding_mask)
+        check_hidden(memory, weights.cross_attention.context_dim, memory_padding_mask, "memory")
         layer, config = self._bart_decoder_layer(weights, hidden.dtype)
         with torch.no_grad():
             self_mask = masking_utils.create_causal_mask(

@@ -32,7 +32,7 @@ from specformer.reference.models import (
     EncoderLayerWeights,
     FeedForwardWeights,
     LayerNormWeights,
-    _check_hidden,
+    check_hidden,
 )
 
 
@@ -135,7 +135,7 @@ class TorchModels:
     def encoder_layer(
         self, hidden: torch.Tensor, weights: EncoderLayerWeights, *, padding_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        _check_hidden(hidden, weights.attention.embed_dim, padding_mask)
+        check_hidden(hidden, weights.attention.embed_dim, padding_mask)
         layer = _built(weights, hidden.dtype, functools.partial(_encoder_module, norm_first=False))
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the nested-tensor fast path's notices
@@ -144,7 +144,7 @@ class TorchModels:
     def decoder_block(
         self, hidden: torch.Tensor, weights: DecoderBlockWeights, *, padding_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        _check_hidden(hidden, weights.attention.embed_dim, padding_mask)
+        check_hidden(hidden, weights.attention.embed_dim, padding_mask)
         layer = _built(weights, hidden.dtype, functools.partial(_encoder_module, norm_first=True))
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -161,8 +161,8 @@ class TorchModels:
         padding_mask: torch.Tensor | None = None,
         memory_padding_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        _check_hidden(hidden, weights.self_attention.embed_dim, padding_mask)
-        _check_hidden(memory, weights.cross_attention.context_dim, memory_padding_mask, "memory")
+        check_hidden(hidden, weights.self_attention.embed_dim, padding_mask)
+        check_hidden(memory, weights.cross_attention.context_dim, memory_padding_mask, "memory")
         layer = _built(weights, hidden.dtype, _decoder_module)
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
