@@ -1,7 +1,7 @@
 """A sampler that offers only a fused `sample` (and greedy), without min-p: NumPy code, no library.
 
-No third-party sampling library installs offline here (vLLM and llama.cpp need a GPU build or a
-compiler), so this is a self-contained adapter around NumPy, written from docs/adapters.md alone.
+A self-contained adapter around NumPy (no standalone sampling library was tried), written from
+docs/adapters.md alone.
 
 Run it:  PYTHONPATH=examples specformer run --adapter sampling_fused_numpy:FusedSampler --family sampling \
              --profile quick --no-bench

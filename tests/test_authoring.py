@@ -30,7 +30,7 @@ ADAPTERS = ["NoMinP", "CustomTopK", "BrokenTopK", "BytesDecoder"]
 # The tests that show each feature, and no more (this file's CPU budget is a few seconds).
 SELECTED = (
     "test_order_worked_examples or test_top_p_min_tokens_to_keep or test_vocabulary_of_one "
-    "or test_draws_follow_the_processed_distribution or test_top_k_keeps_the_k_largest "
+    "or test_draws_follow_the_processed_distribution or test_top_k_keeps_removed_tokens_removed "
     "or test_invalid_utf8_decodes_to_replacement_characters"
 )
 
@@ -70,10 +70,10 @@ def test_missing_optional_parameters_are_unsupported_and_never_put_into_other_te
 def test_declared_custom_behaviour_is_its_own_status(authoring_run) -> None:
     code, run, _ = authoring_run
     custom = {c.id: c for c in _adapter(run, "CustomTopK").clauses}
-    assert custom["SAMP-TOPK-01"].status == CUSTOM
-    assert custom["SAMP-TOPK-01"].tests[0].message.startswith("custom: keeps the k + 1 largest logits")
+    assert custom["SAMP-TOPK-05"].status == CUSTOM
+    assert custom["SAMP-TOPK-05"].tests[0].message.startswith("custom: keeps the k + 1 largest logits")
     assert not _adapter(run, "CustomTopK").failures()
-    assert {c.id: c.status for c in _adapter(run, "BrokenTopK").clauses}["SAMP-TOPK-01"] == FAIL
+    assert {c.id: c.status for c in _adapter(run, "BrokenTopK").clauses}["SAMP-TOPK-05"] == FAIL
     assert code == 1  # BrokenTopK fails the run; CustomTopK does not
 
 

@@ -75,7 +75,9 @@ def test_offsets_cover_what_each_token_spells(adapter, text: str) -> None:
 
 @clause("TOK-OFF-02")
 def test_template_tokens_and_pads_have_no_span(adapter) -> None:
-    encodings = require(adapter, "encode_batch")(letters_model(adapter), [("ab cd", "ef"), "a much longer text here"])
+    encodings = require(adapter, "encode_batch", "pairs")(
+        letters_model(adapter), [("ab cd", "ef"), "a much longer text here"]
+    )
     pair = encodings[0]
     content = [i for i, special in enumerate(pair.special_tokens_mask) if not special]
     check([pair.offsets[i] for i in range(len(pair)) if i not in content], [(0, 0)] * (len(pair) - len(content)),
@@ -85,7 +87,7 @@ def test_template_tokens_and_pads_have_no_span(adapter) -> None:
 
 @clause("TOK-OFF-03")
 def test_a_pair_has_offsets_per_sequence(adapter) -> None:
-    encoding = require(adapter, "encode_batch")(letters_model(adapter), [("ab cd", "ef g")])[0]
+    encoding = require(adapter, "encode_batch", "pairs")(letters_model(adapter), [("ab cd", "ef g")])[0]
     # [CLS] a ##b c ##d [SEP] e ##f g [SEP]
     check(encoding.offsets[1:5], [(0, 1), (1, 2), (3, 4), (4, 5)], "offsets of A's tokens in ('ab cd', 'ef g')")
     check(encoding.offsets[6:9], [(0, 1), (1, 2), (3, 4)], "offsets of B's tokens in ('ab cd', 'ef g')")
@@ -138,7 +140,7 @@ def test_special_token_strings_in_user_text(adapter) -> None:
 
 @clause("TOK-POST-01")
 def test_bert_templates(adapter) -> None:
-    encode_batch = require(adapter, "encode_batch")
+    encode_batch = require(adapter, "encode_batch", "pairs")
     model = letters_model(adapter)
     single, pair = encode_batch(model, ["ab", ("ab", "c d")])
     check(single.ids[:4], ids_of(model, "[CLS]", "a", "##b", "[SEP]"), "'ab'")
@@ -150,7 +152,7 @@ def test_bert_templates(adapter) -> None:
 def test_template_lengths(adapter, a: int, b: int | None) -> None:
     model = letters_model(adapter)
     item = "x" * a if b is None else ("x" * a, "y" * b)
-    (encoding,) = require(adapter, "encode_batch")(model, [item])
+    (encoding,) = require(adapter, "encode_batch", *(() if b is None else ("pairs",)))(model, [item])
     check(len(encoding), a + (b or 0) + (2 if b is None else 3), f"length of the encoding of {item!r}")
     check(encoding.ids[0], model.vocab["[CLS]"], f"first id of {item!r}")
     check(encoding.ids.count(model.vocab["[SEP]"]), 1 if b is None else 2, f"[SEP]s in {item!r}")
@@ -158,7 +160,7 @@ def test_template_lengths(adapter, a: int, b: int | None) -> None:
 
 @clause("TOK-POST-02")
 def test_token_type_ids(adapter) -> None:
-    encode_batch = require(adapter, "encode_batch")
+    encode_batch = require(adapter, "encode_batch", "pairs")
     model = letters_model(adapter)
     single, pair = encode_batch(model, ["ab cd", ("ab", "c d e")])
     check(single.token_type_ids, [0] * 8, "type ids of 'ab cd' (6 tokens, padded to 8)")
@@ -167,7 +169,7 @@ def test_token_type_ids(adapter) -> None:
 
 @clause("TOK-POST-03")
 def test_special_tokens_mask(adapter) -> None:
-    encode_batch = require(adapter, "encode_batch")
+    encode_batch = require(adapter, "encode_batch", "pairs")
     model = letters_model(adapter)
     short_one, pair = encode_batch(model, ["a", ("ab", "c")])
     check(short_one.special_tokens_mask, [1, 0, 1, 1, 1, 1], "special_tokens_mask of 'a' padded to 6")
@@ -176,7 +178,7 @@ def test_special_tokens_mask(adapter) -> None:
 
 @clause("TOK-POST-04")
 def test_an_empty_second_sequence_keeps_its_sep(adapter) -> None:
-    (encoding,) = require(adapter, "encode_batch")(letters_model(adapter), [("a", "")])
+    (encoding,) = require(adapter, "encode_batch", "pairs")(letters_model(adapter), [("a", "")])
     model = letters_model(adapter)
     check(encoding.ids, ids_of(model, "[CLS]", "a", "[SEP]", "[SEP]"), "ids of ('a', '')")
     check(encoding.token_type_ids, [0, 0, 0, 1], "token_type_ids of ('a', '')")
@@ -191,7 +193,8 @@ def kept_lengths(adapter, a: int, b: int | None, max_length: int, truncation: st
     """(tokens of A kept, tokens of B kept) after encoding A = 'x' * a and B = 'y' * b."""
     model = letters_model(adapter)
     item = "x" * a if b is None else ("x" * a, "y" * b)
-    (encoding,) = require(adapter, "encode_batch")(model, [item], max_length=max_length, truncation=truncation)
+    needs = ("max_length", "truncation", *(() if b is None else ("pairs",)))
+    (encoding,) = require(adapter, "encode_batch", *needs)(model, [item], max_length=max_length, truncation=truncation)
     if len(encoding) > max_length:
         fail(f"{item!r} with max_length {max_length} ({truncation}) gave {len(encoding)} tokens")
     x, y = model.vocab["x"], model.vocab["y"]
