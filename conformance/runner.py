@@ -700,7 +700,10 @@ def _add_benchmarks(
     for adapter, result in zip(adapters, run.adapters, strict=True):
         if result.load_error is not None:
             continue
-        families = [f for f in wanted if f in adapter.capabilities.families]
+        # A benchmark family runs for an adapter declaring it or a spec family it serves (kv_cache: generation).
+        declared = set(adapter.capabilities.families)
+        served = {f for spec in declared for f in BENCHMARKS_OF_SPEC_FAMILY.get(spec, ())}
+        families = [f for f in wanted if f in declared | served]
         if families:
             started = time.monotonic()
             _benchmark_one(adapter.spec, families, options, run.ceilings, result, children, console, progress)

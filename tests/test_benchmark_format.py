@@ -90,8 +90,9 @@ def test_json_has_pytest_benchmarks_statistics_of_the_harness_samples() -> None:
         stats = Stats()
         for sample in row.samples_s:
             stats.update(sample)
-        expected = {name: getattr(stats, name) for name in Stats.fields}
-        assert {name: written["stats"][name] for name in Stats.fields} == pytest.approx(expected, rel=1e-12)
+        for name in Stats.fields:  # numbers to rounding; "outliers" is a string ("1;0")
+            expected = getattr(stats, name)
+            assert written["stats"][name] == (expected if isinstance(expected, str) else pytest.approx(expected)), name
         assert written["stats"]["data"] == row.samples_s  # measured: seconds per call, one per sample
         assert written["stats"]["iterations"] == row.calls_per_sample
         assert written["extra_info"]["specformer_median_s"] == row.median_s

@@ -17,9 +17,9 @@ How the harness's numbers map onto pytest-benchmark's fields (nothing is invente
                stats.iterations  calls per sample (pytest-benchmark: iterations per round)
                stats.rounds      the number of samples
     derived    min max mean stddev median q1 q3 iqr iqr_outliers stddev_outliers outliers ld15iqr
-               hd15iqr ops total: from stats.data by pytest-benchmark's own formulas (its Stats class,
-                                 reproduced in `_stats`), so they equal what pytest-benchmark would
-                                 compute from the same samples. Its q1/q3 differ from the harness's
+               hd15iqr ops total: from stats.data by pytest-benchmark's own Stats class (reproduced in
+                                 `_own_stats` for when it is not installed), so they equal what
+                                 pytest-benchmark computes from the same samples. Its q1/q3 differ from the harness's
                                  inclusive quartiles: the harness's own median and IQR are kept in
                                  extra_info (specformer_median_s, specformer_iqr_s). `total` is, as in
                                  pytest-benchmark, the sum of the per-call sample means, not a wall time.
@@ -49,8 +49,9 @@ from typing import Any
 from specformer.conformance.bench.timer import POLICIES, Timing, TimingPolicy, time_cpu, time_cuda
 from specformer.conformance.results import BenchmarkResult, RunResult
 
-# The pytest-benchmark release whose JSON layout is written (the layout has been stable since 3.x).
-FORMAT_VERSION = "5.2.3"
+# The pytest-benchmark release whose JSON layout is written when it is not installed (the layout has
+# been stable since 3.x); where it is installed, its own version, as its --benchmark-json writes.
+FORMAT_VERSION = "5.3.1"
 
 TIMERS = {
     "cpu": "specformer harness: time.perf_counter around a batch of `iterations` calls (timer.time_cpu)",
@@ -84,12 +85,20 @@ def pytest_benchmark_json(run: RunResult) -> dict[str, Any]:
         "commit_info": {},
         "benchmarks": benchmarks,
         "datetime": run.created,
-        "version": FORMAT_VERSION,
+        "version": _installed_version(),
         "specformer_version": run.specformer_version,
         "specformer_profile": run.profile,
         "specformer_ceilings": run.ceilings,
         "specformer_excluded": excluded,
     }
+
+
+def _installed_version() -> str:
+    try:
+        from pytest_benchmark import __version__
+    except ImportError:
+        return FORMAT_VERSION
+    return str(__version__)
 
 
 def write_pytest_benchmark_json(run: RunResult, path: Path) -> Path:
@@ -139,7 +148,20 @@ def _extra_info(adapter: str, row: BenchmarkResult) -> dict[str, Any]:
 
 
 def _stats(data: list[float]) -> dict[str, Any]:
-    """pytest-benchmark's Stats fields of `data`, by its formulas (pytest_benchmark/stats.py, 5.2.3)."""
+    """pytest-benchmark's Stats fields of `data`: by the installed pytest-benchmark's own Stats class
+    where it is importable (so `compare` shows what pytest-benchmark itself would compute), else by
+    its formulas as of 5.3.1 (which corrected hd15iqr: the highest datum within the fence)."""
+    try:
+        from pytest_benchmark.stats import Stats
+    except ImportError:
+        return _own_stats(data)
+    stats = Stats()
+    for value in data:
+        stats.update(value)
+    return {name: getattr(stats, name) for name in Stats.fields}
+
+
+def _own_stats(data: list[float]) -> dict[str, Any]:
     ordered = sorted(data)
     rounds = len(data)
     mean = statistics.mean(data)
@@ -150,8 +172,7 @@ def _stats(data: list[float]) -> dict[str, Any]:
         low = high = ordered[0]
     else:
         low = ordered[bisect_left(ordered, q1 - 1.5 * iqr)]
-        position = bisect_right(ordered, q3 + 1.5 * iqr)
-        high = ordered[-1] if position == rounds else ordered[position]
+        high = ordered[bisect_right(ordered, q3 + 1.5 * iqr) - 1]
     total = sum(data)
     iqr_outliers = sum(1 for v in data if v < q1 - 1.5 * iqr or v > q3 + 1.5 * iqr)
     stddev_outliers = sum(1 for v in data if v < mean - stddev or v > mean + stddev)

@@ -608,7 +608,7 @@ def _decode_step_table(run: RunResult) -> GenerationTable:
         for adapter, benches in by_adapter.items():
             times = ", ".join(f"{b.size}: {format_seconds(b.median_s)}" for b in benches)
             exponent, interval = benches[0].params.get("exponent"), benches[0].params.get("exponent_ci")
-            fitted = format_number(exponent) + (f" [{format_number(interval)}]" if interval is not None else "")
+            fitted = format_number(exponent) + (f" {format_number(interval)}" if interval is not None else "")
             rows.append([adapter, label, fitted, times])
     headers = ["adapter", "decode step", "fitted exponent [interval]", "median per context"]
     return GenerationTable("One decode step against context (a cache: ~1; none: ~2)", headers, rows)
