@@ -177,6 +177,10 @@ def test_baseline_adapter_is_chosen_and_checked(run: RunResult) -> None:
     assert build_report(run, baseline_adapter="hf").speedups.baseline == "hf"
     with pytest.raises(ValueError, match="baseline_adapter='nobody'"):
         build_report(run, baseline_adapter="nobody")
+    no_bench = RunResult.from_dict(json.loads(json.dumps(run.to_dict())))
+    for adapter in no_bench.adapters:  # --no-bench: nothing to compare, so no baseline to complain about
+        adapter.benchmarks = []
+    assert build_report(no_bench, baseline_adapter="reference").speedups.rows == []
 
 
 # --- three views, one model ------------------------------------------------------------------
