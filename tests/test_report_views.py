@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from specformer.conformance.cli import build_parser
+from specformer.conformance.cli import build_parser, main
 from specformer.conformance.report import (
     build_report,
     compare_runs,
@@ -337,3 +337,8 @@ def test_baseline_adapter_option(command: str) -> None:
     args = build_parser().parse_args([command, "--baseline-adapter", "hf"])
     assert args.baseline_adapter == "hf"
     assert build_parser().parse_args([command]).baseline_adapter is None
+
+
+def test_unknown_baseline_adapter_is_a_usage_error_before_any_work(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--adapter", "reference", "--baseline-adapter", "nobody", "--no-bench"]) == 2
+    assert "--baseline-adapter 'nobody' is not one of this run's adapters: reference" in capsys.readouterr().err
