@@ -160,6 +160,16 @@ def _error(message: str, verbose: bool) -> None:
     print(f"specformer: error: {neutralise(message)}", file=sys.stderr)
 
 
+def _check_baseline_adapter(args: argparse.Namespace, defaults: list[str]) -> None:
+    """--baseline-adapter must name one of the run's built-in adapters (checked before any work;
+    an adapter given as module:attribute is known by name only once loaded)."""
+    specs = args.adapter or defaults
+    if args.baseline_adapter is not None and all(":" not in s for s in specs) and args.baseline_adapter not in specs:
+        raise UsageError(
+            f"--baseline-adapter {args.baseline_adapter!r} is not one of this run's adapters: {', '.join(specs)}"
+        )
+
+
 def _check_out(out: Path | None) -> None:
     """--out must be a folder that exists or can be made, and that can be written: checked before any work."""
     if out is None:
@@ -207,6 +217,7 @@ def _run(args: argparse.Namespace) -> int:
     _check_benchmark_json(args.benchmark_json)
     if args.benchmark_json is not None and args.no_bench:
         raise UsageError("--benchmark-json writes the benchmarks, and --no-bench skips them: choose one")
+    _check_baseline_adapter(args, list(DEFAULT_ADAPTERS))
     baseline = _read_baseline(args)
     options = RunOptions(
         adapters=args.adapter or list(DEFAULT_ADAPTERS),
@@ -237,6 +248,7 @@ def _bench(args: argparse.Namespace) -> int:
     _check_timeout(args.timeout)
     _check_out(args.out)
     _check_benchmark_json(args.benchmark_json)
+    _check_baseline_adapter(args, list(DEFAULT_ADAPTERS))
     baseline = _read_baseline(args)
     options = RunOptions(
         adapters=args.adapter or list(DEFAULT_ADAPTERS),

@@ -23,7 +23,15 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from specformer.conformance.report import build_report, render_html, render_markdown, render_terminal
+from specformer.conformance.cli import build_parser, main
+from specformer.conformance.report import (
+    build_report,
+    compare_runs,
+    render_comparison_markdown,
+    render_html,
+    render_markdown,
+    render_terminal,
+)
 from specformer.conformance.report.common import symbol
 from specformer.conformance.report.markdown import md_text
 from specformer.conformance.report.model import status_totals
@@ -169,6 +177,10 @@ def test_baseline_adapter_is_chosen_and_checked(run: RunResult) -> None:
     assert build_report(run, baseline_adapter="hf").speedups.baseline == "hf"
     with pytest.raises(ValueError, match="baseline_adapter='nobody'"):
         build_report(run, baseline_adapter="nobody")
+    no_bench = RunResult.from_dict(json.loads(json.dumps(run.to_dict())))
+    for adapter in no_bench.adapters:  # --no-bench: nothing to compare, so no baseline to complain about
+        adapter.benchmarks = []
+    assert build_report(no_bench, baseline_adapter="reference").speedups.rows == []
 
 
 # --- three views, one model ------------------------------------------------------------------
@@ -305,3 +317,28 @@ def test_html_in_headless_chromium_fits_1280_pixels_and_stays_offline(page: str,
     shown.write_text(with_scripts(page, tail=_SHOWCASE), encoding="utf-8")
     chromium(f"--screenshot={screenshot}", shown.as_uri())
     assert screenshot.stat().st_size > 20_000  # a rendered page, not a blank one
+
+
+def test_compare_reuses_the_model_scores_and_na(run: RunResult) -> None:
+    after = RunResult.from_dict(json.loads(json.dumps(run.to_dict())))
+    fixed = next(c for c in after.adapters[1].clauses if c.id == "SAMP-TOPP-01")
+    fixed.status = fixed.tests[0].status = "pass"
+    comparison = compare_runs(run, after)
+    changed = [(s.adapter, s.family, s.score_a, s.score_b) for s in comparison.scores if s.score_a != s.score_b]
+    assert changed == [("hf", "sampling", "1/3 33%", "2/3 67%"), ("hf", "all", "2/5 40%", "3/5 60%")]
+    third = {c.clause: c.status_a for c in comparison.clauses if c.adapter == LONG_NAME}
+    assert third["SAMP-TOPK-01"] == "n/a"  # as the reports show it, not "unsupported"
+    text = render_comparison_markdown(comparison)
+    assert "| `hf` | sampling | 1/3 33% | 2/3 67% |" in text
+
+
+@pytest.mark.parametrize("command", ["run", "bench"])
+def test_baseline_adapter_option(command: str) -> None:
+    args = build_parser().parse_args([command, "--baseline-adapter", "hf"])
+    assert args.baseline_adapter == "hf"
+    assert build_parser().parse_args([command]).baseline_adapter is None
+
+
+def test_unknown_baseline_adapter_is_a_usage_error_before_any_work(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--adapter", "reference", "--baseline-adapter", "nobody", "--no-bench"]) == 2
+    assert "--baseline-adapter 'nobody' is not one of this run's adapters: reference" in capsys.readouterr().err

@@ -1,10 +1,9 @@
 """What every renderer of a run needs: status symbols, number formats, and the findings.
 
-The terminal, Markdown and HTML renderers show the same things (failures, documented
-deviations, stale expectations, benchmarks, a clause x adapter matrix); this module picks
-them out of a `RunResult` and formats the numbers once, so the three views cannot disagree.
-It produces plain strings and small records only: escaping and layout belong to each
-renderer, and nothing here prints or writes files.
+The report model (model.py) picks the findings out of a `RunResult` with these helpers, and
+the terminal, Markdown and HTML writers format numbers with them, so the three views cannot
+disagree. It produces plain strings and small records only: escaping and layout belong to
+each writer, and nothing here prints or writes files.
 """
 
 from __future__ import annotations
@@ -60,20 +59,6 @@ class Finding:
     clause: ClauseResult
 
 
-@dataclass(frozen=True)
-class ClauseRow:
-    """One clause across the run's adapters; `statuses[i]` belongs to `run.adapters[i]`.
-
-    A status is None where that adapter recorded nothing for the clause.
-    """
-
-    id: str
-    title: str
-    statuses: tuple[str | None, ...]
-    source: str = ""  # "spec/sampling.md:156"
-    anchor: str = ""  # "spec/sampling.md#samp-topp-01--..."
-
-
 def symbol(status: str | None) -> str:
     """The one-character mark of a status; unknown or missing statuses show as a dash."""
     return SYMBOLS.get(status or "", "—")
@@ -89,10 +74,6 @@ def deviations(run: RunResult) -> list[Finding]:
 
 def stale_expectations(run: RunResult) -> list[Finding]:
     return [Finding(a, c) for a in run.adapters for c in a.clauses if c.stale_expectation]
-
-
-def load_errors(run: RunResult) -> list[AdapterResult]:
-    return [a for a in run.adapters if a.load_error]
 
 
 def failing_tests(clause: ClauseResult) -> list[TestResult]:
@@ -112,22 +93,6 @@ def deviation_reason(clause: ClauseResult) -> tuple[str, str]:
     if clause.expectation is None:
         return "", ""
     return clause.expectation.reason, clause.expectation.link
-
-
-def clause_rows(run: RunResult, family: str) -> list[ClauseRow]:
-    """The clauses of one family, in the order the run first records them."""
-    first: dict[str, ClauseResult] = {}
-    statuses: dict[str, list[str | None]] = {}
-    for index, adapter in enumerate(run.adapters):
-        for clause in adapter.clauses:
-            if clause.family != family:
-                continue
-            first.setdefault(clause.id, clause)
-            row = statuses.setdefault(clause.id, [None] * len(run.adapters))
-            row[index] = clause.status
-    return [
-        ClauseRow(cid, c.title, tuple(statuses[cid]), clause_source(c), clause_anchor(c)) for cid, c in first.items()
-    ]
 
 
 def clause_source(clause: ClauseResult) -> str:
@@ -184,20 +149,6 @@ def headroom_rows(run: RunResult) -> list[HeadroomRow]:
             titles.setdefault(clause.id, clause.title)
             ratios.setdefault(clause.id, [None] * len(run.adapters))[index] = ratio
     return [HeadroomRow(cid, titles[cid], tuple(ratios[cid])) for cid in sorted(titles)]
-
-
-def family_counts(run: RunResult, family: str | None) -> list[dict[str, int] | None]:
-    """Clause counts per status for each adapter (None for an adapter with no clauses)."""
-    return [a.counts(family) if a.clauses else None for a in run.adapters]
-
-
-def status_counts_text(counts: dict[str, int]) -> str:
-    """Counts as one compact string.
-
-    >>> status_counts_text({"pass": 30, "fail": 1, "deviates": 2, "unsupported": 0, "error": 0})
-    '30 ✓ 1 ✗ 2 ~ 0 ? 0 !'
-    """
-    return " ".join(f"{counts.get(s, 0)} {SYMBOLS[s]}" for s in shown_statuses(counts))
 
 
 def shown_statuses(counts: dict[str, int]) -> tuple[str, ...]:

@@ -258,7 +258,8 @@ def build_report(run: RunResult, baseline_adapter: str | None = None, gate: Gate
         ceilings=tuple(ceiling_rows(run)),
         benchmarks=tuple(benchmark_groups(run)),
         charts=tuple(operation_charts(run)),
-        speedups=benchmark_speedups(run, baseline_adapter),
+        # A run without benchmarks (--no-bench) has no speedups to measure against anyone.
+        speedups=benchmark_speedups(run, baseline_adapter if any(a.benchmarks for a in run.adapters) else None),
         scaling=tuple(scaling_series(run)),
         slowest=tuple(slowest(run)),
         load_average=load_average_text(run),

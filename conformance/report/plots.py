@@ -1,13 +1,15 @@
 """Plots for the HTML report: inline SVG drawn with matplotlib, an optional dependency.
 
-Two kinds of figure:
+Three kinds of figure:
 
 - scaling: per (operation, quantity), each adapter's measured values against size on
   log-log axes, points excluded from the fit hollow, the fitted power law, and the spec's
   expected exponent as a reference slope;
-- benchmarks: per family, achieved throughput per (adapter, benchmark) as horizontal bars
-  with the ceiling measured in the run as a vertical line; where the run measured no
-  ceiling (or the rows have no rate), the median time per call with interquartile bars.
+- benchmarks: one figure per operation (report model's `OperationChart`), each parameter
+  set's adapters as neighbouring bars: achieved throughput with the measured ceiling as a
+  dashed line where the operation's roofline applies, else the median time per call with
+  interquartile whiskers; a log axis where the values span more than 30x;
+- speedups: per family, each adapter's speedup over the baseline adapter on a log axis.
 
 The SVG must sit inside a self-contained page, so `_clean_svg` drops the XML prolog, the
 metadata block (it names URLs) and comments, and prefixes every id with the figure's own
@@ -32,11 +34,9 @@ from typing import TYPE_CHECKING, Any
 
 from specformer.conformance.report.common import compact_params
 from specformer.conformance.report.measurements import (
-    BenchmarkGroup,
     BenchmarkRow,
     ScalingSeries,
     achieved_rate,
-    benchmark_groups,
     format_exponent,
     format_rate,
     generation_series,
@@ -89,21 +89,6 @@ def scaling_plots(run: RunResult) -> list[Plot]:
             figure = _figure(6.4, 4.2)
             _draw_scaling(figure.add_subplot(), series, title)
             plots.append(Plot(title, _svg(figure, f"scaling{index}")))
-    return plots
-
-
-def benchmark_plots(run: RunResult) -> list[Plot]:
-    """Per family: throughput against the measured ceilings, or median time with IQR."""
-    plots: list[Plot] = []
-    for group in benchmark_groups(run):
-        for chart in _benchmark_charts(run, group):
-            with _style():
-                figure = _figure(7.2, 1.3 + 0.28 * len(chart.rows))
-                axes = figure.add_subplot()
-                chart.draw(axes)
-                # A figure title, not an axes title: long bar labels push the axes right.
-                figure.suptitle(chart.title, parse_math=False)
-                plots.append(Plot(chart.title, _svg(figure, f"bench{len(plots)}")))
     return plots
 
 
@@ -185,97 +170,6 @@ def _reference_slope(axes: Axes, series_list: list[ScalingSeries]) -> tuple[Any,
 # --- benchmarks ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _BenchmarkChart:
-    """What one benchmark figure shows: rates in `unit` against ceilings, or times (unit "s")."""
-
-    title: str
-    rows: list[BenchmarkRow]
-    rates: list[float] | None  # None: a chart of median times
-    unit: str
-    ceilings: list[tuple[str, float]]
-
-    def draw(self, axes: Axes) -> None:
-        if self.rates is None:
-            _draw_times(axes, self.rows)
-        else:
-            _draw_throughput(axes, self.rows, self.rates, self.unit, self.ceilings)
-
-
-def _benchmark_charts(run: RunResult, group: BenchmarkGroup) -> list[_BenchmarkChart]:
-    """A throughput chart per rate unit where the run measured ceilings, a time chart for the rest."""
-    by_unit: dict[str, list[tuple[BenchmarkRow, float]]] = {}
-    timed: list[BenchmarkRow] = []
-    for row in group.rows:
-        rate = achieved_rate(row.bench, run.ceilings) if run.ceilings else None
-        if rate is None:
-            timed.append(row)
-        else:
-            by_unit.setdefault(rate[1], []).append((row, rate[0]))
-    charts = []
-    for unit, rated in by_unit.items():
-        rows = [row for row, _ in rated]
-        title = f"{group.family}: achieved {unit} against the measured ceiling"
-        charts.append(_BenchmarkChart(title, rows, [r for _, r in rated], unit, _ceilings_for(run, rows, unit)))
-    if timed:
-        title = f"{group.family}: median time per call (bars: interquartile range)"
-        charts.append(_BenchmarkChart(title, timed, None, "s", []))
-    return charts
-
-
-def _ceilings_for(run: RunResult, rows: list[BenchmarkRow], unit: str) -> list[tuple[str, float]]:
-    """The ceilings the rows name, in that unit; all ceilings in that unit if they name none."""
-    named = {row.bench.ceiling for row in rows if row.bench.ceiling}
-    chosen = []
-    for name, ceiling in sorted(run.ceilings.items()):
-        value = ceiling.get("value")
-        if ceiling.get("unit") != unit or not isinstance(value, (int, float)) or value <= 0:
-            continue
-        if not named or name in named:
-            chosen.append((name, float(value)))
-    return chosen
-
-
-def _draw_throughput(
-    axes: Axes, rows: list[BenchmarkRow], rates: list[float], unit: str, ceilings: list[tuple[str, float]]
-) -> None:
-    from matplotlib.ticker import EngFormatter, MaxNLocator
-
-    axes.barh(list(range(len(rows))), rates, color="C0")
-    handles, labels = [], []
-    for index, (name, value) in enumerate(ceilings):
-        handles.append(axes.axvline(value, color=f"C{(index + 1) % 10}", linestyle="--", linewidth=1.2))
-        labels.append(f"ceiling {name}: {format_rate(value, unit)}")
-    _bar_labels(axes, rows)
-    # The unit goes in the axis label: "200 TFLOP/s" at every tick would overlap.
-    axes.xaxis.set_major_locator(MaxNLocator(5))
-    axes.xaxis.set_major_formatter(EngFormatter(unit=""))
-    axes.set_xlabel(unit)
-    axes.set_xlim(left=0)
-    if handles:
-        _legend(axes, handles, labels)
-
-
-def _draw_times(axes: Axes, rows: list[BenchmarkRow]) -> None:
-    from matplotlib.ticker import EngFormatter
-
-    medians = [row.bench.median_s for row in rows]
-    distances = [_quartile_distances(row) for row in rows]
-    axes.barh(
-        list(range(len(rows))),
-        medians,
-        xerr=[[d[0] for d in distances], [d[1] for d in distances]],
-        color="C0",
-        ecolor="0.2",
-        capsize=3,
-    )
-    positive = [m for m in medians if m > 0]
-    if positive and max(positive) / min(positive) > 50:
-        axes.set_xscale("log")
-    _bar_labels(axes, rows)
-    axes.xaxis.set_major_formatter(EngFormatter(unit="s"))
-
-
 def _quartile_distances(row: BenchmarkRow) -> tuple[float, float]:
     """(median − first quartile, third quartile − median) from the samples, else IQR/2 each."""
     bench = row.bench
@@ -283,18 +177,6 @@ def _quartile_distances(row: BenchmarkRow) -> tuple[float, float]:
         first, _, third = statistics.quantiles(bench.samples_s, n=4)
         return max(0.0, bench.median_s - first), max(0.0, third - bench.median_s)
     return bench.iqr_s / 2, bench.iqr_s / 2
-
-
-def _bar_labels(axes: Axes, rows: list[BenchmarkRow]) -> None:
-    labels = [_cut(f"{row.adapter} · {_bar_name(row)}") for row in rows]
-    axes.set_yticks(list(range(len(rows))), labels, parse_math=False)
-    axes.invert_yaxis()  # first row on top, as in the tables
-    axes.grid(axis="y", visible=False)
-
-
-def _bar_name(row: BenchmarkRow) -> str:
-    mode = "" if row.bench.mode == row.bench.device else f" [{row.bench.mode}]"
-    return f"{row.bench.name}{mode} {params_text(row.params)}".strip()
 
 
 def _cut(text: str, limit: int = LABEL_LIMIT) -> str:
