@@ -66,7 +66,9 @@ def main() -> int:
     workdir = options.workdir or Path(tempfile.mkdtemp(prefix=f"mutation-{options.module}-"))
     build(workdir, options.module, options.family, options.also, options.select)
     mutmut = [sys.executable, "-m", "mutmut"]
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    # One thread: mutmut forks a worker per mutant, and a forked child of a process whose OpenMP pool is
+    # running can hang (every mutant then "times out").
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     subprocess.run([*mutmut, "run", "--max-children", "1"], cwd=workdir, env=env, check=False)
     listing = subprocess.run(
         [*mutmut, "results", "--all", "true"], cwd=workdir, env=env, capture_output=True, text=True

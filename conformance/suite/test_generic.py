@@ -91,7 +91,8 @@ def _leaves(x: Any) -> list[Any]:
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
         return [leaf for f in dataclasses.fields(x) for leaf in _leaves(getattr(x, f.name))]
     if isinstance(x, dict):
-        return [leaf for key in x for leaf in (key, *_leaves(x[key]))]
+        keys = sorted(x, key=lambda key: (type(key).__name__, key))  # insertion order is not part of the answer
+        return [leaf for key in keys for leaf in (key, *_leaves(x[key]))]
     if isinstance(x, (list, tuple)):
         return [leaf for item in x for leaf in _leaves(item)]
     return [x]
