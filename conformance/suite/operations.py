@@ -957,7 +957,10 @@ HEADS = (
         _positional,
         exact=True,
         float_inputs=(),
-        opt_out={"layout": "its inputs are lists", "production": "a list walk: no size-dependent path"},
+        opt_out={
+            "layout": "its inputs are Python lists: no tensor layout to vary",
+            "production": "a list walk: no size-dependent path",
+        },
     ),
 )
 
