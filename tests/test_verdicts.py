@@ -114,10 +114,21 @@ def test_verdicts_by_what_happened(run_suite, statuses) -> None:
 
 @pytest.mark.slow
 def test_generic_properties_catch_bugs_no_clause_test_was_written_against(run_suite, statuses) -> None:
+    from specformer.conformance.mutants import state
+
     adapters = ["fake_adapters:CachesOutputs", "fake_adapters:StrideBlind", "fake_adapters:GlobalRandomness"]
-    code, run, output = run_suite(adapters, "-k", "test_generic")
+    # The state mutants (conformance/mutants/state.py) share the run: the generic tests of the operations
+    # they break, each mutant failing exactly its `breaks` (their whole families give the same; measured).
+    mutants = {f"{state.__name__}:{m.__name__}": m for m in state.ALL}
+    selected = "test_generic and (sampling or lm_logits or mlm_mask or bpe_encode)"
+    families = ("sampling", "heads", "objectives", "tokenizers")
+    code, run, output = run_suite(adapters + list(mutants), "-k", selected, families=families)
     assert run is not None, output
     assert statuses(run, "fake_adapters:CachesOutputs")["SAMP-TEMP-01"] == FAIL
     assert statuses(run, "fake_adapters:StrideBlind")["SAMP-TOPK-01"] == FAIL
     assert statuses(run, "fake_adapters:GlobalRandomness")["SAMP-DRAW-03"] == FAIL
+    for spec, mutant in mutants.items():
+        found = statuses(run, spec)
+        failed = sorted(clause_id for clause_id, status in found.items() if status in (FAIL, ERROR))
+        assert failed == sorted(mutant.breaks), spec
     assert code == 1

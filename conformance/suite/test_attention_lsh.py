@@ -69,7 +69,11 @@ def _check_lsh(adapter, case: LSHCase, chunk_length: int, what: str) -> torch.Te
 
 def _full_attention_with_self_score(query_key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
     """The definition ATTN-LSH-06 reduces to, written out (not through the reference's chunks)."""
-    scores = query_key @ ref_lsh.unit_keys(query_key).transpose(-2, -1)  # (B, H, N, N), no 1/sqrt(D)
+    # the keys as ATTN-LSH-02 states them, written here rather than read from reference/lsh.py, so that a
+    # bug in the reference's normalisation cannot hide (mutmut's survivors, docs/mutation.md)
+    mean_square = query_key.pow(2).mean(dim=-1, keepdim=True)  # (B, H, N, 1)
+    keys = query_key * torch.rsqrt(mean_square + ref_lsh.KEY_EPS) / query_key.shape[-1] ** 0.5
+    scores = query_key @ keys.transpose(-2, -1)  # (B, H, N, N), no 1/sqrt(D)
     scores = scores.masked_fill(torch.eye(query_key.shape[-2], dtype=torch.bool), ref_lsh.SELF_SCORE)
     return torch.softmax(scores, dim=-1) @ value
 

@@ -7,6 +7,8 @@ for the opt-outs (each with its reason).
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from typing import Any
 
 import pytest
@@ -15,17 +17,27 @@ import torch
 from specformer.conformance.adapters.protocols import OPTIONAL_PARAMETERS
 from specformer.conformance.numerics import annotate, assert_close, fail
 from specformer.conformance.plugin import clause, not_applicable, require, supports
+from specformer.conformance.suite.heads_inputs import with_output_rounding
 from specformer.conformance.suite.operations import DISABLED, OPERATIONS, PRODUCTION, SMALL, Operation, Param
 
 LAYOUTS = ("slice", "transpose", "expanded", "offset")
+# Two layouts per operation, in turn over the table, so that every family meets every layout within
+# CI's budget: a strided row (slice or transpose) and a view with an unusual storage (expanded: stride 0,
+# or offset); a heavy operation (a whole model, a 30 s front end) runs the first of its two.
+LAYOUT_PAIRS = (("slice", "expanded"), ("transpose", "offset"), ("transpose", "expanded"), ("slice", "offset"))
+
+
+def _layouts_of(index: int, op: Operation) -> tuple[str, ...]:
+    pair = LAYOUT_PAIRS[index % len(LAYOUT_PAIRS)]
+    return pair[:1] if op.heavy else pair
 
 
 def _cases(property_name: str, extra: tuple[str, ...] = ()) -> list[Any]:
     cases = []
-    for op in OPERATIONS:
+    for index, op in enumerate(OPERATIONS):
         if property_name in op.opt_out:
             continue
-        for suffix in extra or ("",):
+        for suffix in (_layouts_of(index, op) if extra == LAYOUTS else extra) or ("",):
             ident = f"{op.id}-{suffix}" if suffix else op.id
             cited = op.clauses + (op.state_clauses if property_name == "state" else ())
             cases.append(pytest.param(op, suffix, id=ident, marks=clause(*cited)))
@@ -71,7 +83,49 @@ def _inputs(op: Operation, seed: int, size: str = SMALL) -> tuple[Any, ...]:
 
 
 def _cast(op: Operation, inputs: tuple[Any, ...], dtype: torch.dtype) -> tuple[Any, ...]:
-    return tuple(x.to(dtype) if i in op.float_inputs else x for i, x in enumerate(inputs))
+    """The float inputs (tensors, weight dataclasses, state dicts) in the working dtype; the rest as they are."""
+
+    def cast(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {
+                k: v.to(dtype) if isinstance(v, torch.Tensor) and v.is_floating_point() else v for k, v in x.items()
+            }
+        return x.to(dtype)
+
+    return tuple(cast(x) if i in op.float_inputs else x for i, x in enumerate(inputs))
+
+
+def _leaves(x: Any) -> list[Any]:
+    """The values an answer is made of, in a fixed order: tensors, numbers, strings, None."""
+    if isinstance(x, torch.Tensor):
+        return [x]
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return [leaf for f in dataclasses.fields(x) for leaf in _leaves(getattr(x, f.name))]
+    if isinstance(x, dict):
+        keys = sorted(x, key=lambda key: (type(key).__name__, key))  # insertion order is not part of the answer
+        return [leaf for key in keys for leaf in (key, *_leaves(x[key]))]
+    if isinstance(x, (list, tuple)):
+        return [leaf for item in x for leaf in _leaves(item)]
+    return [x]
+
+
+def _equal(a: Any, b: Any) -> bool:
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        a, b = torch.as_tensor(a), torch.as_tensor(b)
+        return (
+            a.shape == b.shape
+            and a.dtype == b.dtype
+            and bool(
+                torch.equal(a, b) or ((a.isnan() == b.isnan()).all() and torch.equal(a.nan_to_num(), b.nan_to_num()))
+            )
+        )
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return type(a) is type(b) and a == b
+
+
+def _show(leaves: list[Any]) -> str:
+    return ", ".join(f"{x.flatten()[:6].tolist()}" if isinstance(x, torch.Tensor) else repr(x) for x in leaves)[:300]
 
 
 def _run(adapter, op: Operation, inputs: tuple[Any, ...], params: dict[str, Any], seed: int = 0) -> Any:
@@ -81,23 +135,46 @@ def _run(adapter, op: Operation, inputs: tuple[Any, ...], params: dict[str, Any]
     return op.call(bound, inputs, params, adapter)
 
 
-def _check_value(adapter, op: Operation, actual: Any, inputs64: tuple[Any, ...], params: dict[str, Any], what: str):
-    """actual against the reference on the same inputs: exactly, or under the numerical policy."""
-    if op.exact:
-        expected = op.reference(inputs64, params, adapter)
-        if not torch.equal(torch.as_tensor(actual), torch.as_tensor(expected)):
-            fail(f"{what}: got {torch.as_tensor(actual).tolist()!s:.300}, expected {expected.tolist()!s:.300}")
-        return
-    dtype = actual.dtype
-    oracle = op.reference(inputs64, params, adapter)
-    in_dtype = op.reference(_cast(op, inputs64, dtype), params, adapter)
-    assert_close(actual, oracle.to(torch.float64), in_dtype.to(dtype), what=what)
+def _check_value(
+    adapter, op: Operation, actual: Any, inputs64: tuple[Any, ...], params: dict[str, Any], what: str, dtype=None
+):
+    """actual against the reference on the same inputs: exactly, or under the numerical policy.
+
+    Float tensors of the answer are checked under numerics' rule against the float64 oracle; every
+    other part (ids, masks, counts, strings) must equal the reference's answer in the working dtype.
+    """
+    got = _leaves(actual)
+    dtype = dtype or next((x.dtype for x in got if isinstance(x, torch.Tensor) and x.is_floating_point()), None)
+    in_dtype = _leaves(op.reference(_cast(op, inputs64, dtype) if dtype else inputs64, params, adapter))
+    oracle = in_dtype if op.exact or dtype is None else _leaves(op.reference(inputs64, params, adapter))
+    if len(got) != len(in_dtype):
+        fail(f"{what}: got {len(got)} values ({_show(got)}), expected {len(in_dtype)} ({_show(in_dtype)})")
+    for index, (a, ref64, ref) in enumerate(zip(got, oracle, in_dtype, strict=True)):
+        part = f"{what}, part {index}" if len(got) > 1 else what
+        if isinstance(a, torch.Tensor) and a.is_floating_point() and not op.exact and isinstance(ref64, torch.Tensor):
+            # the answer's own rounding to its dtype is allowed (heads_inputs.with_output_rounding)
+            in_dtype_ref = with_output_rounding(ref64, ref.to(a.dtype))
+            assert_close(a, ref64.to(torch.float64), in_dtype_ref, what=part)
+        elif not _equal(a if not isinstance(ref, torch.Tensor) else torch.as_tensor(a), ref):
+            fail(f"{part}: got {_show([a])}, expected {_show([ref])}")
 
 
 def _same(first: Any, second: Any, what: str) -> None:
-    a, b = torch.as_tensor(first), torch.as_tensor(second)
-    if a.shape != b.shape or a.dtype != b.dtype or not torch.equal(a, b):
-        fail(f"{what}: got {b.flatten()[:8].tolist()} ..., the first call gave {a.flatten()[:8].tolist()} ...")
+    a, b = _leaves(first), _leaves(second)
+    if len(a) != len(b) or not all(_equal(x, y) for x, y in zip(a, b, strict=True)):
+        fail(f"{what}: got {_show(b)} ..., the first call gave {_show(a)} ...")
+
+
+def _write_into(answer: Any) -> bool:
+    """Change the answer's first tensor in place, as a caller may; False when it is not writable."""
+    for leaf in _leaves(answer):
+        if isinstance(leaf, torch.Tensor) and leaf.numel():
+            try:
+                leaf.copy_(~leaf if leaf.dtype == torch.bool else leaf + 1)
+            except RuntimeError:  # an expanded or read-only view: no caller can write into it
+                return False
+            return True
+    return False
 
 
 # ---------------------------------------------------------------------------------------
@@ -122,16 +199,16 @@ def test_layouts_do_not_change_the_answer(adapter, op: Operation, layout: str) -
     dtype = _dtype(adapter, op)
     inputs64 = _inputs(op, seed=1)
     viewed = tuple(_layout(x, layout) if isinstance(x, torch.Tensor) else x for x in _cast(op, inputs64, dtype))
-    contiguous64 = tuple(x.contiguous().to(inputs64[i].dtype) for i, x in enumerate(viewed))
+    contiguous64 = tuple(
+        x.contiguous().to(inputs64[i].dtype) if isinstance(x, torch.Tensor) else inputs64[i]
+        for i, x in enumerate(viewed)
+    )
     with annotate(operation=op.id, layout=layout, dtype=str(dtype)):
         actual = _run(adapter, op, viewed, _defaults(adapter, op))
-        _check_value(adapter, op, actual, contiguous64, _defaults(adapter, op), f"{op.name} on a {layout} view")
+        _check_value(adapter, op, actual, contiguous64, _defaults(adapter, op), f"{op.name} on a {layout} view", dtype)
         if op.exact:
-            _same(
-                _run(adapter, op, tuple(x.contiguous() for x in viewed), _defaults(adapter, op)),
-                actual,
-                f"{op.name} ({layout})",
-            )
+            contiguous = tuple(x.contiguous() if isinstance(x, torch.Tensor) else x for x in viewed)
+            _same(_run(adapter, op, contiguous, _defaults(adapter, op)), actual, f"{op.name} ({layout})")
 
 
 # ---------------------------------------------------------------------------------------
@@ -140,22 +217,26 @@ def test_layouts_do_not_change_the_answer(adapter, op: Operation, layout: str) -
 
 @pytest.mark.parametrize(("op", "suffix"), _cases("state"))
 def test_calls_are_independent(adapter, op: Operation, suffix: str) -> None:
+    """A, B, A: inputs unchanged, A's answer the same, B's the one B gives alone (seed 2 is another
+    vocabulary, model or cache configuration), and writing into an answer changes no later one."""
     dtype = _dtype(adapter, op)
     first, second = _cast(op, _inputs(op, seed=1), dtype), _cast(op, _inputs(op, seed=2), dtype)
-    kept = tuple(x.clone() if isinstance(x, torch.Tensor) else x for x in first)
+    kept = [x.clone() if isinstance(x, torch.Tensor) else x for x in _leaves(first)]
     with annotate(operation=op.id, dtype=str(dtype)):
         a1 = _run(adapter, op, first, _defaults(adapter, op))
-        for x, original in zip(first, kept, strict=True):
-            if isinstance(x, torch.Tensor) and not torch.equal(x, original):
-                fail(f"{op.name} modified its input {tuple(x.shape)} in place")
-        _run(adapter, op, second, _defaults(adapter, op))
+        for index, (x, original) in enumerate(zip(_leaves(first), kept, strict=True)):
+            if isinstance(x, torch.Tensor) and not _equal(x, original):
+                fail(f"{op.name} modified its input in place (input part {index}, shape {tuple(x.shape)})")
+        b1 = _run(adapter, op, second, _defaults(adapter, op))
         a2 = _run(adapter, op, first, _defaults(adapter, op))
         _same(a1, a2, f"{op.name}(A) after {op.name}(B)")
-        if isinstance(a2, torch.Tensor) and a2.numel():
-            expected = a2.clone()
-            a2.add_(1)  # a caller writing into its output must not change what the next call returns
+        if "reference" not in op.opt_out:
+            what = f"{op.name}(B) right after {op.name}(A), two configurations through one adapter"
+            _check_value(adapter, op, b1, _inputs(op, seed=2), _defaults(adapter, op), what, dtype)
+        expected = [x.clone() if isinstance(x, torch.Tensor) else x for x in _leaves(a2)]
+        if _write_into(a2):  # a caller writing into its answer must not change what the next call returns
             _same(
-                expected, _run(adapter, op, first, _defaults(adapter, op)), f"{op.name}(A) after writing into an output"
+                expected, _run(adapter, op, first, _defaults(adapter, op)), f"{op.name}(A) after writing into an answer"
             )
 
 
@@ -165,24 +246,28 @@ def test_calls_are_independent(adapter, op: Operation, suffix: str) -> None:
 def test_seeded_draws_use_only_the_given_generator(adapter, op: Operation) -> None:
     bound = require(adapter, op.name)
     dtype = _dtype(adapter, op)
-    (logits,) = _cast(
-        op, (torch.randn(64, 50, generator=torch.Generator().manual_seed(3), dtype=torch.float64),), dtype
-    )
-    params = {**_defaults(adapter, op), "temperature": 5.0}
+    if op.family == "sampling":  # 64 rows at temperature 5: two seeds cannot draw the same 64 tokens
+        inputs = _cast(
+            op, (torch.randn(64, 50, generator=torch.Generator().manual_seed(3), dtype=torch.float64),), dtype
+        )
+        params = {**_defaults(adapter, op), "temperature": 5.0}
+    else:
+        inputs, params = _cast(op, _inputs(op, seed=3), dtype), _defaults(adapter, op)
 
-    def draw(seed: int) -> tuple[torch.Tensor, torch.Generator]:
+    def draw(seed: int) -> tuple[Any, torch.Generator]:
         generator = torch.Generator().manual_seed(seed)
-        return op.call(bound, (logits,), params, adapter, generator), generator
+        return op.call(bound, inputs, params, adapter, generator), generator
 
     global_state = torch.get_rng_state()
-    first, generator = draw(11)
-    if torch.equal(generator.get_state(), torch.Generator().manual_seed(11).get_state()):
-        fail(f"{op.name}: the given generator did not advance (its state is the seed's)")
-    if not torch.equal(global_state, torch.get_rng_state()):
-        fail(f"{op.name}: the global RNG advanced; randomness must come only from the given generator")
-    _same(first, draw(11)[0], f"{op.name} with the same seed")
-    if torch.equal(first, draw(12)[0]):
-        fail(f"{op.name}: seeds 11 and 12 drew the same 64 tokens at temperature 5 over 20 candidates")
+    with annotate(operation=op.id, dtype=str(dtype)):
+        first, generator = draw(11)
+        if torch.equal(generator.get_state(), torch.Generator().manual_seed(11).get_state()):
+            fail(f"{op.name}: the given generator did not advance (its state is the seed's)")
+        if not torch.equal(global_state, torch.get_rng_state()):
+            fail(f"{op.name}: the global RNG advanced; randomness must come only from the given generator")
+        _same(first, draw(11)[0], f"{op.name} with the same seed")
+        if all(_equal(a, b) for a, b in zip(_leaves(first), _leaves(draw(12)[0]), strict=False)):
+            fail(f"{op.name}: seeds 11 and 12 drew the same answer ({_show(_leaves(first))})")
 
 
 # ---------------------------------------------------------------------------------------
@@ -199,7 +284,9 @@ def test_parameter_boundaries(adapter, op: Operation, param: Param, value: Any, 
     what = f"{op.name} with {param.name}={value!r}"
     with annotate(operation=op.id, dtype=str(dtype)):
         if inside:
-            _check_value(adapter, op, _run(adapter, op, _cast(op, inputs64, dtype), params), inputs64, params, what)
+            answer = _run(adapter, op, _cast(op, inputs64, dtype), params)
+            if "reference" not in op.opt_out:  # a statistical operation must answer there; its clauses judge the draws
+                _check_value(adapter, op, answer, inputs64, params, what, dtype)
             return
         try:
             result = _run(adapter, op, _cast(op, inputs64, dtype), params)
@@ -227,4 +314,4 @@ def test_production_size_values(adapter, op: Operation, suffix: str) -> None:
         params = {**params, **{p.name: p.special[-1] for p in op.params if p.special}}
     with annotate(operation=op.id, size=PRODUCTION, dtype=str(dtype)):
         actual = _run(adapter, op, _cast(op, inputs64, dtype), params)
-        _check_value(adapter, op, actual, inputs64, params, f"{op.name} at production size")
+        _check_value(adapter, op, actual, inputs64, params, f"{op.name} at production size", dtype)
