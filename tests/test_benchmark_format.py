@@ -123,8 +123,8 @@ def test_pytest_benchmark_compare_reads_the_file(tmp_path: Path) -> None:
 
 
 def test_cli_writes_the_json_and_checks_the_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    monkeypatch.setattr(cli, "_load_defaults", lambda specs: ([], []))
-    monkeypatch.setattr(runner, "run_benchmarks", lambda options, adapters, console: _run())
+    monkeypatch.setattr(cli, "_load_defaults", lambda specs, *_: ([], []))
+    monkeypatch.setattr(runner, "run_benchmarks", lambda options, adapters, console, *_: _run())
     path = tmp_path / "made" / "bench.json"
     cli.main(["bench", "--benchmark-json", str(path)])
     assert [b["param"] for b in json.loads(path.read_text())["benchmarks"]] == ["reference-50257-8"] * 2
