@@ -173,6 +173,9 @@ def test_run_in_records_the_harness_in_a_users_pytest_session(tmp_path: Path) ->
     out = tmp_path / "bench.json"
     finished = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--benchmark-json={out}", "test_user.py"],
+        # the user's session is not an xdist worker, though this test may run in one: pytest-benchmark reads
+        # PYTEST_XDIST_WORKER and would disable itself
+        env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")},
         capture_output=True,
         text=True,
         timeout=300,

@@ -185,7 +185,8 @@ class RollingKeepsOldest(_Mutant):
     """The rolling cache keeps the first W - 1 positions instead of the last."""
 
     cache_class = _RollingKeepsOldest
-    breaks = ("KV-SLIDE-01",)
+    # KV-EQ-01/03 and KV-PREFIX-01 through the generic and state-machine checks of a rolling cache
+    breaks = ("KV-EQ-01", "KV-EQ-03", "KV-PREFIX-01", "KV-SLIDE-01")
 
 
 class _RollingNeverTrims(KVCache):

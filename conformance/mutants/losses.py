@@ -35,11 +35,14 @@ class LossInBits(_Mutant):
 class SoftmaxThenLog(_Mutant):
     """Takes log(softmax(x)), which underflows to log(0) = -inf for logits far below the maximum."""
 
-    # LOSS-CE-03 too: over 50,257 classes, float32 softmax then log loses the small probabilities' digits
-    breaks = ("LOSS-CE-02", "LOSS-CE-03")
+    # LOSS-CE-03 too: over 50,257 classes, float32 softmax then log loses the small probabilities' digits;
+    # LOSS-CE-01 at the generic production size (a 128k vocabulary) for the same reason
+    breaks = ("LOSS-CE-01", "LOSS-CE-02", "LOSS-CE-03")
 
     def cross_entropy(self, logits, labels, *, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
-        super().cross_entropy(logits, labels, ignore_index=ignore_index, label_smoothing=label_smoothing)  # checks
+        super().cross_entropy(  # its checks
+            logits, labels, ignore_index=ignore_index, label_smoothing=label_smoothing, reduction=reduction
+        )
         x = logits.to(losses.compute_dtype(logits.dtype))
         counted = labels != ignore_index
         log_probs = torch.log(torch.softmax(x, dim=-1))  # bug: not log_softmax
@@ -71,9 +74,12 @@ class HalfNotUpcast(_Mutant):
 class IgnoreMaskAfterMean(_Mutant):
     """Zeroes the ignored rows but divides by every row, ignored ones included."""
 
-    breaks = ("LOSS-CE-04", "LOSS-CE-05", "LOSS-CE-06", "LOSS-CE-10")
+    # LOSS-CE-01 too: the generic properties' inputs ignore some positions
+    breaks = ("LOSS-CE-01", "LOSS-CE-04", "LOSS-CE-05", "LOSS-CE-06", "LOSS-CE-10")
 
     def cross_entropy(self, logits, labels, *, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
+        if reduction not in losses.REDUCTIONS:
+            raise ValueError(f"reduction must be one of {losses.REDUCTIONS}, got {reduction!r}")
         per_token = super().cross_entropy(
             logits, labels, ignore_index=ignore_index, label_smoothing=label_smoothing, reduction="none"
         )
@@ -103,7 +109,9 @@ class SmoothingOverWrongClasses(_Mutant):
     def cross_entropy(self, logits, labels, *, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
         if not label_smoothing:
             return super().cross_entropy(logits, labels, ignore_index=ignore_index, reduction=reduction)
-        super().cross_entropy(logits, labels, ignore_index=ignore_index, label_smoothing=label_smoothing)  # checks
+        super().cross_entropy(  # its checks
+            logits, labels, ignore_index=ignore_index, label_smoothing=label_smoothing, reduction=reduction
+        )
         x = logits.to(losses.compute_dtype(logits.dtype))
         counted = labels != ignore_index
         log_probs = F.log_softmax(x, dim=-1)
@@ -207,7 +215,8 @@ class MeanOfSequenceMeans(_Mutant):
 class MeanOfMicroBatchMeans(_Mutant):
     """Ignores num_items_in_batch: each micro-batch is averaged over its own tokens."""
 
-    breaks = ("LOSS-CLM-04", "LOSS-ACCUM-01")
+    # CLM-01 and MLM-01 too: the generic properties pass num_items_in_batch to both losses
+    breaks = ("LOSS-ACCUM-01", "LOSS-CLM-01", "LOSS-CLM-04", "LOSS-MLM-01")
 
     def causal_lm_loss(self, logits, labels, *, num_items_in_batch=None):
         loss = super().causal_lm_loss(logits, labels)  # bug: the count dropped

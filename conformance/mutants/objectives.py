@@ -120,7 +120,7 @@ class NoiseFirst(_Mutant):
 class SentinelsInReverseOrder(_Mutant):
     """Numbers the sentinels from the last span: the first span gets the highest <extra_id_k>."""
 
-    breaks = ("OBJ-T5-03", "OBJ-T5-04")
+    breaks = ("OBJ-T5-03", "OBJ-T5-04", "OBJ-T5-05")  # T5-05 through the generic value checks
 
     def t5_span_corruption(self, input_ids, noise_mask, *, vocab_size, eos_token_id):
         inputs, targets = super().t5_span_corruption(

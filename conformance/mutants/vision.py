@@ -178,7 +178,7 @@ class EncoderPostLayerNorm(_Mutant):
 class PoolingReadsLastToken(_Mutant):
     """Classifies from the last token, as a decoder reads its last position."""
 
-    breaks = ("VIS-POOL-01", "VIS-POOL-02", "VIS-POOL-03")
+    breaks = ("VIS-ENC-01", "VIS-POOL-01", "VIS-POOL-02", "VIS-POOL-03")  # ENC-01: the generic layout case
 
     def vit_classify(self, images, weights):
         pooled = vision.vit_encode(images, weights)[:, -1]  # bug

@@ -24,6 +24,7 @@ the adapters of one run with each other.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -189,6 +190,22 @@ class GateResult:
         return bool(self.regressions)
 
 
+def aligned_names(baseline: RunResult, current: RunResult) -> RunResult:
+    """`baseline` with each module:attribute adapter under the name it has in `current`: a run labels
+    such an adapter by its own `name` and keeps the import string as `spec`, and a baseline may carry
+    either (an older run, or one whose adapter changed its name)."""
+    by_spec = {a.spec: a.name for a in current.adapters if getattr(a, "spec", None)}
+    names = {a.name for a in current.adapters}
+    renamed = []
+    for adapter in baseline.adapters:
+        key = getattr(adapter, "spec", None) or adapter.name
+        new = by_spec.get(key) or by_spec.get(adapter.name)
+        if new is not None and adapter.name not in names:
+            adapter = dataclasses.replace(adapter, name=new)
+        renamed.append(adapter)
+    return dataclasses.replace(baseline, adapters=renamed)
+
+
 def gate(
     baseline: RunResult,
     current: RunResult,
@@ -200,6 +217,7 @@ def gate(
     The reason is left out when either run has no benchmarks: then there was nothing to compare.
     With accept_lost_coverage, lost coverage is listed in `accepted` instead of the regressions.
     """
+    baseline = aligned_names(baseline, current)
     timed = all(any(a.benchmarks for a in run.adapters) for run in (baseline, current))
     reason = benchmark_comparability(baseline, current) if timed else None
     found = regressions(baseline, current, threshold, accept_lost_coverage=accept_lost_coverage)
