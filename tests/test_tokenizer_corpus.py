@@ -212,9 +212,10 @@ def test_adversarial_list_covers(kind):
 
 
 def test_corpus_builds_in_well_under_five_seconds():
-    start = time.perf_counter()
+    # CPU time of this process, not wall time: the bound holds on a machine shared with other work
+    start = time.process_time()
     corpus(seed=7)  # a seed no other test uses, so nothing is cached by faker
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert elapsed < 5.0, f"corpus(seed=7) took {elapsed:.2f} s"
 
 
