@@ -333,17 +333,7 @@ def _report(run: RunResult, baseline: RunResult | None, args: argparse.Namespace
         render_gate_terminal(result, console)
         if result.failed:
             return EXIT_REGRESSION
-    _print_slowest(run, console)
     return EXIT_FAIL if run.exit_code() else EXIT_OK
-
-
-def _print_slowest(run: RunResult, console: Console) -> None:
-    from specformer.conformance.runner import slowest
-
-    pairs = slowest(run)
-    if pairs:
-        text = ", ".join(f"{adapter} {family} {seconds:.1f} s" for adapter, family, seconds in pairs)
-        console.print(Text(f"slowest (adapter, family): {text}", style="dim"))
 
 
 def _console() -> Console:

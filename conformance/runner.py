@@ -788,14 +788,3 @@ def _collect_benchmarks(stream: Path, result: AdapterResult) -> set[str]:
         if event.get("error"):
             result.benchmark_errors.append(f"{event['family']}: {event['error']}")
     return ended
-
-
-def slowest(run: RunResult, count: int = 5) -> list[tuple[str, str, float]]:
-    """The (adapter, family, seconds) pairs that took longest in the suite phase, slowest first."""
-    pairs = [
-        (adapter.name, family, seconds)
-        for adapter in run.adapters
-        for family, seconds in adapter.wall_s.items()
-        if family not in ("suite", "bench")
-    ]
-    return sorted(pairs, key=lambda p: -p[2])[:count]
