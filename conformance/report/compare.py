@@ -194,12 +194,11 @@ def aligned_names(baseline: RunResult, current: RunResult) -> RunResult:
     """`baseline` with each module:attribute adapter under the name it has in `current`: a run labels
     such an adapter by its own `name` and keeps the import string as `spec`, and a baseline may carry
     either (an older run, or one whose adapter changed its name)."""
-    by_spec = {a.spec: a.name for a in current.adapters if getattr(a, "spec", None)}
+    by_spec = {a.spec: a.name for a in current.adapters if a.spec}
     names = {a.name for a in current.adapters}
     renamed = []
     for adapter in baseline.adapters:
-        key = getattr(adapter, "spec", None) or adapter.name
-        new = by_spec.get(key) or by_spec.get(adapter.name)
+        new = by_spec.get(adapter.spec or adapter.name) or by_spec.get(adapter.name)
         if new is not None and adapter.name not in names:
             adapter = dataclasses.replace(adapter, name=new)
         renamed.append(adapter)
