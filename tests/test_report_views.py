@@ -237,6 +237,40 @@ def test_terminal_fits_its_width_without_cutting_names(run: RunResult, width: in
     assert "n/a" in text and "1/3 33%" in text
 
 
+COMMITTED = Path(__file__).resolve().parents[1] / "reports" / "cpu" / "results.json"
+
+
+@pytest.fixture(scope="module")
+def committed_report():
+    """The report of the committed CPU run (13 families, 7 adapters): the sizes a user sees."""
+    return build_report(RunResult.read_json(COMMITTED))
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_committed_run_fits_the_terminal_without_cutting_names(committed_report, width: int) -> None:
+    console = Console(record=True, width=width, force_terminal=True, file=io.StringIO())
+    render_terminal(committed_report, console)
+    text = console.export_text()
+    lines = [line.rstrip() for line in text.splitlines() if not line.startswith("    reproduce: ")]
+    assert max(len(line) for line in lines) <= width
+    assert "…" not in text  # rich cuts a cell with an ellipsis: nothing may be cut
+    for name in committed_report.adapter_names:
+        assert re.search(rf"^ {re.escape(name)} +\S", text, re.M), name  # a table row starts with each adapter
+    for table in committed_report.generation:  # the serving metrics, in the terminal too
+        assert f"generation · {table.title}" in text
+    assert re.search(r"^ hf +1024 +24\.0 MiB +8\.00 MiB +8\.00 MiB +✓", text, re.M)  # cache memory vs formula
+    assert re.search(r"^ reference +no cache +1\.2 \[1\.165, 1\.262\] +128: 32\.1 ms *$", text, re.M)
+
+
+def test_committed_run_generation_lines_without_a_tty(committed_report) -> None:
+    console = Console(record=True, width=80, force_terminal=False, file=io.StringIO())
+    render_terminal(committed_report, console)
+    text = console.export_text()
+    assert "generation hf context: 1024; new tokens: 8; TTFT (median ± IQR/2): 183 ms" in text
+    assert re.search(r"^generation torch no cache|^generation torch decode step: no cache", text, re.M)
+    assert not re.search(r"^bench \S+ generation\.ttft", text, re.M)  # shown once, in its table
+
+
 def test_terminal_without_a_tty_prints_greppable_lines(run: RunResult) -> None:
     text = terminal(run, 80, tty=False)
     assert f"score {LONG_NAME} sampling n/a (family not declared)" in text

@@ -484,6 +484,7 @@ class GenerationTable:
     title: str
     headers: list[str]
     rows: list[list[str]]
+    names: tuple[str, ...] = ()  # the benchmark rows it tabulates (a view may show it instead of them)
 
 
 def generation_tables(run: RunResult) -> list[GenerationTable]:
@@ -565,7 +566,8 @@ def _latency_table(run: RunResult) -> GenerationTable:
             ]
         )
     headers = ["adapter", "context", "new tokens", "TTFT (median ± IQR/2)", "TPOT (median ± IQR/2)", "1 / TPOT", "ok"]
-    return GenerationTable("Latency against context (batch 1): TTFT and TPOT", headers, rows)
+    title = "Latency against context (batch 1): TTFT and TPOT"
+    return GenerationTable(title, headers, rows, ("generation.ttft", "generation.tpot"))
 
 
 def _throughput_table(run: RunResult) -> GenerationTable:
@@ -584,7 +586,8 @@ def _throughput_table(run: RunResult) -> GenerationTable:
             ]
         )
     headers = ["adapter", "batch", "context", "new tokens", "request (median ± IQR/2)", "throughput", "ok"]
-    return GenerationTable("Throughput against batch size (generated tokens per second)", headers, rows)
+    title = "Throughput against batch size (generated tokens per second)"
+    return GenerationTable(title, headers, rows, ("generation.throughput",))
 
 
 def _memory_table(run: RunResult) -> GenerationTable:
@@ -596,7 +599,7 @@ def _memory_table(run: RunResult) -> GenerationTable:
             [adapter, str(context), format_bytes(weights), format_bytes(cache), format_bytes(formula), same, share]
         )
     headers = ["adapter", "context", "weights", "KV cache (measured)", "KV-SIZE-01 formula", "equal", "cache share"]
-    return GenerationTable("Memory: weights and KV cache (batch 1)", headers, rows)
+    return GenerationTable("Memory: weights and KV cache (batch 1)", headers, rows, ("kv_cache.memory",))
 
 
 def _decode_step_table(run: RunResult) -> GenerationTable:
@@ -611,4 +614,5 @@ def _decode_step_table(run: RunResult) -> GenerationTable:
             fitted = format_number(exponent) + (f" {format_number(interval)}" if interval is not None else "")
             rows.append([adapter, label, fitted, times])
     headers = ["adapter", "decode step", "fitted exponent [interval]", "median per context"]
-    return GenerationTable("One decode step against context (a cache: ~1; none: ~2)", headers, rows)
+    title = "One decode step against context (a cache: ~1; none: ~2)"
+    return GenerationTable(title, headers, rows, ("kv_cache.decode_step", "kv_cache.decode_step_no_cache"))

@@ -316,7 +316,7 @@ def _print_agreement(console: Console, report: Report) -> None:
         line = Text(f"agreement {a.adapter} {a.vocabulary} {a.agreeing}/{a.strings} ({a.percent:.2f}%) {a.clause}")
         if a.first_difference:
             line.append(f"  first difference {a.first_difference[:200]}", style="dim")
-        console.print(line, soft_wrap=True)
+        console.print(line)
 
 
 def _print_scaling(console: Console, report: Report) -> None:
@@ -329,8 +329,7 @@ def _print_scaling(console: Console, report: Report) -> None:
             Text(
                 f"scaling {s.adapter} {s.clause} {s.operation} {s.quantity}: {format_exponent(s)}"
                 f" expected {expected} accepted {format_band(s.band)} used {used_text(s)}"
-            ),
-            soft_wrap=True,
+            )
         )
 
 
@@ -354,7 +353,10 @@ def _print_benchmarks(console: Console, report: Report, plain: bool) -> None:
         for name, value, params in report.ceilings:
             console.print(Text(f"ceiling {name} {value} {params}".rstrip()))
     run_ceilings = report.run.ceilings if report.run is not None else {}
+    tabulated = {name for table in report.generation for name in table.names}
     for chart in report.charts:
+        if chart.rows and chart.rows[0].bench.name in tabulated:
+            continue  # shown by its generation table below, side by side with the rows it belongs with
         console.print()
         console.print(_group_heading("benchmarks", f"{chart.family} · {chart.operation}", chart.common))
         if plain:
@@ -369,9 +371,32 @@ def _print_benchmarks(console: Console, report: Report, plain: bool) -> None:
                 console.print(Text("  ".join(c for c in cells if c)), soft_wrap=True)
         else:
             console.print(_benchmark_table(run_ceilings, chart.rows))
+    _print_generation(console, report, plain)
     if len(report.speedups.adapters) >= 2:
         console.print()
         render_speedups_terminal(report.speedups, console, plain)
+
+
+def _print_generation(console: Console, report: Report, plain: bool) -> None:
+    """The generation rows' serving metrics (TTFT and TPOT per context, throughput per batch,
+    cache memory against its formula, decode-step exponents): one table each, or, `plain`, one
+    line per row ("generation ADAPTER header value; header value ...")."""
+    for table in report.generation:
+        console.print()
+        console.print(Text(f"generation · {table.title}", style="bold"))
+        if plain:
+            for row in table.rows:
+                pairs = "; ".join(f"{h}: {c}" for h, c in zip(table.headers[1:], row[1:], strict=True))
+                console.print(Text(f"generation {row[0]} {pairs}"))
+            continue
+        shown = _compact_table()
+        for index, header in enumerate(table.headers):
+            numeric = index > 0 and header not in ("ok", "equal")
+            shown.add_column(Text(header), justify="right" if numeric else "left", overflow="fold")
+        for row in table.rows:
+            # A list of "size: time" pairs, one pair a line, rather than wrapped inside a pair.
+            shown.add_row(*(Text(cell.replace(", ", "\n") if ": " in cell else cell) for cell in row))
+        console.print(shown)
 
 
 def _compact_table() -> Table:
@@ -421,7 +446,7 @@ def render_speedups_terminal(speedups: Speedups, console: Console | None = None,
     console.print(
         Text.assemble(
             (f"speedup over {speedups.baseline}", "bold"),
-            (f" · cells: median, IQR as % of the median, {speedups.baseline} median / median", "dim"),
+            (f" · median, IQR as % of the median, speedup = {speedups.baseline} median / median", "dim"),
         )
     )
     for family, common, rows in speedup_groups(speedups):
@@ -433,17 +458,35 @@ def render_speedups_terminal(speedups: Speedups, console: Console | None = None,
                         line = f"speedup {adapter} {row.name} {where(row.device, row.mode)} {params_text(params)}"
                         console.print(Text(f"{line} {_speedup_cell_text(cell).plain}"), soft_wrap=True)
             continue
-        show_params = any(params for _, params in rows)
-        table = _compact_table()
-        for header in ("name", "device", "params") if show_params else ("name", "device"):
-            table.add_column(header)
-        for adapter in speedups.adapters:
-            table.add_column(Text(adapter), justify="right", no_wrap=True)
-        for row, params in rows:
-            shown = [Text(short_name(row.name, family)), Text(where(row.device, row.mode))]
-            shown += [Text(params_text(params))] if show_params else []
-            table.add_row(*shown, *(_speedup_cell_text(cell) for cell in row.cells))
-        console.print(table)
+        console.print(_speedup_table(family, rows, speedups.adapters))
+
+
+def _speedup_table(family: str, rows: list[tuple[Any, dict[str, Any]]], adapters: tuple[str, ...]) -> Table:
+    """One family's speedups, one line per (benchmark, adapter that ran it): as narrow as the
+    longest name, so seven adapters fit 80 columns (a column per adapter would cut them)."""
+    show_where = len({where(row.device, row.mode) for row, _ in rows}) > 1
+    table = _compact_table()
+    # The benchmark's name, its parameters under it, takes the width left and wraps at spaces.
+    table.add_column("benchmark", overflow="fold", ratio=1)
+    table.add_column("adapter", no_wrap=True)
+    for header in ("median", "IQR", "speedup"):
+        table.add_column(header, justify="right", no_wrap=True)
+    for row, params in rows:
+        name = Text(short_name(row.name, family) + (f" [{where(row.device, row.mode)}]" if show_where else ""))
+        if params:
+            name.append(f"\n{params_text(params)}", style="dim")
+        for adapter, cell in zip(adapters, row.cells, strict=True):
+            if cell is None:
+                continue
+            spread = f"{cell.iqr_s / cell.median_s:.0%}" if cell.median_s > 0 else "—"
+            table.add_row(name, Text(adapter), format_seconds(cell.median_s), spread, _speedup_text(cell.speedup))
+            name = Text("")
+    return table
+
+
+def _speedup_text(speedup: float | None) -> Text:
+    style = "" if speedup is None else "green" if speedup > 1.05 else "red" if speedup < 0.95 else ""
+    return Text(format_speedup(speedup), style=style)
 
 
 def _speedup_cell_text(cell: SpeedupCell | None) -> Text:
@@ -452,7 +495,4 @@ def _speedup_cell_text(cell: SpeedupCell | None) -> Text:
         return Text("—", style="dim")
     spread = f" {cell.iqr_s / cell.median_s:.0%}" if cell.median_s > 0 else ""
     text = Text(f"{format_seconds(cell.median_s)}{spread} ")
-    speedup = cell.speedup
-    style = "" if speedup is None else "green" if speedup > 1.05 else "red" if speedup < 0.95 else ""
-    text.append(format_speedup(speedup), style=style)
-    return text
+    return text.append_text(_speedup_text(cell.speedup))
