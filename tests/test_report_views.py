@@ -212,7 +212,7 @@ def test_three_views_carry_the_same_scores_and_statuses(run: RunResult, page: st
     # statuses: every grid cell of each view, counted per status
     totals = status_totals(report)
     md_cells = [
-        cell.strip()
+        re.sub(r"^\[(.*)\]\(#[a-z0-9-]+\)$", r"\1", cell.strip())  # a failing cell links to its details
         for line in markdown.split("## Clauses", 1)[1].splitlines()
         if line.startswith("| ") and not line.startswith("| clause") and not line.startswith("| ---")
         for cell in line.strip("|").split("|")
@@ -225,6 +225,26 @@ def test_three_views_carry_the_same_scores_and_statuses(run: RunResult, page: st
         assert len(re.findall(rf"<td class='s-{status}[ ']", grid_html)) == in_model, status
         if status in ("fail", "error", "deviates"):  # the terminal lists the clauses to act on
             assert clause_lines.count(f"={status}") == in_model, status
+
+
+def test_markdown_grid_cells_open_to_their_details(run: RunResult) -> None:
+    """Each failing, erring or deviating cell of the Markdown grid links to a <details> block under
+    its table with the message, evidence, headroom and reproduce line; passing cells link nowhere."""
+    clauses = render_markdown(run).split("## Clauses", 1)[1]
+    links = re.findall(r"\| \[([^]]+)\]\(#([a-z0-9-]+)\)", clauses)
+    assert sorted(label for label, _ in links) == sorted(["✗ fail", "\\~ deviates", "! error"])
+    for _label, anchor in links:
+        assert clauses.count(f'<a name="{anchor}"></a>') == 1
+    block = clauses.split('<a name="samp-topp-01-hf"></a>', 1)[1].split("</details>", 1)[0]
+    assert block.startswith("✗ fail · hf · SAMP-TOPP-01 title of SAMP-TOPP-01</summary>\n\n")
+    assert "kept 3 tokens, expected 4 <b>not bold</b>" in block  # in a fenced block: shown, not rendered
+    assert "Evidence: error=0.5 tolerance=1e-06 ratio=5e+05 seed=7" in block
+    assert "Headroom: largest error/tolerance 500000.00×" in block
+    assert "Reproduce: `pytest conformance/suite/test_sampling.py::test_top_p --specformer-adapter=hf`" in block
+    deviation = clauses.split('<a name="samp-temp-03-hf"></a>', 1)[1].split("</details>", 1)[0]
+    assert "Documented: checks only temperature > 0" not in deviation  # escaped as Markdown text
+    assert "Documented: checks only temperature &gt; 0 (<https://example.invalid/1>)" in deviation
+    assert "| [SAMP-TOPP-01](../../spec/sampling.md#" in clauses  # the clause id links to the spec
 
 
 @pytest.mark.parametrize("width", [80, 120])

@@ -4,8 +4,10 @@ Sections, in order: environment, the verdict against a baseline (when given), su
 (family x adapter counts), adapters that did not load, failures with their reproduce lines,
 documented deviations, stale expectations, benchmarks (ceilings measured, one table per
 family), the speedups between adapters (when two or more have benchmarks), the fitted
-scaling exponents, and one clause x adapter table per family. It leaves out the full
-evidence, raw benchmark samples and plots (results.json and the HTML report keep them).
+scaling exponents, and one clause x adapter table per family, each failing or deviating cell
+linking to a collapsed <details> block under its table (message, evidence, headroom, reproduce
+line). It leaves out the full evidence, raw benchmark samples and plots (results.json and the
+HTML report keep them).
 
 Strings from the run are escaped for where they land: `md_text` for prose and table cells
 (Markdown punctuation, HTML, pipes, newlines), `md_code` for code spans. The Markdown helpers
@@ -14,6 +16,7 @@ here are also used by the comparison view.
 
 from __future__ import annotations
 
+import html
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +46,7 @@ from specformer.conformance.report.measurements import (
     speedup_groups,
     used_text,
 )
-from specformer.conformance.report.model import Report, Score, as_report
+from specformer.conformance.report.model import GridCell, GridRow, Report, Score, as_report
 from specformer.conformance.results import NOT_APPLICABLE, BenchmarkResult, RunResult
 
 if TYPE_CHECKING:  # compare.py imports this module, so the name is only for annotations
@@ -408,18 +411,25 @@ def _spec_cell(source: str) -> str:
 
 
 def _clause_tables(report: Report) -> list[str]:
+    """One clause x adapter table per family; a failing, erring or deviating cell links to a
+    collapsed block under its table with the message, evidence, headroom and reproduce line."""
     if not report.grids:
         return []
     lines = ["## Clauses"]
     for grid in report.grids:
+        anchors: dict[tuple[int, int], str] = {}
+        for r, row in enumerate(grid.rows):
+            for i, cell in enumerate(row.cells):
+                if cell.opens:
+                    anchors[r, i] = _unique_anchor(f"{row.id}-{report.adapter_names[i]}", set(anchors.values()))
         rows = [
             [
-                md_text(row.id),
+                _clause_cell(row.id, row.anchor),
                 md_text(row.title),
                 _spec_cell(row.source),
-                *(md_text(f"{symbol(c.status)} {c.status}") if c.status else "—" for c in row.cells),
+                *(_grid_cell(cell, anchors.get((r, i))) for i, cell in enumerate(row.cells)),
             ]
-            for row in grid.rows
+            for r, row in enumerate(grid.rows)
         ]
         lines += [
             "",
@@ -427,7 +437,58 @@ def _clause_tables(report: Report) -> list[str]:
             "",
             *md_table(["clause", "title", "spec", *_adapter_headers(report)], rows),
         ]
+        for (r, i), anchor in anchors.items():
+            lines += _cell_details(grid.rows[r], report.adapter_names[i], grid.rows[r].cells[i], anchor)
     return lines
+
+
+def _unique_anchor(text: str, taken: set[str]) -> str:
+    """A lower-case anchor from letters, digits and dashes, not one of `taken`.
+
+    >>> _unique_anchor("SAMP-TOPP-01-hf", set()), _unique_anchor("A-b c", {"a-b-c"})
+    ('samp-topp-01-hf', 'a-b-c-2')
+    """
+    base = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "cell"
+    anchor, count = base, 1
+    while anchor in taken:
+        count += 1
+        anchor = f"{base}-{count}"
+    return anchor
+
+
+def _clause_cell(clause_id: str, anchor: str) -> str:
+    """The clause id, linked to its heading in the spec (relative to reports/NAME/report.md)."""
+    return f"[{md_text(clause_id)}](../../{anchor})" if anchor else md_text(clause_id)
+
+
+def _grid_cell(cell: GridCell, anchor: str | None) -> str:
+    if not cell.status:
+        return "—"
+    label = md_text(f"{symbol(cell.status)} {cell.status}")
+    return f"[{label}](#{anchor})" if anchor else label
+
+
+def _cell_details(row: GridRow, adapter: str, cell: GridCell, anchor: str) -> list[str]:
+    """The collapsed block a grid cell links to; GitHub renders Markdown inside <details> after a blank line.
+    The anchor sits in the summary, which shows while the block is closed."""
+    summary = html.escape(f"{symbol(cell.status)} {cell.status} · {adapter} · {row.id} {row.title}", quote=False)
+    lines = ["", f'<details><summary><a name="{anchor}"></a>{summary}</summary>', ""]
+    if cell.reason or cell.link:
+        lines += [f"Documented: {md_text(cell.reason)}" + (f" ({md_link(cell.link)})" if cell.link else ""), ""]
+    if cell.ratio is not None:
+        lines += [f"Headroom: largest error/tolerance {format_ratio(cell.ratio)}", ""]
+    if not cell.tests:
+        lines += ["_No failing test recorded._", ""]
+    for test in cell.tests:
+        lines += [f"Test {md_code(test.nodeid)} ({md_text(test.status)})", ""]
+        if test.message:
+            lines += [*md_fence(_truncate(test.message)), ""]
+        summary_text = evidence_summary(test.evidence)
+        if summary_text:
+            lines += [f"Evidence: {md_text(summary_text)}", ""]
+        if test.reproduce:
+            lines += [f"Reproduce: {md_code(test.reproduce)}", ""]
+    return [*lines, "</details>"]
 
 
 def _agreement(report: Report) -> list[str]:
