@@ -6,7 +6,9 @@ an adapter. Two displays, chosen by the console:
 
 - a terminal: a rich progress bar per adapter (the family it is in, tests done out of the total
   the suite process collected, elapsed time and an estimate) and one per adapter's benchmarks
-  (which family is being timed); each (adapter, family) that finishes also leaves a line above.
+  (which family is being timed, how many of its benchmarks are done and the last one's name,
+  from bench/observe.py's row events); each (adapter, family) that finishes also leaves a line
+  above.
 - anything else (a CI log, a pipe): only those lines, one per finished (adapter, family) and one
   per finished benchmark family, in a fixed form that greps well:
 
@@ -96,6 +98,7 @@ class RunProgress:
         self._ended: set[str] = set()
         self._bench_started: dict[tuple[str, str], float] = {}
         self._bench_ended: set[tuple[str, str]] = set()
+        self._bench_rows: Counter[tuple[str, str]] = Counter()  # rows finished per (adapter, family)
         self._progress: Progress | None = None
         self._tasks: dict[str, TaskID] = {}
 
@@ -214,7 +217,7 @@ class RunProgress:
             self._task(f"bench {adapter}", f"bench {adapter}", len(families))
 
     def bench_event(self, adapter: str, event: dict[str, Any]) -> None:
-        """One event of a benchmark worker's stream (start, end of a family)."""
+        """One event of a benchmark worker's stream: a family's start and end, each row finished."""
         with self._lock:
             family, kind = event.get("family"), event.get("event")
             if family is None:
@@ -223,6 +226,10 @@ class RunProgress:
             if kind == "start":
                 self._bench_started.setdefault(key, event.get("time", time.time()))
                 self._update(f"bench {adapter}", description=f"bench {adapter}: timing {family}")
+            elif kind == "row" and key not in self._bench_ended:  # a benchmark of the family finished
+                self._bench_rows[key] += 1
+                done = f"{self._bench_rows[key]} done, last {event.get('name', '?')}"
+                self._update(f"bench {adapter}", description=f"bench {adapter}: timing {family} · {done}")
             elif kind == "end" and key not in self._bench_ended:
                 self._bench_ended.add(key)
                 self.bench_family_ended(adapter, family, len(event.get("benchmarks", [])), event.get("error"), event)

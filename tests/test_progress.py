@@ -112,10 +112,15 @@ def test_on_a_terminal_a_bar_per_adapter_with_counts_and_the_benchmark_being_tim
         progress.bench_event("a", {"event": "start", "family": "sampling", "time": 1.0})
         progress._progress.refresh()
         timing = buffer.getvalue()
+        for name in ("sampling.top_k", "sampling.top_p"):
+            progress.bench_event("a", {"event": "row", "family": "sampling", "name": name, "params": {}, "time": 1.5})
+        progress._progress.refresh()
+        rows = buffer.getvalue()[len(timing) :]
         progress.bench_event("a", {"event": "end", "family": "sampling", "benchmarks": [{}], "time": 2.0})
     final = buffer.getvalue()
     assert "a sampling" in middle and "2/4" in middle  # the family it is in, tests done out of all
     assert "bench a: timing sampling" in timing
+    assert "bench a: timing sampling · 2 done, last sampling.top_p" in rows  # which benchmark it got to
     assert "4/4" in final and "done a sampling: 3 tests (2 pass, 1 fail) in 4.5 s" in final
     assert "bench a sampling: 1 rows in 1.0 s" in final
 
@@ -123,3 +128,39 @@ def test_on_a_terminal_a_bar_per_adapter_with_counts_and_the_benchmark_being_tim
 def test_a_test_counts_in_the_family_of_its_first_known_clause() -> None:
     assert family_of_test(["UNKNOWN-1", "ATTN-SDPA-01", "SAMP-TOPK-01"], FAMILIES) == "attention"
     assert family_of_test(["UNKNOWN-1"], FAMILIES) == "other"
+
+
+def test_the_benchmark_worker_streams_a_row_event_per_finished_benchmark(tmp_path, monkeypatch) -> None:
+    """bench/worker.py writes one "row" event (name, parameters) as each benchmark of a family ends:
+    measured_result (the harness's constructor of rows) tells the observer; outside a worker, nothing."""
+    import json
+
+    from specformer.conformance import adapters
+    from specformer.conformance.bench import observe, worker
+    from specformer.conformance.bench.roofline import measured_result
+    from specformer.conformance.bench.timer import Timing
+
+    def two_rows(adapter, profile, *, device, ceilings):
+        timing = Timing(samples_s=[1e-3, 2e-3, 3e-3], calls_per_sample=1, mode="cpu", stop_reason="test")
+        return [
+            measured_result(
+                timing, lambda: None, device=device, ceilings=ceilings, name=f"fake.{n}", family="fake", params={}
+            )
+            for n in ("first", "second")
+        ]
+
+    monkeypatch.setitem(worker.BENCHMARKS, "sampling", two_rows)
+    monkeypatch.setattr(adapters, "load_adapter", lambda spec: spec)  # the fake family needs no adapter
+    stream, ceilings = tmp_path / "stream.jsonl", tmp_path / "ceilings.json"
+    ceilings.write_text("{}")
+    arguments = ["--adapter=reference", "--family=sampling", "--profile=quick", f"--ceilings={ceilings}"]
+    assert worker.main([*arguments, f"--stream={stream}"]) == 0
+    events = [json.loads(line) for line in stream.read_text().splitlines()]
+    assert [(e["event"], e.get("name")) for e in events] == [
+        ("start", None),
+        ("row", "fake.first"),
+        ("row", "fake.second"),
+        ("end", None),
+    ]
+    assert events[1]["family"] == "sampling" and len(events[3]["benchmarks"]) == 2
+    observe.row_done("outside a worker")  # no observer: nothing happens, nothing raised

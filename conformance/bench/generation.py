@@ -59,6 +59,7 @@ def generation_benchmarks(
     """
     import torch
 
+    from specformer.conformance.bench.observe import row_done
     from specformer.conformance.bench.scaling import fit_exponent, time_ladder
     from specformer.conformance.bench.timer import POLICIES
     from specformer.conformance.results import BenchmarkResult
@@ -95,6 +96,7 @@ def generation_benchmarks(
                 note="seconds per request (TTFT, TPOT) or per run",
             )
         )
+        row_done(results[-1])
 
     greedy = generation.GenerationConfig(max_new_tokens=NEW_TOKENS)
     for n in CONTEXTS.get(profile, CONTEXTS["ci"]) if generate is not None else []:

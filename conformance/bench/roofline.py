@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from specformer.conformance.bench.observe import row_done
 from specformer.conformance.bench.timer import POLICIES, Timing, TimingPolicy, peak_memory, time_cpu, time_cuda
 from specformer.conformance.results import BenchmarkResult
 
@@ -118,4 +119,4 @@ def measured_result(
         peak_memory_source=source,
         **fields,
     )
-    return place_on_roofline(result, ceilings or {})
+    return row_done(place_on_roofline(result, ceilings or {}))

@@ -56,6 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from specformer.conformance.bench.observe import row_done
 from specformer.conformance.bench.timer import POLICIES, Timing, TimingPolicy, time_cpu
 from specformer.conformance.results import BenchmarkResult
 from specformer.reference.tokenizers import templates
@@ -340,7 +341,7 @@ def _training_benchmarks(adapter: Any, sizes: Sizes, policy: TimingPolicy) -> li
         found = "equal" if correct else "differ from"
         note += f"; checked: its first {checked} merges {found} the reference trainer's"
     threads = params["threads"]
-    return [_result("tokenizers.bpe_train", timing, params, note=note, correct=correct, threads=threads)]
+    return [row_done(_result("tokenizers.bpe_train", timing, params, note=note, correct=correct, threads=threads))]
 
 
 def _training_size(
@@ -454,7 +455,7 @@ class _Throughput:
         result = _result(self.name, timing, self.params, note=NO_CEILING, correct=check.verdict(), threads=self.threads)
         result.bytes_moved = float(self.n_bytes)
         result.achieved_bytes_per_s = self.n_bytes / result.median_s if result.median_s > 0 else None
-        return result
+        return row_done(result)
 
 
 def _throughput(

@@ -4,7 +4,8 @@
 (runner._benchmark_one), so an adapter that exits, segfaults or hangs while it is timed takes
 only this process down. It appends one JSON line to the stream file as each family starts and
 ends, with the family's rows, so the parent keeps the families that finished, names the one that
-was running, and starts a new worker for the rest.
+was running, and starts a new worker for the rest; and one line as each row finishes (name and
+parameters only: the progress display's "how far").
 
 An exception from the adapter (Exception) is an error at the family, and so are SystemExit and
 KeyboardInterrupt raised by the adapter (marked fatal: the adapter tried to end the process); the
@@ -15,6 +16,7 @@ operations an adapter implements, so an exception is never a mere "unsupported".
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 from dataclasses import asdict
@@ -26,6 +28,7 @@ from specformer.conformance.bench.frontends import audio_benchmarks, vision_benc
 from specformer.conformance.bench.generation import generation_benchmarks
 from specformer.conformance.bench.losses import loss_benchmarks
 from specformer.conformance.bench.models import models_benchmarks, objectives_benchmarks
+from specformer.conformance.bench.observe import observing
 from specformer.conformance.bench.sampling import sampling_benchmarks
 from specformer.conformance.bench.tokenizers import tokenizer_benchmarks
 
@@ -60,7 +63,8 @@ def main(argv: list[str]) -> int:
         _write(args.stream, {"event": "start", "family": family, "time": time.time()})
         rows, error, fatal = [], None, False
         try:
-            rows = BENCHMARKS[family](adapter, args.profile, device=args.device, ceilings=ceilings)
+            with observing(functools.partial(_row_event, args.stream, family)):  # the progress display's rows
+                rows = BENCHMARKS[family](adapter, args.profile, device=args.device, ceilings=ceilings)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
         except BaseException as exc:  # SystemExit, KeyboardInterrupt: the adapter tried to end the process
@@ -68,6 +72,11 @@ def main(argv: list[str]) -> int:
         event = {"event": "end", "family": family, "benchmarks": [asdict(r) for r in rows], "error": error}
         _write(args.stream, {**event, "fatal": fatal, "time": time.time()})
     return 0
+
+
+def _row_event(stream: Path, family: str, row: Any) -> None:
+    """A finished row of the family: its name and parameters, so the display can say how far it got."""
+    _write(stream, {"event": "row", "family": family, "name": row.name, "params": row.params, "time": time.time()})
 
 
 def _argument(exc: BaseException) -> str:
