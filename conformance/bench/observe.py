@@ -27,8 +27,9 @@ def observing(callback: Callable[[Any], None]) -> Iterator[None]:
 
     >>> seen = []
     >>> with observing(seen.append):
-    ...     row_done("a row")
-    >>> row_done("outside"); seen
+    ...     _ = row_done("a row")
+    >>> _ = row_done("outside")
+    >>> seen
     ['a row']
     """
     token = _observer.set(callback)
