@@ -239,7 +239,7 @@ def test_markdown_grid_cells_open_to_their_details(run: RunResult) -> None:
     assert block.startswith("✗ fail · hf · SAMP-TOPP-01 title of SAMP-TOPP-01</summary>\n\n")
     assert "kept 3 tokens, expected 4 <b>not bold</b>" in block  # in a fenced block: shown, not rendered
     assert "Evidence: error=0.5 tolerance=1e-06 ratio=5e+05 seed=7" in block
-    assert "Headroom: largest error/tolerance 500000.00×" in block
+    assert "Headroom: largest error/tolerance 5e+05×" in block
     assert "Reproduce: `pytest conformance/suite/test_sampling.py::test_top_p --specformer-adapter=hf`" in block
     deviation = clauses.split('<a name="samp-temp-03-hf"></a>', 1)[1].split("</details>", 1)[0]
     assert "Documented: checks only temperature > 0" not in deviation  # escaped as Markdown text

@@ -227,7 +227,14 @@ def three_digits(value: float) -> str:
 
 
 def format_ratio(ratio: float | None) -> str:
-    return "—" if ratio is None else f"{ratio:.2f}×"
+    """An error/tolerance ratio: two decimals, three significant digits from 1000 up.
+
+    >>> format_ratio(0.25), format_ratio(2591711.99), format_ratio(None)
+    ('0.25×', '2.59e+06×', '—')
+    """
+    if ratio is None:
+        return "—"
+    return f"{ratio:.3g}×" if abs(ratio) >= 1000 else f"{ratio:.2f}×"
 
 
 def environment_line(environment: dict[str, Any]) -> str:

@@ -22,6 +22,7 @@ its own ids; without matplotlib the page says so where the plots would be.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -81,7 +82,8 @@ table.grid td { min-width: 3.2rem; }
 table.grid td.clause { min-width: 14rem; }
 .cell summary { list-style: none; } .cell summary::-webkit-details-marker { display: none; }
 .cell details { margin: 0; } .cell details[open] { min-width: 18rem; }
-.score { font-weight: 600; } .bad { color: #a40e26; font-weight: 700; }
+.score { font-weight: 600; white-space: nowrap; } a.spec { white-space: nowrap; }
+.bad { color: #a40e26; font-weight: 700; }
 h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; margin-top: 2rem;
      border-bottom: 1px solid #d0d7de; } h3 { font-size: 1.05rem; }
 table { border-collapse: collapse; margin: .5rem 0; }
@@ -274,7 +276,7 @@ def _failing_test(test: TestResult, opened: bool = False) -> str:
     summary = evidence_summary(test.evidence)
     first_line = test.message.splitlines()[0] if test.message else ""
     parts = [f"<summary><code>{esc(test.nodeid)}</code> {esc(first_line)}</summary>"]
-    if test.message:
+    if test.message.strip() != first_line.strip():  # a one-line message is in the summary already
         parts.append(f"<pre>{esc(test.message)}</pre>")
     if summary:
         parts.append(f"<p>Evidence: {esc(summary)}</p>")
@@ -297,11 +299,22 @@ def _deviations(report: Report) -> str:
                 td(finding.adapter.name),
                 f"<td>{_clause_link(cid, clause_source(finding.clause), clause_anchor(finding.clause))}</td>",
                 td(reason),
-                f"<td><code>{esc(link)}</code></td>" if link else "<td></td>",
+                f"<td class='link'>{_short_link(link)}</td>" if link else "<td></td>",
             ]
         )
     headers = ["adapter", "clause", "reason", "link"]
     return f"<h2 id='deviations'>Deviates (documented) ({len(report.deviations)})</h2>{_wide(table(headers, rows))}"
+
+
+def _short_link(link: str) -> str:
+    """A link by its host and last path segment, the whole address in its href and title
+    (a column of full GitHub URLs wraps every few characters)."""
+    found = re.match(r"^(https?)://([^/\s]+)(/[^\s]*)?$", link)
+    if not found:
+        return f"<code>{esc(link)}</code>"
+    last = (found[3] or "").rstrip("/").rsplit("/", 1)[-1]
+    label = f"{found[2]} … {last}" if last else found[2]
+    return f"<a href='{esc(link)}' title='{esc(link)}'>{esc(label)}</a>"
 
 
 def _stale(report: Report) -> str:
@@ -354,17 +367,21 @@ def _grid_cell(cell: GridCell) -> str:
 def _clause_grids(report: Report) -> str:
     parts = []
     for grid in report.grids:
+        columns = grid.columns()
         rows = [
             [
                 f"<td class='clause'>{_clause_link(row.id, row.source, row.anchor)} {esc(row.title)}"
                 f" <span class='muted'>{esc(row.source)}</span></td>"
             ]
-            + [_grid_cell(c) for c in row.cells]
+            + [_grid_cell(row.cells[i]) for i in columns]
             for row in grid.rows
         ]
-        headers = ["clause", *_adapter_headers(report)]
+        headers = ["clause", *(_adapter_headers(report)[i] for i in columns)]
         parts.append(f"<h3 id='family-{esc(grid.family)}'>{esc(grid.family)}</h3>")
         parts.append(_wide(f"<table class='grid'>{table(headers, rows)[7:]}"))
+        others = [report.adapter_names[i] for i in range(len(report.adapters)) if i not in columns]
+        if others:
+            parts.append(f"<p class='muted'>n/a (family not declared): {esc(', '.join(others))}</p>")
     if not parts:
         return ""
     note = "<p class='muted'>A failing or deviating cell opens to its message, evidence, headroom, reproduce line.</p>"

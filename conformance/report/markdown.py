@@ -417,26 +417,31 @@ def _clause_tables(report: Report) -> list[str]:
         return []
     lines = ["## Clauses"]
     for grid in report.grids:
+        columns = grid.columns()
         anchors: dict[tuple[int, int], str] = {}
         for r, row in enumerate(grid.rows):
-            for i, cell in enumerate(row.cells):
-                if cell.opens:
+            for i in columns:
+                if row.cells[i].opens:
                     anchors[r, i] = _unique_anchor(f"{row.id}-{report.adapter_names[i]}", set(anchors.values()))
         rows = [
             [
                 _clause_cell(row.id, row.anchor),
                 md_text(row.title),
                 _spec_cell(row.source),
-                *(_grid_cell(cell, anchors.get((r, i))) for i, cell in enumerate(row.cells)),
+                *(_grid_cell(row.cells[i], anchors.get((r, i))) for i in columns),
             ]
             for r, row in enumerate(grid.rows)
         ]
+        headers = _adapter_headers(report)
         lines += [
             "",
             f"### {md_text(grid.family)}",
             "",
-            *md_table(["clause", "title", "spec", *_adapter_headers(report)], rows),
+            *md_table(["clause", "title", "spec", *(headers[i] for i in columns)], rows),
         ]
+        others = [report.adapter_names[i] for i in range(len(report.adapters)) if i not in columns]
+        if others:
+            lines += ["", f"n/a (family not declared): {', '.join(md_code(name) for name in others)}"]
         for (r, i), anchor in anchors.items():
             lines += _cell_details(grid.rows[r], report.adapter_names[i], grid.rows[r].cells[i], anchor)
     return lines

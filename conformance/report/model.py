@@ -167,6 +167,13 @@ class FamilyGrid:
     family: str
     rows: tuple[GridRow, ...]
 
+    def columns(self) -> tuple[int, ...]:
+        """The adapters (indices into `Report.adapters`) the family applies to: all but those whose
+        every cell is n/a (an adapter that did not load, with no cell at all, stays: its "—" says so).
+        The views draw only these columns and name the others."""
+        width = len(self.rows[0].cells) if self.rows else 0
+        return tuple(i for i in range(width) if any(row.cells[i].status != NOT_APPLICABLE for row in self.rows))
+
 
 @dataclass(frozen=True)
 class AdapterInfo:
