@@ -100,6 +100,8 @@ OPTIONAL_PARAMETERS: dict[str, tuple[str, ...]] = {
     # An LSH whose bucket count is tied to the sequence length cannot take the suite's free choice.
     "lsh_attention": ("n_buckets",),
     "lsh_buckets": ("n_buckets",),
+    # GenerationConfig features a loop may leave out: beam search (num_beams > 1), stop strings.
+    "generate": ("num_beams", "stop_strings"),
 }
 
 

@@ -33,16 +33,17 @@ import torch.nn.functional as F
 
 from specformer.conformance.adapters.protocols import Capabilities
 from specformer.conformance.adapters.torch_frontends import TorchFrontends
+from specformer.conformance.adapters.torch_generation import GENERATE_PARAMETERS, TorchGeneration
 from specformer.conformance.adapters.torch_kv_cache import TorchKVCache
 from specformer.conformance.adapters.torch_losses import TorchLosses
 from specformer.conformance.adapters.torch_models import TorchModels
 from specformer.reference.attention import MultiHeadWeights
 
 
-class TorchAdapter(TorchLosses, TorchModels, TorchFrontends, TorchKVCache):
+class TorchAdapter(TorchLosses, TorchModels, TorchFrontends, TorchKVCache, TorchGeneration):
     name = "torch"
     capabilities = Capabilities(
-        families=frozenset({"attention", "losses", "models", "vision", "audio", "kv_cache"}),
+        families=frozenset({"attention", "losses", "models", "vision", "audio", "kv_cache", "generation"}),
         dtypes=(torch.float32, torch.float64, torch.bfloat16, torch.float16),
         devices=("cpu", "cuda"),
         variants={
@@ -53,6 +54,7 @@ class TorchAdapter(TorchLosses, TorchModels, TorchFrontends, TorchKVCache):
             "LOSS-CE-03": "native",
             "LOSS-CLM-01": "pre-shifted",
         },
+        parameters={"generate": GENERATE_PARAMETERS},  # no beam search, no stop strings (torch_generation)
     )
     expectations_file = Path(__file__).parent / "expectations" / "torch.toml"
 

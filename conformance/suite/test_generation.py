@@ -466,7 +466,7 @@ def test_eos_ends_row_and_pads(adapter, pad_token_id) -> None:
 @clause("GEN-EOS-03")
 @pytest.mark.parametrize("pad_token_id", [0, 9])
 def test_beam_hypotheses_padded(adapter, pad_token_id) -> None:
-    op = require(adapter, "generate")
+    op = require(adapter, "generate", "num_beams")
     prompt = inputs.token_ids(2, 5, seed=23)
     config = GenerationConfig(
         max_new_tokens=6, num_beams=3, num_return_sequences=3, eos_token_ids=BEAM_EOS, pad_token_id=pad_token_id
@@ -505,7 +505,7 @@ def stop_case(adapter, split: int) -> tuple[torch.Tensor, str]:
 
 @clause("GEN-STOP-01")
 def test_stop_string_across_tokens(adapter) -> None:
-    op = require(adapter, "generate")
+    op = require(adapter, "generate", "stop_strings")
     prompt, stop = stop_case(adapter, 2)
     config = GenerationConfig(max_new_tokens=6, stop_strings=(stop,), token_strings=TOKEN_STRINGS)
     out = op(inputs.model(), prompt, config)
@@ -523,7 +523,7 @@ def test_empty_stop_string(adapter) -> None:
 
 @clause("GEN-STOP-03")
 def test_stop_string_scope(adapter) -> None:
-    op = require(adapter, "generate")
+    op = require(adapter, "generate", "stop_strings")
     prompt = inputs.token_ids(1, 5, seed=16)
     first = reference_output(GenerationConfig(max_new_tokens=1), prompt, adapter).sequences[0, 5].item()
     stop = TOKEN_STRINGS[prompt[0, -1].item()][1:] + TOKEN_STRINGS[first][:1]  # spans prompt and output
@@ -536,7 +536,7 @@ def test_stop_string_scope(adapter) -> None:
 
 @clause("GEN-STOP-04")
 def test_stop_string_text(adapter) -> None:
-    op = require(adapter, "generate")
+    op = require(adapter, "generate", "stop_strings")
     prompt, stop = stop_case(adapter, 1)
     config = GenerationConfig(max_new_tokens=6, stop_strings=(stop,), token_strings=TOKEN_STRINGS)
     out = op(inputs.model(), prompt, config)
@@ -615,7 +615,7 @@ EARLY_STOPPING_SEED, EARLY_STOPPING_PENALTY = 19, 2.0
 @clause("GEN-BEAM-01")
 @pytest.mark.parametrize(("num_beams", "returned"), [(2, 1), (4, 3)])
 def test_beam_search_matches_reference(adapter, num_beams, returned) -> None:
-    op = require(adapter, "generate")
+    op = require(adapter, "generate", "num_beams")
     prompt = inputs.token_ids(2, 5, seed=23)
     config = GenerationConfig(
         max_new_tokens=6, num_beams=num_beams, num_return_sequences=returned, eos_token_ids=BEAM_EOS, pad_token_id=5
@@ -628,7 +628,7 @@ def test_beam_search_matches_reference(adapter, num_beams, returned) -> None:
 @clause("GEN-BEAM-02")
 @pytest.mark.parametrize("length_penalty", [0.0, 1.0, 2.0, -1.0])
 def test_beam_scores_are_length_normalised(adapter, length_penalty) -> None:
-    op = require(adapter, "generate")
+    op = require(adapter, "generate", "num_beams")
     prompt = inputs.token_ids(2, 5, seed=24)
     config = GenerationConfig(
         max_new_tokens=6,
@@ -664,7 +664,7 @@ def test_beam_scores_are_length_normalised(adapter, length_penalty) -> None:
 @clause("GEN-BEAM-03")
 @pytest.mark.parametrize("early_stopping", [True, False, "never"], ids=["true", "false", "never"])
 def test_beam_early_stopping(adapter, early_stopping) -> None:
-    op = require(adapter, "generate")
+    op = require(adapter, "generate", "num_beams")
     prompt = inputs.token_ids(2, 5, seed=EARLY_STOPPING_SEED)
     config = GenerationConfig(
         max_new_tokens=7,
@@ -682,7 +682,7 @@ def test_beam_early_stopping(adapter, early_stopping) -> None:
 
 @clause("GEN-BEAM-04")
 def test_beam_returns_best_first(adapter) -> None:
-    op = require(adapter, "generate")
+    op = require(adapter, "generate", "num_beams")
     prompt = inputs.token_ids(2, 5, seed=25)
     config = GenerationConfig(
         max_new_tokens=5, num_beams=4, num_return_sequences=4, eos_token_ids=BEAM_EOS, pad_token_id=5
@@ -693,6 +693,13 @@ def test_beam_returns_best_first(adapter) -> None:
     scores = out.sequence_scores.view(2, 4)
     if not (scores[:, :-1] >= scores[:, 1:]).all():
         fail(f"sequence scores not in descending order: {scores.tolist()}")
+
+
+@clause("GEN-BEAM-04")
+def test_bad_beam_counts_rejected(adapter) -> None:
+    """Every adapter rejects them, whether or not it does beam search."""
+    op = require(adapter, "generate")
+    prompt = inputs.token_ids(2, 5, seed=25)
     for bad, parameter in (
         ({"num_beams": 0}, "num_beams"),
         ({"num_beams": 2, "num_return_sequences": 3}, "num_return_sequences"),
@@ -713,7 +720,7 @@ def test_one_beam_is_greedy(adapter) -> None:
 @clause("GEN-BEAM-06")
 @pytest.mark.parametrize("seed", [5, 3])
 def test_enough_beams_find_best_sequence(adapter, seed) -> None:
-    op = require(adapter, "generate")
+    op = require(adapter, "generate", "num_beams")
     prompt = inputs.token_ids(1, 3, seed=seed, vocab=TINY_VOCAB.vocab_size, low=0)
     weights = inputs.model(TINY_VOCAB, dtype=torch.float64)
     best, best_score = None, -math.inf
