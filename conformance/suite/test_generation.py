@@ -22,7 +22,7 @@ from specformer.conformance.bench.timer import torch_threads
 from specformer.conformance.numerics import annotate, assert_close, chi_square_p_value, fail
 from specformer.conformance.plugin import clause, not_applicable, require
 from specformer.conformance.suite import generation_inputs as inputs
-from specformer.conformance.suite.generation_inputs import BASE, TINY_VOCAB
+from specformer.conformance.suite.generation_inputs import BASE, MODEL_IDS, MODELS, TINY_VOCAB
 from specformer.reference import generation as ref
 from specformer.reference import kv_cache
 from specformer.reference.generation import GenerationConfig, serving_metrics, weight_bytes
@@ -550,27 +550,30 @@ def test_stop_string_text(adapter) -> None:
 
 
 @clause("GEN-GREEDY-01")
+@pytest.mark.parametrize("model", MODELS, ids=MODEL_IDS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize("cache_kind", ["dynamic", "static"])
-def test_greedy_is_argmax_loop(adapter, dtype, cache_kind) -> None:
+def test_greedy_is_argmax_loop(adapter, dtype, cache_kind, model) -> None:
     use_dtype(adapter, dtype)
     op = require(adapter, "generate")
     prompt = inputs.transposed_ids(3, 6, seed=18)
     config = GenerationConfig(max_new_tokens=8, cache_kind=cache_kind)
-    out = op(inputs.model(dtype=dtype), prompt, config)
-    assert_same_tokens(out.sequences, reference_output(config, prompt, adapter).sequences, "greedy")
+    out = op(inputs.model(model, dtype=dtype), prompt, config)
+    expected = reference_output(config, prompt, adapter, model_config=model).sequences
+    assert_same_tokens(out.sequences, expected, "greedy")
 
 
 @clause("GEN-BATCH-01")
-def test_left_padded_batch_rows_match_alone(adapter) -> None:
+@pytest.mark.parametrize("model", MODELS, ids=MODEL_IDS)
+def test_left_padded_batch_rows_match_alone(adapter, model) -> None:
     op = require(adapter, "generate")
     lengths = [7, 2, 4]
     prompt, mask = inputs.left_padded(lengths, seed=19)
     config = GenerationConfig(max_new_tokens=5, repetition_penalty=1.5)
-    out = op(inputs.model(), prompt, config, attention_mask=mask)
+    out = op(inputs.model(model), prompt, config, attention_mask=mask)
     for row, length in enumerate(lengths):
         alone = prompt[row : row + 1, 7 - length :]
-        expected = reference_output(config, alone, adapter).sequences
+        expected = reference_output(config, alone, adapter, model_config=model).sequences
         with annotate(row=row, prompt_length=length):
             assert_same_tokens(out.sequences[row : row + 1, 7 - length :], expected, "left-padded row against alone")
 
