@@ -9,8 +9,8 @@ transformers' LlamaForCausalLM / MistralForCausalLM names them, so the same stat
 through both. `architecture="gpt2"` is the other classic decoder, GPT2LMHeadModel's (learned
 absolute position embeddings added to the token embeddings, LayerNorm with bias, fused
 `c_attn` Conv1D projections stored (in, out), a tanh-GELU MLP, multi-head attention), with its
-parameter names; an untied `lm_head` so both layouts carry one. Its attention is the attention family's `scaled_dot_product_attention` with a
-boolean mask built from what the cache knows about each slot:
+parameter names; an untied `lm_head` so both layouts carry one. Their attention is the
+attention family's `scaled_dot_product_attention` with a boolean mask built from what the cache knows about each slot:
 
     may attend  =  key index <= query index                        (causal, KV-MODEL-02)
                and query index - key index < window                (sliding window, KV-SLIDE-01)
@@ -159,9 +159,8 @@ def _random_gpt2(config: DecoderConfig, generator: torch.Generator, linear, dtyp
         params[prefix + "ln_2.weight"], params[prefix + "ln_2.bias"] = vector(E, 1, 0.1), vector(E, 0, 0.1)
         params[prefix + "mlp.c_fc.weight"], params[prefix + "mlp.c_fc.bias"] = linear(F, E).T, vector(F, 0, 0.1)
         params[prefix + "mlp.c_proj.weight"], params[prefix + "mlp.c_proj.bias"] = linear(E, F).T, vector(E, 0, 0.1)
-    params["transformer.ln_f.weight"], params["transformer.ln_f.bias"] = torch.ones(E, dtype=torch.float64), vector(
-        E, 0, 0.0
-    )
+    params["transformer.ln_f.weight"] = torch.ones(E, dtype=torch.float64)
+    params["transformer.ln_f.bias"] = torch.zeros(E, dtype=torch.float64)
     params["lm_head.weight"] = linear(V, E, 3.0)
     return DecoderWeights(config, {k: v.contiguous().to(dtype) for k, v in params.items()})
 

@@ -68,7 +68,9 @@ def _check_config(config: GenerationConfig, vocab_size: int) -> None:
     _check_int("max_new_tokens", config.max_new_tokens, 0)
     _check_int("min_new_tokens", config.min_new_tokens, 0)
     if config.min_new_tokens > config.max_new_tokens:
-        raise ValueError(f"min_new_tokens ({config.min_new_tokens}) must be in [0, max_new_tokens={config.max_new_tokens}]")
+        raise ValueError(
+            f"min_new_tokens ({config.min_new_tokens}) must be in [0, max_new_tokens={config.max_new_tokens}]"
+        )
     _check_int("num_beams", config.num_beams, 1)
     _check_int("num_return_sequences", config.num_return_sequences, 1)
     if config.num_return_sequences > config.num_beams:

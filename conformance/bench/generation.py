@@ -155,7 +155,13 @@ def generation_benchmarks(
         row(
             "generation.throughput",
             walls,
-            {"batch": batch, "context": 64, "new_tokens": NEW_TOKENS, "tokens_per_s": batch * NEW_TOKENS / median, **bound},
+            {
+                "batch": batch,
+                "context": 64,
+                "new_tokens": NEW_TOKENS,
+                "tokens_per_s": batch * NEW_TOKENS / median,
+                **bound,
+            },
             size=batch,
             correct=correct,
         )
