@@ -19,6 +19,11 @@ suite's weights copied into `in_proj_weight` or, for a context of another width,
 `q/k/v_proj_weight`), with its key padding mask (True = ignore, the inverse of the suite's)
 and a boolean causal mask. Banded sliding-window and LSH attention have no PyTorch built-in
 and are left unsupported.
+
+The kv_cache and generation families are a second, independent implementation in plain PyTorch,
+written in the style of gpt-fast (torch_kv_cache.py: a static cache written with index_copy_;
+torch_generation.py: prefill, decode_one_token, exponential-race sampling). Beam search and stop
+strings are not in gpt-fast's loop and are declared unsupported (Capabilities.parameters).
 """
 
 from __future__ import annotations
@@ -61,7 +66,7 @@ class TorchAdapter(TorchLosses, TorchModels, TorchFrontends, TorchKVCache, Torch
     def __init__(self) -> None:
         self.description = (
             f"PyTorch {torch.__version__} built-ins: scaled_dot_product_attention, FlexAttention (eager), "
-            "nn.MultiheadAttention"
+            "nn.MultiheadAttention; a gpt-fast style static KV cache and generation loop (Llama and GPT-2)"
         )
 
     def attention(
