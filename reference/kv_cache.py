@@ -6,8 +6,11 @@ key/value heads, D head dim, E = H * D hidden size, V vocabulary.
 The decoder is a Llama-style stack (RMSNorm, rotary position embeddings, grouped-query
 attention, SwiGLU MLP), small and readable like gpt-fast's model.py, with parameters named as
 transformers' LlamaForCausalLM / MistralForCausalLM names them, so the same state dict runs
-through both. Its attention is the attention family's `scaled_dot_product_attention` with a
-boolean mask built from what the cache knows about each slot:
+through both. `architecture="gpt2"` is the other classic decoder, GPT2LMHeadModel's (learned
+absolute position embeddings added to the token embeddings, LayerNorm with bias, fused
+`c_attn` Conv1D projections stored (in, out), a tanh-GELU MLP, multi-head attention), with its
+parameter names; an untied `lm_head` so both layouts carry one. Their attention is the
+attention family's `scaled_dot_product_attention` with a boolean mask built from what the cache knows about each slot:
 
     may attend  =  key index <= query index                        (causal, KV-MODEL-02)
                and query index - key index < window                (sliding window, KV-SLIDE-01)
@@ -33,10 +36,12 @@ import math
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 
 from specformer.reference.attention import scaled_dot_product_attention
 
 CACHE_KINDS = ("dynamic", "static", "rolling")
+ARCHITECTURES = ("llama", "gpt2")
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,9 @@ class DecoderConfig:
     rope_theta: float = 10000.0
     rms_norm_eps: float = 1e-6
     sliding_window: int | None = None  # W: a query sees itself and the W - 1 keys before it
+    architecture: str = "llama"  # or "gpt2": learned absolute positions (GPT2LMHeadModel's names)
+    max_positions: int = 256  # gpt2: rows of the position table (n_positions)
+    layer_norm_eps: float = 1e-5  # gpt2
 
     @property
     def head_dim(self) -> int:
@@ -66,7 +74,15 @@ class DecoderConfig:
                 f"hidden_size ({self.hidden_size}) must be a multiple of num_heads ({self.num_heads}), "
                 f"and num_heads a multiple of num_kv_heads ({self.num_kv_heads})"
             )
-        if self.head_dim % 2:
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {', '.join(ARCHITECTURES)}, got {self.architecture!r}")
+        if self.architecture == "gpt2":
+            if self.num_kv_heads != self.num_heads or self.sliding_window is not None or self.max_positions < 1:
+                raise ValueError(
+                    "a gpt2 decoder needs num_kv_heads == num_heads, no sliding_window and max_positions >= 1, got "
+                    f"{self.num_kv_heads}, {self.num_heads}, {self.sliding_window}, {self.max_positions}"
+                )
+        elif self.head_dim % 2:
             raise ValueError(f"head_dim (hidden_size / num_heads = {self.head_dim}) must be even for RoPE")
         if self.sliding_window is not None and self.sliding_window < 1:
             raise ValueError(f"sliding_window must be None or >= 1, got {self.sliding_window}")
@@ -100,6 +116,9 @@ def random_decoder(config: DecoderConfig, seed: int = 0, dtype: torch.dtype = to
     def linear(rows: int, cols: int, gain: float = 1.0) -> torch.Tensor:
         return torch.randn(rows, cols, generator=generator, dtype=torch.float64) * gain / math.sqrt(cols)
 
+    if config.architecture == "gpt2":
+        return _random_gpt2(config, generator, linear, dtype)
+
     params = {"model.embed_tokens.weight": torch.randn(config.vocab_size, E, generator=generator, dtype=torch.float64)}
     for i in range(config.num_layers):
         prefix = f"model.layers.{i}."
@@ -117,6 +136,33 @@ def random_decoder(config: DecoderConfig, seed: int = 0, dtype: torch.dtype = to
     params["model.norm.weight"] = torch.ones(E, dtype=torch.float64)
     params["lm_head.weight"] = linear(config.vocab_size, E, 3.0)
     return DecoderWeights(config, {k: v.to(dtype) for k, v in params.items()})
+
+
+def _random_gpt2(config: DecoderConfig, generator: torch.Generator, linear, dtype: torch.dtype) -> DecoderWeights:
+    """GPT2LMHeadModel's parameters; Conv1D weights are stored (in, out), hence the transposes.
+    Position embeddings as large as the token embeddings, so a wrong position id shows."""
+    E, F, V = config.hidden_size, config.intermediate_size, config.vocab_size
+
+    def vector(size: int, mean: float, spread: float) -> torch.Tensor:
+        return mean + spread * torch.randn(size, generator=generator, dtype=torch.float64)
+
+    params = {
+        "transformer.wte.weight": torch.randn(V, E, generator=generator, dtype=torch.float64),
+        "transformer.wpe.weight": torch.randn(config.max_positions, E, generator=generator, dtype=torch.float64),
+    }
+    for i in range(config.num_layers):
+        prefix = f"transformer.h.{i}."
+        params[prefix + "ln_1.weight"], params[prefix + "ln_1.bias"] = vector(E, 1, 0.1), vector(E, 0, 0.1)
+        params[prefix + "attn.c_attn.weight"] = torch.cat([linear(E, E, 2.0), linear(E, E, 2.0), linear(E, E)]).T
+        params[prefix + "attn.c_attn.bias"] = vector(3 * E, 0, 0.1)
+        params[prefix + "attn.c_proj.weight"], params[prefix + "attn.c_proj.bias"] = linear(E, E).T, vector(E, 0, 0.1)
+        params[prefix + "ln_2.weight"], params[prefix + "ln_2.bias"] = vector(E, 1, 0.1), vector(E, 0, 0.1)
+        params[prefix + "mlp.c_fc.weight"], params[prefix + "mlp.c_fc.bias"] = linear(F, E).T, vector(F, 0, 0.1)
+        params[prefix + "mlp.c_proj.weight"], params[prefix + "mlp.c_proj.bias"] = linear(E, F).T, vector(E, 0, 0.1)
+    params["transformer.ln_f.weight"] = torch.ones(E, dtype=torch.float64)
+    params["transformer.ln_f.bias"] = torch.zeros(E, dtype=torch.float64)
+    params["lm_head.weight"] = linear(V, E, 3.0)
+    return DecoderWeights(config, {k: v.contiguous().to(dtype) for k, v in params.items()})
 
 
 # ---------------------------------------------------------------------------------------
@@ -308,6 +354,22 @@ def attention_layer(
     value = (hidden @ params[prefix + "v_proj.weight"].T).view(B, L, Hkv, D).transpose(1, 2)  # (B, Hkv, L, D)
     query = rotary(query, position_ids, config.rope_theta)
     key = rotary(key, position_ids, config.rope_theta)  # the cache holds rotated keys (KV-SHAPE-02)
+    out = cached_attention(query, key, value, config, layer=layer, cache=cache, query_index=query_index)
+    return out @ params[prefix + "o_proj.weight"].T
+
+
+def cached_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    config: DecoderConfig,
+    *,
+    layer: int,
+    cache: KVCache,
+    query_index: torch.Tensor,
+) -> torch.Tensor:
+    """New queries (B, H, L, D) over the cache after storing the new keys and values (B, Hkv, L, D): (B, L, H * D)."""
+    B, _, L, _ = query.shape
     keys, values, key_index, key_real = cache.update(layer, key, value)  # (B, Hkv, S, D), (S,), (B, S)
     allowed = (key_index[None, :] <= query_index[:, None]) & (key_index[None, :] >= 0)  # (L, S)
     if config.sliding_window is not None:
@@ -315,8 +377,57 @@ def attention_layer(
     # subtle: a padding query may see itself, so its (unused) row is finite, never an empty softmax
     mask = allowed[None] & (key_real[:, None, :] | (key_index[None, None, :] == query_index[None, :, None]))
     out = scaled_dot_product_attention(query, keys, values, mask=mask[:, None])  # (B, H, L, D)
-    out = out.transpose(1, 2).reshape(B, L, H * D)  # (B, L, E)
-    return out @ params[prefix + "o_proj.weight"].T
+    return out.transpose(1, 2).reshape(B, L, -1)  # (B, L, H * D)
+
+
+def gpt2_attention_layer(
+    hidden: torch.Tensor,
+    params: dict[str, torch.Tensor],
+    prefix: str,
+    config: DecoderConfig,
+    *,
+    layer: int,
+    cache: KVCache,
+    query_index: torch.Tensor,
+) -> torch.Tensor:
+    """GPT-2's self-attention over L new tokens and the cache: (B, L, E) -> (B, L, E). No rotation:
+    positions entered once, with the embeddings."""
+    B, L, E = hidden.shape
+    H, D = config.num_heads, config.head_dim
+    fused = hidden @ params[prefix + "c_attn.weight"] + params[prefix + "c_attn.bias"]  # (B, L, 3E): [q | k | v]
+    query, key, value = (t.view(B, L, H, D).transpose(1, 2) for t in fused.split(E, dim=-1))  # each (B, H, L, D)
+    out = cached_attention(query, key, value, config, layer=layer, cache=cache, query_index=query_index)
+    return out @ params[prefix + "c_proj.weight"] + params[prefix + "c_proj.bias"]
+
+
+def gpt2_stack(
+    weights: DecoderWeights,
+    token_ids: torch.Tensor,
+    cache: KVCache,
+    query_index: torch.Tensor,
+    position_ids: torch.Tensor,
+) -> torch.Tensor:
+    """GPT2LMHeadModel's logits (B, L, V): token plus position embeddings, pre-LN blocks, ln_f, lm_head."""
+    config, p = weights.config, weights.params
+    if position_ids.numel() and int(position_ids.max()) >= config.max_positions:
+        raise ValueError(
+            f"token_ids: position {int(position_ids.max())} is past the position table (max_positions "
+            f"{config.max_positions}): positions must be in [0, {config.max_positions})"
+        )
+    # subtle: the position ids count real tokens only (KVCache.begin), so left padding does not shift them
+    hidden = p["transformer.wte.weight"][token_ids] + p["transformer.wpe.weight"][position_ids]  # (B, L, E)
+    E, eps = config.hidden_size, config.layer_norm_eps
+    for layer in range(config.num_layers):
+        prefix = f"transformer.h.{layer}."
+        normed = F.layer_norm(hidden, (E,), p[prefix + "ln_1.weight"], p[prefix + "ln_1.bias"], eps)
+        hidden = hidden + gpt2_attention_layer(
+            normed, p, prefix + "attn.", config, layer=layer, cache=cache, query_index=query_index
+        )
+        normed = F.layer_norm(hidden, (E,), p[prefix + "ln_2.weight"], p[prefix + "ln_2.bias"], eps)
+        inner = F.gelu(normed @ p[prefix + "mlp.c_fc.weight"] + p[prefix + "mlp.c_fc.bias"], approximate="tanh")
+        hidden = hidden + inner @ p[prefix + "mlp.c_proj.weight"] + p[prefix + "mlp.c_proj.bias"]
+    hidden = F.layer_norm(hidden, (E,), p["transformer.ln_f.weight"], p["transformer.ln_f.bias"], eps)
+    return hidden @ p["lm_head.weight"].T  # (B, L, V)
 
 
 def decoder_forward(
@@ -345,6 +456,10 @@ def decoder_forward(
     if real.shape != token_ids.shape:
         raise ValueError(f"attention_mask must have shape {tuple(token_ids.shape)}, got {tuple(real.shape)}")
     query_index, position_ids = cache.begin(real)
+    if config.architecture == "gpt2":
+        logits = gpt2_stack(weights, token_ids, cache, query_index, position_ids)
+        cache.end()
+        return logits
     hidden = params["model.embed_tokens.weight"][token_ids]  # (B, L, E)
     for layer in range(config.num_layers):
         prefix = f"model.layers.{layer}."

@@ -202,11 +202,12 @@ def _generation_run() -> RunResult:
     rows = []
     for context in (64, 128):
         rows.append(row("generation.ttft", context, [0.01 * context / 64] * 3, context=context, batch=1, new_tokens=8))
-        rows.append(row("generation.tpot", context, [0.002] * 3, context=context, batch=1, new_tokens=8))
+        floor = dict(floor_s=1e-4, bytes_per_step=10**6, bandwidth_bytes_per_s=1e10)
+        rows.append(row("generation.tpot", context, [0.002] * 3, context=context, batch=1, new_tokens=8, **floor))
         memory = dict(context=context, cache_bytes=context * 8192, formula_bytes=context * 8192, weight_bytes=2**22)
         rows.append(row("kv_cache.memory", context, [0.0], **memory))
         rows.append(row("kv_cache.decode_step", context, [1e-3 * context / 64] * 3, context=context, exponent=1.02))
-    rows.append(row("generation.throughput", 4, [0.5] * 3, batch=4, context=64, new_tokens=8))
+    rows.append(row("generation.throughput", 4, [0.5] * 3, batch=4, context=64, new_tokens=8, floor_tokens_per_s=4e4))
     return RunResult(environment={}, profile="quick", adapters=[AdapterResult(name="torch", benchmarks=rows)])
 
 
@@ -217,7 +218,8 @@ def test_generation_serving_metrics_are_tables_and_plots() -> None:
     tables = {t.title.split(":")[0].split(" ")[0]: t for t in generation_tables(_generation_run())}
     assert set(tables) == {"Latency", "Throughput", "Memory", "One"}
     assert tables["Latency"].rows[1][:6] == ["torch", "128", "8", "20.0 ms ± 0 s", "2.00 ms ± 0 s", "500 tok/s"]
-    assert tables["Throughput"].rows == [["torch", "4", "64", "8", "500 ms ± 0 s", "64.0 tok/s", "✓"]]
+    assert tables["Latency"].rows[1][6:8] == ["100 µs", "20.0×"]  # the weight-bandwidth floor and TPOT's gap to it
+    assert tables["Throughput"].rows == [["torch", "4", "64", "8", "500 ms ± 0 s", "64.0 tok/s", "40000 tok/s", "✓"]]
     assert tables["Memory"].rows[0] == ["torch", "64", "4.00 MiB", "512 KiB", "512 KiB", "✓", "11.1%"]
     markdown = render_markdown(_generation_run())
     assert "### Latency against context (batch 1): TTFT and TPOT" in markdown and "| torch | 4 | 64 |" in markdown

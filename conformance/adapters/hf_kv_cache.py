@@ -1,7 +1,8 @@
 """The hf adapter's kv_cache family (spec/kv_cache.md): transformers' models and cache classes.
 
 The suite's DecoderWeights become a `LlamaForCausalLM` (or `MistralForCausalLM` when the config
-has a sliding window: same parameter names) built from a small config with eager attention,
+has a sliding window: same parameter names; `GPT2LMHeadModel` for `architecture="gpt2"`, with an
+untied lm_head and no dropout) built from a small config with eager attention,
 the state dict loaded as is, in evaluation mode, in the weights' dtype. Caches are transformers'
 own: `DynamicCache(config=model.config)` (which builds `DynamicSlidingWindowLayer`s for a
 sliding-window model) and `StaticCache(config=..., max_cache_len=N)`, passed as `cache=` (the
@@ -27,10 +28,12 @@ from specformer.reference.kv_cache import DecoderWeights
 
 
 def build_model(weights: DecoderWeights) -> torch.nn.Module:
-    """A transformers causal LM with the suite's weights (Llama, or Mistral for a sliding window)."""
+    """A transformers causal LM with the suite's weights (Llama, Mistral for a sliding window, GPT-2)."""
     import transformers
 
     config = weights.config
+    if config.architecture == "gpt2":
+        return _finish(transformers.GPT2LMHeadModel(_gpt2_config(config)), weights)
     common = dict(
         vocab_size=config.vocab_size,
         hidden_size=config.hidden_size,
@@ -54,6 +57,33 @@ def build_model(weights: DecoderWeights) -> torch.nn.Module:
         model = transformers.MistralForCausalLM(
             transformers.MistralConfig(**common, sliding_window=config.sliding_window)
         )
+    return _finish(model, weights)
+
+
+def _gpt2_config(config) -> object:
+    import transformers
+
+    return transformers.GPT2Config(
+        vocab_size=config.vocab_size,
+        n_embd=config.hidden_size,
+        n_layer=config.num_layers,
+        n_head=config.num_heads,
+        n_inner=config.intermediate_size,
+        n_positions=config.max_positions,
+        layer_norm_epsilon=config.layer_norm_eps,
+        activation_function="gelu_new",
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        tie_word_embeddings=False,
+        attn_implementation="eager",
+        pad_token_id=None,
+        bos_token_id=None,
+        eos_token_id=None,
+    )
+
+
+def _finish(model: torch.nn.Module, weights: DecoderWeights) -> torch.nn.Module:
     model = model.to(weights.dtype).eval()
     model.load_state_dict(weights.params)
     model.generation_config.pad_token_id = None

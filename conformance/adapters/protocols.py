@@ -100,6 +100,8 @@ OPTIONAL_PARAMETERS: dict[str, tuple[str, ...]] = {
     # An LSH whose bucket count is tied to the sequence length cannot take the suite's free choice.
     "lsh_attention": ("n_buckets",),
     "lsh_buckets": ("n_buckets",),
+    # GenerationConfig features a loop may leave out: beam search (num_beams > 1), stop strings.
+    "generate": ("num_beams", "stop_strings"),
 }
 
 
@@ -561,9 +563,11 @@ class ModelsAdapter(Adapter, Protocol):
 class KVCacheAdapter(Adapter, Protocol):
     """The kv_cache family (spec/kv_cache.md). A Llama-style decoder given as DecoderWeights
     (transformers' LlamaForCausalLM parameter names; MistralForCausalLM when the config has a
-    sliding window). Token ids (B, L) int64; attention_mask (B, L), 1 real, 0 left padding;
-    logits (B, L, V) in the weights' dtype. cache_kind: "dynamic" or "static" (capacity
-    max_cache_len); a sliding-window model uses its rolling cache for "dynamic".
+    sliding window; GPT2LMHeadModel's names when `config.architecture == "gpt2"`: learned
+    absolute positions, which the position-id clauses also run on). Token ids (B, L) int64;
+    attention_mask (B, L), 1 real, 0 left padding; logits (B, L, V) in the weights' dtype.
+    cache_kind: "dynamic" or "static" (capacity max_cache_len); a sliding-window model uses its
+    rolling cache for "dynamic".
     """
 
     def decoder_logits(

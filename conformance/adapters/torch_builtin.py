@@ -19,6 +19,11 @@ suite's weights copied into `in_proj_weight` or, for a context of another width,
 `q/k/v_proj_weight`), with its key padding mask (True = ignore, the inverse of the suite's)
 and a boolean causal mask. Banded sliding-window and LSH attention have no PyTorch built-in
 and are left unsupported.
+
+The kv_cache and generation families are a second, independent implementation in plain PyTorch,
+written in the style of gpt-fast (torch_kv_cache.py: a static cache written with index_copy_;
+torch_generation.py: prefill, decode_one_token, exponential-race sampling). Beam search and stop
+strings are not in gpt-fast's loop and are declared unsupported (Capabilities.parameters).
 """
 
 from __future__ import annotations
@@ -33,16 +38,17 @@ import torch.nn.functional as F
 
 from specformer.conformance.adapters.protocols import Capabilities
 from specformer.conformance.adapters.torch_frontends import TorchFrontends
+from specformer.conformance.adapters.torch_generation import GENERATE_PARAMETERS, TorchGeneration
 from specformer.conformance.adapters.torch_kv_cache import TorchKVCache
 from specformer.conformance.adapters.torch_losses import TorchLosses
 from specformer.conformance.adapters.torch_models import TorchModels
 from specformer.reference.attention import MultiHeadWeights
 
 
-class TorchAdapter(TorchLosses, TorchModels, TorchFrontends, TorchKVCache):
+class TorchAdapter(TorchLosses, TorchModels, TorchFrontends, TorchKVCache, TorchGeneration):
     name = "torch"
     capabilities = Capabilities(
-        families=frozenset({"attention", "losses", "models", "vision", "audio", "kv_cache"}),
+        families=frozenset({"attention", "losses", "models", "vision", "audio", "kv_cache", "generation"}),
         dtypes=(torch.float32, torch.float64, torch.bfloat16, torch.float16),
         devices=("cpu", "cuda"),
         variants={
@@ -53,13 +59,14 @@ class TorchAdapter(TorchLosses, TorchModels, TorchFrontends, TorchKVCache):
             "LOSS-CE-03": "native",
             "LOSS-CLM-01": "pre-shifted",
         },
+        parameters={"generate": GENERATE_PARAMETERS},  # no beam search, no stop strings (torch_generation)
     )
     expectations_file = Path(__file__).parent / "expectations" / "torch.toml"
 
     def __init__(self) -> None:
         self.description = (
             f"PyTorch {torch.__version__} built-ins: scaled_dot_product_attention, FlexAttention (eager), "
-            "nn.MultiheadAttention"
+            "nn.MultiheadAttention; a gpt-fast style static KV cache and generation loop (Llama and GPT-2)"
         )
 
     def attention(

@@ -5,7 +5,9 @@ from specformer.reference: one preallocated static cache per layer, `(B, Hkv, ma
 buffers updated with `index_copy_` at the input positions, a boolean mask built from the
 positions written so far (gpt-fast slices a preallocated causal mask the same way), rotary
 embeddings in transformers' half-split layout (so the suite's Llama weights load unpermuted),
-and `torch.nn.functional.scaled_dot_product_attention(..., enable_gqa=True)`.
+and `torch.nn.functional.scaled_dot_product_attention(..., enable_gqa=True)`. A GPT-2 decoder
+(`architecture="gpt2"`: GPT2LMHeadModel's names, learned positions, Conv1D weights (in, out))
+runs on the same cache, its position embeddings looked up by the same position ids.
 
 A "dynamic" cache here is a static one sized to the sequence, as gpt-fast sizes its cache to
 prompt + max_new_tokens; a sliding-window model is masked, not rolled, so its cache does not
@@ -78,6 +80,9 @@ def forward(weights: DecoderWeights, ids: torch.Tensor, cache: StaticKVCache, ma
     if c.sliding_window is not None:
         allowed &= input_pos[:, None] - slots[None, :] < c.sliding_window
     attn_mask = allowed[None] & (cache.real[:, None, :] | (slots[None, None, :] == input_pos[None, :, None]))
+    attn_mask = attn_mask[:, None]  # (B, 1, L, S)
+    if c.architecture == "gpt2":
+        return _gpt2(weights, ids, cache, input_pos, positions.clamp(min=0), attn_mask)
     x = p["model.embed_tokens.weight"][ids]
     H, Hkv, D = c.num_heads, c.num_kv_heads, c.head_dim
     for i in range(c.num_layers):
@@ -90,13 +95,44 @@ def forward(weights: DecoderWeights, ids: torch.Tensor, cache: StaticKVCache, ma
         cache.k[i].index_copy_(2, input_pos, k)
         cache.v[i].index_copy_(2, input_pos, v)
         out = F.scaled_dot_product_attention(
-            q, cache.k[i], cache.v[i], attn_mask=attn_mask[:, None], scale=1.0 / math.sqrt(D), enable_gqa=Hkv != H
+            q, cache.k[i], cache.v[i], attn_mask=attn_mask, scale=1.0 / math.sqrt(D), enable_gqa=Hkv != H
         )
         x = x + out.transpose(1, 2).reshape(B, L, H * D) @ p[pre + "self_attn.o_proj.weight"].T
         h = _rms(x, p[pre + "post_attention_layernorm.weight"], c.rms_norm_eps)
         gate, up = h @ p[pre + "mlp.gate_proj.weight"].T, h @ p[pre + "mlp.up_proj.weight"].T
         x = x + (F.silu(gate) * up) @ p[pre + "mlp.down_proj.weight"].T
     return _rms(x, p["model.norm.weight"], c.rms_norm_eps) @ p["lm_head.weight"].T
+
+
+def _gpt2(
+    weights: DecoderWeights,
+    ids: torch.Tensor,
+    cache: StaticKVCache,
+    input_pos: torch.Tensor,
+    positions: torch.Tensor,
+    attn_mask: torch.Tensor,
+) -> torch.Tensor:
+    """GPT-2 (GPT2LMHeadModel's parameter names) on the same static cache: learned positions, LayerNorm, Conv1D."""
+    c, p = weights.config, weights.params
+    B, L = ids.shape
+    E, H, D, eps = c.hidden_size, c.num_heads, c.head_dim, c.layer_norm_eps
+    if int(positions.max()) >= c.max_positions:
+        raise ValueError(f"positions must be in [0, max_positions={c.max_positions}), got {int(positions.max())}")
+    x = p["transformer.wte.weight"][ids] + p["transformer.wpe.weight"][positions]
+    for i in range(c.num_layers):
+        pre = f"transformer.h.{i}."
+        h = F.layer_norm(x, (E,), p[pre + "ln_1.weight"], p[pre + "ln_1.bias"], eps)
+        qkv = torch.addmm(p[pre + "attn.c_attn.bias"], h.reshape(B * L, E), p[pre + "attn.c_attn.weight"])
+        q, k, v = qkv.view(B, L, 3, H, D).permute(2, 0, 3, 1, 4)  # each (B, H, L, D)
+        cache.k[i].index_copy_(2, input_pos, k)
+        cache.v[i].index_copy_(2, input_pos, v)
+        out = F.scaled_dot_product_attention(q, cache.k[i], cache.v[i], attn_mask=attn_mask, scale=1.0 / math.sqrt(D))
+        x = x + out.transpose(1, 2).reshape(B, L, E) @ p[pre + "attn.c_proj.weight"] + p[pre + "attn.c_proj.bias"]
+        h = F.layer_norm(x, (E,), p[pre + "ln_2.weight"], p[pre + "ln_2.bias"], eps)
+        h = F.gelu(h @ p[pre + "mlp.c_fc.weight"] + p[pre + "mlp.c_fc.bias"], approximate="tanh")
+        x = x + h @ p[pre + "mlp.c_proj.weight"] + p[pre + "mlp.c_proj.bias"]
+    x = F.layer_norm(x, (E,), p["transformer.ln_f.weight"], p["transformer.ln_f.bias"], eps)
+    return x @ p["lm_head.weight"].T
 
 
 class TorchKVCache:

@@ -10,6 +10,16 @@ start of the request and at each step's tokens. From those instants:
 
 Memory: the weights' bytes (sum of the parameters' storage) and the cache's bytes (the
 kv_cache family's measured buffers, against KV-SIZE-01's formula), reported separately.
+
+The weight-bandwidth floor: a decode step must read every weight once (all but the embedding
+table, of which it gathers B rows) and the whole KV cache of its context, so with the copy
+bandwidth measured at the start of the run (roofline.measure_ceilings, bytes read + written per
+second) no step can take less than
+
+    floor_s = (weight bytes - embedding bytes + KV-SIZE-01 bytes at the context) / bandwidth
+
+TPOT rows carry it (`floor_s`, `bytes_per_step`, `bandwidth_bytes_per_s`), throughput rows the
+decode-only bound `floor_tokens_per_s` = batch / floor_s; the report shows TPOT against it.
 """
 
 from __future__ import annotations
@@ -98,6 +108,25 @@ def generation_benchmarks(
         )
         row_done(results[-1])
 
+    bandwidth = ((ceilings or {}).get("copy") or {}).get("value")
+    embedding = weights.params["model.embed_tokens.weight"]
+    streamed = weight_bytes(weights.params) - embedding.numel() * embedding.element_size()
+
+    def floor(batch: int, context: int) -> dict[str, Any]:
+        """The weight-bandwidth floor of one decode step (module docstring); {} without a measured bandwidth."""
+        if not bandwidth:
+            return {}
+        cache = kv_cache.expected_cache_bytes(
+            layers=config.num_layers,
+            batch=batch,
+            kv_heads=config.num_kv_heads,
+            positions=context,
+            head_dim=config.head_dim,
+            dtype=weights.dtype,
+        )
+        step = streamed + cache
+        return {"bytes_per_step": step, "bandwidth_bytes_per_s": bandwidth, "floor_s": step / bandwidth}
+
     greedy = generation.GenerationConfig(max_new_tokens=NEW_TOKENS)
     for n in CONTEXTS.get(profile, CONTEXTS["ci"]) if generate is not None else []:
         prompt = torch.randint(0, config.vocab_size, (1, n), generator=torch.Generator().manual_seed(n))
@@ -111,7 +140,7 @@ def generation_benchmarks(
             correct = correct and torch.equal(out.sequences, expected)
         params = {"context": n, "batch": 1, "new_tokens": NEW_TOKENS, "dtype": "float32", **BENCH_CONFIG_KW}
         row("generation.ttft", ttft, params, size=n, correct=correct)
-        row("generation.tpot", tpot, params, size=n, correct=correct)
+        row("generation.tpot", tpot, {**params, **floor(1, n)}, size=n, correct=correct)
 
     for batch in BATCHES.get(profile, BATCHES["ci"]) if generate is not None else []:
         prompt = torch.randint(0, config.vocab_size, (batch, 64), generator=torch.Generator().manual_seed(batch))
@@ -122,10 +151,19 @@ def generation_benchmarks(
             walls.append(instants[-1] - start)
             correct = correct and torch.equal(out.sequences, expected)
         median = sorted(walls)[len(walls) // 2]
+        bound = floor(batch, 64)
+        if bound:
+            bound = {"floor_tokens_per_s": batch / bound["floor_s"], **bound}
         row(
             "generation.throughput",
             walls,
-            {"batch": batch, "context": 64, "new_tokens": NEW_TOKENS, "tokens_per_s": batch * NEW_TOKENS / median},
+            {
+                "batch": batch,
+                "context": 64,
+                "new_tokens": NEW_TOKENS,
+                "tokens_per_s": batch * NEW_TOKENS / median,
+                **bound,
+            },
             size=batch,
             correct=correct,
         )

@@ -19,7 +19,7 @@ import torch
 
 from specformer.conformance.adapters.protocols import Capabilities
 from specformer.conformance.mutants import Mutant, reference_capabilities
-from specformer.conformance.mutants.kv_cache import _PositionsRestart
+from specformer.conformance.mutants.kv_cache import _PositionsCountPadding, _PositionsRestart
 from specformer.reference import generation, kv_cache, sampling
 
 _original = {
@@ -523,6 +523,16 @@ class PositionsRestartInGeneration(_Mutant):
             return super().generate(*args, **kwargs)
 
 
+class PositionsCountPaddingInGeneration(_Mutant):
+    """The loop's position ids count the left padding (caught on GPT-2's absolute positions only)."""
+
+    breaks = ("GEN-BATCH-01",)
+
+    def generate(self, *args, **kwargs):
+        with mock.patch.object(kv_cache, "KVCache", _PositionsCountPadding):
+            return super().generate(*args, **kwargs)
+
+
 class LeftPaddingIgnored(_Mutant):
     """generate() drops the attention mask: padding is attended and positions start at the pads."""
 
@@ -692,6 +702,7 @@ ALL: tuple[type[_Mutant], ...] = (
     ScoresAreRawLogits,
     PenaltiesAfterWarpers,
     PositionsRestartInGeneration,
+    PositionsCountPaddingInGeneration,
     LeftPaddingIgnored,
     SamplingIgnoresGenerator,
     SamplingWithoutTemperature,

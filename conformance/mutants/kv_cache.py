@@ -80,6 +80,21 @@ class PositionsRestartEachCall(_Mutant):
     )
 
 
+class _PositionsCountPadding(KVCache):
+    def begin(self, real):
+        index, _ = super().begin(real)
+        return index, index[None, :].expand(real.shape[0], -1)  # bug: the padded index is the position id
+
+
+class PositionsCountPadding(_Mutant):
+    """Position ids are indices in the padded row, not counts of real tokens: the classic
+    left-padding bug. RoPE only sees relative positions, so a Llama row shifted as a whole is
+    unchanged; GPT-2's learned absolute positions read the wrong rows of the table."""
+
+    cache_class = _PositionsCountPadding
+    breaks = ("KV-PAD-01",)
+
+
 class _PaddingAttended(KVCache):
     def update(self, layer, key, value):
         keys, values, index, real = super().update(layer, key, value)
@@ -326,6 +341,7 @@ class DecodeRecomputesPrefix(_Mutant):
 
 ALL: tuple[type[_Mutant], ...] = (
     PositionsRestartEachCall,
+    PositionsCountPadding,
     PaddingKeysAttended,
     StaticAttendsUnwrittenSlots,
     StaticOverflowOverwritesLastSlot,

@@ -554,6 +554,7 @@ def _latency_table(run: RunResult) -> GenerationTable:
     for adapter, ttft in _generation_rows(run, "generation.ttft"):
         later = tpot.get((adapter, ttft.size))
         rate = f"{three_digits(1 / later.median_s)} tok/s" if later is not None and later.median_s > 0 else "—"
+        floor = later.params.get("floor_s") if later is not None else None
         rows.append(
             [
                 adapter,
@@ -562,10 +563,22 @@ def _latency_table(run: RunResult) -> GenerationTable:
                 _spread(ttft),
                 _spread(later) if later is not None else "—",
                 rate,
+                format_seconds(floor) if isinstance(floor, float) and floor > 0 else "—",
+                f"{three_digits(later.median_s / floor)}×" if isinstance(floor, float) and floor > 0 else "—",
                 correct_mark(ttft.correct),
             ]
         )
-    headers = ["adapter", "context", "new tokens", "TTFT (median ± IQR/2)", "TPOT (median ± IQR/2)", "1 / TPOT", "ok"]
+    headers = [
+        "adapter",
+        "context",
+        "new tokens",
+        "TTFT (median ± IQR/2)",
+        "TPOT (median ± IQR/2)",
+        "1 / TPOT",
+        "TPOT floor (bytes / bandwidth)",
+        "TPOT / floor",
+        "ok",
+    ]
     title = "Latency against context (batch 1): TTFT and TPOT"
     return GenerationTable(title, headers, rows, ("generation.ttft", "generation.tpot"))
 
@@ -574,6 +587,7 @@ def _throughput_table(run: RunResult) -> GenerationTable:
     rows = []
     for adapter, bench in _generation_rows(run, "generation.throughput"):
         rate = _tokens_per_s(bench)
+        bound = bench.params.get("floor_tokens_per_s")
         rows.append(
             [
                 adapter,
@@ -582,10 +596,20 @@ def _throughput_table(run: RunResult) -> GenerationTable:
                 format_number(bench.params.get("new_tokens")),
                 _spread(bench),
                 "—" if rate is None else f"{three_digits(rate)} tok/s",
+                f"{three_digits(bound)} tok/s" if isinstance(bound, float) else "—",
                 correct_mark(bench.correct),
             ]
         )
-    headers = ["adapter", "batch", "context", "new tokens", "request (median ± IQR/2)", "throughput", "ok"]
+    headers = [
+        "adapter",
+        "batch",
+        "context",
+        "new tokens",
+        "request (median ± IQR/2)",
+        "throughput",
+        "decode floor (bandwidth)",
+        "ok",
+    ]
     title = "Throughput against batch size (generated tokens per second)"
     return GenerationTable(title, headers, rows, ("generation.throughput",))
 

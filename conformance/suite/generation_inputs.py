@@ -18,6 +18,11 @@ BASE = DecoderConfig()  # V 64, E 32, 2 layers, 4 heads, 2 kv heads (grouped-que
 SLIDING = DecoderConfig(sliding_window=4)
 WIDE = DecoderConfig(num_kv_heads=4)  # multi-head (H == Hkv), the other edge of GQA
 TINY_VOCAB = DecoderConfig(vocab_size=4, hidden_size=16, num_heads=2, num_kv_heads=1, intermediate_size=32)
+# GPT-2's layout (GPT2LMHeadModel): learned absolute positions, so a left-padded row whose
+# position ids are not shifted reads the wrong rows of the position table.
+GPT2 = DecoderConfig(architecture="gpt2", num_kv_heads=4)
+# The two decoders the clauses where positions matter run on (left padding, prefill against decode).
+MODELS, MODEL_IDS = [BASE, GPT2], ["llama", "gpt2"]
 
 
 @lru_cache(maxsize=32)

@@ -22,7 +22,7 @@ from specformer.conformance.bench.timer import torch_threads
 from specformer.conformance.numerics import annotate, assert_close, chi_square_p_value, fail
 from specformer.conformance.plugin import clause, not_applicable, require
 from specformer.conformance.suite import generation_inputs as inputs
-from specformer.conformance.suite.generation_inputs import BASE, TINY_VOCAB
+from specformer.conformance.suite.generation_inputs import BASE, MODEL_IDS, MODELS, TINY_VOCAB
 from specformer.reference import generation as ref
 from specformer.reference import kv_cache
 from specformer.reference.generation import GenerationConfig, serving_metrics, weight_bytes
@@ -466,7 +466,7 @@ def test_eos_ends_row_and_pads(adapter, pad_token_id) -> None:
 @clause("GEN-EOS-03")
 @pytest.mark.parametrize("pad_token_id", [0, 9])
 def test_beam_hypotheses_padded(adapter, pad_token_id) -> None:
-    op = require(adapter, "generate")
+    op = require(adapter, "generate", "num_beams")
     prompt = inputs.token_ids(2, 5, seed=23)
     config = GenerationConfig(
         max_new_tokens=6, num_beams=3, num_return_sequences=3, eos_token_ids=BEAM_EOS, pad_token_id=pad_token_id
@@ -505,7 +505,7 @@ def stop_case(adapter, split: int) -> tuple[torch.Tensor, str]:
 
 @clause("GEN-STOP-01")
 def test_stop_string_across_tokens(adapter) -> None:
-    op = require(adapter, "generate")
+    op = require(adapter, "generate", "stop_strings")
     prompt, stop = stop_case(adapter, 2)
     config = GenerationConfig(max_new_tokens=6, stop_strings=(stop,), token_strings=TOKEN_STRINGS)
     out = op(inputs.model(), prompt, config)
@@ -523,7 +523,7 @@ def test_empty_stop_string(adapter) -> None:
 
 @clause("GEN-STOP-03")
 def test_stop_string_scope(adapter) -> None:
-    op = require(adapter, "generate")
+    op = require(adapter, "generate", "stop_strings")
     prompt = inputs.token_ids(1, 5, seed=16)
     first = reference_output(GenerationConfig(max_new_tokens=1), prompt, adapter).sequences[0, 5].item()
     stop = TOKEN_STRINGS[prompt[0, -1].item()][1:] + TOKEN_STRINGS[first][:1]  # spans prompt and output
@@ -536,7 +536,7 @@ def test_stop_string_scope(adapter) -> None:
 
 @clause("GEN-STOP-04")
 def test_stop_string_text(adapter) -> None:
-    op = require(adapter, "generate")
+    op = require(adapter, "generate", "stop_strings")
     prompt, stop = stop_case(adapter, 1)
     config = GenerationConfig(max_new_tokens=6, stop_strings=(stop,), token_strings=TOKEN_STRINGS)
     out = op(inputs.model(), prompt, config)
@@ -550,27 +550,30 @@ def test_stop_string_text(adapter) -> None:
 
 
 @clause("GEN-GREEDY-01")
+@pytest.mark.parametrize("model", MODELS, ids=MODEL_IDS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize("cache_kind", ["dynamic", "static"])
-def test_greedy_is_argmax_loop(adapter, dtype, cache_kind) -> None:
+def test_greedy_is_argmax_loop(adapter, dtype, cache_kind, model) -> None:
     use_dtype(adapter, dtype)
     op = require(adapter, "generate")
     prompt = inputs.transposed_ids(3, 6, seed=18)
     config = GenerationConfig(max_new_tokens=8, cache_kind=cache_kind)
-    out = op(inputs.model(dtype=dtype), prompt, config)
-    assert_same_tokens(out.sequences, reference_output(config, prompt, adapter).sequences, "greedy")
+    out = op(inputs.model(model, dtype=dtype), prompt, config)
+    expected = reference_output(config, prompt, adapter, model_config=model).sequences
+    assert_same_tokens(out.sequences, expected, "greedy")
 
 
 @clause("GEN-BATCH-01")
-def test_left_padded_batch_rows_match_alone(adapter) -> None:
+@pytest.mark.parametrize("model", MODELS, ids=MODEL_IDS)
+def test_left_padded_batch_rows_match_alone(adapter, model) -> None:
     op = require(adapter, "generate")
     lengths = [7, 2, 4]
     prompt, mask = inputs.left_padded(lengths, seed=19)
     config = GenerationConfig(max_new_tokens=5, repetition_penalty=1.5)
-    out = op(inputs.model(), prompt, config, attention_mask=mask)
+    out = op(inputs.model(model), prompt, config, attention_mask=mask)
     for row, length in enumerate(lengths):
         alone = prompt[row : row + 1, 7 - length :]
-        expected = reference_output(config, alone, adapter).sequences
+        expected = reference_output(config, alone, adapter, model_config=model).sequences
         with annotate(row=row, prompt_length=length):
             assert_same_tokens(out.sequences[row : row + 1, 7 - length :], expected, "left-padded row against alone")
 
@@ -615,7 +618,7 @@ EARLY_STOPPING_SEED, EARLY_STOPPING_PENALTY = 19, 2.0
 @clause("GEN-BEAM-01")
 @pytest.mark.parametrize(("num_beams", "returned"), [(2, 1), (4, 3)])
 def test_beam_search_matches_reference(adapter, num_beams, returned) -> None:
-    op = require(adapter, "generate")
+    op = require(adapter, "generate", "num_beams")
     prompt = inputs.token_ids(2, 5, seed=23)
     config = GenerationConfig(
         max_new_tokens=6, num_beams=num_beams, num_return_sequences=returned, eos_token_ids=BEAM_EOS, pad_token_id=5
@@ -628,7 +631,7 @@ def test_beam_search_matches_reference(adapter, num_beams, returned) -> None:
 @clause("GEN-BEAM-02")
 @pytest.mark.parametrize("length_penalty", [0.0, 1.0, 2.0, -1.0])
 def test_beam_scores_are_length_normalised(adapter, length_penalty) -> None:
-    op = require(adapter, "generate")
+    op = require(adapter, "generate", "num_beams")
     prompt = inputs.token_ids(2, 5, seed=24)
     config = GenerationConfig(
         max_new_tokens=6,
@@ -664,7 +667,7 @@ def test_beam_scores_are_length_normalised(adapter, length_penalty) -> None:
 @clause("GEN-BEAM-03")
 @pytest.mark.parametrize("early_stopping", [True, False, "never"], ids=["true", "false", "never"])
 def test_beam_early_stopping(adapter, early_stopping) -> None:
-    op = require(adapter, "generate")
+    op = require(adapter, "generate", "num_beams")
     prompt = inputs.token_ids(2, 5, seed=EARLY_STOPPING_SEED)
     config = GenerationConfig(
         max_new_tokens=7,
@@ -682,7 +685,7 @@ def test_beam_early_stopping(adapter, early_stopping) -> None:
 
 @clause("GEN-BEAM-04")
 def test_beam_returns_best_first(adapter) -> None:
-    op = require(adapter, "generate")
+    op = require(adapter, "generate", "num_beams")
     prompt = inputs.token_ids(2, 5, seed=25)
     config = GenerationConfig(
         max_new_tokens=5, num_beams=4, num_return_sequences=4, eos_token_ids=BEAM_EOS, pad_token_id=5
@@ -693,6 +696,13 @@ def test_beam_returns_best_first(adapter) -> None:
     scores = out.sequence_scores.view(2, 4)
     if not (scores[:, :-1] >= scores[:, 1:]).all():
         fail(f"sequence scores not in descending order: {scores.tolist()}")
+
+
+@clause("GEN-BEAM-04")
+def test_bad_beam_counts_rejected(adapter) -> None:
+    """Every adapter rejects them, whether or not it does beam search."""
+    op = require(adapter, "generate")
+    prompt = inputs.token_ids(2, 5, seed=25)
     for bad, parameter in (
         ({"num_beams": 0}, "num_beams"),
         ({"num_beams": 2, "num_return_sequences": 3}, "num_return_sequences"),
@@ -713,7 +723,7 @@ def test_one_beam_is_greedy(adapter) -> None:
 @clause("GEN-BEAM-06")
 @pytest.mark.parametrize("seed", [5, 3])
 def test_enough_beams_find_best_sequence(adapter, seed) -> None:
-    op = require(adapter, "generate")
+    op = require(adapter, "generate", "num_beams")
     prompt = inputs.token_ids(1, 3, seed=seed, vocab=TINY_VOCAB.vocab_size, low=0)
     weights = inputs.model(TINY_VOCAB, dtype=torch.float64)
     best, best_score = None, -math.inf

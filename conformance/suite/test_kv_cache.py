@@ -21,7 +21,7 @@ from specformer.conformance.evidence import note
 from specformer.conformance.numerics import annotate, assert_close, fail
 from specformer.conformance.plugin import clause, not_applicable, require
 from specformer.conformance.suite import generation_inputs as inputs
-from specformer.conformance.suite.generation_inputs import BASE, SLIDING, WIDE
+from specformer.conformance.suite.generation_inputs import BASE, GPT2, MODEL_IDS, MODELS, SLIDING, WIDE
 from specformer.reference import kv_cache as ref
 from specformer.reference.kv_cache import DecoderConfig
 
@@ -57,7 +57,7 @@ def compare_logits(actual: torch.Tensor, config: DecoderConfig, compute, *, dtyp
 
 @clause("KV-MODEL-01")
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
-@pytest.mark.parametrize("config", [BASE, WIDE, SLIDING], ids=["gqa", "mha", "sliding"])
+@pytest.mark.parametrize("config", [BASE, WIDE, SLIDING, GPT2], ids=["gqa", "mha", "sliding", "gpt2"])
 def test_decoder_matches_reference(adapter, dtype, config) -> None:
     use_dtype(adapter, dtype)
     op = require(adapter, "decoder_logits")
@@ -168,13 +168,14 @@ SPLITS = [(9, 1, 1, 1), (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1), (4, 3, 1, 4), (11,
 
 
 @clause("KV-EQ-01")
+@pytest.mark.parametrize("config", MODELS, ids=MODEL_IDS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
-def test_dynamic_cache_equals_recompute(adapter, dtype) -> None:
+def test_dynamic_cache_equals_recompute(adapter, dtype, config) -> None:
     use_dtype(adapter, dtype)
     op = require(adapter, "cached_logits")
     ids = inputs.transposed_ids(2, 12, seed=6)
-    actual = op(inputs.model(dtype=dtype), ids, steps=(9, 1, 1, 1))
-    compare_logits(actual, BASE, lambda w: ref.decoder_forward(w, ids), dtype=dtype, what="prefill 9 + 3 decodes")
+    actual = op(inputs.model(config, dtype=dtype), ids, steps=(9, 1, 1, 1))
+    compare_logits(actual, config, lambda w: ref.decoder_forward(w, ids), dtype=dtype, what="prefill 9 + 3 decodes")
 
 
 @clause("KV-EQ-01")
@@ -187,11 +188,12 @@ def test_dynamic_cache_long_sequence(adapter) -> None:
 
 
 @clause("KV-EQ-02")
-def test_static_cache_equals_recompute(adapter) -> None:
+@pytest.mark.parametrize("config", MODELS, ids=MODEL_IDS)
+def test_static_cache_equals_recompute(adapter, config) -> None:
     op = require(adapter, "cached_logits")
     ids = inputs.token_ids(2, 12, seed=8)
-    actual = op(inputs.model(), ids, steps=(9, 1, 1, 1), cache_kind="static", max_cache_len=32)
-    compare_logits(actual, BASE, lambda w: ref.decoder_forward(w, ids), dtype=torch.float32, what="static, capacity 32")
+    actual = op(inputs.model(config), ids, steps=(9, 1, 1, 1), cache_kind="static", max_cache_len=32)
+    compare_logits(actual, config, lambda w: ref.decoder_forward(w, ids), dtype=torch.float32, what="static, cap 32")
 
 
 @clause("KV-EQ-03")
@@ -207,8 +209,9 @@ def test_any_split_equals_recompute(adapter, steps, cache_kind) -> None:
 
 
 @clause("KV-PAD-01")
+@pytest.mark.parametrize("config", MODELS, ids=MODEL_IDS)
 @pytest.mark.parametrize("cache_kind", ["dynamic", "static"])
-def test_left_padded_rows_match_alone(adapter, cache_kind) -> None:
+def test_left_padded_rows_match_alone(adapter, cache_kind, config) -> None:
     op = require(adapter, "cached_logits")
     lengths = [9, 4, 1]
     ids, mask = inputs.left_padded(lengths, seed=10)
@@ -216,7 +219,7 @@ def test_left_padded_rows_match_alone(adapter, cache_kind) -> None:
     full_ids, full_mask = torch.cat([ids, decoded], dim=1), torch.cat([mask, torch.ones_like(decoded)], dim=1)
     capacity = 16 if cache_kind == "static" else None
     actual = op(
-        inputs.model(),
+        inputs.model(config),
         full_ids,
         steps=(9, 1, 1, 1),
         cache_kind=cache_kind,
@@ -228,7 +231,7 @@ def test_left_padded_rows_match_alone(adapter, cache_kind) -> None:
         with annotate(row=row, prompt_length=length, cache_kind=cache_kind):
             compare_logits(
                 actual[row : row + 1, 9 - length :],
-                BASE,
+                config,
                 lambda w, a=alone: ref.decoder_forward(w, a),
                 dtype=torch.float32,
                 what="left-padded row against the row alone",
@@ -236,13 +239,14 @@ def test_left_padded_rows_match_alone(adapter, cache_kind) -> None:
 
 
 @clause("KV-PAD-02")
-def test_padding_ids_do_not_matter(adapter) -> None:
+@pytest.mark.parametrize("config", MODELS, ids=MODEL_IDS)
+def test_padding_ids_do_not_matter(adapter, config) -> None:
     op = require(adapter, "cached_logits")
     ids, mask = inputs.left_padded([8, 3], seed=12)
     other = ids.clone()
     other[mask == 0] = 17
-    first = op(inputs.model(), ids, steps=(6, 1, 1), attention_mask=mask)
-    second = op(inputs.model(), other, steps=(6, 1, 1), attention_mask=mask)
+    first = op(inputs.model(config), ids, steps=(6, 1, 1), attention_mask=mask)
+    second = op(inputs.model(config), other, steps=(6, 1, 1), attention_mask=mask)
     real = mask.bool()
     assert_close(second[real], first[real].double(), first[real], what="real positions, pad id 0 against 17")
 
