@@ -72,6 +72,9 @@ MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...], str | None]] = {
     "tokenizers/wordpiece": (("test_tokenizers_wordpiece.py",), ("test_reference_wordpiece.py",), None),
 }
 
+# Known answers for the reference itself (tests written against mutmut's survivors): run for every module.
+ALWAYS = ("test_reference_known_answers.py",)
+
 DETECTED = {"killed", "timeout", "segfault"}  # the tests noticed the mutant (failed, hung, or crashed)
 UNCHECKED = {"not checked", "skipped", "check was interrupted by user"}
 
@@ -107,9 +110,8 @@ def build(workdir: Path, module: str, extra: list[str]) -> None:
     shutil.copytree(ROOT / "spec", package, ignore=ignore)
     shutil.copytree(ROOT / "reference", package / "reference", ignore=ignore)
     shutil.copytree(ROOT / "conformance", package / "conformance", ignore=ignore)
-    if unit_tests:
-        shutil.copytree(ROOT / "tests", workdir / "tests", ignore=ignore)
-    tests = [f"{SUITE}/{t}" for t in (*suite_files, *extra)] + [f"tests/{t}" for t in unit_tests]
+    shutil.copytree(ROOT / "tests", workdir / "tests", ignore=ignore)
+    tests = [f"{SUITE}/{t}" for t in (*suite_files, *extra)] + [f"tests/{t}" for t in (*unit_tests, *ALWAYS)]
     args = ["-p", "specformer.conformance.plugin", "-c", f"{SUITE}/pytest.ini", "--rootdir", ".", "-x", "-q"]
     args += ["--specformer-adapter", "reference", "--specformer-profile", "quick", "-p", "no:cacheprovider"]
     args += ["-p", "no:xdist", "-p", "no:randomly"]
