@@ -11,8 +11,11 @@ import math
 import pytest
 import torch
 
+from specformer.conformance.suite import generation_inputs as gen_inputs
 from specformer.reference import attention as ref_attention
 from specformer.reference import audio as ref_audio
+from specformer.reference import embeddings as ref_embeddings
+from specformer.reference import generation as ref_generation
 from specformer.reference import lsh as ref_lsh
 
 
@@ -99,3 +102,86 @@ def test_audio_edges() -> None:
     assert ref_audio.mel_filters(1).shape == (1, 201)
     with pytest.raises(ValueError, match=r"more than n_fft // 2 = 200 samples"):
         ref_audio.power_spectrogram(torch.zeros(1, 200, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("layout", ["interleaved", "halves", "tensor2tensor"])
+def test_sinusoidal_every_layout_known_answer(layout: str) -> None:
+    """EMB-SIN-01's three variants, element by element (the suite checks only the adapter's own variant)."""
+    length, dim = 6, 8
+    half = dim // 2
+    exponents = [i / (half - 1) if layout == "tensor2tensor" else 2 * i / dim for i in range(half)]
+    w = [10000.0**-e for e in exponents]
+    for p, row in enumerate(ref_embeddings.sinusoidal_position_encoding(length, dim, layout=layout).tolist()):
+        sines, cosines = [math.sin(p * wi) for wi in w], [math.cos(p * wi) for wi in w]
+        expected = (
+            [v for pair in zip(sines, cosines, strict=True) for v in pair]
+            if layout == "interleaved"
+            else sines + cosines
+        )
+        assert row == pytest.approx(expected, abs=1e-12), (layout, p)
+
+
+def test_bert_embedding_known_answer_and_weights_dtype() -> None:
+    """EMB-SEG-01 by hand: LayerNorm(token + position + type) * gamma + beta, biased variance, eps 1e-12."""
+    generator = torch.Generator().manual_seed(5)
+    weights = ref_embeddings.BertEmbeddingWeights.random(5, 4, 2, 3, generator, torch.float64)
+    ids, types = torch.tensor([[1, 4, 0]]), torch.tensor([[0, 1, 1]])
+    actual = ref_embeddings.bert_embedding(ids, types, weights)
+    for p in range(3):
+        summed = [
+            weights.token[ids[0, p], d].item()
+            + weights.position[p, d].item()
+            + weights.token_type[types[0, p], d].item()
+            for d in range(3)
+        ]
+        mean = sum(summed) / 3
+        variance = sum((s - mean) ** 2 for s in summed) / 3
+        expected = [
+            (s - mean) / math.sqrt(variance + 1e-12) * weights.norm_weight[d].item() + weights.norm_bias[d].item()
+            for d, s in enumerate(summed)
+        ]
+        assert actual[0, p].tolist() == pytest.approx(expected, abs=1e-12)
+    assert {t.dtype for t in vars(weights.to(torch.float32)).values() if isinstance(t, torch.Tensor)} == {torch.float32}
+
+
+def test_embedding_errors_show_the_shapes() -> None:
+    table = torch.zeros(5, 3, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"got \(1, 2\), \(5, 3\), \(4, 2\)"):
+        ref_embeddings.absolute_position_embedding(torch.zeros(1, 2, dtype=torch.int64), table, torch.zeros(4, 2))
+    weights = ref_embeddings.BertEmbeddingWeights.random(5, 4, 2, 3, torch.Generator().manual_seed(6), torch.float64)
+    with pytest.raises(ValueError, match=r"token_type_ids \(1, 3\) must match token_ids \(1, 2\)"):
+        ref_embeddings.bert_embedding(
+            torch.zeros(1, 2, dtype=torch.int64), torch.zeros(1, 3, dtype=torch.int64), weights
+        )
+
+
+def test_process_step_repetition_penalty_skips_left_padding() -> None:
+    """GEN-ORDER-01 through process_step: the repetition penalty (GEN-REP-01) divides positive and
+    multiplies negative logits of tokens seen, never of left padding (masked out)."""
+    logits = torch.tensor([[1.0, 2.0, -1.0, 3.0, 0.5]])
+    ids, mask = torch.tensor([[0, 1, 2, 3]]), torch.tensor([[0, 1, 1, 1]])
+    config = ref_generation.GenerationConfig(repetition_penalty=2.0)
+    actual = ref_generation.process_step(logits.clone(), ids, config, prompt_length=4, attention_mask=mask)
+    assert actual.tolist() == [[1.0, 1.0, -2.0, 1.5, 0.5]]
+
+
+def test_generate_frequency_penalty_known_answer() -> None:
+    """GEN-FREQ: greedy generation with frequency_penalty f: step 1 sees nothing generated, so it picks the
+    penalty-free token t; step 2's scores are the penalty-free ones minus f at t only (generated-only scope)."""
+    weights = gen_inputs.model()
+    prompt = gen_inputs.token_ids(1, 3, seed=1)
+    plain = ref_generation.generate(weights, prompt, ref_generation.GenerationConfig(max_new_tokens=2))
+    penalised = ref_generation.generate(
+        weights, prompt, ref_generation.GenerationConfig(max_new_tokens=2, frequency_penalty=0.5)
+    )
+    first = int(plain.sequences[0, 3])
+    assert int(penalised.sequences[0, 3]) == first
+    difference = plain.scores[0, 1] - penalised.scores[0, 1]
+    expected = torch.zeros_like(difference)
+    expected[first] = 0.5
+    torch.testing.assert_close(difference, expected, atol=1e-5, rtol=0)
+
+
+def test_serving_metrics_error_says_why() -> None:
+    with pytest.raises(ValueError, match="token_times must be non-decreasing and not before start"):
+        ref_generation.serving_metrics(1.0, [0.5], batch=1)
