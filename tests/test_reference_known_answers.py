@@ -16,6 +16,7 @@ from specformer.reference import attention as ref_attention
 from specformer.reference import audio as ref_audio
 from specformer.reference import embeddings as ref_embeddings
 from specformer.reference import generation as ref_generation
+from specformer.reference import heads as ref_heads
 from specformer.reference import lsh as ref_lsh
 
 
@@ -185,3 +186,18 @@ def test_generate_frequency_penalty_known_answer() -> None:
 def test_serving_metrics_error_says_why() -> None:
     with pytest.raises(ValueError, match="token_times must be non-decreasing and not before start"):
         ref_generation.serving_metrics(1.0, [0.5], batch=1)
+
+
+def test_heads_known_answers() -> None:
+    """HEAD-GEN-01: the logits of each row at its last real token (right padding here, so not the last
+    column); HEAD-SEQ-04: the mean over real tokens only; HEAD-QA: the error names the bad positions."""
+    hidden = torch.arange(24, dtype=torch.float64).reshape(2, 4, 3)
+    mask = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 1]])
+    embedding = torch.eye(3, dtype=torch.float64)  # logits = the hidden state itself
+    logits = ref_heads.generation_logits(hidden, mask, embedding)
+    assert logits.tolist() == [hidden[0, 1].tolist(), hidden[1, 3].tolist()]
+    pooled = ref_heads.mean_pooling(hidden, mask)
+    assert pooled.tolist() == [((hidden[0, 0] + hidden[0, 1]) / 2).tolist(), hidden[1].mean(dim=0).tolist()]
+    weights = ref_heads.BertHeadWeights.random(5, 3, 2, torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match=r"end_positions must be \(B,\) = \(2,\), got \(3,\)"):
+        ref_heads.question_answering(hidden, weights, torch.tensor([0, 1]), torch.tensor([0, 1, 2]))
