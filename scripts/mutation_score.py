@@ -12,6 +12,7 @@ tests/ unit tests written for that module):
     nice -n 15 python scripts/mutation_score.py lsh                      # every mutant of reference/lsh.py
     nice -n 15 python scripts/mutation_score.py all --sample 30 --seed 9 # 30 random mutants per module
     nice -n 15 python scripts/mutation_score.py tokenizers/wordpiece --sample 30 --seed 9
+    nice -n 15 python scripts/mutation_score.py lsh --names 'specformer.reference.lsh.x__with_previous_chunks__mutmut_*'
 
 --sample N --seed S draws N mutants uniformly at random (random.Random(S).sample over the sorted
 mutant names of the module, so the same source and seed give the same draw) and runs only those,
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import fnmatch
 import json
 import math
 import os
@@ -146,6 +148,10 @@ def score(module: str, options: argparse.Namespace, env: dict[str, str]) -> dict
     chosen = sorted(random.Random(options.seed).sample(names, options.sample)) if options.sample else []
     if options.sample and options.sample >= len(names):
         chosen = []  # the whole module
+    if options.names:  # these mutants only (a survivor rerun after its test was written)
+        chosen = sorted(n for n in names if any(fnmatch.fnmatch(n, p) for p in options.names))
+        if not chosen:
+            raise SystemExit(f"{module}: no mutant matches {options.names}")
     start = time.monotonic()
     cpu = os.times()
     run = subprocess.run(
@@ -205,6 +211,7 @@ def main() -> int:
     parser.add_argument("module", nargs="+", help="reference module(s), e.g. lsh, tokenizers/wordpiece, or all")
     parser.add_argument("--sample", type=int, default=0, help="run N random mutants per module (default: all)")
     parser.add_argument("--seed", type=int, default=9, help="seed of the random sample")
+    parser.add_argument("--names", nargs="+", default=[], help="run only these mutants (names or fnmatch patterns)")
     parser.add_argument("--also", action="append", default=[], help="another suite file, e.g. test_generic.py")
     parser.add_argument("--workdir", type=Path, default=None, help="scratch root (default /tmp/mutation)")
     parser.add_argument("--json", type=Path, default=None, help="append one JSON line per module to this file")
