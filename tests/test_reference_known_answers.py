@@ -17,6 +17,7 @@ from specformer.reference import audio as ref_audio
 from specformer.reference import embeddings as ref_embeddings
 from specformer.reference import generation as ref_generation
 from specformer.reference import heads as ref_heads
+from specformer.reference import kv_cache as ref_kv_cache
 from specformer.reference import lsh as ref_lsh
 
 
@@ -201,3 +202,25 @@ def test_heads_known_answers() -> None:
     weights = ref_heads.BertHeadWeights.random(5, 3, 2, torch.Generator().manual_seed(0))
     with pytest.raises(ValueError, match=r"end_positions must be \(B,\) = \(2,\), got \(3,\)"):
         ref_heads.question_answering(hidden, weights, torch.tensor([0, 1]), torch.tensor([0, 1, 2]))
+
+
+def test_kv_cache_and_rotary_known_answers() -> None:
+    """Rotary (half-split layout, w_i = theta^(-2i/D)) by hand; crop takes back each row's own real tokens
+    (a left-padded row has fewer); DecoderConfig's error names the field and its value."""
+    states = torch.tensor([[[[1.0, 2.0, 3.0, 4.0]]]], dtype=torch.float64)  # (B, h, L, D) = (1, 1, 1, 4)
+    p, theta = 3, 100.0
+    w = [1.0, theta ** (-2 / 4)]
+    c, s = [math.cos(p * wi) for wi in w], [math.sin(p * wi) for wi in w]
+    expected = [1 * c[0] - 3 * s[0], 2 * c[1] - 4 * s[1], 3 * c[0] + 1 * s[0], 4 * c[1] + 2 * s[1]]
+    actual = ref_kv_cache.rotary(states, torch.tensor([[p]]), theta)
+    assert actual[0, 0, 0].tolist() == pytest.approx(expected, abs=1e-12)
+
+    cache = ref_kv_cache.KVCache()
+    cache.begin(torch.tensor([[True, True], [False, True]]))
+    cache.update(0, torch.zeros(2, 1, 2, 2), torch.zeros(2, 1, 2, 2))
+    cache.end()
+    cache.crop(1)
+    assert cache.positions_seen.tolist() == [1, 0]
+
+    with pytest.raises(ValueError, match="num_heads must be >= 1, got 0"):
+        ref_kv_cache.DecoderConfig(num_heads=0).validate()
