@@ -18,6 +18,8 @@ from specformer.reference import embeddings as ref_embeddings
 from specformer.reference import generation as ref_generation
 from specformer.reference import heads as ref_heads
 from specformer.reference import kv_cache as ref_kv_cache
+from specformer.reference import local as ref_local
+from specformer.reference import losses as ref_losses
 from specformer.reference import lsh as ref_lsh
 
 
@@ -224,3 +226,67 @@ def test_kv_cache_and_rotary_known_answers() -> None:
 
     with pytest.raises(ValueError, match="num_heads must be >= 1, got 0"):
         ref_kv_cache.DecoderConfig(num_heads=0).validate()
+
+
+def _log_softmax_at(row: list[float], index: int) -> float:
+    top = max(row)
+    return row[index] - top - math.log(sum(math.exp(v - top) for v in row))
+
+
+def test_losses_known_answers() -> None:
+    """LOSS-BCE-01 by hand (and a target outside [0, 1] rejected); LOSS-CLM with labels already shifted
+    (nanoGPT's targets: no further shift); LOSS-CE-03's compute dtype keeps float64; LOSS-MSE-01 squeezes a
+    trailing 1 of either side; LOSS-MLM's shape error names both shapes."""
+    bce = ref_losses.bce_with_logits(torch.tensor([[2.0, -1.0]], dtype=torch.float64), torch.tensor([[1.0, 0.0]]))
+    assert bce.item() == pytest.approx((math.log1p(math.exp(-2.0)) + math.log1p(math.exp(-1.0))) / 2, abs=1e-12)
+    with pytest.raises(ValueError, match="targets"):
+        ref_losses.bce_with_logits(torch.zeros(1, 2, dtype=torch.float64), torch.tensor([[1.5, 0.0]]))
+    logits = torch.tensor([[[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]]], dtype=torch.float64)
+    labels = torch.tensor([[2, 0]])
+    shifted = ref_losses.causal_lm_loss(logits, labels, labels_shifted=True)
+    rows = logits[0].tolist()
+    assert shifted.item() == pytest.approx(-(_log_softmax_at(rows[0], 2) + _log_softmax_at(rows[1], 0)) / 2, abs=1e-12)
+    assert ref_losses.compute_dtype(torch.float64) == torch.float64
+    assert ref_losses.compute_dtype(torch.bfloat16) == torch.float32
+    mse = ref_losses.mse_loss(torch.tensor([1.0, 2.0, 4.0], dtype=torch.float64), torch.tensor([[1.0], [0.0], [1.0]]))
+    assert mse.item() == pytest.approx((0 + 4 + 9) / 3)
+    with pytest.raises(ValueError, match=r"got \(1, 2, 3\) and \(1, 3\)"):
+        ref_losses.masked_lm_loss(logits, torch.tensor([[0, 1, 2]]))
+
+
+def test_longformer_biases_known_answer() -> None:
+    """ATTN-LOCAL-04/05 written with plain tensor algebra: local rows attend |i - j| <= window and the global
+    position through the local projections (biases included), the global row attends everything through
+    the global projections (biases included), then the output projection."""
+    generator = torch.Generator().manual_seed(11)
+    weights = ref_local.LongformerWeights.random(4, 2, generator)
+    for name in ("global_query_bias", "global_key_bias", "global_value_bias"):  # make every bias matter
+        getattr(weights, name).add_(torch.randn(4, generator=generator, dtype=torch.float64))
+    local = weights.local
+    hidden = torch.randn(1, 5, 4, generator=generator, dtype=torch.float64)
+    global_mask = torch.tensor([[False, False, True, False, False]])
+    actual = ref_local.longformer_self_attention(hidden, weights, window=1, global_mask=global_mask)
+
+    def heads(weight, bias):  # (N, E) -> (H, N, D)
+        return (hidden[0] @ weight.T + bias).view(5, 2, 2).transpose(0, 1)
+
+    def attend(q, k, v, allowed):  # (H, N, D), allowed (N, N)
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(2)
+        return torch.softmax(scores.masked_fill(~allowed, -math.inf), dim=-1) @ v
+
+    i = torch.arange(5)
+    band = ((i[:, None] - i[None, :]).abs() <= 1) | global_mask[0][None, :]
+    local_out = attend(
+        heads(local.query, local.query_bias),
+        heads(local.key, local.key_bias),
+        heads(local.value, local.value_bias),
+        band,
+    )
+    global_out = attend(
+        heads(weights.global_query, weights.global_query_bias),
+        heads(weights.global_key, weights.global_key_bias),
+        heads(weights.global_value, weights.global_value_bias),
+        torch.ones(5, 5, dtype=torch.bool),
+    )
+    merged = torch.where(global_mask[0][None, :, None], global_out, local_out).transpose(0, 1).reshape(5, 4)
+    torch.testing.assert_close(actual[0], merged @ local.output.T + local.output_bias)
