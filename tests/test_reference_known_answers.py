@@ -21,6 +21,7 @@ from specformer.reference import kv_cache as ref_kv_cache
 from specformer.reference import local as ref_local
 from specformer.reference import losses as ref_losses
 from specformer.reference import lsh as ref_lsh
+from specformer.reference import objectives as ref_objectives
 
 
 def _softmax_rows(rows: list[list[float]]) -> list[list[float]]:
@@ -290,3 +291,80 @@ def test_longformer_biases_known_answer() -> None:
     )
     merged = torch.where(global_mask[0][None, :, None], global_out, local_out).transpose(0, 1).reshape(5, 4)
     torch.testing.assert_close(actual[0], merged @ local.output.T + local.output_bias)
+
+
+def test_objectives_draw_from_the_given_generator_only() -> None:
+    """OBJ-*: every draw comes from the given generator: the same seed gives the same corruption whatever
+    the global generator's state (a mutant drawing from the global one gives two different answers)."""
+    ids = torch.arange(1, 41).view(2, 20)
+    words = torch.arange(20).repeat(2, 1) // 2
+    documents = [[[1, 2], [3]] * 10, [[4]] * 3, [[5, 6], [7]]]
+
+    def draws():
+        seeded = {}
+        for name, call in {
+            "mlm": lambda g: ref_objectives.mlm_mask(
+                ids,
+                torch.zeros_like(ids, dtype=torch.bool),
+                mask_token_id=0,
+                vocab_size=50,
+                generator=g,
+                mlm_probability=0.5,
+            ),
+            "wwm": lambda g: ref_objectives.whole_word_mask(
+                ids, words, mask_token_id=0, vocab_size=50, generator=g, mlm_probability=0.5
+            ),
+            "nsp": lambda g: [
+                (e.second, e.label)
+                for e in ref_objectives.next_sentence_pairs(documents, cls_token_id=8, sep_token_id=9, generator=g)
+            ],
+        }.items():
+            result = call(torch.Generator().manual_seed(3))
+            seeded[name] = [t.tolist() for t in result] if isinstance(result, tuple) else result
+        return seeded
+
+    torch.manual_seed(1)
+    first = draws()
+    torch.manual_seed(2)
+    assert draws() == first
+
+
+def test_next_sentence_reaches_every_other_document() -> None:
+    """OBJ-NSP-02: the random B comes from any document but A's own: with 20 random picks from document 0,
+    both other documents appear (a draw over one document too few never reaches the last)."""
+    documents = [[[1]] * 21, [[2]], [[3]]]
+    examples = ref_objectives.next_sentence_pairs(
+        documents,
+        cls_token_id=8,
+        sep_token_id=9,
+        generator=torch.Generator().manual_seed(0),
+        random_next_probability=1.0,
+    )
+    assert {e.second[0] for e in examples[:20]} == {1, 2}
+
+
+def test_objective_errors_name_the_parameter_exactly() -> None:
+    generator = torch.Generator().manual_seed(0)
+    with pytest.raises(ValueError, match=r"mask_token_id must lie in \[0, 9\] \(vocab_size 10\), got 10"):
+        ref_objectives.mlm_mask(
+            torch.ones(1, 3, dtype=torch.long),
+            torch.zeros(1, 3, dtype=torch.bool),
+            mask_token_id=10,
+            vocab_size=10,
+            generator=generator,
+        )
+    with pytest.raises(ValueError, match="input_ids must hold <s> and </s> at least, got length 1"):
+        ref_objectives.permute_sentences(torch.tensor([0]), full_stop_id=4, generator=generator)
+    with pytest.raises(ValueError, match="input_ids"):
+        ref_objectives.t5_span_corruption(
+            torch.ones(2, 3, dtype=torch.long), torch.ones(2, 3).bool(), vocab_size=9, eos_token_id=1
+        )
+    with pytest.raises(ValueError, match="mlm_probability"):
+        ref_objectives.whole_word_mask(
+            torch.ones(1, 3, dtype=torch.long),
+            torch.zeros(1, 3, dtype=torch.long),
+            mask_token_id=0,
+            vocab_size=5,
+            generator=generator,
+            mlm_probability=1.5,
+        )
