@@ -4,6 +4,7 @@ chunks, rounds and their combination.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pytest
@@ -192,3 +193,92 @@ def test_invalid_lsh_arguments_are_rejected(adapter, argument: str, chunk_length
         argument,
         what=f"a bad {argument} ({chunk_length=}, rotations {rotations_shape})",
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Known answers written entry by entry from the clauses (not through reference/lsh.py, whose own bugs a
+# comparison with it cannot see: docs/mutation.md lists the reference mutants these kill)
+
+
+def _lsh_by_the_clauses(query_key: torch.Tensor, value: torch.Tensor, rotations: torch.Tensor, chunk: int):
+    """ATTN-LSH-01..05 for one (batch, head) slice, in float64 Python loops: buckets argmax([xR; -xR])
+    (ATTN-LSH-01), entries (round, bucket, position) sorted together and cut into chunks of `chunk`, each
+    chunk seeing the previous one cyclically (ATTN-LSH-04/05), keys x / |x| up to 1e-6 and unscaled logits
+    (ATTN-LSH-02), the self score when a key is the query's own position (ATTN-LSH-03), rounds weighed by
+    softmax over their logsumexps (ATTN-LSH-05). query_key (N, D), value (N, Dv), rotations (D, rounds, R)."""
+    x, v = query_key.double().tolist(), value.double().tolist()
+    length, dim = len(x), len(x[0])
+    rounds, pairs = rotations.shape[1], rotations.shape[2]
+    rot = rotations.double().tolist()
+    entries = []  # (round, bucket, position)
+    for r in range(rounds):
+        for i in range(length):
+            projected = [sum(x[i][d] * rot[d][r][k] for d in range(dim)) for k in range(pairs)]
+            both = projected + [-p for p in projected]
+            entries.append((r, both.index(max(both)), i))
+    entries.sort()
+    keys = []
+    for row in x:
+        scale = 1.0 / math.sqrt(sum(a * a for a in row) / dim + ref_lsh.KEY_EPS) / math.sqrt(dim)
+        keys.append([a * scale for a in row])
+    chunks = [entries[c : c + chunk] for c in range(0, len(entries), chunk)]
+    per_round: dict[tuple[int, int], tuple[float, list[float]]] = {}  # (round, position) -> (lse, output)
+    for c, members in enumerate(chunks):
+        window = chunks[c - 1] + members  # chunks[-1] for c = 0: the previous chunk wraps around
+        for r, _bucket, i in members:
+            logits = [
+                ref_lsh.SELF_SCORE if j == i else sum(a * b for a, b in zip(x[i], keys[j], strict=True))
+                for _r, _b, j in window
+            ]
+            top = max(logits)
+            lse = top + math.log(sum(math.exp(s - top) for s in logits))
+            weights = [math.exp(s - lse) for s in logits]
+            output = [
+                sum(w * v[j][e] for w, (_r, _b, j) in zip(weights, window, strict=True)) for e in range(len(v[0]))
+            ]
+            per_round[(r, i)] = (lse, output)
+    result = []
+    for i in range(length):
+        lses = [per_round[(r, i)][0] for r in range(rounds)]
+        top = max(lses)
+        norm = sum(math.exp(s - top) for s in lses)
+        result.append(
+            [
+                sum(math.exp(lses[r] - top) / norm * per_round[(r, i)][1][e] for r in range(rounds))
+                for e in range(len(v[0]))
+            ]
+        )
+    return torch.tensor(result, dtype=torch.float64)
+
+
+@clause("ATTN-LSH-04", "ATTN-LSH-05")
+@pytest.mark.parametrize(
+    ("length", "chunk_length", "rounds", "bucket_pairs", "shared"),
+    [(8, 2, 2, 2, False), (12, 2, 1, 2, False), (12, 3, 3, 1, False), (8, 2, 1, 2, True)],
+    ids=["2-rounds-8-chunks", "1-round-6-chunks", "3-rounds-12-chunks", "shared-rotations-DxR"],
+)
+def test_lsh_known_answer_entry_by_entry(
+    adapter, length: int, chunk_length: int, rounds: int, bucket_pairs: int, shared: bool
+) -> None:
+    """Several rounds and at least three chunks, against _lsh_by_the_clauses: a chunk that looks two back,
+    a round offset or sort key that mixes rounds, or a shared (D, R) rotation spread over the wrong axis
+    changes the answer here while a value comparison with the reference stays blind to it."""
+    op = require(adapter, "lsh_attention")
+    case = LSHCase(seed=90 + length + rounds, batch=1, heads=2, length=length, rounds=rounds, bucket_pairs=bucket_pairs)
+    query_key, value, rotations = case.tensors(lsh_dtype(adapter))
+    if shared:
+        rotations = rotations[0, :, 0]  # (D, R): one round, the same for every head
+    actual = op(query_key, value, rotations=rotations, chunk_length=chunk_length)
+    per_head = [rotations.view(case.dim, 1, -1) if shared else rotations[h] for h in range(case.heads)]
+    expected = torch.stack(
+        [_lsh_by_the_clauses(query_key[0, h], value[0, h], per_head[h], chunk_length) for h in range(case.heads)]
+    ).unsqueeze(0)
+    # the tolerance comes from the reference's own rounding error, so it must not come from the reference in
+    # float64: a reference bug would widen it to cover itself; in float64 the formula itself is the yardstick
+    in_dtype = (
+        expected
+        if query_key.dtype == torch.float64
+        else ref_lsh.lsh_attention(query_key, value, rotations=rotations, chunk_length=chunk_length)
+    )
+    with annotate(inputs=repr(case), chunk_length=chunk_length, shared_rotations=shared):
+        assert_close(actual, expected, in_dtype, what="LSH attention vs the clauses written entry by entry")

@@ -7,6 +7,8 @@ numerical policy. Sinusoidal tables are compared in float32, the dtype they are 
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -117,6 +119,35 @@ def test_sinusoidal_table(adapter, length: int, dim: int) -> None:
     expected = ref.sinusoidal_position_encoding(length, dim, layout=layout)
     with annotate(length=length, dim=dim, layout=layout):
         assert_close(table, expected, expected.float(), what=f"sinusoidal table ({layout})")
+
+
+def _sinusoid_formula(length: int, dim: int, layout: str) -> torch.Tensor:
+    """EMB-SIN-01's table written out element by element from the clause's formulas (not the reference)."""
+    half = dim // 2
+    rows = []
+    for p in range(length):
+        if layout == "tensor2tensor":
+            w = [10000.0 ** (-i / max(half - 1, 1)) for i in range(half)]
+        else:
+            w = [10000.0 ** (-2.0 * i / dim) for i in range(half)]
+        sines, cosines = [math.sin(p * wi) for wi in w], [math.cos(p * wi) for wi in w]
+        if layout == "interleaved":
+            rows.append([v for pair in zip(sines, cosines, strict=True) for v in pair])
+        else:
+            rows.append(sines + cosines)
+    return torch.tensor(rows, dtype=torch.float64).reshape(length, dim)
+
+
+@clause("EMB-SIN-01")
+@pytest.mark.parametrize(("length", "dim"), [(40, 10), (5, 2), (3, 4)])
+def test_sinusoidal_table_known_answer(adapter, length: int, dim: int) -> None:
+    """The table against the clause's formula written in this test: the value test above compares with the
+    reference, so it cannot notice a wrong reference; this one can (docs/mutation.md)."""
+    op = require(adapter, "sinusoidal_position_encoding")
+    layout = adapter.variant("EMB-SIN-01")
+    expected = _sinusoid_formula(length, dim, layout)
+    with annotate(length=length, dim=dim, layout=layout):
+        assert_close(op(length, dim), expected, expected.float(), what=f"sinusoidal table ({layout}) vs its formula")
 
 
 @clause("EMB-SIN-02")
