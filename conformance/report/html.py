@@ -104,7 +104,6 @@ pre { background: #f6f8fa; padding: .5rem; white-space: pre-wrap; word-break: br
 .s-error { background: #fbefff; color: #6e40c9; }
 details { margin: .4rem 0 .8rem 1rem; } summary { cursor: pointer; }
 figure.plot { margin: 1rem 0; } figure.plot svg { max-width: 100%; height: auto; }
-figcaption { color: #656d76; }
 .regression { color: #a40e26; }
 @media print {
   body { max-width: none; margin: 0; font-size: 11px; } nav { display: none; }
@@ -121,6 +120,7 @@ _NAV = (
     ("deviations", "Deviations"),
     ("clauses", "Clauses"),
     ("benchmarks", "Benchmarks"),
+    ("generation", "Generation"),
     ("speedups", "Speedups"),
     ("scaling", "Scaling"),
     ("slowest", "Wall times"),
@@ -428,14 +428,27 @@ def _generation(report: Report) -> str:
     """The generation benchmarks' serving metrics: tables and their plots ("" for a run without them)."""
     if not report.generation:
         return ""
-    parts = ["<h3>Generation: TTFT, TPOT, throughput and memory</h3>"]
+    parts = ["<h3 id='generation'>Generation: TTFT, TPOT, throughput and memory</h3>"]
     for found_table in report.generation:
         parts.append(f"<h4>{esc(found_table.title)}</h4>")
         parts.append(
-            _wide(table([esc(h) for h in found_table.headers], [[td(c) for c in r] for r in found_table.rows]))
+            _wide(
+                table(
+                    [esc(h) for h in found_table.headers],
+                    [_generation_cells(found_table.headers, r) for r in found_table.rows],
+                )
+            )
         )
     parts.append(_plots(lambda r: plots.generation_plots(r.run) if r.run is not None else [], report))
     return "".join(parts)
+
+
+def _generation_cells(headers: list[str], row: list[str]) -> list[str]:
+    """A generation table's row: numbers right-aligned, the adapter and the check marks not."""
+    return [
+        td(cell, "num" if i > 0 and headers[i] not in ("ok", "equal", "decode step") else "")
+        for i, cell in enumerate(row)
+    ]
 
 
 def _benchmark_cells(ceilings: dict[str, dict[str, Any]], row: BenchmarkRow) -> list[str]:
@@ -520,10 +533,9 @@ def _plots(make: Callable[[Report], list[plots.Plot]], report: Report) -> str:
     """The figures `make` draws for the report, or a note where matplotlib is missing."""
     if not plots.matplotlib_available():
         return f"<p class='muted'>{esc(plots.MATPLOTLIB_MISSING)}</p>"
-    figures = "".join(
-        f"<figure class='plot'>{plot.svg}<figcaption>{esc(plot.title)}</figcaption></figure>" for plot in make(report)
-    )
-    return figures
+    # The title (with the chart's shared parameters) is drawn once, as text in the SVG; the
+    # figure carries it as its accessible name rather than a caption repeating it underneath.
+    return "".join(f"<figure class='plot' aria-label='{esc(plot.title)}'>{plot.svg}</figure>" for plot in make(report))
 
 
 def _headroom(report: Report) -> str:
