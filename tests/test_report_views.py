@@ -315,12 +315,14 @@ for (const level of ['error', 'warn', 'log', 'info']) {
 </script>"""
 # Runs last: opens every <details>, then measures. The verdict lands in the DOM that --dump-dom prints.
 _PROBE_TAIL = """<script>
+const scrolling = () => [...document.querySelectorAll('.wide')].filter(w => w.scrollWidth > w.clientWidth + 1).length;
+const tablesScrollingClosed = scrolling();  // a table wider than the page scrolls inside its box: none may
 const details = [...document.querySelectorAll('details')];
 details.forEach(d => { d.open = true; });
 const hidden = details.filter(d => ![...d.children].filter(c => c.tagName !== 'SUMMARY')
   .every(c => c.getClientRects().length > 0)).length;
 const verdict = {
-  scrollWidth: document.documentElement.scrollWidth,
+  scrollWidth: document.documentElement.scrollWidth, tablesScrollingClosed,
   details: details.length, closedOrEmpty: hidden,
   opened: details.filter(d => d.open).length,
   resources: performance.getEntriesByType('resource').map(e => e.name),
@@ -363,7 +365,7 @@ def test_html_in_headless_chromium_fits_1280_pixels_and_stays_offline(page: str,
     found = re.search(r'data-verdict="([^"]*)"', done.stdout)
     assert found, done.stderr[-2000:]
     verdict = json.loads(html.unescape(found[1]))
-    assert verdict["scrollWidth"] <= 1280, verdict
+    assert verdict["scrollWidth"] <= 1280 and verdict["tablesScrollingClosed"] == 0, verdict
     assert verdict["details"] >= 3 and verdict["opened"] == verdict["details"] and verdict["closedOrEmpty"] == 0
     assert verdict["resources"] == [] and verdict["problems"] == []
     assert "CONSOLE" not in done.stderr  # nothing logged by the page, the report's SVG included

@@ -47,6 +47,7 @@ from specformer.conformance.report.common import (
 )
 from specformer.conformance.report.measurements import (
     BenchmarkRow,
+    adapters_with_cells,
     correct_mark,
     flags_text,
     format_band,
@@ -87,7 +88,7 @@ table.grid td.clause { min-width: 14rem; }
 h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; margin-top: 2rem;
      border-bottom: 1px solid #d0d7de; } h3 { font-size: 1.05rem; }
 table { border-collapse: collapse; margin: .5rem 0; }
-th, td { border: 1px solid #d0d7de; padding: .25rem .6rem; text-align: left;
+th, td { border: 1px solid #d0d7de; padding: .25rem .5rem; text-align: left;
          vertical-align: top; }
 th { background: #f6f8fa; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -476,18 +477,19 @@ def _speedups(report: Report) -> str:
         f"<p>Each cell: median (interquartile range) and speedup = {esc(speedups.baseline)} median / median.</p>",
         _plots(plots.speedup_plots, report),
     ]
-    headers = ["name", "device", "params", *(esc(a) for a in speedups.adapters)]
     tables = []
     for family, common, rows in speedup_groups(speedups):
         tables.append(f"<h3>{esc(family)} speedups</h3>")
         if common:
             tables.append(f"<p>Every row: {esc(compact_params(common))}</p>")
+        used = adapters_with_cells(rows, len(speedups.adapters))  # no column of dashes for the others
+        headers = ["name", "device", "params", *(esc(speedups.adapters[i]) for i in used)]
         cells = [
             [
                 td(row.name),
                 td(where(row.device, row.mode)),
                 td(params_text(params)),
-                *(td(speedup_cell_text(cell), "num") for cell in row.cells),
+                *(td(speedup_cell_text(row.cells[i]), "num") for i in used),
             ]
             for row, params in rows
         ]

@@ -35,6 +35,7 @@ from specformer.conformance.report.common import (
     symbol,
 )
 from specformer.conformance.report.measurements import (
+    adapters_with_cells,
     correct_mark,
     flags_text,
     format_band,
@@ -338,18 +339,19 @@ def _speedups(report: Report) -> list[str]:
         "",
         f"Each cell: median (interquartile range) and speedup = {md_code(speedups.baseline)} median / median.",
     ]
-    headers = ["name", "device", "mode", "params", *(md_code(a, in_table=True) for a in speedups.adapters)]
     for family, common, rows in speedup_groups(speedups):
         lines += ["", f"### {md_text(family)} speedups", ""]
         if common:
             lines += [f"Every row: {md_text(compact_params(common))}", ""]
+        used = adapters_with_cells(rows, len(speedups.adapters))
+        headers = ["name", "device", "mode", "params", *(md_code(speedups.adapters[i], in_table=True) for i in used)]
         cells = [
             [
                 md_text(row.name),
                 md_text(row.device),
                 md_text(row.mode),
                 md_text(params_text(params)),
-                *(md_text(speedup_cell_text(cell)) for cell in row.cells),
+                *(md_text(speedup_cell_text(row.cells[i])) for i in used),
             ]
             for row, params in rows
         ]
