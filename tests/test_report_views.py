@@ -388,6 +388,49 @@ def test_compare_reuses_the_model_scores_and_na(run: RunResult) -> None:
     assert "| `hf` | sampling | 1/3 33% | 2/3 67% |" in text
 
 
+# The fields a schema_version 1 results file has (before benchmarks had modes, sizes, rates, ceilings).
+_VERSION_1_FIELDS = {
+    "run": {"environment", "profile", "adapters", "created", "specformer_version", "schema_version"},
+    "adapter": {"name", "description", "capabilities", "load_error", "clauses", "benchmarks"},
+    "clause": {"id", "family", "title", "status", "tests", "expectation", "stale_expectation"},
+    "test": {"nodeid", "status", "message", "evidence", "reproduce", "duration_s"},
+    "bench": {"name", "family", "device", "params", "samples_s", "median_s", "iqr_s", "calls_per_sample", "threads"}
+    | {"peak_memory_bytes", "peak_memory_source", "note"},
+}
+
+
+def as_version_1(run: RunResult) -> dict:
+    keep = _VERSION_1_FIELDS
+
+    def only(data: dict, kind: str) -> dict:
+        return {key: value for key, value in data.items() if key in keep[kind]}
+
+    data = only(run.to_dict(), "run") | {"schema_version": 1}
+    data["adapters"] = [only(a, "adapter") for a in data["adapters"]]
+    for adapter in data["adapters"]:
+        adapter["benchmarks"] = [only(b, "bench") for b in adapter["benchmarks"]]
+        adapter["clauses"] = [only(c, "clause") for c in adapter["clauses"]]
+        for clause in adapter["clauses"]:
+            clause["tests"] = [only(t, "test") for t in clause["tests"]]
+    return data
+
+
+def test_compare_reads_schema_version_1_and_2(run: RunResult, tmp_path: Path, capsys) -> None:
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text(json.dumps(as_version_1(run)))
+    run.write_json(new)
+    assert main(["compare", str(old), str(new), "--markdown"]) == 0
+    shown = capsys.readouterr().out
+    assert "No clause changed status." in shown and "unchanged: 15" in shown
+    # each version 1 benchmark (no size: its length is in the parameters) pairs with its version 2 twin
+    assert "| `hf` | sampling.top\\_p | cpu | batch=4 dtype=float32 length=256 | 2.00 µs | 2.00 µs | 1.00× |" in shown
+    read = RunResult.read_json(old)  # as version 2, with what version 1 lacked at its defaults
+    assert read.ceilings == {} and read.adapters[0].benchmarks[0].mode == "cpu"
+    old.write_text(json.dumps(as_version_1(run) | {"schema_version": 3}))
+    assert main(["compare", str(old), str(new)]) == 2
+    assert "schema_version=3 is not supported; this specformer reads schema_version 1 and 2" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("command", ["run", "bench"])
 def test_baseline_adapter_option(command: str) -> None:
     args = build_parser().parse_args([command, "--baseline-adapter", "hf"])
