@@ -108,6 +108,7 @@ figure.plot { margin: 1rem 0; } figure.plot svg { max-width: 100%; height: auto;
 .regression { color: #a40e26; }
 @media print {
   body { max-width: none; margin: 0; font-size: 11px; } nav { display: none; }
+  .wide { overflow: visible; } table { font-size: 10px; } code, pre { font-size: 9px; }
   a { color: inherit; text-decoration: none; } h2, h3 { break-after: avoid; }
   tr, figure { break-inside: avoid; } .s-pass, .s-fail, .s-deviates, .s-error, .s-unsupported, .s-na {
     -webkit-print-color-adjust: exact; print-color-adjust: exact; }

@@ -298,13 +298,17 @@ def _print_grid(console: Console, report: Report, plain: bool) -> None:
                 line.append(f"  {row.source}", style="dim")
                 console.print(line, soft_wrap=True)
             continue
+        columns = grid.columns()  # as in the Markdown and HTML grids: no column of n/a
         table = _compact_table()
         table.add_column("clause", no_wrap=True)
-        for name in report.adapter_names:
-            table.add_column(Text(name), overflow="fold")
+        for i in columns:
+            table.add_column(Text(report.adapter_names[i]), overflow="fold")
         for row in rows:
-            cells = [status_text(c.status, symbol(c.status)) if c.status else Text("—", "dim") for c in row.cells]
-            table.add_row(Text(row.id), *cells)
+            cells = [row.cells[i] for i in columns]
+            table.add_row(
+                Text(row.id),
+                *(status_text(c.status, symbol(c.status)) if c.status else Text("—", "dim") for c in cells),
+            )
         console.print(table)
 
 
