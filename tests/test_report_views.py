@@ -243,7 +243,7 @@ def test_markdown_grid_cells_open_to_their_details(run: RunResult) -> None:
     assert "Reproduce: `pytest conformance/suite/test_sampling.py::test_top_p --specformer-adapter=hf`" in block
     deviation = clauses.split('<a name="samp-temp-03-hf"></a>', 1)[1].split("</details>", 1)[0]
     assert "Documented: checks only temperature > 0" not in deviation  # escaped as Markdown text
-    assert "Documented: checks only temperature &gt; 0 (<https://example.invalid/1>)" in deviation
+    assert "Documented: checks only temperature &gt; 0 ([example.invalid … 1](https://example.invalid/1))" in deviation
     assert "| [SAMP-TOPP-01](../../spec/sampling.md#" in clauses  # the clause id links to the spec
 
 

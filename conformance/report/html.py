@@ -22,7 +22,6 @@ its own ids; without matplotlib the page says so where the plots would be.
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +41,7 @@ from specformer.conformance.report.common import (
     format_number,
     format_ratio,
     format_seconds,
+    link_label,
     stale_message,
     symbol,
 )
@@ -311,11 +311,9 @@ def _deviations(report: Report) -> str:
 def _short_link(link: str) -> str:
     """A link by its host and last path segment, the whole address in its href and title
     (a column of full GitHub URLs wraps every few characters)."""
-    found = re.match(r"^(https?)://([^/\s]+)(/[^\s]*)?$", link)
-    if not found:
+    label = link_label(link)
+    if not label:
         return f"<code>{esc(link)}</code>"
-    last = (found[3] or "").rstrip("/").rsplit("/", 1)[-1]
-    label = f"{found[2]} … {last}" if last else found[2]
     return f"<a href='{esc(link)}' title='{esc(link)}'>{esc(label)}</a>"
 
 

@@ -31,6 +31,7 @@ from specformer.conformance.report.common import (
     failing_tests,
     format_ratio,
     format_seconds,
+    link_label,
     stale_message,
     symbol,
 )
@@ -126,6 +127,13 @@ def md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
 def md_link(url: str) -> str:
     """A plain http(s) URL as an autolink; anything else as escaped text."""
     return f"<{url}>" if _PLAIN_URL.match(url) else md_text(url)
+
+
+def md_short_link(url: str) -> str:
+    """A plain http(s) URL as a link labelled by its host and last path segment; else as `md_link`."""
+    label = link_label(url)
+    plain = label and _PLAIN_URL.match(url) and "(" not in url and ")" not in url
+    return f"[{md_text(label)}]({url})" if plain else md_link(url)
 
 
 def _table_line(cells: list[str]) -> str:
@@ -238,7 +246,7 @@ def _deviations(report: Report) -> list[str]:
                 md_text(finding.clause.id),
                 _spec_cell(clause_source(finding.clause)),
                 md_text(reason),
-                md_link(link) if link else "",
+                md_short_link(link) if link else "",
             ]
         )
     return [
@@ -481,7 +489,7 @@ def _cell_details(row: GridRow, adapter: str, cell: GridCell, anchor: str) -> li
     summary = html.escape(f"{symbol(cell.status)} {cell.status} · {adapter} · {row.id} {row.title}", quote=False)
     lines = ["", f'<details><summary><a name="{anchor}"></a>{summary}</summary>', ""]
     if cell.reason or cell.link:
-        lines += [f"Documented: {md_text(cell.reason)}" + (f" ({md_link(cell.link)})" if cell.link else ""), ""]
+        lines += [f"Documented: {md_text(cell.reason)}" + (f" ({md_short_link(cell.link)})" if cell.link else ""), ""]
     if cell.ratio is not None:
         lines += [f"Headroom: largest error/tolerance {format_ratio(cell.ratio)}", ""]
     if not cell.tests:
