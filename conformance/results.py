@@ -29,6 +29,10 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = 2
+# Versions `from_dict` reads. Version 1 came before benchmarks had modes, sizes, rates and ceilings:
+# every field it has, version 2 has, so it reads as version 2 with those at their defaults (and
+# `specformer compare` or `--baseline` can hold a new run against an old one).
+READABLE_SCHEMA_VERSIONS = (1, SCHEMA_VERSION)
 
 PASS, FAIL, DEVIATES, UNSUPPORTED, ERROR = "pass", "fail", "deviates", "unsupported", "error"
 CUSTOM = "custom"
@@ -188,10 +192,10 @@ class RunResult:
         if unknown:
             raise ValueError(f"not a specformer results file: unknown field(s) {', '.join(map(repr, unknown))}")
         version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
+        if version not in READABLE_SCHEMA_VERSIONS:
             raise ValueError(
                 f"results schema_version={version!r} is not supported; this specformer "
-                f"reads schema_version {SCHEMA_VERSION}"
+                f"reads schema_version {' and '.join(map(str, READABLE_SCHEMA_VERSIONS))}"
             )
         try:
             adapters = [_adapter_from_dict(a) for a in data["adapters"]]

@@ -243,7 +243,7 @@ def test_markdown_grid_cells_open_to_their_details(run: RunResult) -> None:
     assert "Reproduce: `pytest conformance/suite/test_sampling.py::test_top_p --specformer-adapter=hf`" in block
     deviation = clauses.split('<a name="samp-temp-03-hf"></a>', 1)[1].split("</details>", 1)[0]
     assert "Documented: checks only temperature > 0" not in deviation  # escaped as Markdown text
-    assert "Documented: checks only temperature &gt; 0 (<https://example.invalid/1>)" in deviation
+    assert "Documented: checks only temperature &gt; 0 ([example.invalid … 1](https://example.invalid/1))" in deviation
     assert "| [SAMP-TOPP-01](../../spec/sampling.md#" in clauses  # the clause id links to the spec
 
 
@@ -315,12 +315,14 @@ for (const level of ['error', 'warn', 'log', 'info']) {
 </script>"""
 # Runs last: opens every <details>, then measures. The verdict lands in the DOM that --dump-dom prints.
 _PROBE_TAIL = """<script>
+const scrolling = () => [...document.querySelectorAll('.wide')].filter(w => w.scrollWidth > w.clientWidth + 1).length;
+const tablesScrollingClosed = scrolling();  // a table wider than the page scrolls inside its box: none may
 const details = [...document.querySelectorAll('details')];
 details.forEach(d => { d.open = true; });
 const hidden = details.filter(d => ![...d.children].filter(c => c.tagName !== 'SUMMARY')
   .every(c => c.getClientRects().length > 0)).length;
 const verdict = {
-  scrollWidth: document.documentElement.scrollWidth,
+  scrollWidth: document.documentElement.scrollWidth, tablesScrollingClosed,
   details: details.length, closedOrEmpty: hidden,
   opened: details.filter(d => d.open).length,
   resources: performance.getEntriesByType('resource').map(e => e.name),
@@ -363,7 +365,7 @@ def test_html_in_headless_chromium_fits_1280_pixels_and_stays_offline(page: str,
     found = re.search(r'data-verdict="([^"]*)"', done.stdout)
     assert found, done.stderr[-2000:]
     verdict = json.loads(html.unescape(found[1]))
-    assert verdict["scrollWidth"] <= 1280, verdict
+    assert verdict["scrollWidth"] <= 1280 and verdict["tablesScrollingClosed"] == 0, verdict
     assert verdict["details"] >= 3 and verdict["opened"] == verdict["details"] and verdict["closedOrEmpty"] == 0
     assert verdict["resources"] == [] and verdict["problems"] == []
     assert "CONSOLE" not in done.stderr  # nothing logged by the page, the report's SVG included
@@ -384,6 +386,49 @@ def test_compare_reuses_the_model_scores_and_na(run: RunResult) -> None:
     assert third["SAMP-TOPK-01"] == "n/a"  # as the reports show it, not "unsupported"
     text = render_comparison_markdown(comparison)
     assert "| `hf` | sampling | 1/3 33% | 2/3 67% |" in text
+
+
+# The fields a schema_version 1 results file has (before benchmarks had modes, sizes, rates, ceilings).
+_VERSION_1_FIELDS = {
+    "run": {"environment", "profile", "adapters", "created", "specformer_version", "schema_version"},
+    "adapter": {"name", "description", "capabilities", "load_error", "clauses", "benchmarks"},
+    "clause": {"id", "family", "title", "status", "tests", "expectation", "stale_expectation"},
+    "test": {"nodeid", "status", "message", "evidence", "reproduce", "duration_s"},
+    "bench": {"name", "family", "device", "params", "samples_s", "median_s", "iqr_s", "calls_per_sample", "threads"}
+    | {"peak_memory_bytes", "peak_memory_source", "note"},
+}
+
+
+def as_version_1(run: RunResult) -> dict:
+    keep = _VERSION_1_FIELDS
+
+    def only(data: dict, kind: str) -> dict:
+        return {key: value for key, value in data.items() if key in keep[kind]}
+
+    data = only(run.to_dict(), "run") | {"schema_version": 1}
+    data["adapters"] = [only(a, "adapter") for a in data["adapters"]]
+    for adapter in data["adapters"]:
+        adapter["benchmarks"] = [only(b, "bench") for b in adapter["benchmarks"]]
+        adapter["clauses"] = [only(c, "clause") for c in adapter["clauses"]]
+        for clause in adapter["clauses"]:
+            clause["tests"] = [only(t, "test") for t in clause["tests"]]
+    return data
+
+
+def test_compare_reads_schema_version_1_and_2(run: RunResult, tmp_path: Path, capsys) -> None:
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text(json.dumps(as_version_1(run)))
+    run.write_json(new)
+    assert main(["compare", str(old), str(new), "--markdown"]) == 0
+    shown = capsys.readouterr().out
+    assert "No clause changed status." in shown and "unchanged: 15" in shown
+    # each version 1 benchmark (no size: its length is in the parameters) pairs with its version 2 twin
+    assert "| `hf` | sampling.top\\_p | cpu | batch=4 dtype=float32 length=256 | 2.00 µs | 2.00 µs | 1.00× |" in shown
+    read = RunResult.read_json(old)  # as version 2, with what version 1 lacked at its defaults
+    assert read.ceilings == {} and read.adapters[0].benchmarks[0].mode == "cpu"
+    old.write_text(json.dumps(as_version_1(run) | {"schema_version": 3}))
+    assert main(["compare", str(old), str(new)]) == 2
+    assert "schema_version=3 is not supported; this specformer reads schema_version 1 and 2" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("command", ["run", "bench"])

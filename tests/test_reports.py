@@ -397,7 +397,12 @@ def test_markdown_lists_findings_with_reproduce_in_code_span() -> None:
     assert "python 3.11.7 · torch 2.13.0 · platform Linux-x86\\_64 · device cpu" in text
     assert f"`{REPRODUCE}`" in text
     assert "kept 3 tokens, expected 4" in text
-    assert "| `alpha` | ATTN-MASK-01 | — | aligns the causal mask top-left | <" + DEVIATION_LINK + "> |" in text
+    assert (
+        "| `alpha` | ATTN-MASK-01 | — | aligns the causal mask top-left | [example.invalid … 42]("
+        + DEVIATION_LINK
+        + ") |"
+        in text
+    )
     assert "remove it from alpha expectations" in text
     assert "ModuleNotFoundError" in text
     assert "15.0 µs" in text

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -224,6 +225,21 @@ def three_digits(value: float) -> str:
     # subtle: 999.7 has three integer digits, so it gets no decimals ("1000"), never "1e+03".
     decimals = max(0, 2 - math.floor(math.log10(abs(value))))
     return f"{value:.{decimals}f}"
+
+
+def link_label(url: str) -> str:
+    """A short label for a link: its host and last path segment ("" for what is not an http(s) URL).
+
+    >>> link_label("https://github.com/huggingface/transformers/blob/v5.24.0/src/x/modeling_gpt2.py#L120")
+    'github.com … modeling_gpt2.py#L120'
+    >>> link_label("https://example.invalid/"), link_label("see the docs")
+    ('example.invalid', '')
+    """
+    found = re.match(r"^https?://([^/\s]+)(/\S*)?$", url)
+    if not found:
+        return ""
+    last = (found[2] or "").rstrip("/").rsplit("/", 1)[-1]
+    return f"{found[1]} … {last}" if last else found[1]
 
 
 def format_ratio(ratio: float | None) -> str:

@@ -46,6 +46,7 @@ from specformer.conformance.report.measurements import (
     Speedups,
     benchmark_speedups,
     params_text,
+    shown_params,
     where,
 )
 from specformer.conformance.report.model import Report, build_report
@@ -340,7 +341,9 @@ def _benchmarks_by_key(run: RunResult) -> dict[tuple[Any, ...], tuple[AdapterRes
 
 
 def _benchmark_key(adapter: str, bench: BenchmarkResult) -> tuple[Any, ...]:
-    return (adapter, bench.name, bench.device, bench.mode, params_key(bench.params), bench.size)
+    # The ladder size goes into the parameters where they do not hold it already (shown_params), so
+    # a schema_version 1 row (no size, its length in the parameters) pairs with its version 2 twin.
+    return (adapter, bench.name, bench.device, bench.mode, params_key(shown_params(bench.params, bench.size)), None)
 
 
 def _slower(before: BenchmarkResult, now: BenchmarkResult, threshold: float) -> bool:

@@ -22,7 +22,6 @@ its own ids; without matplotlib the page says so where the plots would be.
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -42,11 +41,13 @@ from specformer.conformance.report.common import (
     format_number,
     format_ratio,
     format_seconds,
+    link_label,
     stale_message,
     symbol,
 )
 from specformer.conformance.report.measurements import (
     BenchmarkRow,
+    adapters_with_cells,
     correct_mark,
     flags_text,
     format_band,
@@ -87,7 +88,7 @@ table.grid td.clause { min-width: 14rem; }
 h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; margin-top: 2rem;
      border-bottom: 1px solid #d0d7de; } h3 { font-size: 1.05rem; }
 table { border-collapse: collapse; margin: .5rem 0; }
-th, td { border: 1px solid #d0d7de; padding: .25rem .6rem; text-align: left;
+th, td { border: 1px solid #d0d7de; padding: .25rem .5rem; text-align: left;
          vertical-align: top; }
 th { background: #f6f8fa; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -104,10 +105,10 @@ pre { background: #f6f8fa; padding: .5rem; white-space: pre-wrap; word-break: br
 .s-error { background: #fbefff; color: #6e40c9; }
 details { margin: .4rem 0 .8rem 1rem; } summary { cursor: pointer; }
 figure.plot { margin: 1rem 0; } figure.plot svg { max-width: 100%; height: auto; }
-figcaption { color: #656d76; }
 .regression { color: #a40e26; }
 @media print {
   body { max-width: none; margin: 0; font-size: 11px; } nav { display: none; }
+  .wide { overflow: visible; } table { font-size: 10px; } code, pre { font-size: 9px; }
   a { color: inherit; text-decoration: none; } h2, h3 { break-after: avoid; }
   tr, figure { break-inside: avoid; } .s-pass, .s-fail, .s-deviates, .s-error, .s-unsupported, .s-na {
     -webkit-print-color-adjust: exact; print-color-adjust: exact; }
@@ -121,6 +122,7 @@ _NAV = (
     ("deviations", "Deviations"),
     ("clauses", "Clauses"),
     ("benchmarks", "Benchmarks"),
+    ("generation", "Generation"),
     ("speedups", "Speedups"),
     ("scaling", "Scaling"),
     ("slowest", "Wall times"),
@@ -309,11 +311,9 @@ def _deviations(report: Report) -> str:
 def _short_link(link: str) -> str:
     """A link by its host and last path segment, the whole address in its href and title
     (a column of full GitHub URLs wraps every few characters)."""
-    found = re.match(r"^(https?)://([^/\s]+)(/[^\s]*)?$", link)
-    if not found:
+    label = link_label(link)
+    if not label:
         return f"<code>{esc(link)}</code>"
-    last = (found[3] or "").rstrip("/").rsplit("/", 1)[-1]
-    label = f"{found[2]} … {last}" if last else found[2]
     return f"<a href='{esc(link)}' title='{esc(link)}'>{esc(label)}</a>"
 
 
@@ -428,14 +428,27 @@ def _generation(report: Report) -> str:
     """The generation benchmarks' serving metrics: tables and their plots ("" for a run without them)."""
     if not report.generation:
         return ""
-    parts = ["<h3>Generation: TTFT, TPOT, throughput and memory</h3>"]
+    parts = ["<h3 id='generation'>Generation: TTFT, TPOT, throughput and memory</h3>"]
     for found_table in report.generation:
         parts.append(f"<h4>{esc(found_table.title)}</h4>")
         parts.append(
-            _wide(table([esc(h) for h in found_table.headers], [[td(c) for c in r] for r in found_table.rows]))
+            _wide(
+                table(
+                    [esc(h) for h in found_table.headers],
+                    [_generation_cells(found_table.headers, r) for r in found_table.rows],
+                )
+            )
         )
     parts.append(_plots(lambda r: plots.generation_plots(r.run) if r.run is not None else [], report))
     return "".join(parts)
+
+
+def _generation_cells(headers: list[str], row: list[str]) -> list[str]:
+    """A generation table's row: numbers right-aligned, the adapter and the check marks not."""
+    return [
+        td(cell, "num" if i > 0 and headers[i] not in ("ok", "equal", "decode step") else "")
+        for i, cell in enumerate(row)
+    ]
 
 
 def _benchmark_cells(ceilings: dict[str, dict[str, Any]], row: BenchmarkRow) -> list[str]:
@@ -463,18 +476,19 @@ def _speedups(report: Report) -> str:
         f"<p>Each cell: median (interquartile range) and speedup = {esc(speedups.baseline)} median / median.</p>",
         _plots(plots.speedup_plots, report),
     ]
-    headers = ["name", "device", "params", *(esc(a) for a in speedups.adapters)]
     tables = []
     for family, common, rows in speedup_groups(speedups):
         tables.append(f"<h3>{esc(family)} speedups</h3>")
         if common:
             tables.append(f"<p>Every row: {esc(compact_params(common))}</p>")
+        used = adapters_with_cells(rows, len(speedups.adapters))  # no column of dashes for the others
+        headers = ["name", "device", "params", *(esc(speedups.adapters[i]) for i in used)]
         cells = [
             [
                 td(row.name),
                 td(where(row.device, row.mode)),
                 td(params_text(params)),
-                *(td(speedup_cell_text(cell), "num") for cell in row.cells),
+                *(td(speedup_cell_text(row.cells[i]), "num") for i in used),
             ]
             for row, params in rows
         ]
@@ -520,10 +534,9 @@ def _plots(make: Callable[[Report], list[plots.Plot]], report: Report) -> str:
     """The figures `make` draws for the report, or a note where matplotlib is missing."""
     if not plots.matplotlib_available():
         return f"<p class='muted'>{esc(plots.MATPLOTLIB_MISSING)}</p>"
-    figures = "".join(
-        f"<figure class='plot'>{plot.svg}<figcaption>{esc(plot.title)}</figcaption></figure>" for plot in make(report)
-    )
-    return figures
+    # The title (with the chart's shared parameters) is drawn once, as text in the SVG; the
+    # figure carries it as its accessible name rather than a caption repeating it underneath.
+    return "".join(f"<figure class='plot' aria-label='{esc(plot.title)}'>{plot.svg}</figure>" for plot in make(report))
 
 
 def _headroom(report: Report) -> str:

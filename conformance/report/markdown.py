@@ -31,10 +31,12 @@ from specformer.conformance.report.common import (
     failing_tests,
     format_ratio,
     format_seconds,
+    link_label,
     stale_message,
     symbol,
 )
 from specformer.conformance.report.measurements import (
+    adapters_with_cells,
     correct_mark,
     flags_text,
     format_band,
@@ -125,6 +127,13 @@ def md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
 def md_link(url: str) -> str:
     """A plain http(s) URL as an autolink; anything else as escaped text."""
     return f"<{url}>" if _PLAIN_URL.match(url) else md_text(url)
+
+
+def md_short_link(url: str) -> str:
+    """A plain http(s) URL as a link labelled by its host and last path segment; else as `md_link`."""
+    label = link_label(url)
+    plain = label and _PLAIN_URL.match(url) and "(" not in url and ")" not in url
+    return f"[{md_text(label)}]({url})" if plain else md_link(url)
 
 
 def _table_line(cells: list[str]) -> str:
@@ -237,7 +246,7 @@ def _deviations(report: Report) -> list[str]:
                 md_text(finding.clause.id),
                 _spec_cell(clause_source(finding.clause)),
                 md_text(reason),
-                md_link(link) if link else "",
+                md_short_link(link) if link else "",
             ]
         )
     return [
@@ -338,18 +347,19 @@ def _speedups(report: Report) -> list[str]:
         "",
         f"Each cell: median (interquartile range) and speedup = {md_code(speedups.baseline)} median / median.",
     ]
-    headers = ["name", "device", "mode", "params", *(md_code(a, in_table=True) for a in speedups.adapters)]
     for family, common, rows in speedup_groups(speedups):
         lines += ["", f"### {md_text(family)} speedups", ""]
         if common:
             lines += [f"Every row: {md_text(compact_params(common))}", ""]
+        used = adapters_with_cells(rows, len(speedups.adapters))
+        headers = ["name", "device", "mode", "params", *(md_code(speedups.adapters[i], in_table=True) for i in used)]
         cells = [
             [
                 md_text(row.name),
                 md_text(row.device),
                 md_text(row.mode),
                 md_text(params_text(params)),
-                *(md_text(speedup_cell_text(cell)) for cell in row.cells),
+                *(md_text(speedup_cell_text(row.cells[i])) for i in used),
             ]
             for row, params in rows
         ]
@@ -479,7 +489,7 @@ def _cell_details(row: GridRow, adapter: str, cell: GridCell, anchor: str) -> li
     summary = html.escape(f"{symbol(cell.status)} {cell.status} · {adapter} · {row.id} {row.title}", quote=False)
     lines = ["", f'<details><summary><a name="{anchor}"></a>{summary}</summary>', ""]
     if cell.reason or cell.link:
-        lines += [f"Documented: {md_text(cell.reason)}" + (f" ({md_link(cell.link)})" if cell.link else ""), ""]
+        lines += [f"Documented: {md_text(cell.reason)}" + (f" ({md_short_link(cell.link)})" if cell.link else ""), ""]
     if cell.ratio is not None:
         lines += [f"Headroom: largest error/tolerance {format_ratio(cell.ratio)}", ""]
     if not cell.tests:

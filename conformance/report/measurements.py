@@ -340,6 +340,11 @@ def speedup_groups(speedups: Speedups) -> list[tuple[str, dict[str, Any], list[t
     return groups
 
 
+def adapters_with_cells(rows: list[tuple[SpeedupRow, dict[str, Any]]], count: int) -> list[int]:
+    """The indices of the adapters (of `count`) with a timing in some row of a speedup group."""
+    return [i for i in range(count) if any(row.cells[i] is not None for row, _ in rows)]
+
+
 # --- scaling evidence ----------------------------------------------------------------------
 
 

@@ -221,9 +221,20 @@ def _draw_lines(axes: Axes, series: dict[str, list[tuple[float, float]]], title:
         (line,) = axes.plot([x for x, _ in points], [y for _, y in points], marker="o", color=f"C{index % 10}")
         handles.append(line)
         labels.append(adapter)
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
+
     axes.set_xscale("log", base=2)
     axes.set_yscale("log")
+    # The measured sizes as written (128, not 2^7); the y labels in units, the minor ones too
+    # where the values span under a decade (matplotlib would write them as 6 x 10^-3).
+    sizes = sorted({x for points in series.values() for x, _ in points})
+    axes.xaxis.set_major_locator(FixedLocator(sizes))
+    axes.xaxis.set_major_formatter(FixedFormatter([f"{size:g}" for size in sizes]))
+    axes.xaxis.set_minor_locator(NullLocator())
     axes.yaxis.set_major_formatter(EngFormatter(unit=unit))
+    values = [y for points in series.values() for _, y in points if y > 0]
+    if values and max(values) < 10 * min(values):  # under a decade: no major tick inside, label the minor ones
+        axes.yaxis.set_minor_formatter(EngFormatter(unit=unit))
     axes.set_xlabel(xlabel)
     axes.set_title(title, parse_math=False)
     if handles:
