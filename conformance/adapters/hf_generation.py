@@ -7,7 +7,9 @@ generate() passes from the attention mask), `NoRepeatNGramLogitsProcessor(ngram_
 transformers has no frequency or presence penalty, so that operation is absent ("unsupported").
 
 The loop is `model.generate(prompt, generation_config=GenerationConfig(...), attention_mask,
-output_scores=True, return_dict_in_generate=True)` on the kv_cache family's model (hf_kv_cache),
+output_scores=True, return_dict_in_generate=True)` on the kv_cache family's model (hf_kv_cache:
+LlamaForCausalLM, or GPT2LMHeadModel for a GPT-2 config, whose position ids under left padding
+generate() derives from the attention mask itself),
 with `top_k=0` when the suite's SamplingParams has no top-k (generate() would otherwise add its
 default top-k of 50), `cache_implementation="static"` for a static cache, and stop strings
 through `StopStringCriteria` built from a minimal tokenizer-shaped object over the suite's
