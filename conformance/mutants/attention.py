@@ -6,6 +6,7 @@ clauses in `breaks` fail (the first one is the clause the bug targets).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -234,10 +235,9 @@ class DropoutInEvaluation(_Mutant):
                 hidden, weights, context=context, causal=causal, key_padding_mask=key_padding_mask
             )
         # Dropout on the values is dropout on the weights' contributions, without a generator.
-        dropped = weights.__class__(
-            **{name: getattr(weights, name) for name in weights._TENSORS if name != "value"},
+        dropped = dataclasses.replace(
+            weights,
             value=F.dropout(weights.value, p=weights.dropout, training=True),  # bug: training=True
-            heads=weights.heads,
         )
         return multi_head_attention(hidden, dropped, context=context, causal=causal, key_padding_mask=key_padding_mask)
 

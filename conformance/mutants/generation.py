@@ -445,7 +445,7 @@ class StopMatchesPromptDeclaringGenerated(_Mutant):
     def generate(self, weights, prompt_ids, config, **kwargs):
         kwargs.setdefault("on_token", None)
         return generation.generate(
-            weights, prompt_ids, config, **kwargs, **{**self._generation_variants, "stop_scope": "prompt-and-generated"}
+            weights, prompt_ids, config, **kwargs, **{**self.generation_variants, "stop_scope": "prompt-and-generated"}
         )
 
 
@@ -456,7 +456,7 @@ class StopTextCutDeclaringKept(_Mutant):
 
     def generate(self, weights, prompt_ids, config, **kwargs):
         return generation.generate(
-            weights, prompt_ids, config, **kwargs, **{**self._generation_variants, "stop_text": "cut"}
+            weights, prompt_ids, config, **kwargs, **{**self.generation_variants, "stop_text": "cut"}
         )
 
 

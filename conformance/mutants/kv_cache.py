@@ -123,10 +123,8 @@ class _StaticClamps(KVCache):
         finally:
             self.max_cache_len = capacity
 
-    def update(self, layer, key, value):
-        if self.kind == "static":
-            self._new_index = self._new_index.clamp(max=self.max_cache_len - 1)  # overwrite the last slot
-        return super().update(layer, key, value)
+    def write_slots(self):
+        return super().write_slots().clamp(max=self.max_cache_len - 1)  # overwrite the last slot
 
 
 class StaticOverflowOverwritesLastSlot(_Mutant):
@@ -171,14 +169,10 @@ class LengthReportsCapacity(_Mutant):
 
 
 class _RollingKeepsOldest(KVCache):
-    def update(self, layer, key, value):
-        result = super().update(layer, key, value)
+    def kept_slots(self, total):
         if self.kind == "rolling" and self.window > 1:
-            keys, values, index, real = result
-            keep = slice(0, self.window - 1)  # bug: the oldest positions, not the newest
-            self.key_states[layer], self.value_states[layer] = keys[:, :, keep].clone(), values[:, :, keep].clone()
-            self._pending = (index[keep], real[:, keep])
-        return result
+            return slice(0, self.window - 1)  # bug: the oldest positions, not the newest
+        return super().kept_slots(total)
 
 
 class RollingKeepsOldest(_Mutant):
