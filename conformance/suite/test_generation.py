@@ -20,8 +20,10 @@ import torch
 from specformer.conformance.bench.generation import timed_run
 from specformer.conformance.bench.timer import torch_threads
 from specformer.conformance.numerics import annotate, assert_close, chi_square_p_value, fail
-from specformer.conformance.plugin import clause, not_applicable, require
+from specformer.conformance.plugin import clause, require
+from specformer.conformance.suite import checks
 from specformer.conformance.suite import generation_inputs as inputs
+from specformer.conformance.suite.checks import use_dtype
 from specformer.conformance.suite.generation_inputs import BASE, TINY_VOCAB
 from specformer.reference import generation as ref
 from specformer.reference import kv_cache
@@ -52,22 +54,9 @@ def one_thread():
         yield
 
 
-def use_dtype(adapter, dtype: torch.dtype) -> None:
-    if not adapter.supports_dtype(dtype):
-        not_applicable(f"{adapter.name} does not declare {dtype}")
-
-
 def expect_value_error(call: Callable[[], object], parameter: str, value: object) -> None:
     """The call must raise ValueError whose message names the parameter."""
-    try:
-        result = call()
-    except ValueError as exc:
-        if parameter not in str(exc):
-            fail(f"ValueError for {parameter}={value!r} does not name {parameter!r}: {exc}", value=repr(value))
-        return
-    except Exception as exc:
-        fail(f"{parameter}={value!r} raised {type(exc).__name__} ({exc}), expected ValueError", value=repr(value))
-    fail(f"{parameter}={value!r} was accepted (returned {type(result).__name__}), expected ValueError")
+    checks.expect_value_error(call, parameter, what=f"{parameter}={value!r}")
 
 
 def random_logits(batch: int, vocab: int, *, seed: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
