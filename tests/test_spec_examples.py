@@ -36,7 +36,7 @@ RUNNERS = {
     "ATTN-CAUSAL-02": check_attention_examples,
     **dict.fromkeys(["TOK-BL-03", "TOK-BL-04"], check_pattern_examples),
     "TOK-TRAIN-02": check_training_examples,
-    **dict.fromkeys(["TOK-BERT-01", "TOK-BERT-05"], check_bert_examples),
+    **dict.fromkeys(["TOK-BERT-01", "TOK-BERT-05", "TOK-WP-05"], check_bert_examples),
     **dict.fromkeys(["TOK-SP-01", "TOK-UNI-01", "TOK-UNI-02", "TOK-UNI-03"], check_sentencepiece_examples),
     **dict.fromkeys(["TOK-TRUNC-02", "TOK-TRUNC-03"], check_truncation_examples),
 }

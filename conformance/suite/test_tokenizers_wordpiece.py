@@ -204,6 +204,11 @@ def _normaliser_clause(char: str) -> str:
 
 
 @clause("TOK-WP-05")
+def test_minilm_spec_examples(adapter) -> None:
+    check_bert_examples(adapter, "TOK-WP-05")
+
+
+@clause("TOK-WP-05")
 def test_minilm_vocabulary_agrees(adapter, request) -> None:
     encode = require(adapter, "wordpiece_encode")
     variant, policy = adapter.variant("TOK-BERT-05"), adapter.variant("TOK-SPECIAL-02")
