@@ -18,6 +18,8 @@ from specformer.conformance.numerics import ConformanceFailure
 from specformer.conformance.registry import SpecError, parse_family, registry, spec_files
 from specformer.conformance.suite import checks
 from specformer.conformance.suite.test_attention import check_spec_examples as check_attention_examples
+from specformer.conformance.suite.test_generation import check_spec_examples as check_generation_examples
+from specformer.conformance.suite.test_losses import check_spec_examples as check_loss_examples
 from specformer.conformance.suite.test_sampling import check_spec_examples as check_sampling_examples
 from specformer.conformance.suite.test_tokenizers_byte_bpe import check_pattern_examples, check_training_examples
 from specformer.conformance.suite.test_tokenizers_sentencepiece import check_sentencepiece_examples
@@ -39,9 +41,13 @@ RUNNERS = {
     **dict.fromkeys(["TOK-BERT-01", "TOK-BERT-05", "TOK-WP-05"], check_bert_examples),
     **dict.fromkeys(["TOK-SP-01", "TOK-UNI-01", "TOK-UNI-02", "TOK-UNI-03"], check_sentencepiece_examples),
     **dict.fromkeys(["TOK-TRUNC-02", "TOK-TRUNC-03"], check_truncation_examples),
+    **dict.fromkeys(
+        ["LOSS-CE-01", "LOSS-CE-02", "LOSS-CE-04", "LOSS-CE-06", "LOSS-CE-07", "LOSS-BCE-01"], check_loss_examples
+    ),
+    **dict.fromkeys(["GEN-REP-01", "GEN-FREQ-01", "GEN-NGRAM-01"], check_generation_examples),
 }
 # How many examples each family's spec holds at least: a block dropped or left unparsed fails here.
-EXAMPLES_PER_FAMILY = {"sampling": 10, "attention": 3, "tokenizers": 60}
+EXAMPLES_PER_FAMILY = {"sampling": 10, "attention": 3, "tokenizers": 60, "losses": 9, "generation": 3}
 RUN_BY_TESTS = set(RUNNERS)
 
 
@@ -116,6 +122,8 @@ def test_the_reference_passes_every_example_it_declares(clause_id: str, monkeypa
         ("TOK-TRAIN-02", {"first_merges": [["a", "b"]]}, r"spec example tokenizers\.md:\d+: first merges of ' a bc'"),
         ("TOK-BERT-01", {"normalized": "abcdefgh"}, r"spec example tokenizers\.md:\d+: 'a\\x00b"),
         ("TOK-UNI-03", {"segments": ["<unk>", "yz"]}, r"spec example tokenizers\.md:\d+: 'xyz' with"),
+        ("LOSS-BCE-01", {"loss": 6000.0}, r"spec example losses\.md:\d+: bce_with_logits_loss"),
+        ("GEN-NGRAM-01", {"banned": [[5]]}, r"spec example generation\.md:\d+: no_repeat_ngram .*banned \[\[6\]\]"),
         ("TOK-TRUNC-02", {"kept": [1, 8]}, r"spec example tokenizers\.md:\d+: longest_first of \[2, 10\]"),
     ],
 )

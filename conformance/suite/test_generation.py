@@ -128,13 +128,27 @@ def live_steps(sequences: torch.Tensor, prompt_length: int, eos: tuple[int, ...]
 # Repetition penalty
 
 
+def check_spec_examples(adapter, clause_id: str) -> None:
+    """Run the clause's worked examples (spec/generation.md): a logits processor on float32 logits
+    and int64 ids with the example's arguments, compared with the logits it gives (`processed`,
+    under the numerical policy) or the tokens it bans (`banned`, -inf per row)."""
+    for example in checks.spec_examples(adapter, clause_id):
+        data = example.data
+        logits, ids = torch.tensor(data["logits"]), torch.tensor(data["input_ids"])
+        actual = require(adapter, data["operation"])(logits.clone(), ids, *data["positional"], **data["keywords"])
+        what = f"spec example {example.source}: {data['operation']} of {data['logits']} after {data['input_ids']}"
+        if "banned" in data:
+            banned = [torch.isneginf(row).nonzero().flatten().tolist() for row in actual]
+            if banned != data["banned"]:
+                fail(f"{what}: banned {banned}, expected {data['banned']}", banned=banned)
+        else:
+            expected = torch.tensor(data["processed"])
+            assert_close(actual, expected.double(), expected, what=what)
+
+
 @clause("GEN-REP-01")
 def test_repetition_known_answer(adapter) -> None:
-    op = require(adapter, "repetition_penalty")
-    logits = torch.tensor([[2.0, -2.0, 0.0, 2.0]])
-    actual = op(logits.clone(), torch.tensor([[0, 1, 2]]), 2.0, prompt_length=0)
-    if actual.tolist() != [[1.0, -4.0, 0.0, 2.0]]:
-        fail(f"logits [2, -2, 0, 2], tokens 0, 1, 2 seen, penalty 2: got {actual.tolist()}, expected [1, -4, 0, 2]")
+    check_spec_examples(adapter, "GEN-REP-01")
 
 
 @clause("GEN-REP-01")
@@ -217,12 +231,7 @@ def test_repetition_rejects_bad_penalty(adapter, penalty) -> None:
 
 @clause("GEN-FREQ-01")
 def test_frequency_worked_example(adapter) -> None:
-    op = require(adapter, "frequency_presence_penalty")
-    logits = torch.tensor([[2.0, 1.0, 0.5]])
-    actual = op(logits.clone(), torch.tensor([[1, 0, 0]]), prompt_length=1, frequency_penalty=0.1)
-    expected = torch.tensor([[2.0 - 2 * 0.1, 1.0, 0.5]])
-    with annotate(example="2 - 2 x 0.1 = 1.8"):
-        assert_close(actual, expected.double(), expected, what="frequency penalty, token 0 generated twice")
+    check_spec_examples(adapter, "GEN-FREQ-01")
 
 
 def check_frequency_presence(adapter, dtype, frequency, presence) -> None:
@@ -290,11 +299,7 @@ def test_frequency_scope(adapter) -> None:
 
 @clause("GEN-NGRAM-01")
 def test_ngram_known_answer(adapter) -> None:
-    op = require(adapter, "no_repeat_ngram")
-    actual = op(torch.zeros(1, 8), torch.tensor([[5, 6, 5]]), 2)
-    banned = torch.isneginf(actual[0]).nonzero().flatten().tolist()
-    if banned != [6]:
-        fail(f"ids [5, 6, 5], n = 2: banned {banned}, expected [6]")
+    check_spec_examples(adapter, "GEN-NGRAM-01")
 
 
 @clause("GEN-NGRAM-01")
