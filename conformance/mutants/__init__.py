@@ -3,6 +3,12 @@
 A clause that no mutant breaks may have tests that assert too little. Each module mirrors a
 spec family; each mutant lists the clauses it breaks in `breaks`, and tests/test_mutants.py
 checks that the suite fails exactly there.
+
+A mutant changes the reference only through its public seams: a subclass overriding public
+methods (built with `rebuilt(cls)` where the suite hands over a model object), keyword
+arguments, dataclasses.replace, or a module function swapped while an operation runs
+(`run_broken`). No private field, `__class__` swap or object.__setattr__: tests/test_layout.py
+fails on one, so a refactoring of the reference's internals cannot silently change a mutant.
 """
 
 from __future__ import annotations
