@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from specformer.conformance.adapters.protocols import Capabilities
+from specformer.conformance.adapters.protocols import FAMILY_OPERATIONS, Capabilities
 from specformer.conformance.adapters.reference_audio import ReferenceAudio
 from specformer.conformance.adapters.reference_generation import ReferenceGeneration
 from specformer.conformance.adapters.reference_heads import ReferenceHeads
@@ -45,22 +45,7 @@ class ReferenceAdapter(
     name = "reference"
     description = "specformer.reference: the spec's reference implementations (default variants)"
     capabilities = Capabilities(
-        families=frozenset(
-            {
-                "sampling",
-                "attention",
-                "embeddings",
-                "tokenizers",
-                "losses",
-                "heads",
-                "objectives",
-                "models",
-                "kv_cache",
-                "generation",
-                "vision",
-                "audio",
-            }
-        ),
+        families=frozenset(FAMILY_OPERATIONS),  # the reference implements every family, by definition
         dtypes=(torch.float32, torch.float64),
         devices=("cpu", "cuda"),
         variants={

@@ -387,8 +387,8 @@ class WordPiece:
             return None
         pieces, start = [], 0
         while start < len(word):
-            for end in range(len(word), start, -1):
-                piece = word[start:end] if start == 0 else self.continuing_prefix + word[start:end]
+            for end in self.candidate_ends(word, start):
+                piece = self.spelled(word, start, end)
                 if piece in self.vocab:
                     pieces.append((piece, start, end))
                     start = end
@@ -396,6 +396,14 @@ class WordPiece:
             else:
                 return None  # subtle: the whole word becomes [UNK], not just the unmatched rest
         return pieces
+
+    def candidate_ends(self, word: str, start: int) -> range:
+        """Where a piece starting at `start` may end, tried in this order: longest first (TOK-WP-01)."""
+        return range(len(word), start, -1)
+
+    def spelled(self, word: str, start: int, end: int) -> str:
+        """The vocabulary entry word[start:end] is looked up as: `##` after the first piece (TOK-WP-02)."""
+        return word[start:end] if start == 0 else self.continuing_prefix + word[start:end]
 
     def tokenize_word(self, word: str) -> list[str]:
         """WordPiece tokens of one normalized word (TOK-WP-01..03).

@@ -118,20 +118,8 @@ class _WordPieceMutant(TokenizerMutant):
 
 
 class _ShortestMatch(WordPiece):
-    def pieces(self, word: str) -> list[tuple[str, int, int]] | None:
-        if len(word) > self.max_input_chars_per_word:
-            return None
-        pieces, start = [], 0
-        while start < len(word):
-            for end in range(start + 1, len(word) + 1):  # bug: shortest first
-                piece = word[start:end] if start == 0 else self.continuing_prefix + word[start:end]
-                if piece in self.vocab:
-                    pieces.append((piece, start, end))
-                    start = end
-                    break
-            else:
-                return None
-        return pieces
+    def candidate_ends(self, word: str, start: int) -> range:
+        return range(start + 1, len(word) + 1)  # bug: shortest first
 
 
 class WordPieceShortestMatch(_WordPieceMutant):
@@ -142,19 +130,8 @@ class WordPieceShortestMatch(_WordPieceMutant):
 
 
 class _NoPrefix(WordPiece):
-    def pieces(self, word: str) -> list[tuple[str, int, int]] | None:
-        if len(word) > self.max_input_chars_per_word:
-            return None
-        pieces, start = [], 0
-        while start < len(word):
-            for end in range(len(word), start, -1):
-                if word[start:end] in self.vocab:  # bug: no "##" after the first piece
-                    pieces.append((word[start:end], start, end))
-                    start = end
-                    break
-            else:
-                return None
-        return pieces
+    def spelled(self, word: str, start: int, end: int) -> str:
+        return word[start:end]  # bug: no "##" after the first piece
 
 
 class ContinuationPrefixDropped(_WordPieceMutant):
