@@ -222,7 +222,7 @@ class KVCache:
         past_k, past_v = self.key_states[layer], self.value_states[layer]
         past_index, past_real = self.slot_index, self.slot_real
         if self.kind == "static":
-            write = self._new_index  # gpt-fast: k_cache[:, :, input_pos] = k
+            write = self.write_slots()  # gpt-fast: k_cache[:, :, input_pos] = k
             past_k.index_copy_(2, write, key)
             past_v.index_copy_(2, write, value)
             if layer == 0:
@@ -236,13 +236,22 @@ class KVCache:
         keys, values = torch.cat([past_k, key], dim=2), torch.cat([past_v, value], dim=2)  # (B, Hkv, S + L, D)
         index = torch.cat([past_index, self._new_index])
         real = torch.cat([past_real, self._new_real], dim=1)
-        # a rolling cache keeps the last W - 1 positions: all that the next query can see
-        start = max(keys.shape[2] - (self.window - 1), 0) if self.kind == "rolling" else 0
+        kept = self.kept_slots(keys.shape[2])
         # subtle: clone, or the slice keeps the whole concatenated buffer alive (KV-SLIDE-02)
-        self.key_states[layer] = keys[:, :, start:].clone() if start else keys
-        self.value_states[layer] = values[:, :, start:].clone() if start else values
-        self._pending = (index[start:], real[:, start:])
+        trimmed = kept != slice(0, None)
+        self.key_states[layer] = keys[:, :, kept].clone() if trimmed else keys
+        self.value_states[layer] = values[:, :, kept].clone() if trimmed else values
+        self._pending = (index[kept], real[:, kept])
         return keys, values, index, real
+
+    def write_slots(self) -> torch.Tensor:
+        """The slots (L,) a static cache writes this forward's L tokens into: their sequence indices."""
+        return self._new_index
+
+    def kept_slots(self, total: int) -> slice:
+        """Which of the `total` slots a dynamic or rolling cache keeps after an update: a rolling cache
+        keeps the last W - 1 positions, all that the next query can see."""
+        return slice(max(total - (self.window - 1), 0), None) if self.kind == "rolling" else slice(0, None)
 
     def end(self) -> None:
         """Called once per forward, after every layer wrote."""

@@ -7,10 +7,11 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-from specformer.conformance.results import RunResult
+from specformer.conformance.results import ERROR, FAIL, RunResult
 from specformer.conformance.runner import RunOptions, suite_command
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -81,6 +82,36 @@ def suite_runner(tmp_path: Path) -> Callable[..., tuple[int, RunResult | None, s
 @pytest.fixture
 def run_suite(tmp_path: Path) -> Callable[..., tuple[int, RunResult | None, str]]:
     return suite_runner(tmp_path)
+
+
+@pytest.fixture
+def run_mutants(run_suite) -> Callable[..., tuple[RunResult, dict[str, list[str]]]]:
+    """run_mutants(mutants, family, profile, *extra, expected=) runs one suite process with each
+    mutant ({import string: class}, or a module's ALL) as an adapter of `family`, asserts that it exited 1, and returns
+    (run, wrong): each mutant whose failed or errored clauses are not `expected(mutant)` (default: its
+    `breaks`), with the clauses it did fail."""
+
+    def run(
+        mutants: dict[str, type] | ModuleType,
+        family: str,
+        profile: str,
+        *extra: str,
+        expected: Callable[[type], list[str]] | None = None,
+    ) -> tuple[RunResult, dict[str, list[str]]]:
+        if isinstance(mutants, ModuleType):  # all of a module's mutants
+            mutants = {f"{mutants.__name__}:{m.__name__}": m for m in mutants.ALL}
+        code, result, output = run_suite(list(mutants), *extra, families=(family,), profile=profile)
+        assert result is not None, output
+        assert code == 1, output
+        wrong = {}
+        for adapter in result.adapters:
+            failed = sorted(c.id for c in adapter.clauses if c.status in (FAIL, ERROR))
+            mutant = mutants[adapter.name]
+            if failed != sorted(expected(mutant) if expected else mutant.breaks):
+                wrong[adapter.name] = failed
+        return result, wrong
+
+    return run
 
 
 @pytest.fixture(scope="module")

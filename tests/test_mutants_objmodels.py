@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import pytest
 
-from specformer.conformance.results import ERROR, FAIL
-
 IN_CI = {
     "objectives": ("MasksSpecialTokens", "EightyTwentyZero", "SentinelsInReverseOrder", "NoZeroLengthSpans"),
     "models": ("DecoderSeesTheFuture", "PositionIdsNotShiftedUnderLeftPadding"),
@@ -22,19 +20,12 @@ def mutant_profile(request: pytest.FixtureRequest) -> str:
     return "thorough" if request.config.getoption("--specformer-profile") == "thorough" else "quick"
 
 
-def _check(run_suite, request, module, family: str) -> None:
+def _check(run_mutants, request, module, family: str) -> None:
     profile = mutant_profile(request)
     chosen = [m for m in module.ALL if profile == "thorough" or m.__name__ in IN_CI[family]]
     assert len(chosen) >= len(IN_CI[family])
     mutants = {f"specformer.conformance.mutants.{family}:{m.__name__}": m for m in chosen}
-    code, run, output = run_suite(list(mutants), families=(family,), profile=profile)
-    assert run is not None, output
-    assert code == 1, output
-    wrong = {}
-    for adapter in run.adapters:
-        failed = sorted(c.id for c in adapter.clauses if c.status in (FAIL, ERROR))
-        if failed != sorted(mutants[adapter.name].breaks):
-            wrong[adapter.name] = failed
+    _, wrong = run_mutants(mutants, family, profile)
     assert not wrong, wrong
 
 
@@ -46,17 +37,17 @@ def test_there_are_enough_mutants() -> None:
 
 
 @pytest.mark.slow
-def test_each_objectives_mutant_fails_exactly_the_clauses_it_breaks(run_suite, request) -> None:
+def test_each_objectives_mutant_fails_exactly_the_clauses_it_breaks(run_mutants, request) -> None:
     from specformer.conformance.mutants import objectives
 
-    _check(run_suite, request, objectives, "objectives")
+    _check(run_mutants, request, objectives, "objectives")
 
 
 @pytest.mark.slow
-def test_each_models_mutant_fails_exactly_the_clauses_it_breaks(run_suite, request) -> None:
+def test_each_models_mutant_fails_exactly_the_clauses_it_breaks(run_mutants, request) -> None:
     from specformer.conformance.mutants import models
 
-    _check(run_suite, request, models, "models")
+    _check(run_mutants, request, models, "models")
 
 
 def test_every_objectives_and_models_clause_is_broken_by_some_mutant() -> None:

@@ -89,3 +89,80 @@ def test_readme_failure_excerpt_points_at_the_spec_as_it_is() -> None:
     clause = registry()["SAMP-TOPP-01"]
     assert f"SAMP-TOPP-01 {clause.title}  spec/{clause.source}" in readme
     assert f"spec example {clause.examples[0].source}: top_p" in readme
+
+
+# A measured value quoted in a reason: "ratio 1.6-1.7", "error is 2.5e-6", "errors ~1e-8 to 1e-7",
+# "tolerance of 2.42e-6", "gets 2.7e-6" (the reference's own error), "by ~3e-6" (an error).
+NUMBER = r"~?\d+(?:\.\d+)?(?:e-?\d+)?"
+QUOTED = re.compile(
+    rf"\b(?P<kind>ratio|errors?|tolerances?|gets|by)(?: is| of| against the float64 oracle is)? "
+    rf"(?P<low>{NUMBER})(?:(?: to |-)(?P<high>{NUMBER}))?(?!\w|\.\d)"
+)
+KINDS = {"ratio": "ratio", "error": "error", "errors": "error", "tolerance": "tolerance", "tolerances": "tolerance"}
+KINDS |= {"gets": "reference_error", "by": "error"}
+
+
+# "... is 1.1e-5 from the float64 oracle where the float32 reference is 2.2e-6"
+FROM_ORACLE = re.compile(rf"\bis (?P<low>{NUMBER})(?: to (?P<high>{NUMBER}))? from the float64 oracle")
+REFERENCE_IS = re.compile(rf"\breference is (?P<low>{NUMBER})(?: to (?P<high>{NUMBER}))?(?!\w|\.\d)")
+
+
+def quoted_values(reason: str) -> list[tuple[str, str, str | None]]:
+    """(evidence key, low, high or None) for each measured value the reason quotes."""
+    found = [(KINDS[m["kind"]], m["low"], m["high"]) for m in QUOTED.finditer(reason)]
+    found += [("error", m["low"], m["high"]) for m in FROM_ORACLE.finditer(reason)]
+    return found + [("reference_error", m["low"], m["high"]) for m in REFERENCE_IS.finditer(reason)]
+
+
+def measured(run: RunResult, adapter: str, clause_id: str, key: str) -> list[float]:
+    """Every value of `key` in the evidence of the adapter's tests of the clause (a failing test's
+    evidence holds it directly, a passing one's under "comparison")."""
+    found = [a for a in run.adapters if a.name == adapter]
+    tests = [t for a in found for c in a.clauses if c.id == clause_id for t in c.tests]
+    values = []
+    for test in tests:
+        for evidence in (test.evidence, test.evidence.get("comparison") or {}):
+            if isinstance(evidence.get(key), int | float):
+                values.append(float(evidence[key]))
+    return values
+
+
+def shown_as(value: float, quoted: str) -> bool:
+    """Whether `value` is what `quoted` says: the same to the quoted digits (one unit of the last
+    digit either way), or with "~" the same order (within a factor of 3)."""
+    number = quoted.lstrip("~")
+    if quoted.startswith("~"):
+        return float(number) / 3 <= value <= float(number) * 3
+    mantissa = number.split("e")[0]
+    digits = len(mantissa.split(".")[1]) if "." in mantissa else 0
+    unit = 10.0 ** (-digits) * (10.0 ** int(number.split("e")[1]) if "e" in number else 1.0)
+    return abs(value - float(number)) <= unit
+
+
+@pytest.mark.parametrize("path", EXPECTATIONS, ids=[p.stem for p in EXPECTATIONS])
+def test_measured_values_quoted_in_expectations_are_in_the_committed_report(path: Path, committed: RunResult) -> None:
+    """A reason that quotes an error, a tolerance or a ratio quotes one the committed report measured
+    for that clause and adapter (each end of a range), so a regenerated report cannot leave it stale.
+    An adapter the report does not run (an optional library) quotes mechanisms, not measurements."""
+    stale = []
+    for clause_id, expectation in load_expectations(path).items():
+        for key, low, high in quoted_values(expectation.reason):
+            values = measured(committed, path.stem, clause_id, key)
+            for quoted in (low, high) if high else (low,):
+                if not any(shown_as(v, quoted) for v in values):
+                    stale.append(f"{clause_id}: {key} {quoted} (the report has {sorted(values)[:6]})")
+    assert not stale, "\n".join(stale)
+
+
+def test_a_stale_quoted_value_is_caught() -> None:
+    assert quoted_values("its error is 8.5e-6 to 9.1e-6, ratio 1.6-1.7; errors ~1e-8") == [
+        ("error", "8.5e-6", "9.1e-6"),
+        ("ratio", "1.6", "1.7"),
+        ("error", "~1e-8", None),
+    ]
+    assert quoted_values("is 1.1e-5 from the float64 oracle where the float32 reference is 2.2e-6.") == [
+        ("error", "1.1e-5", None),
+        ("reference_error", "2.2e-6", None),
+    ]
+    assert shown_as(1.697, "1.7") and shown_as(9.13e-6, "9.1e-6") and shown_as(2.5e-8, "~1e-8")
+    assert not shown_as(1.52, "1.7") and not shown_as(9.4e-6, "9.1e-6") and not shown_as(5e-8, "~1e-8")

@@ -34,12 +34,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from specformer.conformance.adapters.from_reference import PerModel
+from specformer.conformance.adapters.from_reference import PerModel, transformers_batch
 from specformer.conformance.adapters.protocols import Capabilities
 from specformer.reference.tokenizers.templates import Encoding
 from specformer.reference.tokenizers.wordpiece import WordPiece
-
-NO_SPAN = (0, 0)
 
 
 class HFSlowAdapter:
@@ -91,24 +89,12 @@ class HFSlowAdapter:
         padding_side: str = "right",
         pad_to_multiple_of: int | None = None,
     ) -> list[Encoding]:
-        out = self.tokenizer(model)(
-            list(inputs),
-            truncation=False if max_length is None else truncation,
+        return transformers_batch(
+            self.tokenizer(model),
+            inputs,
             max_length=max_length,
-            padding="longest",
-            pad_to_multiple_of=pad_to_multiple_of,
+            truncation=truncation,
             padding_side=padding_side,
-            return_token_type_ids=True,
-            return_attention_mask=True,
-            return_special_tokens_mask=True,
+            pad_to_multiple_of=pad_to_multiple_of,
+            offsets=False,
         )
-        return [
-            Encoding(
-                ids=out["input_ids"][i],
-                token_type_ids=out["token_type_ids"][i],
-                attention_mask=out["attention_mask"][i],
-                special_tokens_mask=out["special_tokens_mask"][i],
-                offsets=[NO_SPAN] * len(out["input_ids"][i]),
-            )
-            for i in range(len(inputs))
-        ]

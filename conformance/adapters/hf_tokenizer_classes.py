@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import functools
 
-from specformer.conformance.adapters.from_reference import PerModel
+from specformer.conformance.adapters.from_reference import PerModel, transformers_batch
 from specformer.reference.tokenizers.byte_bpe import ByteLevelBPE
 from specformer.reference.tokenizers.templates import Encoding
 from specformer.reference.tokenizers.wordpiece import WordPiece
@@ -89,29 +89,15 @@ class HFTokenizerClasses:
         padding_side: str = "right",
         pad_to_multiple_of: int | None = None,
     ) -> list[Encoding]:
-        tokenizer = self._bert_tokenizers.get(model, _bert_tokenizer)
-        out = tokenizer(
-            list(inputs),
-            truncation=False if max_length is None else truncation,
+        return transformers_batch(
+            self._bert_tokenizers.get(model, _bert_tokenizer),
+            inputs,
             max_length=max_length,
-            padding="longest",
-            pad_to_multiple_of=pad_to_multiple_of,
+            truncation=truncation,
             padding_side=padding_side,
-            return_token_type_ids=True,
-            return_attention_mask=True,
-            return_special_tokens_mask=True,
-            return_offsets_mapping=True,
+            pad_to_multiple_of=pad_to_multiple_of,
+            offsets=True,
         )
-        return [
-            Encoding(
-                ids=out["input_ids"][i],
-                token_type_ids=out["token_type_ids"][i],
-                attention_mask=out["attention_mask"][i],
-                special_tokens_mask=out["special_tokens_mask"][i],
-                offsets=[tuple(span) for span in out["offset_mapping"][i]],
-            )
-            for i in range(len(inputs))
-        ]
 
 
 def _bert_tokenizer(model: WordPiece):

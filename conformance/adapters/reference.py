@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from specformer.conformance.adapters.protocols import Capabilities
+from specformer.conformance.adapters.protocols import FAMILY_OPERATIONS, Capabilities
 from specformer.conformance.adapters.reference_audio import ReferenceAudio
 from specformer.conformance.adapters.reference_generation import ReferenceGeneration
 from specformer.conformance.adapters.reference_heads import ReferenceHeads
@@ -45,22 +45,7 @@ class ReferenceAdapter(
     name = "reference"
     description = "specformer.reference: the spec's reference implementations (default variants)"
     capabilities = Capabilities(
-        families=frozenset(
-            {
-                "sampling",
-                "attention",
-                "embeddings",
-                "tokenizers",
-                "losses",
-                "heads",
-                "objectives",
-                "models",
-                "kv_cache",
-                "generation",
-                "vision",
-                "audio",
-            }
-        ),
+        families=frozenset(FAMILY_OPERATIONS),  # the reference implements every family, by definition
         dtypes=(torch.float32, torch.float64),
         devices=("cpu", "cuda"),
         variants={
@@ -231,20 +216,20 @@ class ReferenceAdapter(
         return [model.vocab[token] for token, _ in tokens], [span for _, span in tokens]
 
     def sentencepiece_normalize(self, model: SentencePieceModel, text: str) -> str:
-        return self._sentencepiece(model).normalize(text)
+        return self.sentencepiece_tokenizer(model).normalize(text)
 
     def sentencepiece_encode(self, model: SentencePieceModel, text: str) -> list[int]:
-        return self._sentencepiece(model).encode(text)
+        return self.sentencepiece_tokenizer(model).encode(text)
 
     def sentencepiece_decode(self, model: SentencePieceModel, ids: list[int]) -> str:
-        return self._sentencepiece(model).decode(ids)
+        return self.sentencepiece_tokenizer(model).decode(ids)
 
-    def _sentencepiece(self, model: SentencePieceModel) -> spm.Unigram | spm.SentencePieceBPE:
-        """The reference tokenizer for a model, built once per model object (it indexes the pieces)."""
+    def sentencepiece_tokenizer(self, model: SentencePieceModel) -> spm.Unigram | spm.SentencePieceBPE:
+        """The reference tokenizer for a model, built once per model object (it indexes the pieces);
+        not an operation: the seam the sentencepiece_* operations share, which a subclass may override."""
         built = self.__dict__.setdefault("_sentencepiece_built", {})
         if id(model) not in built:  # the model is kept alongside, so its id cannot be reused
-            tokenizer = spm.Unigram(model) if model.trainer_spec.model_type == spm.ModelType.UNIGRAM else None
-            built[id(model)] = (model, tokenizer or spm.SentencePieceBPE(model))
+            built[id(model)] = (model, spm.tokenizer(model))
         return built[id(model)][1]
 
     def encode_batch(

@@ -27,7 +27,9 @@ class ReferenceGeneration:
     """Mixin of ReferenceAdapter: penalties, stopping and search of the reference loop."""
 
     @property
-    def _generation_variants(self) -> dict[str, str]:
+    def generation_variants(self) -> dict[str, str]:
+        """Keyword -> the declared variant, for specformer.reference.generation's functions (public:
+        mutants and subclasses pass them on with one changed)."""
         declared = self.capabilities.variants  # type: ignore[attr-defined]
         return {
             keyword: declared.get(clause_id, generation.DEFAULT_VARIANTS[keyword])
@@ -49,7 +51,7 @@ class ReferenceGeneration:
             penalty,
             prompt_length=prompt_length,
             attention_mask=attention_mask,
-            repetition_scope=self._generation_variants["repetition_scope"],
+            repetition_scope=self.generation_variants["repetition_scope"],
         )
 
     def frequency_presence_penalty(
@@ -67,7 +69,7 @@ class ReferenceGeneration:
             prompt_length=prompt_length,
             frequency_penalty=frequency_penalty,
             presence_penalty=presence_penalty,
-            penalty_scope=self._generation_variants["penalty_scope"],
+            penalty_scope=self.generation_variants["penalty_scope"],
         )
 
     def no_repeat_ngram(self, logits: torch.Tensor, input_ids: torch.Tensor, ngram_size: int) -> torch.Tensor:
@@ -103,5 +105,5 @@ class ReferenceGeneration:
             attention_mask=attention_mask,
             generator=generator,
             on_token=on_token,
-            **self._generation_variants,
+            **self.generation_variants,
         )

@@ -6,9 +6,6 @@ import torch
 
 from specformer.reference import models
 from specformer.reference.models import (
-    CrossDecoderLayerWeights,
-    DecoderBlockWeights,
-    EncoderLayerWeights,
     ModelConfig,
 )
 
@@ -16,54 +13,14 @@ from specformer.reference.models import (
 class ReferenceModels:
     """Mixin of ReferenceAdapter."""
 
-    def encoder_layer(
-        self, hidden: torch.Tensor, weights: EncoderLayerWeights, *, padding_mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        return models.encoder_layer(hidden, weights, padding_mask=padding_mask)
-
-    def decoder_block(
-        self, hidden: torch.Tensor, weights: DecoderBlockWeights, *, padding_mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        return models.decoder_block(hidden, weights, padding_mask=padding_mask)
-
-    def cross_decoder_layer(
-        self,
-        hidden: torch.Tensor,
-        memory: torch.Tensor,
-        weights: CrossDecoderLayerWeights,
-        *,
-        padding_mask: torch.Tensor | None = None,
-        memory_padding_mask: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        return models.cross_decoder_layer(
-            hidden, memory, weights, padding_mask=padding_mask, memory_padding_mask=memory_padding_mask
-        )
-
-    def encoder_decoder(
-        self,
-        source: torch.Tensor,
-        target: torch.Tensor,
-        encoder_layers: list[EncoderLayerWeights],
-        decoder_layers: list[CrossDecoderLayerWeights],
-        *,
-        source_padding_mask: torch.Tensor | None = None,
-        target_padding_mask: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        return models.encoder_decoder(
-            source,
-            target,
-            encoder_layers,
-            decoder_layers,
-            source_padding_mask=source_padding_mask,
-            target_padding_mask=target_padding_mask,
-        )
+    # Each operation is the reference function itself (same signature; no variant to pass on).
+    encoder_layer = staticmethod(models.encoder_layer)
+    decoder_block = staticmethod(models.decoder_block)
+    cross_decoder_layer = staticmethod(models.cross_decoder_layer)
+    encoder_decoder = staticmethod(models.encoder_decoder)
+    gpt2_model = staticmethod(models.gpt2_model)
 
     def bert_model(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, state: dict[str, torch.Tensor], config: ModelConfig
     ) -> torch.Tensor:
         return models.bert_model(input_ids, attention_mask, state, config)
-
-    def gpt2_model(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, state: dict[str, torch.Tensor], config: ModelConfig
-    ) -> torch.Tensor:
-        return models.gpt2_model(input_ids, attention_mask, state, config)

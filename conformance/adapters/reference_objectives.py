@@ -11,28 +11,7 @@ from specformer.reference.objectives import NextSentenceExample
 class ReferenceObjectives:
     """Mixin of ReferenceAdapter; the whole-word replacement follows the declared OBJ-WWM-03 variant."""
 
-    def mlm_mask(
-        self,
-        input_ids: torch.Tensor,
-        special_tokens_mask: torch.Tensor,
-        *,
-        mask_token_id: int,
-        vocab_size: int,
-        generator: torch.Generator,
-        mlm_probability: float = 0.15,
-        mask_replace_prob: float = 0.8,
-        random_replace_prob: float = 0.1,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        return objectives.mlm_mask(
-            input_ids,
-            special_tokens_mask,
-            mask_token_id=mask_token_id,
-            vocab_size=vocab_size,
-            generator=generator,
-            mlm_probability=mlm_probability,
-            mask_replace_prob=mask_replace_prob,
-            random_replace_prob=random_replace_prob,
-        )
+    mlm_mask = staticmethod(objectives.mlm_mask)  # the reference function itself: no variant to pass on
 
     def whole_word_mask(
         self,

@@ -6,6 +6,7 @@ clauses in `breaks` fail (the first one is the clause the bug targets).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -234,10 +235,9 @@ class DropoutInEvaluation(_Mutant):
                 hidden, weights, context=context, causal=causal, key_padding_mask=key_padding_mask
             )
         # Dropout on the values is dropout on the weights' contributions, without a generator.
-        dropped = weights.__class__(
-            **{name: getattr(weights, name) for name in weights._TENSORS if name != "value"},
+        dropped = dataclasses.replace(
+            weights,
             value=F.dropout(weights.value, p=weights.dropout, training=True),  # bug: training=True
-            heads=weights.heads,
         )
         return multi_head_attention(hidden, dropped, context=context, causal=causal, key_padding_mask=key_padding_mask)
 
@@ -372,6 +372,12 @@ class LongformerAttendsPaddedKeys(_Mutant):
 # Reformer LSH
 
 
+def _reference_lsh(query_key, value, rotations, chunk_length, **bug):
+    """The reference's LSH attention with one of its public seams (buckets=, self_score=,
+    chunks_before=) set to the mutant's bug."""
+    return lsh.lsh_attention(query_key, value, rotations=rotations, chunk_length=chunk_length, **bug)
+
+
 class HashesWithArgmaxOverRotationOnly(_Mutant):
     """bucket = argmax(xR): half the buckets, and opposite vectors share one."""
 
@@ -383,7 +389,7 @@ class HashesWithArgmaxOverRotationOnly(_Mutant):
 
     def lsh_attention(self, query_key, value, *, rotations, chunk_length):
         buckets = self.lsh_buckets(query_key, rotations)
-        return lsh.lsh_attention(query_key, value, rotations=rotations, chunk_length=chunk_length, buckets=buckets)
+        return _reference_lsh(query_key, value, rotations, chunk_length, buckets=buckets)
 
 
 class LSHLogitsScaledBySqrtD(_Mutant):
@@ -394,7 +400,7 @@ class LSHLogitsScaledBySqrtD(_Mutant):
     def lsh_attention(self, query_key, value, *, rotations, chunk_length):
         # bug: scales the shared query-keys; the keys are normalised again, so only the queries change
         scaled = query_key / math.sqrt(query_key.shape[-1])
-        return lsh.lsh_attention(scaled, value, rotations=rotations, chunk_length=chunk_length)
+        return _reference_lsh(scaled, value, rotations, chunk_length)
 
 
 class LSHSelfMaskedOut(_Mutant):
@@ -403,13 +409,7 @@ class LSHSelfMaskedOut(_Mutant):
     breaks = ("ATTN-LSH-03",)
 
     def lsh_attention(self, query_key, value, *, rotations, chunk_length):
-        return lsh.lsh_attention(
-            query_key,
-            value,
-            rotations=rotations,
-            chunk_length=chunk_length,
-            self_score=-math.inf,  # bug
-        )
+        return _reference_lsh(query_key, value, rotations, chunk_length, self_score=-math.inf)  # bug
 
 
 class LSHChunkSeesOnlyItself(_Mutant):
@@ -418,13 +418,7 @@ class LSHChunkSeesOnlyItself(_Mutant):
     breaks = ("ATTN-LSH-04", "ATTN-LSH-05")
 
     def lsh_attention(self, query_key, value, *, rotations, chunk_length):
-        return lsh.lsh_attention(
-            query_key,
-            value,
-            rotations=rotations,
-            chunk_length=chunk_length,
-            chunks_before=0,  # bug
-        )
+        return _reference_lsh(query_key, value, rotations, chunk_length, chunks_before=0)  # bug
 
 
 class LSHRoundsAveraged(_Mutant):

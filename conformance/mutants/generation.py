@@ -18,7 +18,7 @@ from unittest import mock
 import torch
 
 from specformer.conformance.adapters.protocols import Capabilities
-from specformer.conformance.mutants import Mutant, reference_capabilities
+from specformer.conformance.mutants import Mutant, reference_capabilities, run_broken
 from specformer.conformance.mutants.kv_cache import _PositionsCountPadding, _PositionsRestart
 from specformer.reference import generation, kv_cache, sampling
 
@@ -48,31 +48,14 @@ class _Mutant(Mutant):
         return {}
 
     @contextlib.contextmanager
-    def _broken(self) -> Iterator[None]:
+    def broken(self) -> Iterator[None]:
         with contextlib.ExitStack() as stack:
             for name, value in self.replacements().items():
                 stack.enter_context(mock.patch.object(generation, name, value))
             yield
 
-    def repetition_penalty(self, *args, **kwargs):
-        with self._broken():
-            return super().repetition_penalty(*args, **kwargs)
 
-    def frequency_presence_penalty(self, *args, **kwargs):
-        with self._broken():
-            return super().frequency_presence_penalty(*args, **kwargs)
-
-    def no_repeat_ngram(self, *args, **kwargs):
-        with self._broken():
-            return super().no_repeat_ngram(*args, **kwargs)
-
-    def min_new_tokens(self, *args, **kwargs):
-        with self._broken():
-            return super().min_new_tokens(*args, **kwargs)
-
-    def generate(self, *args, **kwargs):
-        with self._broken():
-            return super().generate(*args, **kwargs)
+run_broken(_Mutant, "repetition_penalty", "frequency_presence_penalty", "no_repeat_ngram", "min_new_tokens", "generate")
 
 
 # ---------------------------------------------------------------------------------------
@@ -445,7 +428,7 @@ class StopMatchesPromptDeclaringGenerated(_Mutant):
     def generate(self, weights, prompt_ids, config, **kwargs):
         kwargs.setdefault("on_token", None)
         return generation.generate(
-            weights, prompt_ids, config, **kwargs, **{**self._generation_variants, "stop_scope": "prompt-and-generated"}
+            weights, prompt_ids, config, **kwargs, **{**self.generation_variants, "stop_scope": "prompt-and-generated"}
         )
 
 
@@ -456,7 +439,7 @@ class StopTextCutDeclaringKept(_Mutant):
 
     def generate(self, weights, prompt_ids, config, **kwargs):
         return generation.generate(
-            weights, prompt_ids, config, **kwargs, **{**self._generation_variants, "stop_text": "cut"}
+            weights, prompt_ids, config, **kwargs, **{**self.generation_variants, "stop_text": "cut"}
         )
 
 

@@ -17,7 +17,7 @@ from unittest import mock
 import torch
 
 from specformer.conformance.adapters.protocols import CacheState
-from specformer.conformance.mutants import Mutant, reference_capabilities
+from specformer.conformance.mutants import Mutant, reference_capabilities, run_broken
 from specformer.reference import kv_cache
 from specformer.reference.kv_cache import DecoderWeights, KVCache
 
@@ -27,31 +27,16 @@ class _Mutant(Mutant):
     cache_class: type[KVCache] | None = None  # replaces kv_cache.KVCache while an operation runs
 
     @contextlib.contextmanager
-    def _broken(self) -> Iterator[None]:
+    def broken(self) -> Iterator[None]:
         with contextlib.ExitStack() as stack:
             if self.cache_class is not None:
                 stack.enter_context(mock.patch.object(kv_cache, "KVCache", self.cache_class))
             yield
 
-    def decoder_logits(self, *args, **kwargs):
-        with self._broken():
-            return super().decoder_logits(*args, **kwargs)
 
-    def cached_logits(self, *args, **kwargs):
-        with self._broken():
-            return super().cached_logits(*args, **kwargs)
-
-    def cache_after_prefill(self, *args, **kwargs):
-        with self._broken():
-            return super().cache_after_prefill(*args, **kwargs)
-
-    def prefix_reuse_logits(self, *args, **kwargs):
-        with self._broken():
-            return super().prefix_reuse_logits(*args, **kwargs)
-
-    def decode_step_runner(self, *args, **kwargs):
-        with self._broken():
-            return super().decode_step_runner(*args, **kwargs)
+run_broken(
+    _Mutant, "decoder_logits", "cached_logits", "cache_after_prefill", "prefix_reuse_logits", "decode_step_runner"
+)
 
 
 # ---------------------------------------------------------------------------------------
@@ -138,10 +123,8 @@ class _StaticClamps(KVCache):
         finally:
             self.max_cache_len = capacity
 
-    def update(self, layer, key, value):
-        if self.kind == "static":
-            self._new_index = self._new_index.clamp(max=self.max_cache_len - 1)  # overwrite the last slot
-        return super().update(layer, key, value)
+    def write_slots(self):
+        return super().write_slots().clamp(max=self.max_cache_len - 1)  # overwrite the last slot
 
 
 class StaticOverflowOverwritesLastSlot(_Mutant):
@@ -186,14 +169,10 @@ class LengthReportsCapacity(_Mutant):
 
 
 class _RollingKeepsOldest(KVCache):
-    def update(self, layer, key, value):
-        result = super().update(layer, key, value)
+    def kept_slots(self, total):
         if self.kind == "rolling" and self.window > 1:
-            keys, values, index, real = result
-            keep = slice(0, self.window - 1)  # bug: the oldest positions, not the newest
-            self.key_states[layer], self.value_states[layer] = keys[:, :, keep].clone(), values[:, :, keep].clone()
-            self._pending = (index[keep], real[:, keep])
-        return result
+            return slice(0, self.window - 1)  # bug: the oldest positions, not the newest
+        return super().kept_slots(total)
 
 
 class RollingKeepsOldest(_Mutant):
@@ -226,7 +205,7 @@ class WindowOneShort(_Mutant):
     breaks = ("KV-MODEL-01", "KV-SLIDE-01", "KV-SLIDE-03")
 
     @contextlib.contextmanager
-    def _broken(self) -> Iterator[None]:
+    def broken(self) -> Iterator[None]:
         forward = kv_cache.decoder_forward
 
         def narrow(weights: DecoderWeights, token_ids, **kwargs):

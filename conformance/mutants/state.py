@@ -3,7 +3,7 @@
 Each mutant's bug shows only when an operation is called again (another configuration, another seed,
 the caller writing into an answer), so the clause tests, which call once and check, pass it; the
 generic properties (conformance/suite/test_generic.py) catch it. `breaks` lists the clauses the
-generic tests fail (tests/test_mutants_state.py runs them under `-k test_generic`).
+generic tests fail (tests/test_verdicts.py runs them with its shared generic run).
 """
 
 from __future__ import annotations

@@ -23,14 +23,18 @@ from specformer.conformance.plugin import not_applicable
 from specformer.conformance.registry import Example, registry
 
 
-def expect_value_error(call: Callable[[], object], *names: str, what: str, any_of: bool = False) -> None:
+def expect_value_error(
+    call: Callable[[], object], *names: str, what: str, any_of: bool = False, ignore_case: bool = False
+) -> None:
     """`call()` must raise ValueError whose message names every one of `names` (with `any_of`,
-    at least one: for a parameter implementations spell differently, such as `dim` or `width`)."""
+    at least one: for a parameter implementations spell differently, such as `dim` or `width`;
+    with `ignore_case`, in any case: "NaN" names "nan")."""
     wanted = f"{' or '.join(names) if any_of else ' and '.join(names)}"
     try:
         result = call()
     except ValueError as exc:
-        missing = [n for n in names if n not in str(exc)]
+        message = str(exc).lower() if ignore_case else str(exc)
+        missing = [n for n in names if (n.lower() if ignore_case else n) not in message]
         if missing and (not any_of or len(missing) == len(names)):
             fail(f"{what}: the ValueError does not name {wanted}: {exc}", call=what, raised=str(exc))
         return

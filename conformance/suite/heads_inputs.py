@@ -20,6 +20,7 @@ from collections.abc import Callable
 import torch
 
 from specformer.conformance.numerics import Comparison, assert_close, fail
+from specformer.conformance.suite import checks
 
 IGNORE = -100
 
@@ -69,13 +70,4 @@ def close(actual: torch.Tensor, oracle: torch.Tensor, in_dtype: torch.Tensor, wh
 
 def expect_value_error(call: Callable[[], object], what: str, *names: str) -> None:
     """`call()` must raise ValueError whose message names one of `names`."""
-    try:
-        result = call()
-    except ValueError as exc:
-        if not any(name in str(exc) for name in names):
-            fail(f"{what}: the ValueError does not name {' or '.join(names)}: {exc}")
-        return
-    except Exception as exc:
-        fail(f"{what} raised {type(exc).__name__} ({exc}), expected a ValueError naming {' or '.join(names)}")
-    shown = tuple(result.shape) if isinstance(result, torch.Tensor) and result.dim() else result
-    fail(f"{what} was accepted (returned {shown}), expected a ValueError naming {' or '.join(names)}")
+    checks.expect_value_error(call, *names, what=what, any_of=True)

@@ -16,6 +16,7 @@ import torch
 
 from specformer.conformance.numerics import annotate, assert_close, fail, max_abs_error
 from specformer.conformance.plugin import clause, require
+from specformer.conformance.suite.checks import expect_value_error
 from specformer.conformance.suite.frontend_inputs import assert_invariant, waveform
 from specformer.reference import audio as ref
 
@@ -24,16 +25,8 @@ CHUNK = 30 * SECOND
 
 
 def _expect_value_error(call, what: str, names: tuple[str, ...]) -> None:
-    """`call()` must raise ValueError whose message names one of `names`."""
-    try:
-        result = call()
-    except ValueError as exc:
-        if not any(name.lower() in str(exc).lower() for name in names):
-            fail(f"{what}: the ValueError does not name {' or '.join(names)}: {exc}")
-        return
-    except Exception as exc:
-        fail(f"{what} raised {type(exc).__name__} ({exc}), expected a ValueError naming {' or '.join(names)}")
-    fail(f"{what} was accepted (returned {tuple(result.shape) if hasattr(result, 'shape') else result})")
+    """`call()` must raise ValueError whose message names one of `names` (in any case)."""
+    expect_value_error(call, *names, what=what, any_of=True, ignore_case=True)
 
 
 # The reference's features per input, kept for the session: every adapter (and every mutant)

@@ -20,8 +20,10 @@ import torch
 from specformer.conformance.bench.generation import timed_run
 from specformer.conformance.bench.timer import torch_threads
 from specformer.conformance.numerics import annotate, assert_close, chi_square_p_value, fail
-from specformer.conformance.plugin import clause, not_applicable, require
+from specformer.conformance.plugin import clause, require
+from specformer.conformance.suite import checks
 from specformer.conformance.suite import generation_inputs as inputs
+from specformer.conformance.suite.checks import use_dtype
 from specformer.conformance.suite.generation_inputs import BASE, MODEL_IDS, MODELS, TINY_VOCAB
 from specformer.reference import generation as ref
 from specformer.reference import kv_cache
@@ -52,22 +54,9 @@ def one_thread():
         yield
 
 
-def use_dtype(adapter, dtype: torch.dtype) -> None:
-    if not adapter.supports_dtype(dtype):
-        not_applicable(f"{adapter.name} does not declare {dtype}")
-
-
 def expect_value_error(call: Callable[[], object], parameter: str, value: object) -> None:
     """The call must raise ValueError whose message names the parameter."""
-    try:
-        result = call()
-    except ValueError as exc:
-        if parameter not in str(exc):
-            fail(f"ValueError for {parameter}={value!r} does not name {parameter!r}: {exc}", value=repr(value))
-        return
-    except Exception as exc:
-        fail(f"{parameter}={value!r} raised {type(exc).__name__} ({exc}), expected ValueError", value=repr(value))
-    fail(f"{parameter}={value!r} was accepted (returned {type(result).__name__}), expected ValueError")
+    checks.expect_value_error(call, parameter, what=f"{parameter}={value!r}")
 
 
 def random_logits(batch: int, vocab: int, *, seed: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -139,13 +128,27 @@ def live_steps(sequences: torch.Tensor, prompt_length: int, eos: tuple[int, ...]
 # Repetition penalty
 
 
+def check_spec_examples(adapter, clause_id: str) -> None:
+    """Run the clause's worked examples (spec/generation.md): a logits processor on float32 logits
+    and int64 ids with the example's arguments, compared with the logits it gives (`processed`,
+    under the numerical policy) or the tokens it bans (`banned`, -inf per row)."""
+    for example in checks.spec_examples(adapter, clause_id):
+        data = example.data
+        logits, ids = torch.tensor(data["logits"]), torch.tensor(data["input_ids"])
+        actual = require(adapter, data["operation"])(logits.clone(), ids, *data["positional"], **data["keywords"])
+        what = f"spec example {example.source}: {data['operation']} of {data['logits']} after {data['input_ids']}"
+        if "banned" in data:
+            banned = [torch.isneginf(row).nonzero().flatten().tolist() for row in actual]
+            if banned != data["banned"]:
+                fail(f"{what}: banned {banned}, expected {data['banned']}", banned=banned)
+        else:
+            expected = torch.tensor(data["processed"])
+            assert_close(actual, expected.double(), expected, what=what)
+
+
 @clause("GEN-REP-01")
 def test_repetition_known_answer(adapter) -> None:
-    op = require(adapter, "repetition_penalty")
-    logits = torch.tensor([[2.0, -2.0, 0.0, 2.0]])
-    actual = op(logits.clone(), torch.tensor([[0, 1, 2]]), 2.0, prompt_length=0)
-    if actual.tolist() != [[1.0, -4.0, 0.0, 2.0]]:
-        fail(f"logits [2, -2, 0, 2], tokens 0, 1, 2 seen, penalty 2: got {actual.tolist()}, expected [1, -4, 0, 2]")
+    check_spec_examples(adapter, "GEN-REP-01")
 
 
 @clause("GEN-REP-01")
@@ -228,12 +231,7 @@ def test_repetition_rejects_bad_penalty(adapter, penalty) -> None:
 
 @clause("GEN-FREQ-01")
 def test_frequency_worked_example(adapter) -> None:
-    op = require(adapter, "frequency_presence_penalty")
-    logits = torch.tensor([[2.0, 1.0, 0.5]])
-    actual = op(logits.clone(), torch.tensor([[1, 0, 0]]), prompt_length=1, frequency_penalty=0.1)
-    expected = torch.tensor([[2.0 - 2 * 0.1, 1.0, 0.5]])
-    with annotate(example="2 - 2 x 0.1 = 1.8"):
-        assert_close(actual, expected.double(), expected, what="frequency penalty, token 0 generated twice")
+    check_spec_examples(adapter, "GEN-FREQ-01")
 
 
 def check_frequency_presence(adapter, dtype, frequency, presence) -> None:
@@ -301,11 +299,7 @@ def test_frequency_scope(adapter) -> None:
 
 @clause("GEN-NGRAM-01")
 def test_ngram_known_answer(adapter) -> None:
-    op = require(adapter, "no_repeat_ngram")
-    actual = op(torch.zeros(1, 8), torch.tensor([[5, 6, 5]]), 2)
-    banned = torch.isneginf(actual[0]).nonzero().flatten().tolist()
-    if banned != [6]:
-        fail(f"ids [5, 6, 5], n = 2: banned {banned}, expected [6]")
+    check_spec_examples(adapter, "GEN-NGRAM-01")
 
 
 @clause("GEN-NGRAM-01")

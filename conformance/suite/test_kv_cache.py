@@ -19,8 +19,9 @@ from specformer.conformance.bench.scaling import time_ladder
 from specformer.conformance.bench.timer import torch_threads
 from specformer.conformance.evidence import note
 from specformer.conformance.numerics import annotate, assert_close, fail
-from specformer.conformance.plugin import clause, not_applicable, require
+from specformer.conformance.plugin import clause, require
 from specformer.conformance.suite import generation_inputs as inputs
+from specformer.conformance.suite.checks import use_dtype
 from specformer.conformance.suite.generation_inputs import BASE, GPT2, MODEL_IDS, MODELS, SLIDING, WIDE
 from specformer.reference import kv_cache as ref
 from specformer.reference.kv_cache import DecoderConfig
@@ -37,11 +38,6 @@ def one_thread():
     """Tiny models on a shared CPU: a thread pool only adds contention (seconds instead of milliseconds)."""
     with torch_threads(1):
         yield
-
-
-def use_dtype(adapter, dtype: torch.dtype) -> None:
-    if not adapter.supports_dtype(dtype):
-        not_applicable(f"{adapter.name} does not declare {dtype}")
 
 
 def compare_logits(actual: torch.Tensor, config: DecoderConfig, compute, *, dtype: torch.dtype, what: str) -> None:

@@ -14,6 +14,7 @@ import torch
 
 from specformer.conformance.numerics import annotate, fail
 from specformer.conformance.plugin import clause, require
+from specformer.conformance.suite import checks
 from specformer.conformance.suite.heads_inputs import IGNORE, close, draw, expect_value_error, labels_for
 from specformer.reference import losses as ref
 
@@ -39,6 +40,40 @@ def _check_ce(op, logits: torch.Tensor, labels: torch.Tensor, what: str, **kwarg
 # Cross-entropy
 
 
+REFERENCE_LOSSES = {"cross_entropy": ref.cross_entropy, "bce_with_logits_loss": ref.bce_with_logits}
+
+
+def check_spec_examples(adapter, clause_id: str) -> None:
+    """Run the clause's worked examples (spec/losses.md): float32 logits and labels (or targets),
+    the example's keyword arguments, the loss compared under the numerical policy with the float64
+    value the spec gives (the float32 reference's error sets the tolerance), which must be the
+    float64 reference's."""
+    for example in checks.spec_examples(adapter, clause_id):
+        data = example.data
+        logits = torch.tensor(data["logits"], dtype=torch.float32)
+        if "labels" in data:
+            second = torch.tensor(data["labels"])
+        else:
+            second = torch.tensor(data["targets"], dtype=torch.float32)
+        arguments, reference = data.get("arguments", {}), REFERENCE_LOSSES[data["operation"]]
+        what = f"spec example {example.source}: {data['operation']} of {data['logits']} with {arguments}"
+        oracle = torch.tensor(data["loss"], dtype=torch.float64)
+        exact = reference(logits.double(), second if "labels" in data else second.double(), **arguments)
+        if not torch.allclose(exact, oracle, rtol=1e-12, atol=1e-12):  # else a wrong value widens the tolerance
+            fail(f"{what}: the spec gives {data['loss']}, the float64 reference {exact.tolist()}")
+        close(
+            require(adapter, data["operation"])(logits, second, **arguments),
+            oracle,
+            reference(logits, second, **arguments),
+            what,
+        )
+
+
+@clause("LOSS-CE-01")
+def test_cross_entropy_spec_examples(adapter) -> None:
+    check_spec_examples(adapter, "LOSS-CE-01")
+
+
 @clause("LOSS-CE-01")
 def test_cross_entropy_known_answer(adapter) -> None:
     op = require(adapter, "cross_entropy")
@@ -58,6 +93,11 @@ def test_cross_entropy_matches_the_reference(adapter, seed: int, rows: int, voca
     logits, labels = _ce_case(seed, rows, vocab)
     with annotate(seed=seed, rows=rows, vocab=vocab):
         _check_ce(op, logits, labels, "cross-entropy")
+
+
+@clause("LOSS-CE-02")
+def test_extreme_logits_spec_examples(adapter) -> None:
+    check_spec_examples(adapter, "LOSS-CE-02")
 
 
 @clause("LOSS-CE-02")
@@ -103,11 +143,8 @@ def test_half_precision_logits_are_computed_in_float32(adapter, dtype: torch.dty
 
 @clause("LOSS-CE-04")
 def test_ignored_rows_contribute_nothing(adapter) -> None:
+    check_spec_examples(adapter, "LOSS-CE-04")
     op = require(adapter, "cross_entropy")
-    logits = torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [3.0, 2.0, 1.0]], dtype=torch.float64)
-    labels = torch.tensor([0, IGNORE, 0])
-    expected = torch.tensor(1.4076059644443806, dtype=torch.float64)
-    close(op(logits.float(), labels), expected, ref.cross_entropy(logits.float(), labels), "CE with one ignored row")
     # Whatever the ignored rows' logits, the loss is the mean over the counted rows only.
     logits, labels = _ce_case(8, 40, 97, ignored=0.6)
     counted = labels != IGNORE
@@ -140,15 +177,7 @@ def test_mean_over_no_counted_rows(adapter) -> None:
 
 @clause("LOSS-CE-06")
 def test_label_smoothing_known_answer(adapter) -> None:
-    op = require(adapter, "cross_entropy")
-    logits = torch.tensor([[1.0, 2.0, 3.0]], dtype=torch.float64)
-    labels = torch.tensor([0])
-    close(
-        op(logits.float(), labels, label_smoothing=0.1),
-        torch.tensor(2.3076059644443805, dtype=torch.float64),
-        ref.cross_entropy(logits.float(), labels, label_smoothing=0.1),
-        "CE of [1, 2, 3], label 0, smoothing 0.1",
-    )
+    check_spec_examples(adapter, "LOSS-CE-06")
 
 
 @clause("LOSS-CE-06")
@@ -163,15 +192,8 @@ def test_label_smoothing_matches_the_reference(adapter, smoothing: float) -> Non
 
 @clause("LOSS-CE-07")
 def test_sum_and_per_row_reductions(adapter) -> None:
+    check_spec_examples(adapter, "LOSS-CE-07")
     op = require(adapter, "cross_entropy")
-    logits = torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [3.0, 2.0, 1.0]], dtype=torch.float64)
-    labels = torch.tensor([0, IGNORE, 0])
-    close(
-        op(logits.float(), labels, reduction="sum"),
-        torch.tensor(2.815211928888761, dtype=torch.float64),
-        ref.cross_entropy(logits.float(), labels, reduction="sum"),
-        "summed CE",
-    )
     logits, labels = _ce_case(12, 30, 64, ignored=0.5)
     with annotate(seed=12):
         _check_ce(op, logits, labels, "summed CE", reduction="sum")
@@ -390,15 +412,8 @@ def test_mse_shape_mismatch_is_rejected(adapter) -> None:
 
 @clause("LOSS-BCE-01")
 def test_bce_with_logits(adapter) -> None:
+    check_spec_examples(adapter, "LOSS-BCE-01")
     op = require(adapter, "bce_with_logits_loss")
-    logits = torch.tensor([[1e4, -1e4, 0.0]], dtype=torch.float64)
-    targets = torch.tensor([[0.0, 1.0, 1.0]], dtype=torch.float64)
-    close(
-        op(logits.float(), targets.float()),
-        torch.tensor((2e4 + math.log(2)) / 3, dtype=torch.float64),
-        ref.bce_with_logits(logits.float(), targets.float()),
-        "BCE with logits [1e4, -1e4, 0]",
-    )
     generator = torch.Generator().manual_seed(32)
     for scale in (1.0, 30.0):
         x = draw(generator, 5, 7, scale=scale)

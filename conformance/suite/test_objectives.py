@@ -15,6 +15,7 @@ import torch
 
 from specformer.conformance.numerics import annotate, chi_square_p_value, fail
 from specformer.conformance.plugin import clause, require
+from specformer.conformance.suite.checks import expect_value_error
 from specformer.conformance.suite.objectives_inputs import (
     ALPHA,
     CLS,
@@ -38,15 +39,7 @@ def _gen(seed: int) -> torch.Generator:
 
 def _expect_value_error(call, what: str, names: tuple[str, ...]) -> None:
     """`call()` must raise ValueError whose message names one of `names`."""
-    try:
-        result = call()
-    except ValueError as exc:
-        if not any(name in str(exc) for name in names):
-            fail(f"{what}: the ValueError does not name {' or '.join(names)}: {exc}")
-        return
-    except Exception as exc:
-        fail(f"{what} raised {type(exc).__name__} ({exc}), expected a ValueError naming {' or '.join(names)}")
-    fail(f"{what} was accepted (returned {type(result).__name__})")
+    expect_value_error(call, *names, what=what, any_of=True)
 
 
 def _check_rate(what: str, successes: int, trials: int, probability: float, **evidence) -> None:

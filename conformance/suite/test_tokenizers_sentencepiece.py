@@ -15,6 +15,7 @@ from hypothesis import given
 
 from specformer.conformance.numerics import every_case, fail
 from specformer.conformance.plugin import clause, not_applicable, require
+from specformer.conformance.suite import checks
 from specformer.conformance.suite import tokenizer_inputs as inputs
 from specformer.conformance.suite.tokenizer_checks import (
     check,
@@ -38,21 +39,26 @@ def nmt_nfkc() -> bytes:
     return need(inputs.nmt_nfkc_charsmap(), "sentencepiece's nmt_nfkc map (package sentencepiece)")
 
 
+def check_sentencepiece_examples(adapter, clause_id: str) -> None:
+    """Run the clause's worked examples (spec/tokenizers.md): `sentencepiece_normalize` with a named
+    character map, or `sentencepiece_encode` on a hand-made model (`pieces` from id 3, after
+    <unk>, <s> and </s>) compared as the pieces the ids name."""
+    for example in checks.spec_examples(adapter, clause_id):
+        data, what = example.data, f"spec example {example.source}: {example.data['text']!r}"
+        if data["operation"] == "sentencepiece_normalize":
+            model = sentencepiece_model([("a", -1.0)], charsmap=nmt_nfkc(), escape_whitespaces=False)
+            normalized = require(adapter, "sentencepiece_normalize")(model, data["text"])
+            check(normalized, data["normalized"], f"spec example {example.source}: nmt_nfkc of {data['text']!r}")
+        else:
+            model = sentencepiece_model([(piece, score) for piece, score in data["pieces"]])
+            ids = require(adapter, "sentencepiece_encode")(model, data["text"])
+            segments = [model.pieces[i].piece if 0 <= i < len(model.pieces) else i for i in ids]
+            check(segments, data["segments"], f"{what} with {data['pieces']}")
+
+
 @clause("TOK-SP-01")
 def test_normalisation_by_the_character_map(adapter) -> None:
-    normalize = require(adapter, "sentencepiece_normalize")
-    model = sentencepiece_model([("a", -1.0)], charsmap=nmt_nfkc(), escape_whitespaces=False)
-    for text, expected in [
-        ("ﬁne ＡＢＣ Ⅻ ½", "fine ABC XII 1⁄2"),
-        ("a\x01b\x0bc\x1fd\x7fe\x8ff\x9fg", "abcdefg"),
-        ("a\tb\nc\x0cd\re\u1680f\u200bg\u200ch\u2028i\u2581j\ufeffk\ufffdl\u061cm", "a b c d e f g h i j k l m"),
-        ("a\x00b\u0085c\u200dd", "a\x00b\u0085c\u200dd"),
-        ("a\u0301\u0323 e\u0301", "\u00e1\u0323 \u00e9"),
-        ("\uff5e", "\uff5e"),
-    ]:
-        check(normalize(model, text), expected, f"nmt_nfkc of {text!r}")
-    identity = sentencepiece_model([("a", -1.0)], escape_whitespaces=False)
-    check(normalize(identity, "ﬁ\tＡ\x01"), "ﬁ\tＡ\x01", "the identity map")
+    check_sentencepiece_examples(adapter, "TOK-SP-01")
 
 
 @clause("TOK-SP-02")
@@ -257,10 +263,7 @@ def _brute_force(model: SentencePieceModel, text: str) -> tuple[float, list[str]
 
 @clause("TOK-UNI-01")
 def test_segmentation_is_not_greedy(adapter) -> None:
-    encode = require(adapter, "sentencepiece_encode")
-    model = sentencepiece_model([("ab", -2.0), ("c", -4.0), ("a", -1.0), ("bc", -1.0)])
-    check(encode(model, "abc"), [5, 6], "'abc' with ab -2, c -4, a -1, bc -1: a, bc (-2 > -6)")
-    check(encode(model, "abcab"), [5, 6, 3], "'abcab': a, bc, ab")
+    check_sentencepiece_examples(adapter, "TOK-UNI-01")
 
 
 @clause("TOK-UNI-01")
@@ -280,11 +283,7 @@ def test_segmentation_has_the_highest_total_score(adapter, case: tuple[SentenceP
 
 @clause("TOK-UNI-02")
 def test_ties_go_to_the_earliest_starting_last_piece(adapter) -> None:
-    encode = require(adapter, "sentencepiece_encode")
-    model = sentencepiece_model([("a", -1.0), ("b", -1.0), ("c", -1.0), ("ab", -1.5), ("bc", -1.5)])
-    check(encode(model, "abc"), [3, 7], "'abc' with a b c at -1 and ab bc at -1.5: a, bc")
-    model = sentencepiece_model([("a", -1.0), ("aa", -2.0)])
-    check(encode(model, "aaa"), [3, 4], "'aaa' with a at -1 and aa at -2: a, aa")
+    check_sentencepiece_examples(adapter, "TOK-UNI-02")
 
 
 @clause("TOK-UNI-02")
@@ -298,12 +297,7 @@ def test_unigram_ties_against_brute_force(adapter, case: tuple[SentencePieceMode
 
 @clause("TOK-UNI-03")
 def test_unknown_characters_score_the_minimum_minus_10(adapter) -> None:
-    encode = require(adapter, "sentencepiece_encode")
-    # xy and z score -20, the minimum, so an unknown x scores -30: xy + z = -40 against x + yz.
-    pieces_won = sentencepiece_model([("xy", -20.0), ("z", -20.0), ("yz", -15.0)])
-    check(encode(pieces_won, "xyz"), [3, 4], "'xyz' with xy, z at -20 and yz at -15: xy, z (-40 > -45)")
-    unknown_won = sentencepiece_model([("xy", -20.0), ("z", -20.0), ("yz", -5.0)])
-    check(encode(unknown_won, "xyz"), [0, 5], "'xyz' with xy, z at -20 and yz at -5: <unk>, yz (-35 > -40)")
+    check_sentencepiece_examples(adapter, "TOK-UNI-03")
 
 
 @clause("TOK-UNI-04")

@@ -13,6 +13,7 @@ from typing import Any
 
 from specformer.conformance.numerics import every_case
 from specformer.conformance.plugin import clause, require
+from specformer.conformance.suite import checks
 from specformer.conformance.suite import tokenizer_inputs as inputs
 from specformer.conformance.suite.tokenizer_checks import (
     bert_config,
@@ -37,18 +38,24 @@ from specformer.reference.tokenizers.wordpiece import WordPiece
 PLAIN = {"clean_text": False, "handle_chinese_chars": False, "lowercase": False, "strip_accents": False}
 
 
+def check_bert_examples(adapter, clause_id: str) -> None:
+    """Run the clause's worked examples (spec/tokenizers.md) that hold for the adapter's TOK-BERT-05
+    variant: `bert_normalize` with the variant's switches changed as the example's `config` says, or
+    `wordpiece_encode` with a named vocabulary and that variant's normaliser."""
+    for example in checks.spec_examples(adapter, clause_id):
+        data, what = example.data, f"spec example {example.source}: {example.data['text']!r}"
+        if data["operation"] == "bert_normalize":
+            normalized = require(adapter, "bert_normalize")(bert_config(adapter, **data["config"]), data["text"])
+            check(normalized, data["normalized"], f"{what} with {data['config']}")
+        else:
+            model = need(inputs.minilm(adapter.variant("TOK-BERT-05")), data["vocabulary"])
+            ids, _ = require(adapter, "wordpiece_encode")(model, data["text"])
+            check([model.id_to_token.get(i, i) for i in ids], data["tokens"], f"{what} with {data['vocabulary']}")
+
+
 @clause("TOK-BERT-01")
 def test_clean_text(adapter) -> None:
-    normalize = require(adapter, "bert_normalize")
-    config = bert_config(adapter, **{**PLAIN, "clean_text": True})
-    for text, expected in [
-        ("a\x00b\ufffdc\x01d\u200be\tf\ng\u00a0h", "abcde f g h"),
-        ("\ufeffx\u200dy\u202ez", "xyz"),
-        ("a\ue000b\x7fc\x9fd", "abcd"),
-        ("x\u3000y\u2028z\r\nw", "x y z  w"),
-    ]:
-        check(normalize(config, text), expected, f"clean_text of {text!r}")
-    check(normalize(bert_config(adapter, **PLAIN), "a\x00b\tc"), "a\x00b\tc", "clean_text=False keeps controls")
+    check_bert_examples(adapter, "TOK-BERT-01")
 
 
 @clause("TOK-BERT-02")
@@ -87,21 +94,9 @@ def test_accent_stripping(adapter) -> None:
         check(normalize(bert_config(adapter, **{**PLAIN, **flags}), text), expected, f"{text!r} with {flags}")
 
 
-BERT_VARIANT_EXAMPLES = {  # (text, lowercase) -> normalised text per TOK-BERT-05 variant
-    ("ΟΔΟΣ ΟΔΥΣΣΕΥΣ", True): {"tokenizers": "οδοσ οδυσσευσ", "transformers-slow": "οδος οδυσσευς"},
-    ("e\u0301 cafe\u0301", False): {"tokenizers": "e\u0301 cafe\u0301", "transformers-slow": "\u00e9 caf\u00e9"},
-    ("\U0002b820", False): {"tokenizers": "\U0002b820", "transformers-slow": " \U0002b820 "},
-    ("a\u0378b\U000e0000c", True): {"tokenizers": "a\u0378b\U000e0000c", "transformers-slow": "abc"},
-}
-
-
 @clause("TOK-BERT-05")
 def test_bert_normaliser_variants(adapter) -> None:
-    normalize = require(adapter, "bert_normalize")
-    variant = adapter.variant("TOK-BERT-05")
-    for (text, lowercase), expected in BERT_VARIANT_EXAMPLES.items():
-        config = bert_config(adapter, lowercase=lowercase)
-        check(normalize(config, text), expected[variant], f"{text!r}, lowercase={lowercase} ({variant})")
+    check_bert_examples(adapter, "TOK-BERT-05")
 
 
 @clause("TOK-BERT-06")
@@ -206,6 +201,11 @@ def _normaliser_clause(char: str) -> str:
     if unicodedata.normalize("NFD", char) != char or category == "Mn":
         return "TOK-BERT-04"
     return "TOK-BERT-03"
+
+
+@clause("TOK-WP-05")
+def test_minilm_spec_examples(adapter) -> None:
+    check_bert_examples(adapter, "TOK-WP-05")
 
 
 @clause("TOK-WP-05")

@@ -12,6 +12,7 @@ import torch
 
 from specformer.conformance.numerics import annotate, assert_close, fail, max_abs_error
 from specformer.conformance.plugin import clause, require
+from specformer.conformance.suite.checks import expect_value_error
 from specformer.conformance.suite.frontend_inputs import assert_invariant, image, layout, permute_patches
 from specformer.reference import vision as ref
 from specformer.reference.vision import ConvNextHeadWeights, ViTConfig, ViTEmbeddingWeights, ViTWeights
@@ -20,16 +21,8 @@ MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 def _expect_value_error(call, what: str, names: tuple[str, ...]) -> None:
-    """`call()` must raise ValueError whose message names one of `names`."""
-    try:
-        result = call()
-    except ValueError as exc:
-        if not any(name.lower() in str(exc).lower() for name in names):
-            fail(f"{what}: the ValueError does not name {' or '.join(names)}: {exc}")
-        return
-    except Exception as exc:
-        fail(f"{what} raised {type(exc).__name__} ({exc}), expected a ValueError naming {' or '.join(names)}")
-    fail(f"{what} was accepted (returned {tuple(result.shape) if hasattr(result, 'shape') else result})")
+    """`call()` must raise ValueError whose message names one of `names` (in any case)."""
+    expect_value_error(call, *names, what=what, any_of=True, ignore_case=True)
 
 
 def _patch_weights(seed: int, dim: int, channels: int, patch: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -148,10 +148,7 @@ def reference_sentencepiece(model: SentencePieceModel) -> spm.Unigram | spm.Sent
     """The reference tokenizer of a model, built once per model object (the oracle side of a
     comparison). Keyed by identity: hashing 32,000 pieces on every call would cost more than it saves."""
     if id(model) not in _REFERENCE_SENTENCEPIECE:  # the model is kept, so its id is not reused
-        built = (
-            spm.Unigram(model) if model.trainer_spec.model_type == ModelType.UNIGRAM else spm.SentencePieceBPE(model)
-        )
-        _REFERENCE_SENTENCEPIECE[id(model)] = (model, built)
+        _REFERENCE_SENTENCEPIECE[id(model)] = (model, spm.tokenizer(model))
     return _REFERENCE_SENTENCEPIECE[id(model)][1]
 
 

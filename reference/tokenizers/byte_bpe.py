@@ -39,7 +39,7 @@ import os
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from itertools import pairwise
-from typing import Literal
+from typing import Any, Literal
 
 import regex
 
@@ -290,6 +290,25 @@ class ByteLevelBPE:
                     "token ids whose bytes satisfy bytes(left) + bytes(right) == bytes(merged)"
                 )
 
+    def rebuilt(self, cls: type[ByteLevelBPE] | None = None, **changes: Any) -> ByteLevelBPE:
+        """This tokenizer built again from its tables with some constructor arguments changed
+        (`merges`, `whole_chunk_lookup`, ...), as `cls` if given: a subclass that overrides one public
+        step (`merge_of`, `apply_merges`). The seam for a variant of one rule (conformance/mutants).
+
+        >>> ByteLevelBPE.from_merges([(b"a", b"b")], "gpt2").rebuilt(merges=None).encode("ab")
+        [256]
+        """
+        special_ids = set(self._special_tokens.values())
+        arguments: dict[str, Any] = {
+            "token_bytes": {i: data for i, data in self._decoder.items() if i not in special_ids},
+            "pattern": self.pattern,
+            "merges": self._merges,
+            "special_tokens": self._special_tokens,
+            "whole_chunk_lookup": self._whole_chunk_lookup,
+            "cache_size": self._cache_size,
+        }
+        return (cls or type(self))(**{**arguments, **changes})
+
     # --- constructors ------------------------------------------------------------------
 
     @classmethod
@@ -456,7 +475,7 @@ class ByteLevelBPE:
         """
         if self._whole_chunk_lookup and piece in self._encoder:
             return [self._encoder[piece]]
-        return self._apply_merges([self._byte_ids[b] for b in piece])
+        return self.apply_merges([self._byte_ids[b] for b in piece])
 
     def merge_of(self, left: int, right: int) -> tuple[int, int] | None:
         """(priority, merged id) if the adjacent pair merges, else None."""
@@ -465,7 +484,7 @@ class ByteLevelBPE:
         merged = self._encoder.get(self._decoder[left] + self._decoder[right])
         return None if merged is None else (merged, merged)
 
-    def _apply_merges(self, symbols: list[int]) -> list[int]:
+    def apply_merges(self, symbols: list[int]) -> list[int]:
         """Merge adjacent symbols, lowest priority first and leftmost first on ties, until none merges.
 
         This is the loop of tiktoken's `_byte_pair_merge` and HF's `Word::merge_all`; GPT-2's `bpe`
@@ -474,7 +493,7 @@ class ByteLevelBPE:
         n: "x" * 10**6 is a single chunk.
 
         >>> bpe = ByteLevelBPE.from_merges([(b"a", b"b"), (b"b", b"c"), (b"ab", b"c")], "gpt2")
-        >>> bpe._apply_merges([97, 98, 99, 98, 99])  # a b c b c -> ab c b c -> ab c bc -> abc bc
+        >>> bpe.apply_merges([97, 98, 99, 98, 99])  # a b c b c -> ab c b c -> ab c bc -> abc bc
         [258, 257]
         """
         n = len(symbols)

@@ -849,7 +849,11 @@ class SentencePieceBPE(_SentencePiece):
 
 def load(path_or_bytes: str | os.PathLike[str] | bytes) -> Unigram | SentencePieceBPE:
     """Read a `.model` file and build the tokenizer its model_type names."""
-    model = read_model(path_or_bytes)
+    return tokenizer(read_model(path_or_bytes))
+
+
+def tokenizer(model: SentencePieceModel) -> Unigram | SentencePieceBPE:
+    """The tokenizer a parsed model's model_type names."""
     model_type = model.trainer_spec.model_type
     if model_type == ModelType.UNIGRAM:
         return Unigram(model)

@@ -39,6 +39,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from specformer.reference.tokenizers.templates import SPECIAL_TOKEN_POLICIES, split_on_special_tokens
 
@@ -361,15 +362,33 @@ class WordPiece:
         self.normalizer = normalizer or BertNormalizerConfig()
         self.special_tokens = tuple(special_tokens)
 
-    def _pieces(self, word: str) -> list[tuple[str, int, int]] | None:
+    def rebuilt(self, cls: type[WordPiece] | None = None, **changes: Any) -> WordPiece:
+        """This tokenizer built again with some constructor arguments changed (`normalizer`, ...), as
+        `cls` if given: a subclass that overrides one public step (`pieces`, `tokens_with_offsets`).
+        The seam for a variant of one rule (conformance/mutants).
+
+        >>> WordPiece(["[UNK]", "ab"]).rebuilt(unk_token="ab").unk_token
+        'ab'
+        """
+        arguments: dict[str, Any] = {
+            "vocab": [self.id_to_token[i] for i in range(len(self.id_to_token))],
+            "unk_token": self.unk_token,
+            "continuing_prefix": self.continuing_prefix,
+            "max_input_chars_per_word": self.max_input_chars_per_word,
+            "normalizer": self.normalizer,
+            "special_tokens": self.special_tokens,
+        }
+        return (cls or type(self))(**{**arguments, **changes})
+
+    def pieces(self, word: str) -> list[tuple[str, int, int]] | None:
         """Greedy longest-match-first pieces of `word` with their [start, end) in it; None if a
-        position has no match or the word is too long."""
+        position has no match or the word is too long (then the word is [UNK])."""
         if len(word) > self.max_input_chars_per_word:  # counted in code points, as both libraries
             return None
         pieces, start = [], 0
         while start < len(word):
-            for end in range(len(word), start, -1):
-                piece = word[start:end] if start == 0 else self.continuing_prefix + word[start:end]
+            for end in self.candidate_ends(word, start):
+                piece = self.spelled(word, start, end)
                 if piece in self.vocab:
                     pieces.append((piece, start, end))
                     start = end
@@ -378,18 +397,26 @@ class WordPiece:
                 return None  # subtle: the whole word becomes [UNK], not just the unmatched rest
         return pieces
 
+    def candidate_ends(self, word: str, start: int) -> range:
+        """Where a piece starting at `start` may end, tried in this order: longest first (TOK-WP-01)."""
+        return range(len(word), start, -1)
+
+    def spelled(self, word: str, start: int, end: int) -> str:
+        """The vocabulary entry word[start:end] is looked up as: `##` after the first piece (TOK-WP-02)."""
+        return word[start:end] if start == 0 else self.continuing_prefix + word[start:end]
+
     def tokenize_word(self, word: str) -> list[str]:
         """WordPiece tokens of one normalized word (TOK-WP-01..03).
 
         >>> WordPiece(["[UNK]", "un", "##aff", "##able"]).tokenize_word("unaffable")
         ['un', '##aff', '##able']
         """
-        pieces = self._pieces(word)
+        pieces = self.pieces(word)
         return [self.unk_token] if pieces is None else [piece for piece, _, _ in pieces]
 
     def _word_tokens(self, word: list[AlignedChar]) -> list[tuple[str, tuple[int, int]]]:
         text = "".join(c for c, _, _ in word)
-        pieces = self._pieces(text)
+        pieces = self.pieces(text)
         if pieces is None:
             return [(self.unk_token, (word[0][1], word[-1][2]))]  # [UNK] spans the whole word
         return [(piece, (word[start][1], word[end - 1][2])) for piece, start, end in pieces]

@@ -3,7 +3,6 @@ helpers that hide characters from the BERT normaliser."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -16,13 +15,12 @@ from specformer.reference.tokenizers.wordpiece import BertNormalizerConfig, Word
 class TokenizerMutant(Mutant):
     capabilities = reference_capabilities("tokenizers", "TOK-")
 
-    def _copy(self, obj: Any, key: str, change: Callable[[Any], None]) -> Any:
-        """A shallow copy of a model the suite built, changed once by `change`, cached per object."""
+    def _derived(self, obj: Any, key: str, derive: Callable[[Any], Any]) -> Any:
+        """`derive(obj)` for a model the suite built (through the model's public seams: `rebuilt`,
+        dataclasses.replace), computed once per object."""
         cache = self.__dict__.setdefault("_copies", {})
         if (key, id(obj)) not in cache:
-            changed = copy.copy(obj)
-            change(changed)
-            cache[(key, id(obj))] = (obj, changed)  # obj is kept, so its id is not reused
+            cache[(key, id(obj))] = (obj, derive(obj))  # obj is kept, so its id is not reused
         return cache[(key, id(obj))][1]
 
 
@@ -48,8 +46,8 @@ class Restoring(WordPiece):
 
     restore: Callable[[str], str]
 
-    def _pieces(self, word: str) -> list[tuple[str, int, int]] | None:
-        return super()._pieces(self.restore(word))
+    def pieces(self, word: str) -> list[tuple[str, int, int]] | None:
+        return super().pieces(self.restore(word))
 
 
 class ProtectingMutant(TokenizerMutant):
@@ -65,6 +63,6 @@ class ProtectingMutant(TokenizerMutant):
 
     def wordpiece_encode(self, model: WordPiece, text: str) -> tuple[list[int], list[tuple[int, int]]]:
         protected, restore = protect(text, self.hidden)
-        restoring = copy.copy(model)
-        restoring.__class__, restoring.restore = Restoring, restore
+        restoring = self._derived(model, "restoring", lambda m: m.rebuilt(Restoring))
+        restoring.restore = restore
         return super().wordpiece_encode(restoring, protected)

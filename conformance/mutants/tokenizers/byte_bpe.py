@@ -92,18 +92,51 @@ class DecodePerToken(TokenizerMutant):
 # Byte-level BPE: merges
 
 
+class _RankFromId(ByteLevelBPE):
+    def merge_of(self, left: int, right: int) -> tuple[int, int] | None:
+        merge = super().merge_of(left, right)
+        return None if merge is None else (merge[1], merge[1])  # bug: the merged id as the priority
+
+
 class MergeRankFromTokenId(TokenizerMutant):
     """Reads a pair-rank merge's priority from the merged token's id, as with tiktoken ranks."""
 
     breaks = ("TOK-BPE-01", "TOK-BPE-03")
 
     def bpe_encode(self, model: ByteLevelBPE, text: str) -> list[int]:
-        def by_id(m: ByteLevelBPE) -> None:
-            if m._merges is not None:
-                m._merges = {pair: (merged, merged) for pair, (_, merged) in m._merges.items()}  # bug
-            m._cache = {}
+        return super().bpe_encode(self._derived(model, "by_id", lambda m: m.rebuilt(_RankFromId)), text)
 
-        return super().bpe_encode(self._copy(model, "by_id", by_id), text)
+
+class _Rightmost(ByteLevelBPE):
+    def apply_merges(self, symbols: list[int]) -> list[int]:
+        """The reference's merge loop (heap over a linked list) with one change."""
+        symbols = list(symbols)
+        n = len(symbols)
+        next_position, previous_position = list(range(1, n + 1)), list(range(-1, n - 1))
+        heap: list[tuple[int, int, int, int, int]] = []
+
+        def push(i: int) -> None:
+            j = next_position[i]
+            merge = rank_of(self, symbols[i], symbols[j]) if j < n else None
+            if merge is not None:
+                heapq.heappush(heap, (merge[0], -i, symbols[i], symbols[j], merge[1]))  # bug: -i, rightmost first
+
+        for i in range(n - 1):
+            push(i)
+        while heap:
+            _, negative_i, left, right, merged = heapq.heappop(heap)
+            i = -negative_i
+            j = next_position[i]
+            if symbols[i] != left or j >= n or symbols[j] != right:
+                continue
+            symbols[i], symbols[j] = merged, -1
+            next_position[i] = next_position[j]
+            if next_position[i] < n:
+                previous_position[next_position[i]] = i
+                push(i)
+            if previous_position[i] >= 0:
+                push(previous_position[i])
+        return [s for s in symbols if s != -1]
 
 
 class RightmostFirst(TokenizerMutant):
@@ -112,41 +145,7 @@ class RightmostFirst(TokenizerMutant):
     breaks = ("TOK-BPE-02", "TOK-BPE-06")
 
     def bpe_encode(self, model: ByteLevelBPE, text: str) -> list[int]:
-        byte_bpe.check_scalar_values(text)
-        return [i for chunk in byte_bpe.pretokenize(text, model.pattern) for i in _rightmost(model, chunk.encode())]
-
-
-def _rightmost(model: ByteLevelBPE, data: bytes) -> list[int]:
-    """The reference's merge loop (whole-chunk lookup, heap, linked list) with one change."""
-    if model.whole_chunk_lookup and data in model._encoder:
-        return [model._encoder[data]]
-    symbols = [model._byte_ids[b] for b in data]
-    n = len(symbols)
-    next_position, previous_position = list(range(1, n + 1)), list(range(-1, n - 1))
-    heap: list[tuple[int, int, int, int, int]] = []
-
-    def push(i: int) -> None:
-        j = next_position[i]
-        merge = rank_of(model, symbols[i], symbols[j]) if j < n else None
-        if merge is not None:
-            heapq.heappush(heap, (merge[0], -i, symbols[i], symbols[j], merge[1]))  # bug: -i, rightmost first
-
-    for i in range(n - 1):
-        push(i)
-    while heap:
-        _, negative_i, left, right, merged = heapq.heappop(heap)
-        i = -negative_i
-        j = next_position[i]
-        if symbols[i] != left or j >= n or symbols[j] != right:
-            continue
-        symbols[i], symbols[j] = merged, -1
-        next_position[i] = next_position[j]
-        if next_position[i] < n:
-            previous_position[next_position[i]] = i
-            push(i)
-        if previous_position[i] >= 0:
-            push(previous_position[i])
-    return [s for s in symbols if s != -1]
+        return super().bpe_encode(self._derived(model, "rightmost", lambda m: m.rebuilt(_Rightmost)), text)
 
 
 class PairTablesByConcatenation(TokenizerMutant):
@@ -156,10 +155,7 @@ class PairTablesByConcatenation(TokenizerMutant):
     breaks = ("TOK-BPE-04", "TOK-BPE-01", "TOK-BPE-03")
 
     def bpe_encode(self, model: ByteLevelBPE, text: str) -> list[int]:
-        def concatenation(m: ByteLevelBPE) -> None:
-            m._merges, m._cache = None, {}  # bug
-
-        return super().bpe_encode(self._copy(model, "concatenation", concatenation), text)
+        return super().bpe_encode(self._derived(model, "concatenation", lambda m: m.rebuilt(merges=None)), text)  # bug
 
 
 class NoWholeChunkLookup(TokenizerMutant):
@@ -168,10 +164,8 @@ class NoWholeChunkLookup(TokenizerMutant):
     breaks = ("TOK-BPE-05",)
 
     def bpe_encode(self, model: ByteLevelBPE, text: str) -> list[int]:
-        def no_lookup(m: ByteLevelBPE) -> None:
-            m._whole_chunk_lookup, m._cache = False, {}  # bug
-
-        return super().bpe_encode(self._copy(model, "no_lookup", no_lookup), text)
+        no_lookup = self._derived(model, "no_lookup", lambda m: m.rebuilt(whole_chunk_lookup=False))  # bug
+        return super().bpe_encode(no_lookup, text)
 
 
 # ---------------------------------------------------------------------------------------

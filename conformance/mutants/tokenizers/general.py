@@ -63,6 +63,6 @@ class EmptyTextGetsDummyPrefix(TokenizerMutant):
 
     def sentencepiece_encode(self, model: SentencePieceModel, text: str) -> list[int]:
         ids = super().sentencepiece_encode(model, text)
-        space = self._sentencepiece(model).piece_to_id.get(spm.SPACE_SYMBOL)
+        space = self.sentencepiece_tokenizer(model).piece_to_id.get(spm.SPACE_SYMBOL)
         add = model.normalizer_spec.add_dummy_prefix and space is not None
         return ids if ids or not add else [space]  # bug

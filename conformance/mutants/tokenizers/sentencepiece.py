@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from typing import Any
 
@@ -27,11 +26,14 @@ class _SentencePieceMutant(TokenizerMutant):
     def change_tokenizer(self, tokenizer: Any) -> None:
         pass
 
-    def _sentencepiece(self, model: SentencePieceModel) -> Any:
+    def build(self, model: SentencePieceModel) -> spm.Unigram | spm.SentencePieceBPE:
+        return spm.tokenizer(model)
+
+    def sentencepiece_tokenizer(self, model: SentencePieceModel) -> Any:
         cache = self.__dict__.setdefault("_mutated", {})
         if id(model) not in cache:
             changed = self.change_model(model)
-            tokenizer = copy.copy(super()._sentencepiece(changed))
+            tokenizer = self.build(changed)
             self.change_tokenizer(tokenizer)
             cache[id(model)] = (model, changed, tokenizer)
         return cache[id(model)][2]
@@ -97,11 +99,11 @@ class DecodeKeepsDummySpace(TokenizerMutant):
     breaks = ("TOK-SP-07", "TOK-SP-08", "TOK-SP-10", "TOK-UNI-05")
 
     def sentencepiece_decode(self, model: SentencePieceModel, ids: list[int]) -> str:
-        def keep(m: SentencePieceModel) -> None:
+        def keep(m: SentencePieceModel) -> SentencePieceModel:
             spec = dataclasses.replace(m.normalizer_spec, add_dummy_prefix=False, remove_extra_whitespaces=False)
-            object.__setattr__(m, "normalizer_spec", spec)  # bug: decoding as if there were no prefix
+            return dataclasses.replace(m, normalizer_spec=spec)  # bug: decoding as if there were no prefix
 
-        return super().sentencepiece_decode(self._copy(model, "keep", keep), ids)
+        return super().sentencepiece_decode(self._derived(model, "keep", keep), ids)
 
 
 class ControlSymbolsMatched(TokenizerMutant):
@@ -179,9 +181,9 @@ class _Unfused(spm.Unigram):
 class _UnigramMutant(_SentencePieceMutant):
     unigram_class: type[spm.Unigram]
 
-    def change_tokenizer(self, tokenizer: Any) -> None:
-        if isinstance(tokenizer, spm.Unigram):
-            tokenizer.__class__ = self.unigram_class
+    def build(self, model: SentencePieceModel) -> spm.Unigram | spm.SentencePieceBPE:
+        unigram = model.trainer_spec.model_type == spm.ModelType.UNIGRAM
+        return self.unigram_class(model) if unigram else spm.tokenizer(model)
 
 
 class UnigramGreedyLongest(_UnigramMutant):

@@ -97,10 +97,8 @@ class SpecialsShortestFirst(TokenizerMutant):
     breaks = ("TOK-SPECIAL-01",)
 
     def wordpiece_encode(self, model: WordPiece, text: str) -> tuple[list[int], list[tuple[int, int]]]:
-        def swap(m: WordPiece) -> None:
-            m.__class__ = _ShortestSpecials
-
-        return super().wordpiece_encode(self._copy(model, "specials", swap), text)
+        rebuilt = self._derived(model, "specials", lambda m: m.rebuilt(_ShortestSpecials))
+        return super().wordpiece_encode(rebuilt, text)
 
 
 class SpecialStringsAsText(TokenizerMutant):

@@ -57,10 +57,8 @@ class StripAccentsNoneMeansFalse(TokenizerMutant):
         return super().bert_normalize(self._fixed(config), text)
 
     def wordpiece_encode(self, model: WordPiece, text: str) -> tuple[list[int], list[tuple[int, int]]]:
-        def fix(m: WordPiece) -> None:
-            m.normalizer = self._fixed(m.normalizer)
-
-        return super().wordpiece_encode(self._copy(model, "accents", fix), text)
+        fixed = self._derived(model, "accents", lambda m: m.rebuilt(normalizer=self._fixed(m.normalizer)))
+        return super().wordpiece_encode(fixed, text)
 
 
 class FinalSigmaInTokenizersVariant(TokenizerMutant):
@@ -72,10 +70,10 @@ class FinalSigmaInTokenizersVariant(TokenizerMutant):
         return super().bert_normalize(dataclasses.replace(config, final_sigma=True), text)  # bug
 
     def wordpiece_encode(self, model: WordPiece, text: str) -> tuple[list[int], list[tuple[int, int]]]:
-        def sigma(m: WordPiece) -> None:
-            m.normalizer = dataclasses.replace(m.normalizer, final_sigma=True)  # bug
+        def sigma(m: WordPiece) -> WordPiece:
+            return m.rebuilt(normalizer=dataclasses.replace(m.normalizer, final_sigma=True))  # bug
 
-        return super().wordpiece_encode(self._copy(model, "sigma", sigma), text)
+        return super().wordpiece_encode(self._derived(model, "sigma", sigma), text)
 
 
 class PunctuationCategoryPOnly(ProtectingMutant):
@@ -110,32 +108,18 @@ class SurrogatesRaiseInBert(TokenizerMutant):
 
 
 class _WordPieceMutant(TokenizerMutant):
-    """Runs WordPiece through a subclass of the reference's with `_pieces` replaced."""
+    """Runs WordPiece through a subclass of the reference's with `pieces` replaced."""
 
     wordpiece_class: type[WordPiece]
 
     def wordpiece_encode(self, model: WordPiece, text: str) -> tuple[list[int], list[tuple[int, int]]]:
-        def swap(m: WordPiece) -> None:
-            m.__class__ = self.wordpiece_class
-
-        return super().wordpiece_encode(self._copy(model, "wordpiece", swap), text)
+        rebuilt = self._derived(model, "wordpiece", lambda m: m.rebuilt(self.wordpiece_class))
+        return super().wordpiece_encode(rebuilt, text)
 
 
 class _ShortestMatch(WordPiece):
-    def _pieces(self, word: str) -> list[tuple[str, int, int]] | None:
-        if len(word) > self.max_input_chars_per_word:
-            return None
-        pieces, start = [], 0
-        while start < len(word):
-            for end in range(start + 1, len(word) + 1):  # bug: shortest first
-                piece = word[start:end] if start == 0 else self.continuing_prefix + word[start:end]
-                if piece in self.vocab:
-                    pieces.append((piece, start, end))
-                    start = end
-                    break
-            else:
-                return None
-        return pieces
+    def candidate_ends(self, word: str, start: int) -> range:
+        return range(start + 1, len(word) + 1)  # bug: shortest first
 
 
 class WordPieceShortestMatch(_WordPieceMutant):
@@ -146,19 +130,8 @@ class WordPieceShortestMatch(_WordPieceMutant):
 
 
 class _NoPrefix(WordPiece):
-    def _pieces(self, word: str) -> list[tuple[str, int, int]] | None:
-        if len(word) > self.max_input_chars_per_word:
-            return None
-        pieces, start = [], 0
-        while start < len(word):
-            for end in range(len(word), start, -1):
-                if word[start:end] in self.vocab:  # bug: no "##" after the first piece
-                    pieces.append((word[start:end], start, end))
-                    start = end
-                    break
-            else:
-                return None
-        return pieces
+    def spelled(self, word: str, start: int, end: int) -> str:
+        return word[start:end]  # bug: no "##" after the first piece
 
 
 class ContinuationPrefixDropped(_WordPieceMutant):
@@ -181,7 +154,7 @@ class ContinuationPrefixDropped(_WordPieceMutant):
 
 
 class _UnkOnlyTheRest(WordPiece):
-    def _pieces(self, word: str) -> list[tuple[str, int, int]] | None:
+    def pieces(self, word: str) -> list[tuple[str, int, int]] | None:
         if len(word) > self.max_input_chars_per_word:
             return None
         pieces, start = [], 0
@@ -205,10 +178,10 @@ class UnkOnlyTheRest(_WordPieceMutant):
 
 
 class _MaxCharsOffByOne(WordPiece):
-    def _pieces(self, word: str) -> list[tuple[str, int, int]] | None:
+    def pieces(self, word: str) -> list[tuple[str, int, int]] | None:
         if len(word) >= self.max_input_chars_per_word:  # bug: >= instead of >
             return None
-        return super()._pieces(word)
+        return super().pieces(word)
 
 
 class MaxCharsOffByOne(_WordPieceMutant):
