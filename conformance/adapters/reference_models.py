@@ -10,6 +10,7 @@ from specformer.reference.models import (
     DecoderBlockWeights,
     EncoderLayerWeights,
     ModelConfig,
+    Seq2SeqConfig,
 )
 
 
@@ -67,3 +68,38 @@ class ReferenceModels:
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, state: dict[str, torch.Tensor], config: ModelConfig
     ) -> torch.Tensor:
         return models.gpt2_model(input_ids, attention_mask, state, config)
+
+    def bart_for_conditional_generation(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        state: dict[str, torch.Tensor],
+        config: Seq2SeqConfig,
+        *,
+        decoder_input_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        return models.bart_for_conditional_generation(
+            input_ids, attention_mask, state, config, decoder_input_ids=decoder_input_ids, labels=labels
+        )
+
+    def t5_for_conditional_generation(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        state: dict[str, torch.Tensor],
+        config: Seq2SeqConfig,
+        *,
+        decoder_input_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        return models.t5_for_conditional_generation(
+            input_ids, attention_mask, state, config, decoder_input_ids=decoder_input_ids, labels=labels
+        )
+
+    def t5_relative_position_bucket(
+        self, relative_position: torch.Tensor, *, bidirectional: bool, num_buckets: int = 32, max_distance: int = 128
+    ) -> torch.Tensor:
+        return models.t5_relative_position_bucket(
+            relative_position, bidirectional=bidirectional, num_buckets=num_buckets, max_distance=max_distance
+        )
