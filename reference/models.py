@@ -514,6 +514,30 @@ def _bart_ffn(state: dict[str, torch.Tensor], prefix: str, activation: str) -> F
     return FeedForwardWeights(*_linear(state, f"{prefix}.fc1"), *_linear(state, f"{prefix}.fc2"), activation)
 
 
+def bart_encoder_layer_weights(state: dict[str, torch.Tensor], index: int, config: Seq2SeqConfig):
+    """BartForConditionalGeneration's `model.encoder.layers.{index}.*` as EncoderLayerWeights."""
+    p = f"model.encoder.layers.{index}"
+    return EncoderLayerWeights(
+        _bart_attention(state, f"{p}.self_attn", config.heads),
+        LayerNormWeights(*_linear(state, f"{p}.self_attn_layer_norm"), config.eps),
+        _bart_ffn(state, p, config.activation),
+        LayerNormWeights(*_linear(state, f"{p}.final_layer_norm"), config.eps),
+    )
+
+
+def bart_decoder_layer_weights(state: dict[str, torch.Tensor], index: int, config: Seq2SeqConfig):
+    """BartForConditionalGeneration's `model.decoder.layers.{index}.*` as CrossDecoderLayerWeights."""
+    p = f"model.decoder.layers.{index}"
+    return CrossDecoderLayerWeights(
+        _bart_attention(state, f"{p}.self_attn", config.heads),
+        LayerNormWeights(*_linear(state, f"{p}.self_attn_layer_norm"), config.eps),
+        _bart_attention(state, f"{p}.encoder_attn", config.heads),
+        LayerNormWeights(*_linear(state, f"{p}.encoder_attn_layer_norm"), config.eps),
+        _bart_ffn(state, p, config.activation),
+        LayerNormWeights(*_linear(state, f"{p}.final_layer_norm"), config.eps),
+    )
+
+
 def bart_embedding(ids: torch.Tensor, state: dict[str, torch.Tensor], stack: str, config: Seq2SeqConfig):
     """layernorm_embedding(shared[ids] * (sqrt(E) if scale_embedding) + positions[p + 2]), (B, L) -> (B, L, E).
 
@@ -557,25 +581,10 @@ def bart_for_conditional_generation(
     decoder_input_ids = _decoder_inputs(decoder_input_ids, labels, config)
     memory = bart_embedding(input_ids, state, "encoder", config)  # (B, S, E)
     for i in range(config.layers):
-        p = f"model.encoder.layers.{i}"
-        layer = EncoderLayerWeights(
-            _bart_attention(state, f"{p}.self_attn", config.heads),
-            LayerNormWeights(*_linear(state, f"{p}.self_attn_layer_norm"), config.eps),
-            _bart_ffn(state, p, config.activation),
-            LayerNormWeights(*_linear(state, f"{p}.final_layer_norm"), config.eps),
-        )
-        memory = encoder_layer(memory, layer, padding_mask=attention_mask)
+        memory = encoder_layer(memory, bart_encoder_layer_weights(state, i, config), padding_mask=attention_mask)
     hidden = bart_embedding(decoder_input_ids, state, "decoder", config)  # (B, T, E)
     for i in range(config.layers):
-        p = f"model.decoder.layers.{i}"
-        layer = CrossDecoderLayerWeights(
-            _bart_attention(state, f"{p}.self_attn", config.heads),
-            LayerNormWeights(*_linear(state, f"{p}.self_attn_layer_norm"), config.eps),
-            _bart_attention(state, f"{p}.encoder_attn", config.heads),
-            LayerNormWeights(*_linear(state, f"{p}.encoder_attn_layer_norm"), config.eps),
-            _bart_ffn(state, p, config.activation),
-            LayerNormWeights(*_linear(state, f"{p}.final_layer_norm"), config.eps),
-        )
+        layer = bart_decoder_layer_weights(state, i, config)
         hidden = cross_decoder_layer(hidden, memory, layer, memory_padding_mask=attention_mask)
     logits = hidden @ shared.T + state["final_logits_bias"]  # (B, T, V); final_logits_bias is (1, V)
     return memory, logits, _seq2seq_loss(logits, labels)
