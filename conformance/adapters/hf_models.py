@@ -77,6 +77,19 @@ def _load_tied(model: torch.nn.Module, state: dict[str, torch.Tensor], tied: tup
         raise ValueError(f"state dict does not fit {type(model).__name__}: missing {missing}, unexpected {unexpected}")
 
 
+_SEQ2SEQ_BUILT: PerModel[dict] = PerModel(size=8)
+
+
+def _seq2seq_model(state: dict[str, torch.Tensor], config: Seq2SeqConfig, build):
+    """The model loaded with `state`, built once per state dict object and config (building and
+    loading cost more than a forward at the suite's sizes, and would dominate the benchmarks).
+    The model holds copies: changing the state dict's tensors in place afterwards is not seen."""
+    per_config = _SEQ2SEQ_BUILT.get(state, lambda _: {})
+    if config not in per_config:
+        per_config[config] = build(state, config)
+    return per_config[config]
+
+
 def _seq2seq_call(model, input_ids, attention_mask, decoder_input_ids, labels):
     with torch.no_grad():
         output = model(
@@ -104,6 +117,10 @@ class HFSeq2Seq:
         decoder_input_ids: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        model = _seq2seq_model(state, config, self._build_bart)
+        return _seq2seq_call(model, input_ids, attention_mask, decoder_input_ids, labels)
+
+    def _build_bart(self, state: dict[str, torch.Tensor], config: Seq2SeqConfig):
         from transformers import BartConfig, BartForConditionalGeneration
 
         vocab, width = state["model.shared.weight"].shape
@@ -135,7 +152,7 @@ class HFSeq2Seq:
                 module.eps = config.eps
         tied = ("model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight", "lm_head.weight")
         _load_tied(model, state, tied)
-        return _seq2seq_call(model, input_ids, attention_mask, decoder_input_ids, labels)
+        return model
 
     def t5_for_conditional_generation(
         self,
@@ -147,6 +164,10 @@ class HFSeq2Seq:
         decoder_input_ids: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        model = _seq2seq_model(state, config, self._build_t5)
+        return _seq2seq_call(model, input_ids, attention_mask, decoder_input_ids, labels)
+
+    def _build_t5(self, state: dict[str, torch.Tensor], config: Seq2SeqConfig):
         from transformers import T5Config, T5ForConditionalGeneration
 
         vocab, width = state["shared.weight"].shape
@@ -169,7 +190,7 @@ class HFSeq2Seq:
         )
         model = T5ForConditionalGeneration(hf_config).to(state["shared.weight"].dtype).eval()
         _load_tied(model, state, ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight", "lm_head.weight"))
-        return _seq2seq_call(model, input_ids, attention_mask, decoder_input_ids, labels)
+        return model
 
     def t5_relative_position_bucket(
         self, relative_position: torch.Tensor, *, bidirectional: bool, num_buckets: int = 32, max_distance: int = 128

@@ -134,6 +134,24 @@ def _built(weights, dtype: torch.dtype, build):
     return per_dtype[dtype]
 
 
+_BART_BUILT: PerModel[dict] = PerModel(size=8)
+
+
+def _bart_layers(state: dict[str, torch.Tensor], config: Seq2SeqConfig):
+    """BART's encoder and decoder layers as PyTorch modules, built once per state dict object and config."""
+    per_config = _BART_BUILT.get(state, lambda _: {})
+    if config not in per_config:
+        dtype = state["model.shared.weight"].dtype
+        per_config[config] = (
+            [
+                _encoder_module(bart_encoder_layer_weights(state, i, config), dtype, norm_first=False)
+                for i in range(config.layers)
+            ],
+            [_decoder_module(bart_decoder_layer_weights(state, i, config), dtype) for i in range(config.layers)],
+        )
+    return per_config[config]
+
+
 def _causal(length: int) -> torch.Tensor:
     return torch.ones(length, length, dtype=torch.bool).triu(1)  # True = may not attend
 
@@ -250,15 +268,14 @@ class TorchModels:
             return F.layer_norm(F.embedding(ids, shared) * scale + positions, shared.shape[1:], *norm, config.eps)
 
         ignore = ~attention_mask
+        encoders, decoders = _bart_layers(state, config)
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the nested-tensor fast-path notice
             memory = embed(input_ids, "encoder")
-            for i in range(config.layers):
-                layer = _encoder_module(bart_encoder_layer_weights(state, i, config), shared.dtype, norm_first=False)
+            for layer in encoders:
                 memory = layer(memory, src_key_padding_mask=ignore)
             hidden = embed(decoder_input_ids, "decoder")
-            for i in range(config.layers):
-                layer = _decoder_module(bart_decoder_layer_weights(state, i, config), shared.dtype)
+            for layer in decoders:
                 causal = _causal(hidden.shape[1])
                 hidden = layer(hidden, memory, tgt_mask=causal, tgt_is_causal=True, memory_key_padding_mask=ignore)
             logits = F.linear(hidden, shared, state["final_logits_bias"][0])
