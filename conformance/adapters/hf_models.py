@@ -12,6 +12,10 @@
 - `bert_model` / `gpt2_model`: BertModel (without pooler) and GPT2Model loaded with the state
   dict, called as a user calls `model(input_ids, attention_mask=...)`: GPT2Model then numbers
   positions from the first slot even under left padding (expectations/hf.toml, MODEL-GPT2-02).
+- `bart_for_conditional_generation` / `t5_for_conditional_generation`: BartForConditionalGeneration
+  and T5ForConditionalGeneration from small configs, loading the suite's state dict with
+  load_state_dict (BART's LayerNorm epsilon set on each module: the config has none);
+  `t5_relative_position_bucket`: T5Attention._relative_position_bucket.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from specformer.reference.models import (
     FeedForwardWeights,
     LayerNormWeights,
     ModelConfig,
+    Seq2SeqConfig,
     check_hidden,
 )
 
@@ -64,7 +69,140 @@ def _built(weights, dtype: torch.dtype, build):
     return per_dtype[dtype]
 
 
-class HFModels:
+def _load_tied(model: torch.nn.Module, state: dict[str, torch.Tensor], tied: tuple[str, ...]) -> None:
+    """load_state_dict where the state dict may leave out the tied copies `tied` of the shared embedding."""
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if k not in tied]
+    if missing or unexpected:
+        raise ValueError(f"state dict does not fit {type(model).__name__}: missing {missing}, unexpected {unexpected}")
+
+
+_SEQ2SEQ_BUILT: PerModel[dict] = PerModel(size=8)
+
+
+def _seq2seq_model(state: dict[str, torch.Tensor], config: Seq2SeqConfig, build):
+    """The model loaded with `state`, built once per state dict object and config (building and
+    loading cost more than a forward at the suite's sizes, and would dominate the benchmarks).
+    The model holds copies: changing the state dict's tensors in place afterwards is not seen."""
+    per_config = _SEQ2SEQ_BUILT.get(state, lambda _: {})
+    if config not in per_config:
+        per_config[config] = build(state, config)
+    return per_config[config]
+
+
+def _seq2seq_call(model, input_ids, attention_mask, decoder_input_ids, labels):
+    with torch.no_grad():
+        output = model(
+            input_ids=input_ids,
+            attention_mask=attention_mask.long(),
+            decoder_input_ids=decoder_input_ids,
+            labels=labels,
+            use_cache=False,
+        )
+    return output.encoder_last_hidden_state, output.logits, output.loss
+
+
+class HFSeq2Seq:
+    """Mixin of HFAdapter: BartForConditionalGeneration and T5ForConditionalGeneration from small
+    configs, eager attention, loading the suite's state dict; called as a user calls
+    `model(input_ids, attention_mask=..., decoder_input_ids=..., labels=...)`."""
+
+    def bart_for_conditional_generation(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        state: dict[str, torch.Tensor],
+        config: Seq2SeqConfig,
+        *,
+        decoder_input_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        model = _seq2seq_model(state, config, self._build_bart)
+        return _seq2seq_call(model, input_ids, attention_mask, decoder_input_ids, labels)
+
+    def _build_bart(self, state: dict[str, torch.Tensor], config: Seq2SeqConfig):
+        from transformers import BartConfig, BartForConditionalGeneration
+
+        vocab, width = state["model.shared.weight"].shape
+        hf_config = BartConfig(
+            vocab_size=vocab,
+            d_model=width,
+            encoder_layers=config.layers,
+            decoder_layers=config.layers,
+            encoder_attention_heads=config.heads,
+            decoder_attention_heads=config.heads,
+            encoder_ffn_dim=state["model.encoder.layers.0.fc1.weight"].shape[0],
+            decoder_ffn_dim=state["model.decoder.layers.0.fc1.weight"].shape[0],
+            max_position_embeddings=state["model.encoder.embed_positions.weight"].shape[0] - 2,
+            activation_function=_HF_ACTIVATION[config.activation],
+            scale_embedding=config.scale_embedding,
+            pad_token_id=config.pad_token_id,
+            bos_token_id=0,
+            eos_token_id=config.decoder_start_token_id,
+            decoder_start_token_id=config.decoder_start_token_id,
+            dropout=0.0,
+            attention_dropout=0.0,
+            activation_dropout=0.0,
+            attn_implementation="eager",
+        )
+        model = BartForConditionalGeneration(hf_config).to(state["model.shared.weight"].dtype).eval()
+        # BART's LayerNorms are nn.LayerNorm(E) with the default eps 1e-5; the config has no epsilon
+        for module in model.modules():
+            if isinstance(module, torch.nn.LayerNorm):
+                module.eps = config.eps
+        tied = ("model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight", "lm_head.weight")
+        _load_tied(model, state, tied)
+        return model
+
+    def t5_for_conditional_generation(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        state: dict[str, torch.Tensor],
+        config: Seq2SeqConfig,
+        *,
+        decoder_input_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        model = _seq2seq_model(state, config, self._build_t5)
+        return _seq2seq_call(model, input_ids, attention_mask, decoder_input_ids, labels)
+
+    def _build_t5(self, state: dict[str, torch.Tensor], config: Seq2SeqConfig):
+        from transformers import T5Config, T5ForConditionalGeneration
+
+        vocab, width = state["shared.weight"].shape
+        hf_config = T5Config(
+            vocab_size=vocab,
+            d_model=width,
+            d_kv=width // config.heads,
+            d_ff=state["encoder.block.0.layer.1.DenseReluDense.wi.weight"].shape[0],
+            num_layers=config.layers,
+            num_heads=config.heads,
+            relative_attention_num_buckets=config.num_buckets,
+            relative_attention_max_distance=config.max_distance,
+            layer_norm_epsilon=config.eps,
+            feed_forward_proj=config.activation,
+            tie_word_embeddings=config.tie_word_embeddings,
+            pad_token_id=config.pad_token_id,
+            decoder_start_token_id=config.decoder_start_token_id,
+            dropout_rate=0.0,
+            attn_implementation="eager",
+        )
+        model = T5ForConditionalGeneration(hf_config).to(state["shared.weight"].dtype).eval()
+        _load_tied(model, state, ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight", "lm_head.weight"))
+        return model
+
+    def t5_relative_position_bucket(
+        self, relative_position: torch.Tensor, *, bidirectional: bool, num_buckets: int = 32, max_distance: int = 128
+    ) -> torch.Tensor:
+        from transformers.models.t5.modeling_t5 import T5Attention
+
+        return T5Attention._relative_position_bucket(
+            relative_position, bidirectional=bidirectional, num_buckets=num_buckets, max_distance=max_distance
+        )
+
+
+class HFModels(HFSeq2Seq):
     """Mixin of HFAdapter; each layer is built once per weights object and dtype."""
 
     def _bert_layer(self, weights: EncoderLayerWeights, dtype: torch.dtype):

@@ -33,6 +33,7 @@ from specformer.reference.models import (
     DecoderBlockWeights,
     EncoderLayerWeights,
     ModelConfig,
+    Seq2SeqConfig,
 )
 from specformer.reference.objectives import NextSentenceExample
 from specformer.reference.sampling import SamplingParams
@@ -559,6 +560,38 @@ class ModelsAdapter(Adapter, Protocol):
         """GPT2Model's last hidden state (after ln_f) from a GPT2Model state dict."""
         ...
 
+    def bart_for_conditional_generation(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        state: dict[str, torch.Tensor],
+        config: Seq2SeqConfig,
+        *,
+        decoder_input_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """BartForConditionalGeneration from its state dict: (encoder output (B, S, E), logits (B, T, V), loss)."""
+        ...
+
+    def t5_for_conditional_generation(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        state: dict[str, torch.Tensor],
+        config: Seq2SeqConfig,
+        *,
+        decoder_input_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """T5ForConditionalGeneration from its state dict: (encoder output (B, S, E), logits (B, T, V), loss)."""
+        ...
+
+    def t5_relative_position_bucket(
+        self, relative_position: torch.Tensor, *, bidirectional: bool, num_buckets: int = 32, max_distance: int = 128
+    ) -> torch.Tensor:
+        """T5's bucket (int64) of each relative position (key position - query position)."""
+        ...
+
 
 class KVCacheAdapter(Adapter, Protocol):
     """The kv_cache family (spec/kv_cache.md). A Llama-style decoder given as DecoderWeights
@@ -815,7 +848,17 @@ FAMILY_OPERATIONS: dict[str, tuple[str, ...]] = {
         "permute_sentences",
         "shift_tokens_right",
     ),
-    "models": ("encoder_layer", "decoder_block", "cross_decoder_layer", "encoder_decoder", "bert_model", "gpt2_model"),
+    "models": (
+        "encoder_layer",
+        "decoder_block",
+        "cross_decoder_layer",
+        "encoder_decoder",
+        "bert_model",
+        "gpt2_model",
+        "bart_for_conditional_generation",
+        "t5_for_conditional_generation",
+        "t5_relative_position_bucket",
+    ),
     "vision": (
         "patch_embedding",
         "vit_embeddings",

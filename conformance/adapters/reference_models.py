@@ -5,9 +5,7 @@ from __future__ import annotations
 import torch
 
 from specformer.reference import models
-from specformer.reference.models import (
-    ModelConfig,
-)
+from specformer.reference.models import ModelConfig
 
 
 class ReferenceModels:
@@ -19,6 +17,9 @@ class ReferenceModels:
     cross_decoder_layer = staticmethod(models.cross_decoder_layer)
     encoder_decoder = staticmethod(models.encoder_decoder)
     gpt2_model = staticmethod(models.gpt2_model)
+    bart_for_conditional_generation = staticmethod(models.bart_for_conditional_generation)
+    t5_for_conditional_generation = staticmethod(models.t5_for_conditional_generation)
+    t5_relative_position_bucket = staticmethod(models.t5_relative_position_bucket)
 
     def bert_model(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, state: dict[str, torch.Tensor], config: ModelConfig

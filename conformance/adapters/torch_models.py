@@ -12,8 +12,14 @@
 
 Activations: "gelu" is the layer's built-in F.gelu; "gelu_tanh" is passed as a callable
 F.gelu(x, approximate="tanh"). Each LayerNorm gets the epsilon of its weights. Key padding
-masks are inverted (PyTorch's True means "ignore"). Whole models from Hugging Face state dicts
-have no PyTorch built-in and are unsupported.
+masks are inverted (PyTorch's True means "ignore").
+
+Whole models from Hugging Face state dicts: BART (`bart_for_conditional_generation`) is built
+from PyTorch's post-LN layers with F.embedding / F.layer_norm around them (its layers are the
+ones nn.Transformer has). BERT and GPT-2 whole models are not built here (unsupported). T5 is
+unsupported: nn.MultiheadAttention always scales by 1/sqrt(D) and has no relative position
+bias, and the nn.Transformer layers have a LayerNorm (mean subtracted, with bias) where T5 has
+its RMS norm, so none of T5's sublayers is a PyTorch layer.
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ from specformer.reference.models import (
     EncoderLayerWeights,
     FeedForwardWeights,
     LayerNormWeights,
+    Seq2SeqConfig,
+    bart_decoder_layer_weights,
+    bart_encoder_layer_weights,
     check_hidden,
 )
 
@@ -125,6 +134,24 @@ def _built(weights, dtype: torch.dtype, build):
     return per_dtype[dtype]
 
 
+_BART_BUILT: PerModel[dict] = PerModel(size=8)
+
+
+def _bart_layers(state: dict[str, torch.Tensor], config: Seq2SeqConfig):
+    """BART's encoder and decoder layers as PyTorch modules, built once per state dict object and config."""
+    per_config = _BART_BUILT.get(state, lambda _: {})
+    if config not in per_config:
+        dtype = state["model.shared.weight"].dtype
+        per_config[config] = (
+            [
+                _encoder_module(bart_encoder_layer_weights(state, i, config), dtype, norm_first=False)
+                for i in range(config.layers)
+            ],
+            [_decoder_module(bart_decoder_layer_weights(state, i, config), dtype) for i in range(config.layers)],
+        )
+    return per_config[config]
+
+
 def _causal(length: int) -> torch.Tensor:
     return torch.ones(length, length, dtype=torch.bool).triu(1)  # True = may not attend
 
@@ -212,3 +239,45 @@ class TorchModels:
                 memory_key_padding_mask=_ignore(source_padding_mask),
             )
         return memory, output
+
+    def bart_for_conditional_generation(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        state: dict[str, torch.Tensor],
+        config: Seq2SeqConfig,
+        *,
+        decoder_input_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """BART from nn.TransformerEncoderLayer / nn.TransformerDecoderLayer (post-LN), F.embedding,
+        F.layer_norm, F.linear and F.cross_entropy; the shift of the labels is this adapter's own."""
+        shared = state["model.shared.weight"]
+        if decoder_input_ids is None and labels is None:  # the adapter's own shift needs one of them
+            raise ValueError("decoder_input_ids or labels must be given")
+        if decoder_input_ids is None:
+            decoder_input_ids = torch.cat(
+                [torch.full_like(labels[:, :1], config.decoder_start_token_id), labels[:, :-1]], 1
+            )
+            decoder_input_ids = decoder_input_ids.masked_fill(decoder_input_ids == -100, config.pad_token_id)
+        scale = shared.shape[1] ** 0.5 if config.scale_embedding else 1.0
+
+        def embed(ids: torch.Tensor, stack: str) -> torch.Tensor:
+            positions = state[f"model.{stack}.embed_positions.weight"][2 : ids.shape[1] + 2]  # BART's offset of 2
+            norm = (state[f"model.{stack}.layernorm_embedding.{n}"] for n in ("weight", "bias"))
+            return F.layer_norm(F.embedding(ids, shared) * scale + positions, shared.shape[1:], *norm, config.eps)
+
+        ignore = ~attention_mask
+        encoders, decoders = _bart_layers(state, config)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the nested-tensor fast-path notice
+            memory = embed(input_ids, "encoder")
+            for layer in encoders:
+                memory = layer(memory, src_key_padding_mask=ignore)
+            hidden = embed(decoder_input_ids, "decoder")
+            for layer in decoders:
+                causal = _causal(hidden.shape[1])
+                hidden = layer(hidden, memory, tgt_mask=causal, tgt_is_causal=True, memory_key_padding_mask=ignore)
+            logits = F.linear(hidden, shared, state["final_logits_bias"][0])
+        loss = None if labels is None else F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
+        return memory, logits, loss

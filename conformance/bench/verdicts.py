@@ -41,6 +41,8 @@ BENCHMARK_CLAUSES: dict[str, str] = {
     "objectives.mlm_mask": "OBJ-MLM-03",
     "models.encoder_layer": "MODEL-ENC-01",
     "models.decoder_block": "MODEL-DEC-01",
+    "models.bart_for_conditional_generation": "MODEL-BART-01",
+    "models.t5_for_conditional_generation": "MODEL-T5-01",
     "vision.patch_embedding": "VIS-PATCH-01",
     "vision.vit_classify": "VIS-POOL-01",
     "audio.log_mel": "AUD-FEAT-01",

@@ -6,6 +6,7 @@ the clauses in `breaks` fail (the first one is the clause the bug targets).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import torch
@@ -199,6 +200,229 @@ class InputOverwritten(_Mutant):
         return hidden
 
 
+# ---------------------------------------------------------------------------------------
+# Encoder-decoders for conditional generation (BART, T5)
+
+_SEQ2SEQ = ("bart_for_conditional_generation", "t5_for_conditional_generation")
+
+
+@contextlib.contextmanager
+def _patched(**replacements):
+    """Replace module globals of specformer.reference.models for one call (the bug), then restore them."""
+    originals = {name: getattr(models, name) for name in replacements}
+    for name, value in replacements.items():
+        setattr(models, name, value)
+    try:
+        yield
+    finally:
+        for name, value in originals.items():
+            setattr(models, name, value)
+
+
+class _Seq2SeqMutant(_Mutant):
+    """Both encoder-decoders run under `patches()`, the bug's replaced reference globals."""
+
+    def patches(self) -> dict:
+        return {}
+
+    def bart_for_conditional_generation(self, *args, **kwargs):
+        with _patched(**self.patches()):
+            return super().bart_for_conditional_generation(*args, **kwargs)
+
+    def t5_for_conditional_generation(self, *args, **kwargs):
+        with _patched(**self.patches()):
+            return super().t5_for_conditional_generation(*args, **kwargs)
+
+
+class BartPositionsWithoutOffset(_Seq2SeqMutant):
+    """Reads BART's position table at row p, not p + 2."""
+
+    breaks = (
+        "MODEL-BART-01",
+        "MODEL-BART-02",
+        "MODEL-S2S-01",
+        "MODEL-S2S-03",
+        "MODEL-ENCDEC-02",
+        "MODEL-ENCDEC-03",
+        "MODEL-IO-02",
+    )
+
+    def patches(self) -> dict:
+        return {"BART_POSITION_OFFSET": 0}  # bug
+
+
+class BartEmbeddingNotScaled(_Mutant):
+    """Ignores scale_embedding."""
+
+    breaks = ("MODEL-BART-02",)
+
+    def bart_for_conditional_generation(self, input_ids, attention_mask, state, config, **kwargs):
+        config = dataclasses.replace(config, scale_embedding=False)  # bug
+        return super().bart_for_conditional_generation(input_ids, attention_mask, state, config, **kwargs)
+
+
+def _flipped_buckets(relative_position, *, bidirectional, num_buckets=32, max_distance=128):
+    if not bidirectional:  # bug: max(r, 0) instead of max(-r, 0): keys before the query fall in bucket 0
+        relative_position = -relative_position
+    return _BUCKETS(relative_position, bidirectional=bidirectional, num_buckets=num_buckets, max_distance=max_distance)
+
+
+_BUCKETS = models.t5_relative_position_bucket
+
+
+class T5DecoderBucketSignFlipped(_Seq2SeqMutant):
+    """The decoder's unidirectional buckets count keys after the query instead of before it."""
+
+    breaks = (
+        "MODEL-T5-02",
+        "MODEL-T5-01",
+        "MODEL-T5-03",
+        "MODEL-S2S-01",
+        "MODEL-S2S-03",
+        "MODEL-ENCDEC-03",
+        "MODEL-IO-02",
+    )
+
+    def patches(self) -> dict:
+        return {"t5_relative_position_bucket": _flipped_buckets}
+
+    def t5_relative_position_bucket(self, relative_position, **kwargs):
+        return _flipped_buckets(relative_position, **kwargs)
+
+
+class T5AttentionScaled(_Seq2SeqMutant):
+    """T5 attention scaled by 1/sqrt(D), as every other model's."""
+
+    breaks = (
+        "MODEL-T5-01",
+        "MODEL-T5-03",
+        "MODEL-S2S-01",
+        "MODEL-S2S-03",
+        "MODEL-ENCDEC-02",
+        "MODEL-ENCDEC-03",
+        "MODEL-IO-02",
+    )
+
+    def patches(self) -> dict:
+        sdpa = models.scaled_dot_product_attention
+        return {"scaled_dot_product_attention": lambda *a, scale=None, **k: sdpa(*a, **k)}  # bug: scale dropped
+
+
+class T5TiedHeadNotRescaled(_Seq2SeqMutant):
+    """The tied T5 head without the E^-0.5 factor."""
+
+    breaks = ("MODEL-T5-03", "MODEL-T5-01", "MODEL-S2S-01", "MODEL-S2S-03", "MODEL-ENCDEC-03", "MODEL-IO-02")
+
+    def t5_for_conditional_generation(self, input_ids, attention_mask, state, config, **kwargs):
+        if config.tie_word_embeddings:  # bug: an untied head made of the shared embedding, unscaled
+            state = {**state, "lm_head.weight": state["shared.weight"]}
+            config = dataclasses.replace(config, tie_word_embeddings=False)
+        return super().t5_for_conditional_generation(input_ids, attention_mask, state, config, **kwargs)
+
+
+class T5LayerNormWithMean(_Seq2SeqMutant):
+    """T5LayerNorm as a LayerNorm: the mean subtracted before the scale."""
+
+    breaks = (
+        "MODEL-T5-01",
+        "MODEL-T5-03",
+        "MODEL-S2S-01",
+        "MODEL-S2S-03",
+        "MODEL-ENCDEC-02",
+        "MODEL-ENCDEC-03",
+        "MODEL-IO-02",
+    )
+
+    def patches(self) -> dict:
+        return {"rms_norm": lambda x, weight, eps: weight * F.layer_norm(x, x.shape[-1:], eps=eps)}  # bug
+
+
+class T5BiasOnlyInTheFirstLayer(_Seq2SeqMutant):
+    """The relative position bias added in block 0 only, not reused by the later blocks."""
+
+    breaks = (
+        "MODEL-T5-01",
+        "MODEL-T5-03",
+        "MODEL-S2S-01",
+        "MODEL-S2S-03",
+        "MODEL-ENCDEC-02",
+        "MODEL-ENCDEC-03",
+        "MODEL-IO-02",
+    )
+
+    def patches(self) -> dict:
+        attention = models.t5_attention
+
+        def first_layer_only(hidden, state, prefix, heads, bias, **kwargs):
+            first = ".block.0." in prefix
+            return attention(hidden, state, prefix, heads, bias if first else 0.0, **kwargs)  # bug
+
+        return {"t5_attention": first_layer_only}
+
+
+class LabelsNotShifted(_Seq2SeqMutant):
+    """Feeds the labels (-100 as pad) to the decoder without the shift."""
+
+    breaks = ("MODEL-S2S-01",)
+
+    def patches(self) -> dict:
+        def unshifted(decoder_input_ids, labels, config):
+            if decoder_input_ids is not None:
+                return decoder_input_ids
+            return labels.masked_fill(labels == -100, config.pad_token_id)  # bug
+
+        return {"_decoder_inputs": unshifted}
+
+
+class Seq2SeqLossShifted(_Seq2SeqMutant):
+    """Shifts the labels again in the loss, as the causal-LM loss does."""
+
+    breaks = ("MODEL-S2S-02",)
+
+    def patches(self) -> dict:
+        from specformer.reference.losses import causal_lm_loss
+
+        return {"_seq2seq_loss": lambda logits, labels: None if labels is None else causal_lm_loss(logits, labels)}
+
+
+class SourcePaddingIgnored(_Seq2SeqMutant):
+    """Runs the encoder and the cross-attention as if every source position were real."""
+
+    breaks = (
+        "MODEL-S2S-03",
+        "MODEL-BART-01",
+        "MODEL-BART-02",
+        "MODEL-T5-01",
+        "MODEL-T5-03",
+        "MODEL-S2S-01",
+        "MODEL-ENCDEC-02",
+    )
+
+    def bart_for_conditional_generation(self, input_ids, attention_mask, state, config, **kwargs):
+        models._check_seq2seq(input_ids, attention_mask, kwargs.get("decoder_input_ids"), kwargs.get("labels"), 1 << 30)
+        everything = torch.ones_like(attention_mask)  # bug
+        return super().bart_for_conditional_generation(input_ids, everything, state, config, **kwargs)
+
+    def t5_for_conditional_generation(self, input_ids, attention_mask, state, config, **kwargs):
+        models._check_seq2seq(input_ids, attention_mask, kwargs.get("decoder_input_ids"), kwargs.get("labels"), 1 << 30)
+        everything = torch.ones_like(attention_mask)  # bug
+        return super().t5_for_conditional_generation(input_ids, everything, state, config, **kwargs)
+
+
+class SourceMaskBroadcast(_Seq2SeqMutant):
+    """Broadcasts a (1, S) source mask over the batch instead of rejecting it."""
+
+    breaks = ("MODEL-IO-03",)
+
+    def bart_for_conditional_generation(self, input_ids, attention_mask, state, config, **kwargs):
+        attention_mask = attention_mask.expand(input_ids.shape)  # bug
+        return super().bart_for_conditional_generation(input_ids, attention_mask, state, config, **kwargs)
+
+    def t5_for_conditional_generation(self, input_ids, attention_mask, state, config, **kwargs):
+        attention_mask = attention_mask.expand(input_ids.shape)  # bug
+        return super().t5_for_conditional_generation(input_ids, attention_mask, state, config, **kwargs)
+
+
 ALL: tuple[type[_Mutant], ...] = (
     DecoderSeesTheFuture,
     PositionIdsNotShiftedUnderLeftPadding,
@@ -213,4 +437,15 @@ ALL: tuple[type[_Mutant], ...] = (
     GPT2QueryKeySwapped,
     PaddingMaskBroadcast,
     InputOverwritten,
+    BartPositionsWithoutOffset,
+    BartEmbeddingNotScaled,
+    T5DecoderBucketSignFlipped,
+    T5AttentionScaled,
+    T5TiedHeadNotRescaled,
+    T5LayerNormWithMean,
+    T5BiasOnlyInTheFirstLayer,
+    LabelsNotShifted,
+    Seq2SeqLossShifted,
+    SourcePaddingIgnored,
+    SourceMaskBroadcast,
 )

@@ -11,7 +11,7 @@ import functools
 import torch
 
 from specformer.conformance.suite.tokenizer_inputs import minilm, package_file, stable_texts
-from specformer.reference.models import ModelConfig
+from specformer.reference.models import ModelConfig, Seq2SeqConfig
 
 WIDTH, HEADS, INNER = 32, 4, 64
 
@@ -120,3 +120,92 @@ def minilm_batch(count: int = 4, max_length: int = 48) -> tuple[torch.Tensor, to
     length = max(map(len, rows))
     input_ids = torch.tensor([r + [0] * (length - len(r)) for r in rows])
     return input_ids, padding([len(r) for r in rows], length)
+
+
+# ---------------------------------------------------------------------------------------
+# Encoder-decoders for conditional generation (MODEL-BART-*, MODEL-T5-*, MODEL-S2S-*)
+
+SEQ2SEQ_VOCAB = 40
+BART_CONFIG = Seq2SeqConfig(
+    heads=HEADS, layers=2, eps=1e-5, activation="gelu", pad_token_id=1, decoder_start_token_id=2
+)
+T5_CONFIG = Seq2SeqConfig(
+    heads=HEADS,
+    layers=2,
+    eps=1e-6,
+    activation="relu",
+    pad_token_id=0,
+    decoder_start_token_id=0,
+    num_buckets=8,
+    max_distance=20,
+)  # 8 buckets up to distance 20: the test lengths (up to 24) reach the logarithmic and the capped buckets
+
+
+def bart_state_dict(
+    seed: int,
+    *,
+    vocab: int = SEQ2SEQ_VOCAB,
+    positions: int = 40,
+    width: int = WIDTH,
+    inner: int = INNER,
+    layers: int = 2,
+) -> dict[str, torch.Tensor]:
+    """A random BartForConditionalGeneration state dict, float64, without the tied copies of
+    model.shared.weight (encoder/decoder embed_tokens, lm_head); final_logits_bias is (1, V)."""
+    g = torch.Generator().manual_seed(seed)
+    state = {"model.shared.weight": _draw(g, vocab, width, scale=1.0), "final_logits_bias": _draw(g, 1, vocab)}
+
+    def norm(name: str) -> None:
+        state[f"{name}.weight"] = 1 + _draw(g, width, scale=0.25)
+        state[f"{name}.bias"] = _draw(g, width, scale=0.25)
+
+    def linear(name: str, rows: int, cols: int) -> None:
+        state[f"{name}.weight"] = _draw(g, rows, cols)
+        state[f"{name}.bias"] = _draw(g, rows, scale=0.1)
+
+    for stack in ("encoder", "decoder"):
+        state[f"model.{stack}.embed_positions.weight"] = _draw(g, positions + 2, width, scale=1.0)
+        norm(f"model.{stack}.layernorm_embedding")
+        for i in range(layers):
+            p = f"model.{stack}.layers.{i}"
+            for attention in ("self_attn", "encoder_attn") if stack == "decoder" else ("self_attn",):
+                for projection in ("q_proj", "k_proj", "v_proj", "out_proj"):
+                    linear(f"{p}.{attention}.{projection}", width, width)
+                norm(f"{p}.{attention}_layer_norm")
+            linear(f"{p}.fc1", inner, width)
+            linear(f"{p}.fc2", width, inner)
+            norm(f"{p}.final_layer_norm")
+    return state
+
+
+def t5_state_dict(
+    seed: int,
+    *,
+    vocab: int = SEQ2SEQ_VOCAB,
+    width: int = WIDTH,
+    inner: int = INNER,
+    layers: int = 2,
+    num_buckets: int = 8,
+    tied: bool = True,
+) -> dict[str, torch.Tensor]:
+    """A random T5ForConditionalGeneration state dict (v1.0, ReLU), float64, without the tied copies
+    of shared.weight; `lm_head.weight` only when not tied. Bias tables only in block 0."""
+    g = torch.Generator().manual_seed(seed)
+    state = {"shared.weight": _draw(g, vocab, width, scale=1.0)}
+    for stack in ("encoder", "decoder"):
+        state[f"{stack}.block.0.layer.0.SelfAttention.relative_attention_bias.weight"] = _draw(g, num_buckets, HEADS)
+        for i in range(layers):
+            p = f"{stack}.block.{i}.layer"
+            attentions = ("0.SelfAttention", "1.EncDecAttention") if stack == "decoder" else ("0.SelfAttention",)
+            for attention in attentions:
+                for projection in ("q", "k", "v", "o"):
+                    state[f"{p}.{attention}.{projection}.weight"] = _draw(g, width, width)
+            ffn = len(attentions)
+            state[f"{p}.{ffn}.DenseReluDense.wi.weight"] = _draw(g, inner, width)
+            state[f"{p}.{ffn}.DenseReluDense.wo.weight"] = _draw(g, width, inner)
+            for sub in range(ffn + 1):
+                state[f"{p}.{sub}.layer_norm.weight"] = 1 + _draw(g, width, scale=0.25)
+        state[f"{stack}.final_layer_norm.weight"] = 1 + _draw(g, width, scale=0.25)
+    if not tied:
+        state["lm_head.weight"] = _draw(g, vocab, width)
+    return state

@@ -8,6 +8,8 @@ the adapter's output on perturbed inputs with the reference's on the original on
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -15,12 +17,16 @@ from specformer.conformance.evidence import note
 from specformer.conformance.numerics import annotate, assert_close, fail, max_abs_error, tolerance_for
 from specformer.conformance.plugin import clause, not_applicable, require
 from specformer.conformance.suite.models_inputs import (
+    BART_CONFIG,
     BERT_CONFIG,
     GPT2_CONFIG,
     HEADS,
     INNER,
     MINILM_CONFIG,
+    SEQ2SEQ_VOCAB,
+    T5_CONFIG,
     WIDTH,
+    bart_state_dict,
     bert_state_dict,
     gpt2_state_dict,
     minilm_batch,
@@ -28,9 +34,12 @@ from specformer.conformance.suite.models_inputs import (
     minilm_texts,
     padding,
     states,
+    t5_state_dict,
 )
+from specformer.reference import losses as ref_losses
 from specformer.reference import models as ref
 from specformer.reference.models import CrossDecoderLayerWeights, DecoderBlockWeights, EncoderLayerWeights
+from specformer.reference.objectives import shift_tokens_right
 
 F32 = torch.float32
 
@@ -382,6 +391,214 @@ def test_left_padding_gives_each_row_its_own_states(adapter) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+# Encoder-decoders for conditional generation: BART and T5
+#
+# Ids are drawn from 3..V-1 (never the pad, start or end ids); sources are right-padded with
+# ids that are not the pad id, so a model that reads the ids instead of the mask is caught.
+
+SEQ2SEQ = ("bart", "t5")
+
+
+def _seq2seq(model: str, **changes):
+    """(operation name, reference function, float64 state dict, config) of `model`."""
+    if model == "bart":
+        config = dataclasses.replace(BART_CONFIG, **changes)
+        return "bart_for_conditional_generation", ref.bart_for_conditional_generation, bart_state_dict(80), config
+    config = dataclasses.replace(T5_CONFIG, **changes)
+    state = t5_state_dict(81, tied=config.tie_word_embeddings)
+    return "t5_for_conditional_generation", ref.t5_for_conditional_generation, state, config
+
+
+def _ids(seed: int, batch: int, length: int) -> torch.Tensor:
+    return torch.randint(3, SEQ2SEQ_VOCAB, (batch, length), generator=torch.Generator().manual_seed(seed))
+
+
+def _source(seed: int, lengths: list[int], length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    return _ids(seed, len(lengths), length), padding(lengths, length)
+
+
+def _check_seq2seq(adapter, model: str, ids, mask, *, changes=None, what: str, **kwargs) -> None:
+    """The adapter's (encoder output at real tokens, logits) against the reference's."""
+    name, function, state, config = _seq2seq(model, **(changes or {}))
+    op = require(adapter, name)
+    memory, logits, _ = op(ids, mask, _f32(state), config, **kwargs)
+    oracle, in32 = function(ids, mask, state, config, **kwargs), function(ids, mask, _f32(state), config, **kwargs)
+    _compare(memory, oracle[0], in32[0], mask, f"{what}: encoder output")
+    _compare(logits, oracle[1], in32[1], None, f"{what}: logits")
+
+
+@clause("MODEL-BART-01")
+def test_bart_from_a_state_dict(adapter) -> None:
+    ids, mask = _source(82, [14, 9], 14)
+    with annotate(seed=80, source_lengths=[14, 9], target_length=11):
+        _check_seq2seq(adapter, "bart", ids, mask, decoder_input_ids=_ids(83, 2, 11), what="BART")
+
+
+@clause("MODEL-BART-02")
+def test_bart_scaled_embedding(adapter) -> None:
+    ids, mask = _source(84, [10, 6], 10)
+    with annotate(seed=80, scale_embedding=True):
+        _check_seq2seq(
+            adapter,
+            "bart",
+            ids,
+            mask,
+            changes={"scale_embedding": True},
+            decoder_input_ids=_ids(85, 2, 7),
+            what="BART, scale_embedding",
+        )
+
+
+@clause("MODEL-T5-01")
+def test_t5_from_a_state_dict(adapter) -> None:
+    # lengths past max_distance (20): exact, logarithmic and capped buckets in both stacks
+    ids, mask = _source(86, [24, 13], 24)
+    with annotate(seed=81, source_lengths=[24, 13], target_length=22, num_buckets=8, max_distance=20):
+        _check_seq2seq(adapter, "t5", ids, mask, decoder_input_ids=_ids(87, 2, 22), what="T5 (tied head)")
+
+
+BUCKET_CASES = [(True, 32, 128), (False, 32, 128), (True, 8, 20), (False, 8, 20), (True, 64, 1000), (False, 2, 3)]
+
+
+@clause("MODEL-T5-02")
+@pytest.mark.parametrize(("bidirectional", "num_buckets", "max_distance"), BUCKET_CASES)
+def test_t5_relative_position_buckets(adapter, bidirectional: bool, num_buckets: int, max_distance: int) -> None:
+    op = require(adapter, "t5_relative_position_bucket")
+    relative = torch.arange(-300, 300)
+    kwargs = {"bidirectional": bidirectional, "num_buckets": num_buckets, "max_distance": max_distance}
+    actual = op(relative, **kwargs)
+    expected = ref.t5_relative_position_bucket(relative, **kwargs)
+    wrong = (actual.long() != expected).nonzero().flatten()
+    if actual.shape != expected.shape or wrong.numel():
+        positions = relative[wrong[:8]].tolist()
+        fail(
+            f"buckets differ at {wrong.numel()} of 600 relative positions, first {positions}: "
+            f"got {actual[wrong[:8]].tolist()}, expected {expected[wrong[:8]].tolist()}",
+            **kwargs,
+        )
+
+
+@clause("MODEL-T5-03")
+@pytest.mark.parametrize("head", ["tied", "untied"])
+def test_t5_lm_head(adapter, head: str) -> None:
+    ids, mask = _source(88, [9, 5], 9)
+    with annotate(head=head):
+        _check_seq2seq(
+            adapter,
+            "t5",
+            ids,
+            mask,
+            changes={"tie_word_embeddings": head == "tied"},
+            decoder_input_ids=_ids(89, 2, 6),
+            what=f"T5 ({head} head)",
+        )
+
+
+def _labels(seed: int) -> torch.Tensor:
+    labels = _ids(seed, 2, 8)
+    labels[1, 5:] = -100  # a shorter target: ignored positions, shifted into pad ids
+    return labels
+
+
+@clause("MODEL-S2S-01")
+@pytest.mark.parametrize("model", SEQ2SEQ)
+def test_labels_are_shifted_into_decoder_inputs(adapter, model: str) -> None:
+    name, function, state, config = _seq2seq(model)
+    op = require(adapter, name)
+    ids, mask = _source(90, [8, 5], 8)
+    labels = _labels(91)
+    shifted = shift_tokens_right(
+        labels, pad_token_id=config.pad_token_id, decoder_start_token_id=config.decoder_start_token_id
+    )
+    given = _ids(92, 2, 8)  # given decoder inputs win over the labels' shift
+    for kwargs, oracle_inputs, what in (
+        ({"labels": labels}, shifted, "labels only: decoder inputs = the labels shifted right"),
+        ({"labels": labels, "decoder_input_ids": given}, given, "labels and decoder inputs: the given inputs"),
+    ):
+        _, logits, _ = op(ids, mask, _f32(state), config, **kwargs)
+        with annotate(model=model, labels=labels.tolist(), start=config.decoder_start_token_id):
+            _compare(
+                logits,
+                function(ids, mask, state, config, decoder_input_ids=oracle_inputs)[1],
+                function(ids, mask, _f32(state), config, decoder_input_ids=oracle_inputs)[1],
+                None,
+                f"{model}, {what}",
+            )
+
+
+@clause("MODEL-S2S-02")
+@pytest.mark.parametrize("model", SEQ2SEQ)
+def test_the_loss_is_unshifted_cross_entropy(adapter, model: str) -> None:
+    name, _, state, config = _seq2seq(model)
+    op = require(adapter, name)
+    ids, mask = _source(93, [8, 6], 8)
+    labels = _labels(94)
+    _, logits, loss = op(ids, mask, _f32(state), config, decoder_input_ids=_ids(95, 2, 8), labels=labels)
+    if loss is None or not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+        fail(f"{model}: labels were given but the loss is {loss!r}")
+    # the loss of the adapter's own logits: this clause checks the loss, MODEL-*-01 the logits
+    with annotate(model=model, labels=labels.tolist()):
+        assert_close(
+            loss.reshape(()),
+            ref_losses.masked_lm_loss(logits.double(), labels),
+            ref_losses.masked_lm_loss(logits, labels).to(loss.dtype),
+            what=f"{model} loss vs mean CE over the labels that are not -100, unshifted",
+        )
+
+
+@clause("MODEL-S2S-03")
+@pytest.mark.parametrize("model", SEQ2SEQ)
+def test_source_padding_does_not_change_the_outputs(adapter, model: str) -> None:
+    name, function, state, config = _seq2seq(model)
+    op = require(adapter, name)
+    lengths = [12, 7, 3]
+    ids, mask = _source(96, lengths, 12)
+    decoder_ids = _ids(97, 3, 5)
+    memory, logits, _ = op(ids, mask, _f32(state), config, decoder_input_ids=decoder_ids)
+    for row, n in enumerate(lengths):
+        alone, alone_mask, target = (
+            ids[row : row + 1, :n],
+            torch.ones(1, n, dtype=torch.bool),
+            decoder_ids[row : row + 1],
+        )
+        oracle = function(alone, alone_mask, state, config, decoder_input_ids=target)
+        in32 = function(alone, alone_mask, _f32(state), config, decoder_input_ids=target)
+        with annotate(model=model, row=row, real_tokens=n):
+            assert_close(memory[row, :n], oracle[0][0], in32[0][0], what="a padded row's encoder output vs alone")
+            assert_close(logits[row], oracle[1][0], in32[1][0], what="a padded source row's logits vs alone")
+
+
+@clause("MODEL-ENCDEC-02")
+@pytest.mark.parametrize("model", SEQ2SEQ)
+def test_whole_model_encoder_does_not_see_the_decoder(adapter, model: str) -> None:
+    name, function, state, config = _seq2seq(model)
+    op = require(adapter, name)
+    ids, mask = _source(98, [7, 4], 7)
+    oracle = function(ids, mask, state, config, decoder_input_ids=_ids(99, 2, 3))[0]
+    in32 = function(ids, mask, _f32(state), config, decoder_input_ids=_ids(99, 2, 3))[0]
+    for seed, length in ((99, 3), (100, 9)):
+        memory, _, _ = op(ids, mask, _f32(state), config, decoder_input_ids=_ids(seed, 2, length))
+        with annotate(model=model, target_length=length):
+            _compare(memory, oracle, in32, mask, f"{model} encoder output with a target of length {length}")
+
+
+@clause("MODEL-ENCDEC-03")
+@pytest.mark.parametrize("model", SEQ2SEQ)
+def test_whole_model_decoder_is_causal(adapter, model: str) -> None:
+    name, function, state, config = _seq2seq(model)
+    op = require(adapter, name)
+    ids, mask = _source(101, [6, 6], 6)
+    target = _ids(102, 2, 9)
+    perturbed = target.clone()
+    perturbed[:, 5:] = _ids(103, 2, 9)[:, 5:]
+    _, logits, _ = op(ids, mask, _f32(state), config, decoder_input_ids=perturbed)
+    oracle = function(ids, mask, state, config, decoder_input_ids=target)[1]
+    in32 = function(ids, mask, _f32(state), config, decoder_input_ids=target)[1]
+    with annotate(model=model):
+        assert_close(logits[:, :5], oracle[:, :5], in32[:, :5], what=f"{model} logits 0..4 after changing ids 5..8")
+
+
+# ---------------------------------------------------------------------------------------
 # Interface
 
 
@@ -430,3 +647,81 @@ def test_views_in_fresh_values_out(adapter, layer: str) -> None:
     oracle = function(before.double(), _encoder(70) if layer == "encoder_layer" else _decoder(70))
     for result, what in ((first, "a strided view"), (second, "its contiguous copy")):
         assert_close(result, oracle, function(before, weights), what=f"{layer} on {what}")
+
+
+@clause("MODEL-IO-02")
+@pytest.mark.parametrize("model", SEQ2SEQ)
+def test_whole_model_views_in_fresh_values_out(adapter, model: str) -> None:
+    name, function, state, config = _seq2seq(model)
+    op = require(adapter, name)
+    big = _ids(104, 10, 6)
+    ids = big.T.contiguous().T[::2, 1:]  # (5, 5) column-major strides, every other row
+    mask = torch.ones(10, 6, dtype=torch.bool)[::2, 1:]
+    decoder_ids = _ids(105, 4, 5).T  # (5, 4), transposed
+    before = (ids.clone(), decoder_ids.clone())
+    weights = _f32(state)
+    first = op(ids, mask, weights, config, decoder_input_ids=decoder_ids)
+    second = op(ids, mask, weights, config, decoder_input_ids=decoder_ids)
+    if not (torch.equal(ids, before[0]) and torch.equal(decoder_ids, before[1])):
+        fail(f"{model} modified its input ids")
+    for a, b, what in zip(first[:2], second[:2], ("encoder output", "logits"), strict=True):
+        if not torch.equal(a, b):
+            fail(f"{model}: two calls on the same input give {what} that differ by {float((a - b).abs().max()):.2e}")
+    oracle = function(
+        before[0].contiguous(), mask.contiguous(), state, config, decoder_input_ids=before[1].contiguous()
+    )
+    in32 = function(
+        before[0].contiguous(), mask.contiguous(), weights, config, decoder_input_ids=before[1].contiguous()
+    )
+    _compare(first[1], oracle[1], in32[1], None, f"{model} logits on strided views")
+
+
+IO3_PROBLEMS = {
+    "mask-shape": ("attention_mask",),
+    "no-decoder-inputs": ("decoder_input_ids", "labels"),
+    "labels-shape": ("labels",),
+    "ids-range": ("input_ids",),
+    "labels-range": ("labels",),
+}
+
+
+@clause("MODEL-IO-03")
+@pytest.mark.parametrize("problem", [*IO3_PROBLEMS, "buckets-odd", "buckets-distance"])
+@pytest.mark.parametrize("model", SEQ2SEQ)
+def test_malformed_encoder_decoder_arguments_are_rejected(adapter, model: str, problem: str) -> None:
+    if problem.startswith("buckets"):
+        if model == "bart":
+            not_applicable("the bucket function is T5's")
+        op = require(adapter, "t5_relative_position_bucket")
+        kwargs = {"num_buckets": 6, "max_distance": 128} if problem == "buckets-odd" else {"max_distance": 8}
+        names = ("num_buckets",) if problem == "buckets-odd" else ("max_distance",)
+        call = lambda: op(torch.arange(-5, 5), bidirectional=True, **kwargs)  # noqa: E731
+    else:
+        name, _, state, config = _seq2seq(model)
+        op = require(adapter, name)
+        ids, mask, decoder_ids = _ids(106, 2, 5), torch.ones(2, 5, dtype=torch.bool), _ids(107, 2, 4)
+        kwargs = {"decoder_input_ids": decoder_ids}
+        if problem == "mask-shape":
+            mask = torch.ones(1, 5, dtype=torch.bool)  # would broadcast over the batch
+        elif problem == "no-decoder-inputs":
+            kwargs = {}
+        elif problem == "labels-shape":
+            kwargs["labels"] = _ids(108, 2, 3)
+        elif problem == "ids-range":
+            ids[0, 1] = SEQ2SEQ_VOCAB
+        else:
+            kwargs["labels"] = decoder_ids.clone()
+            kwargs["labels"][1, 2] = SEQ2SEQ_VOCAB + 3
+        names = IO3_PROBLEMS[problem]
+        weights = _f32(state)
+        call = lambda: op(ids, mask, weights, config, **kwargs)  # noqa: E731
+    try:
+        result = call()
+    except ValueError as exc:
+        if not any(n in str(exc) for n in names):
+            fail(f"{problem}: the ValueError does not name {' or '.join(names)}: {exc}")
+        return
+    except Exception as exc:
+        fail(f"{problem}: raised {type(exc).__name__} ({exc}), expected a ValueError naming {' or '.join(names)}")
+    shape = tuple(result[1].shape) if isinstance(result, tuple) else tuple(result.shape)
+    fail(f"{problem}: accepted, returned {shape}")
