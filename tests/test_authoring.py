@@ -26,12 +26,17 @@ from specformer.conformance.runner import add_load_errors
 from specformer.reference.sampling import SamplingParams
 
 UNKNOWN = "-".join(["SAMP", "NOPE", "01"])  # spelt so that the clause-link check does not read it
-ADAPTERS = ["NoMinP", "CustomTopK", "BrokenTopK", "BytesDecoder"]
+ADAPTERS = ["NoMinP", "CustomTopK", "BrokenTopK", "BytesDecoder", "BareAttention"]
 # The tests that show each feature, and no more (this file's CPU budget is a few seconds).
 SELECTED = (
     "test_order_worked_examples or test_top_p_min_tokens_to_keep or test_vocabulary_of_one "
     "or test_draws_follow_the_processed_distribution or test_top_k_keeps_removed_tokens_removed "
     "or test_invalid_utf8_decodes_to_replacement_characters"
+)
+# BareAttention: the attention tests and the generic attention rows, less the slow Hypothesis ones.
+ATTENTION = (
+    "(test_attention and not softmax_of_scaled and not grouped_query and not test_weights_sum) "
+    "or (test_generic and attention and not production and not boundaries)"
 )
 
 
@@ -40,8 +45,8 @@ def authoring_run(module_run_suite):
     code, run, output = module_run_suite(
         [f"authoring_adapters:{name}" for name in ADAPTERS],
         "-k",
-        f"not test_generic and ({SELECTED})",
-        families=("sampling", "tokenizers"),
+        f"(not test_generic and ({SELECTED})) or {ATTENTION}",
+        families=("sampling", "tokenizers", "attention"),
     )
     assert run is not None, output
     return code, run, output
@@ -64,6 +69,32 @@ def test_missing_optional_parameters_are_unsupported_and_never_put_into_other_te
     draws = clauses["SAMP-DRAW-01"]
     assert draws.status == PASS and {t.status for t in draws.tests} == {PASS, UNSUPPORTED}
     assert clauses["SAMP-EDGE-03"].status == PASS
+
+
+@pytest.mark.slow
+def test_attention_without_optional_parameters_is_unsupported_only_where_a_test_needs_one(authoring_run) -> None:
+    _, run, _ = authoring_run
+    clauses = {c.id: c for c in _adapter(run, "BareAttention").clauses}
+    wrong = [(c.id, t.nodeid, t.message[:200]) for c in clauses.values() for t in c.tests if t.status in (ERROR, FAIL)]
+    assert not wrong  # its operations take no optional parameter: nothing handed it one
+    statuses = {clause: c.status for clause, c in clauses.items()}
+    for clause, parameter in [
+        ("ATTN-SDPA-03", "mask"),
+        ("ATTN-PAD-01", "mask"),
+        ("ATTN-CAUSAL-02", "causal"),
+        ("ATTN-MHA-04", "key_padding_mask"),
+        ("ATTN-CROSS-03", "context"),
+        ("ATTN-LOCAL-06", "padding_mask"),
+        ("ATTN-LSH-01", "n_buckets"),
+    ]:
+        assert statuses[clause] == UNSUPPORTED, clause
+        assert f"does not support {parameter}" in clauses[clause].tests[0].message, clause
+    # Tests of other clauses ran without the missing parameters: scale only where it is the point,
+    # Longformer on unpadded rows, the block without causal, LSH where buckets do not matter.
+    for clause in ("ATTN-HEADS-01", "ATTN-CROSS-01", "ATTN-MHA-02", "ATTN-LOCAL-04", "ATTN-LOCAL-05", "ATTN-LSH-06"):
+        assert statuses[clause] == PASS, clause
+    for clause in ("ATTN-SDPA-02", "ATTN-MHA-03", "ATTN-LSH-07"):
+        assert statuses[clause] == PASS and {t.status for t in clauses[clause].tests} == {PASS, UNSUPPORTED}, clause
 
 
 @pytest.mark.slow

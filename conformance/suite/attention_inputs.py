@@ -83,7 +83,11 @@ def reference(adapter, *tensors: torch.Tensor, **kwargs: object) -> torch.Tensor
 
 
 def check_against_reference(adapter, case: AttentionCase, dtype: torch.dtype, what: str, **kwargs: object) -> None:
+    """The adapter's attention on `case` against the reference; the caller requires the optional
+    parameters (causal, mask, scale) it passes in `kwargs`."""
     op = require(adapter, "attention")
+    unrequired = [name for name in kwargs if not adapter.capabilities.supports("attention", name)]
+    assert not unrequired, f"suite bug: the test passes {unrequired} without require(adapter, 'attention', ...)"
     inputs = case.tensors(dtype)
     actual = op(*(t.clone() for t in inputs), **kwargs)
     with annotate(

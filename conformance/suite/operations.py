@@ -106,6 +106,9 @@ class Operation:
     state_clauses: tuple[str, ...] = ()
     # A whole model or a 30-second front end per call: one layout instead of two (CI's budget).
     heavy: bool = False
+    # Optional parameters (Capabilities.parameters) every call of the row needs: LSH's n_buckets,
+    # since its answers are checked under the bucket count the suite's rotations give.
+    needs: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -276,6 +279,11 @@ SAMPLING = (
 # attention: (B, H, L, D)
 
 
+def _causal_flag(p: dict[str, Any]) -> dict[str, bool]:
+    """causal=True, or nothing: an implementation without `causal` is never handed causal=False."""
+    return {"causal": True} if p["causal"] else {}
+
+
 def _qkv(generator: torch.Generator, size: str) -> tuple[torch.Tensor, ...]:
     batch, heads, length, dim = (2, 2, 9, 8) if size == SMALL else (1, 1, PRODUCTION_KEYS, 64)
     return tuple(torch.randn(batch, heads, length, dim, generator=generator, dtype=torch.float64) for _ in range(3))
@@ -287,7 +295,7 @@ ATTENTION = (
         "attention",
         ("ATTN-SDPA-01", "ATTN-CAUSAL-01"),
         _qkv,
-        lambda op, inputs, p, adapter: op(*inputs, causal=p["causal"]),
+        lambda op, inputs, p, adapter: op(*inputs, **_causal_flag(p)),
         lambda inputs, p, adapter: ref_attention.scaled_dot_product_attention(
             *inputs,
             causal=p["causal"],
@@ -594,6 +602,7 @@ ATTENTION += (
         float_inputs=(0, 1),
         dtypes=(torch.float64, torch.float32),
         opt_out={"production": "bucket ids at 1,088 positions are value-checked by ATTN-LSH-01's own tests at size"},
+        needs=("n_buckets",),
     ),
     row(
         "attention",
@@ -605,13 +614,14 @@ ATTENTION += (
         defaults={"chunk_length": 4},
         float_inputs=(0, 1, 2),
         opt_out={"production": "CPLX-LSH times it at production length; its values are checked at 1,088 in complexity"},
+        needs=("n_buckets",),
     ),
     row(
         "attention",
         "multi_head_attention",
         ("ATTN-MHA-01",),
         _mha_inputs,
-        lambda op, inputs, p, adapter: op(inputs[0], inputs[1], causal=p["causal"]),
+        lambda op, inputs, p, adapter: op(inputs[0], inputs[1], **_causal_flag(p)),
         defaults={"causal": True},
         float_inputs=(0, 1),
     ),

@@ -16,7 +16,7 @@ import torch
 from hypothesis import given
 
 from specformer.conformance.numerics import annotate, assert_close, fail
-from specformer.conformance.plugin import clause, not_applicable, require
+from specformer.conformance.plugin import clause, not_applicable, require, supports
 from specformer.conformance.suite.attention_inputs import (
     DTYPE_IDS,
     AttentionCase,
@@ -46,13 +46,17 @@ def test_attention_is_softmax_of_scaled_scores_times_values(adapter, dtype, case
 @pytest.mark.parametrize("scale", [None, 1.0, 0.37])
 def test_default_scale_and_explicit_scale_replacing_it(adapter, scale: float | None) -> None:
     case = AttentionCase(seed=3, batch=1, heads=2, kv_heads=2, length=4, keys=6, dim=16, value_dim=4)
+    if scale is None:  # the default: no scale argument at all
+        check_against_reference(adapter, case, working_dtype(adapter), "attention without a scale")
+        return
+    require(adapter, "attention", "scale")
     check_against_reference(adapter, case, working_dtype(adapter), f"attention with scale={scale}", scale=scale)
 
 
 @clause("ATTN-SDPA-03")
 @given(case=attention_cases())
 def test_boolean_mask_gives_masked_keys_zero_weight(adapter, case: AttentionCase) -> None:
-    op = require(adapter, "attention")
+    op = require(adapter, "attention", "mask")
     mask = case.mask()
     check_against_reference(adapter, case, working_dtype(adapter), "attention with a boolean mask", mask=mask)
     query, key, value = case.tensors(working_dtype(adapter))
@@ -69,6 +73,7 @@ def test_boolean_mask_gives_masked_keys_zero_weight(adapter, case: AttentionCase
 @clause("ATTN-SDPA-04")
 @given(case=attention_cases())
 def test_float_mask_is_added_to_the_scaled_scores(adapter, case: AttentionCase) -> None:
+    require(adapter, "attention", "mask", "scale")
     generator = torch.Generator().manual_seed(case.seed + 2)
     bias = torch.randn(case.batch, 1, case.length, case.keys, generator=generator).to(working_dtype(adapter)) * 3
     check_against_reference(
@@ -82,7 +87,8 @@ def test_weights_sum_to_one(adapter, case: AttentionCase) -> None:
     op = require(adapter, "attention")
     query, key, value = case.tensors(working_dtype(adapter))
     ones = torch.ones_like(value)
-    for kwargs in ({}, {"mask": case.mask()}):
+    masks = ({"mask": case.mask()},) if supports(adapter, "attention", "mask") else ()
+    for kwargs in ({}, *masks):
         output = op(query, key, ones, **kwargs)
         error = (output - 1.0).abs().max().item()
         if error > (1e-9 if output.dtype == torch.float64 else 1e-5):  # a few ulps of a sum of weights
@@ -100,7 +106,7 @@ def test_weights_sum_to_one(adapter, case: AttentionCase) -> None:
 @clause("ATTN-CAUSAL-01")
 @pytest.mark.parametrize("position", [0, 3, 6])
 def test_causal_query_never_sees_the_future(adapter, position: int) -> None:
-    op = require(adapter, "attention")
+    op = require(adapter, "attention", "causal")
     case = AttentionCase(seed=5, batch=2, heads=2, kv_heads=2, length=8, keys=8, dim=8, value_dim=4)
     query, key, value = case.tensors(working_dtype(adapter))
     before = op(query, key, value, causal=True)
@@ -113,9 +119,7 @@ def test_causal_query_never_sees_the_future(adapter, position: int) -> None:
         before[:, :, : position + 1],
         f"causal outputs up to position {position} after changing positions after it",
     )
-    check_against_reference(
-        adapter, case, working_dtype(adapter), "causal attention", mask=torch.ones(8, 8, dtype=torch.bool).tril()
-    )
+    check_against_reference(adapter, case, working_dtype(adapter), "causal attention, L = S = 8", causal=True)
 
 
 def check_spec_examples(adapter, clause_id: str) -> None:
@@ -125,7 +129,7 @@ def check_spec_examples(adapter, clause_id: str) -> None:
     weight on each key, so the keys with a positive weight are the keys query `i` sees.
     """
     applying = spec_examples(adapter, clause_id)
-    op = require(adapter, "attention")
+    op = require(adapter, "attention", "causal")
     dtype = working_dtype(adapter)
     for example in applying:
         data = example.data
@@ -148,6 +152,7 @@ def test_causal_alignment_spec_examples(adapter) -> None:
 @clause("ATTN-CAUSAL-02")
 @pytest.mark.parametrize(("length", "keys"), [(2, 4), (3, 7), (1, 5)])
 def test_causal_alignment_when_lengths_differ(adapter, length: int, keys: int) -> None:
+    require(adapter, "attention", "causal")
     case = AttentionCase(
         seed=length * 10 + keys, batch=1, heads=2, kv_heads=2, length=length, keys=keys, dim=8, value_dim=4
     )
@@ -166,7 +171,7 @@ def test_causal_alignment_when_lengths_differ(adapter, length: int, keys: int) -
 
 @clause("ATTN-PAD-01")
 def test_outputs_do_not_depend_on_padded_keys(adapter) -> None:
-    op = require(adapter, "attention")
+    op = require(adapter, "attention", "mask")
     lengths = [7, 4, 1]
     case = AttentionCase(seed=9, batch=3, heads=2, kv_heads=2, length=5, keys=7, dim=8, value_dim=4)
     query, key, value = case.tensors(working_dtype(adapter))
@@ -180,7 +185,7 @@ def test_outputs_do_not_depend_on_padded_keys(adapter) -> None:
 
 @clause("ATTN-PAD-02")
 def test_a_query_with_no_allowed_key(adapter) -> None:
-    op = require(adapter, "attention")
+    op = require(adapter, "attention", "mask")
     variant = adapter.variant("ATTN-PAD-02")
     case = AttentionCase(seed=11, batch=1, heads=1, kv_heads=1, length=3, keys=5, dim=8, value_dim=4)
     query, key, value = case.tensors(working_dtype(adapter))
@@ -283,13 +288,17 @@ def _check_block(
     context: torch.Tensor | None = None,
     **kwargs: object,
 ) -> torch.Tensor:
-    """The adapter's block against the reference, at the (B, L) `rows` (all by default)."""
+    """The adapter's block against the reference, at the (B, L) `rows` (all by default).
+
+    The caller requires the optional parameters it passes (context, causal, key_padding_mask)."""
     op = require(adapter, "multi_head_attention")
     dtype = working_dtype(adapter)
+    if context is not None:
+        kwargs = {**kwargs, "context": context}
 
     def run(block, in_dtype: torch.dtype) -> torch.Tensor:
-        source = None if context is None else context.to(in_dtype)
-        return block(hidden.to(in_dtype), weights.to(in_dtype), context=source, **kwargs)
+        cast = {k: v.to(in_dtype) if k == "context" else v for k, v in kwargs.items()}
+        return block(hidden.to(in_dtype), weights.to(in_dtype), **cast)
 
     actual = run(op, dtype)
     rows = torch.ones(hidden.shape[:2], dtype=torch.bool) if rows is None else rows
@@ -326,11 +335,12 @@ def test_self_attention_is_permutation_equivariant(adapter) -> None:
 @clause("ATTN-MHA-03")
 @pytest.mark.parametrize("causal", [False, True])
 def test_dropout_is_off_in_evaluation(adapter, causal: bool) -> None:
-    op = require(adapter, "multi_head_attention")
+    op = require(adapter, "multi_head_attention", "causal") if causal else require(adapter, "multi_head_attention")
+    flags = {"causal": True} if causal else {}
     weights, hidden, _ = _block(6, dropout=0.5)
-    first = _check_block(adapter, weights, hidden, "block configured with dropout 0.5, evaluation", causal=causal)
+    first = _check_block(adapter, weights, hidden, "block configured with dropout 0.5, evaluation", **flags)
     dtype = working_dtype(adapter)
-    assert_same(op(hidden.to(dtype), weights.to(dtype), causal=causal), first, "a second call with dropout 0.5")
+    assert_same(op(hidden.to(dtype), weights.to(dtype), **flags), first, "a second call with dropout 0.5")
 
 
 def _padding(lengths: list[int], length: int, *, left: bool = False) -> torch.Tensor:
@@ -342,7 +352,7 @@ def _padding(lengths: list[int], length: int, *, left: bool = False) -> torch.Te
 
 @clause("ATTN-MHA-04")
 def test_encoder_block_masks_only_padded_keys(adapter) -> None:
-    op = require(adapter, "multi_head_attention")
+    op = require(adapter, "multi_head_attention", "key_padding_mask")
     weights, hidden, _ = _block(7)
     real = _padding([6, 3], 6)
     before = _check_block(adapter, weights, hidden, "encoder block with key padding", rows=real, key_padding_mask=real)
@@ -356,6 +366,7 @@ def test_encoder_block_masks_only_padded_keys(adapter) -> None:
 @clause("ATTN-MHA-05")
 @pytest.mark.parametrize("left", [False, True], ids=["right-padding", "left-padding"])
 def test_decoder_block_is_causal_and_masks_padded_keys(adapter, left: bool) -> None:
+    require(adapter, "multi_head_attention", "causal", "key_padding_mask")
     weights, hidden, _ = _block(8)
     real = _padding([6, 4], 6, left=left)
     _check_block(
@@ -373,6 +384,7 @@ def test_decoder_block_is_causal_and_masks_padded_keys(adapter, left: bool) -> N
 @clause("ATTN-CROSS-02")
 @pytest.mark.parametrize("context_dim", [BLOCK_WIDTH, 12])
 def test_cross_attention_block_reads_the_encoder_under_its_padding(adapter, context_dim: int) -> None:
+    require(adapter, "multi_head_attention", "context", "key_padding_mask")
     weights, hidden, context = _block(9, length=4, context=(7, context_dim))
     encoder_real = _padding([7, 5], 7)
     try:
@@ -392,7 +404,7 @@ def test_cross_attention_block_reads_the_encoder_under_its_padding(adapter, cont
 
 @clause("ATTN-CROSS-03")
 def test_decoder_positions_do_not_interact_in_cross_attention(adapter) -> None:
-    op = require(adapter, "multi_head_attention")
+    op = require(adapter, "multi_head_attention", "context")
     dtype = working_dtype(adapter)
     weights, hidden, context = _block(10, length=5, context=(7, BLOCK_WIDTH))
     weights, hidden, context = weights.to(dtype), hidden.to(dtype), context.to(dtype)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from specformer.conformance.numerics import annotate, assert_close
-from specformer.conformance.plugin import clause, require
+from specformer.conformance.plugin import clause, require, supports
 from specformer.conformance.suite.attention_inputs import (
     AttentionCase,
     assert_same,
@@ -118,25 +118,31 @@ def _longformer_inputs(seed: int = 23) -> tuple[LongformerWeights, torch.Tensor,
     return weights, hidden, real
 
 
-def _check_longformer_rows(adapter, rows: torch.Tensor, what: str, **kwargs: object) -> torch.Tensor:
-    """Compare the adapter's Longformer block with the reference at the (B, N) `rows`."""
+def _check_longformer_rows(adapter, global_rows: bool, what: str, **kwargs: object) -> torch.Tensor:
+    """Compare the adapter's Longformer block with the reference at its global (or local) rows.
+
+    A block without `padding_mask` is checked on the same inputs with every position real."""
     op = require(adapter, "longformer_attention")
     weights, hidden, real = _longformer_inputs()
+    padding = {"padding_mask": real} if supports(adapter, "longformer_attention", "padding_mask") else {}
+    real = real if padding else torch.ones_like(real)
+    rows = real & (_global_flags() if global_rows else ~_global_flags())
     dtype = working_dtype(adapter)
     variant = adapter.variant("ATTN-LOCAL-05")
-    actual = op(hidden.to(dtype), weights.to(dtype), global_mask=_global_flags(), padding_mask=real, **kwargs)
+    actual = op(hidden.to(dtype), weights.to(dtype), global_mask=_global_flags(), **padding, **kwargs)
 
     def expected(in_dtype: torch.dtype) -> torch.Tensor:
         return ref_local.longformer_self_attention(
             hidden.to(in_dtype),
             weights.to(in_dtype),
             global_mask=_global_flags(),
-            padding_mask=real,
             global_projections=variant,
+            **padding,
             **kwargs,
         )
 
-    with annotate(global_positions=_global_flags().nonzero().tolist(), real_lengths=[13, 11], **kwargs):
+    lengths = real.sum(dim=1).tolist()
+    with annotate(global_positions=_global_flags().nonzero().tolist(), real_lengths=lengths, **kwargs):
         assert_close(actual[rows], expected(torch.float64)[rows], expected(dtype)[rows], what=what)
     return actual
 
@@ -144,23 +150,19 @@ def _check_longformer_rows(adapter, rows: torch.Tensor, what: str, **kwargs: obj
 @clause("ATTN-LOCAL-04")
 @pytest.mark.parametrize("window", [1, 2, 3])
 def test_longformer_local_rows_use_the_local_projections(adapter, window: int) -> None:
-    _weights, _hidden, real = _longformer_inputs()
-    local_rows = real & ~_global_flags()
-    _check_longformer_rows(adapter, local_rows, f"Longformer block, local rows, window {window}", window=window)
+    _check_longformer_rows(adapter, False, f"Longformer block, local rows, window {window}", window=window)
 
 
 @clause("ATTN-LOCAL-05")
 @pytest.mark.parametrize("window", [1, 3])
 def test_longformer_global_rows(adapter, window: int) -> None:
-    _weights, _hidden, real = _longformer_inputs()
-    global_rows = real & _global_flags()
     variant = adapter.variant("ATTN-LOCAL-05")
-    _check_longformer_rows(adapter, global_rows, f"Longformer block, global rows ({variant})", window=window)
+    _check_longformer_rows(adapter, True, f"Longformer block, global rows ({variant})", window=window)
 
 
 @clause("ATTN-LOCAL-06")
 def test_longformer_real_positions_do_not_depend_on_padding(adapter) -> None:
-    op = require(adapter, "longformer_attention")
+    op = require(adapter, "longformer_attention", "padding_mask")
     weights, hidden, real = _longformer_inputs()
     dtype = working_dtype(adapter)
     weights, hidden = weights.to(dtype), hidden.to(dtype)

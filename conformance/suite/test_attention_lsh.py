@@ -55,7 +55,9 @@ def lsh_dtype(adapter) -> torch.dtype:
 
 
 def _check_lsh(adapter, case: LSHCase, chunk_length: int, what: str) -> torch.Tensor:
-    op = require(adapter, "lsh_attention")
+    """The adapter's LSH attention against the reference, under the case's bucket count: an LSH
+    whose bucket count is its own (no `n_buckets`) cannot take it."""
+    op = require(adapter, "lsh_attention", "n_buckets")
     dtype = lsh_dtype(adapter)
     query_key, value, rotations = case.tensors(dtype)
     actual = op(query_key, value, rotations=rotations, chunk_length=chunk_length)
@@ -82,7 +84,7 @@ def _full_attention_with_self_score(query_key: torch.Tensor, value: torch.Tensor
 @clause("ATTN-LSH-01")
 @pytest.mark.parametrize(("rounds", "bucket_pairs"), [(1, 1), (1, 4), (3, 2)])
 def test_lsh_buckets_are_argmax_of_rotated_and_negated(adapter, rounds: int, bucket_pairs: int) -> None:
-    op = require(adapter, "lsh_buckets")
+    op = require(adapter, "lsh_buckets", "n_buckets")
     case = LSHCase(seed=31 + rounds, length=12, rounds=rounds, bucket_pairs=bucket_pairs)
     vectors, _value, rotations = case.tensors(lsh_dtype(adapter))
     actual = op(vectors, rotations)
@@ -185,7 +187,11 @@ def test_lsh_with_one_chunk_is_full_attention(adapter, rounds: int, bucket_pairs
     ids=["chunk-not-dividing", "chunk-zero", "rotations-wrong-dim"],
 )
 def test_invalid_lsh_arguments_are_rejected(adapter, argument: str, chunk_length: int, rotations_shape) -> None:
-    op = require(adapter, "lsh_attention")
+    # Only an LSH that takes the suite's bucket count (its rotations) can check their shape.
+    if argument == "rotations":
+        op = require(adapter, "lsh_attention", "n_buckets")
+    else:
+        op = require(adapter, "lsh_attention")
     query_key, value, _ = LSHCase(seed=80).tensors(lsh_dtype(adapter))
     rotations = torch.randn(*rotations_shape, dtype=query_key.dtype)
     expect_value_error(

@@ -129,7 +129,7 @@ def _show(leaves: list[Any]) -> str:
 
 
 def _run(adapter, op: Operation, inputs: tuple[Any, ...], params: dict[str, Any], seed: int = 0) -> Any:
-    bound = require(adapter, op.name)
+    bound = require(adapter, op.name, *op.needs)
     if op.seeded:
         return op.call(bound, inputs, params, adapter, torch.Generator().manual_seed(seed))
     return op.call(bound, inputs, params, adapter)
@@ -255,7 +255,7 @@ def test_calls_are_independent(adapter, op: Operation, suffix: str) -> None:
     "op", [pytest.param(op, id=op.id, marks=clause(*op.clauses, *op.state_clauses)) for op in OPERATIONS if op.seeded]
 )
 def test_seeded_draws_use_only_the_given_generator(adapter, op: Operation) -> None:
-    bound = require(adapter, op.name)
+    bound = require(adapter, op.name, *op.needs)
     dtype = _dtype(adapter, op)
     if op.family == "sampling":  # 64 rows at temperature 5: two seeds cannot draw the same 64 tokens
         inputs = _cast(
