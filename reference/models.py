@@ -449,7 +449,7 @@ class Seq2SeqConfig:
     max_distance: int = 128
 
 
-def _check_seq2seq(
+def check_seq2seq(
     input_ids: torch.Tensor,
     attention_mask: torch.Tensor,
     decoder_input_ids: torch.Tensor | None,
@@ -479,7 +479,7 @@ def _check_seq2seq(
             raise ValueError(f"labels must lie in [0, {vocab - 1}] or equal -100")
 
 
-def _seq2seq_loss(logits: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor | None:
+def seq2seq_loss(logits: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor | None:
     """CE of logits (B, T, V) against labels (B, T), NOT shifted, -100 ignored, mean over counted tokens.
 
     Clauses: MODEL-S2S-02 (LOSS-MLM-01's unshifted loss, LOSS-CE-04's ignored positions).
@@ -489,7 +489,7 @@ def _seq2seq_loss(logits: torch.Tensor, labels: torch.Tensor | None) -> torch.Te
     return None if labels is None else masked_lm_loss(logits, labels)
 
 
-def _decoder_inputs(
+def decoder_inputs(
     decoder_input_ids: torch.Tensor | None, labels: torch.Tensor | None, config: Seq2SeqConfig
 ) -> torch.Tensor:
     """The given decoder inputs, else the labels shifted right (OBJ-SHIFT-01). Clauses: MODEL-S2S-01."""
@@ -577,8 +577,8 @@ def bart_for_conditional_generation(
     Clauses: MODEL-BART-01, MODEL-BART-02, MODEL-S2S-01..03, MODEL-ENCDEC-02, MODEL-ENCDEC-03, MODEL-IO-03.
     """
     shared = state["model.shared.weight"]  # (V, E)
-    _check_seq2seq(input_ids, attention_mask, decoder_input_ids, labels, shared.shape[0])
-    decoder_input_ids = _decoder_inputs(decoder_input_ids, labels, config)
+    check_seq2seq(input_ids, attention_mask, decoder_input_ids, labels, shared.shape[0])
+    decoder_input_ids = decoder_inputs(decoder_input_ids, labels, config)
     memory = bart_embedding(input_ids, state, "encoder", config)  # (B, S, E)
     for i in range(config.layers):
         memory = encoder_layer(memory, bart_encoder_layer_weights(state, i, config), padding_mask=attention_mask)
@@ -587,7 +587,7 @@ def bart_for_conditional_generation(
         layer = bart_decoder_layer_weights(state, i, config)
         hidden = cross_decoder_layer(hidden, memory, layer, memory_padding_mask=attention_mask)
     logits = hidden @ shared.T + state["final_logits_bias"]  # (B, T, V); final_logits_bias is (1, V)
-    return memory, logits, _seq2seq_loss(logits, labels)
+    return memory, logits, seq2seq_loss(logits, labels)
 
 
 def t5_relative_position_bucket(
@@ -703,8 +703,8 @@ def t5_for_conditional_generation(
     if config.activation != "relu":
         raise ValueError(f"activation must be 'relu' (T5 v1.0's DenseReluDense), got {config.activation!r}")
     shared = state["shared.weight"]  # (V, E)
-    _check_seq2seq(input_ids, attention_mask, decoder_input_ids, labels, shared.shape[0])
-    decoder_input_ids = _decoder_inputs(decoder_input_ids, labels, config)
+    check_seq2seq(input_ids, attention_mask, decoder_input_ids, labels, shared.shape[0])
+    decoder_input_ids = decoder_inputs(decoder_input_ids, labels, config)
     norm = functools.partial(rms_norm, eps=config.eps)
     source_length, target_length = input_ids.shape[1], decoder_input_ids.shape[1]
 
@@ -738,4 +738,4 @@ def t5_for_conditional_generation(
         logits = (hidden * shared.shape[1] ** -0.5) @ shared.T  # subtle: the tied head rescales by E^-0.5
     else:
         logits = hidden @ state["lm_head.weight"].T
-    return memory, logits, _seq2seq_loss(logits, labels)
+    return memory, logits, seq2seq_loss(logits, labels)

@@ -371,7 +371,7 @@ class LabelsNotShifted(_Seq2SeqMutant):
                 return decoder_input_ids
             return labels.masked_fill(labels == -100, config.pad_token_id)  # bug
 
-        return {"_decoder_inputs": unshifted}
+        return {"decoder_inputs": unshifted}
 
 
 class Seq2SeqLossShifted(_Seq2SeqMutant):
@@ -382,7 +382,7 @@ class Seq2SeqLossShifted(_Seq2SeqMutant):
     def patches(self) -> dict:
         from specformer.reference.losses import causal_lm_loss
 
-        return {"_seq2seq_loss": lambda logits, labels: None if labels is None else causal_lm_loss(logits, labels)}
+        return {"seq2seq_loss": lambda logits, labels: None if labels is None else causal_lm_loss(logits, labels)}
 
 
 class SourcePaddingIgnored(_Seq2SeqMutant):
@@ -399,12 +399,12 @@ class SourcePaddingIgnored(_Seq2SeqMutant):
     )
 
     def bart_for_conditional_generation(self, input_ids, attention_mask, state, config, **kwargs):
-        models._check_seq2seq(input_ids, attention_mask, kwargs.get("decoder_input_ids"), kwargs.get("labels"), 1 << 30)
+        models.check_seq2seq(input_ids, attention_mask, kwargs.get("decoder_input_ids"), kwargs.get("labels"), 1 << 30)
         everything = torch.ones_like(attention_mask)  # bug
         return super().bart_for_conditional_generation(input_ids, everything, state, config, **kwargs)
 
     def t5_for_conditional_generation(self, input_ids, attention_mask, state, config, **kwargs):
-        models._check_seq2seq(input_ids, attention_mask, kwargs.get("decoder_input_ids"), kwargs.get("labels"), 1 << 30)
+        models.check_seq2seq(input_ids, attention_mask, kwargs.get("decoder_input_ids"), kwargs.get("labels"), 1 << 30)
         everything = torch.ones_like(attention_mask)  # bug
         return super().t5_for_conditional_generation(input_ids, everything, state, config, **kwargs)
 
