@@ -22,6 +22,7 @@ from specformer.reference import local as ref_local
 from specformer.reference import losses as ref_losses
 from specformer.reference import lsh as ref_lsh
 from specformer.reference import objectives as ref_objectives
+from specformer.reference import sampling as ref_sampling
 
 
 def _softmax_rows(rows: list[list[float]]) -> list[list[float]]:
@@ -368,3 +369,16 @@ def test_objective_errors_name_the_parameter_exactly() -> None:
             generator=generator,
             mlm_probability=1.5,
         )
+
+
+def test_sampling_known_answers() -> None:
+    """SAMP-TOPK-02's "exactly-k" variant keeps k entries, no ties beyond; a bad variant name and a bool
+    min_tokens_to_keep are rejected with messages naming them."""
+    logits = torch.tensor([[3.0, 1.0, 2.0, 2.0, 0.0]])
+    exact = ref_sampling.top_k_filter(logits, 2, top_k_ties="exactly-k")
+    assert torch.isfinite(exact).sum().item() == 2 and exact[0, 0].item() == 3.0
+    assert ref_sampling.top_k_filter(logits, 2).isfinite().sum().item() == 3  # keep-ties: both 2.0 stay
+    with pytest.raises(ValueError, match="top_k_ties must be one of keep-ties, exactly-k; got 'all'"):
+        ref_sampling.top_k_filter(logits, 2, top_k_ties="all")
+    with pytest.raises(ValueError, match="min_tokens_to_keep"):
+        ref_sampling.validate_min_tokens_to_keep(True)
