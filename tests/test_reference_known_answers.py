@@ -84,6 +84,8 @@ def test_bad_arguments_name_themselves() -> None:
     query, key, value = _qkv(3)
     with pytest.raises(ValueError, match=r"shapes do not match: query \(1, 1, 3, 4\), key .* value \(1, 1, 4, 2\)"):
         ref_attention.scaled_dot_product_attention(query, key, value[:, :, :4])
+    with pytest.raises(ValueError, match=r"must be \(B, H, L\|S, D\); got \(1, 1, 3, 4\), \(1, 1, 5, 4\), \(5, 2\)"):
+        ref_attention.scaled_dot_product_attention(query, key, value[0, 0])
     with pytest.raises(ValueError, match=r"empty_rows must be one of zeros, .*got 'never'"):
         ref_attention.scaled_dot_product_attention(query, key, value, empty_rows="never")
     weights = ref_attention.MultiHeadWeights.random(8, 2, torch.Generator().manual_seed(4))
