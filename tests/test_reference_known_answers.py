@@ -22,6 +22,8 @@ from specformer.reference import local as ref_local
 from specformer.reference import losses as ref_losses
 from specformer.reference import lsh as ref_lsh
 from specformer.reference import objectives as ref_objectives
+from specformer.reference import sampling as ref_sampling
+from specformer.reference import vision as ref_vision
 
 
 def _softmax_rows(rows: list[list[float]]) -> list[list[float]]:
@@ -82,6 +84,8 @@ def test_bad_arguments_name_themselves() -> None:
     query, key, value = _qkv(3)
     with pytest.raises(ValueError, match=r"shapes do not match: query \(1, 1, 3, 4\), key .* value \(1, 1, 4, 2\)"):
         ref_attention.scaled_dot_product_attention(query, key, value[:, :, :4])
+    with pytest.raises(ValueError, match=r"must be \(B, H, L\|S, D\); got \(1, 1, 3, 4\), \(1, 1, 5, 4\), \(5, 2\)"):
+        ref_attention.scaled_dot_product_attention(query, key, value[0, 0])
     with pytest.raises(ValueError, match=r"empty_rows must be one of zeros, .*got 'never'"):
         ref_attention.scaled_dot_product_attention(query, key, value, empty_rows="never")
     weights = ref_attention.MultiHeadWeights.random(8, 2, torch.Generator().manual_seed(4))
@@ -368,3 +372,46 @@ def test_objective_errors_name_the_parameter_exactly() -> None:
             generator=generator,
             mlm_probability=1.5,
         )
+
+
+def test_sampling_known_answers() -> None:
+    """SAMP-TOPK-02's "exactly-k" variant keeps k entries, no ties beyond; a bad variant name and a bool
+    min_tokens_to_keep are rejected with messages naming them."""
+    logits = torch.tensor([[3.0, 1.0, 2.0, 2.0, 0.0]])
+    exact = ref_sampling.top_k_filter(logits, 2, top_k_ties="exactly-k")
+    assert torch.isfinite(exact).sum().item() == 2 and exact[0, 0].item() == 3.0
+    assert ref_sampling.top_k_filter(logits, 2).isfinite().sum().item() == 3  # keep-ties: both 2.0 stay
+    with pytest.raises(ValueError, match="top_k_ties must be one of keep-ties, exactly-k; got 'all'"):
+        ref_sampling.top_k_filter(logits, 2, top_k_ties="all")
+    with pytest.raises(ValueError, match="min_tokens_to_keep"):
+        ref_sampling.validate_min_tokens_to_keep(True)
+
+
+def test_vision_heads_known_answers() -> None:
+    """VIS-CNX-01: mean over positions, LayerNorm with its weight and bias, linear, by hand; VIS-POOL-03: DeiT
+    averages the class-token head and the distillation-token head; weights cast to the dtype asked."""
+    generator = torch.Generator().manual_seed(12)
+    head = ref_vision.ConvNextHeadWeights.random(3, 2, generator)
+    features = torch.randn(1, 3, 2, 2, generator=generator, dtype=torch.float64)
+    pooled = [features[0, c].mean().item() for c in range(3)]
+    mean = sum(pooled) / 3
+    std = math.sqrt(sum((p - mean) ** 2 for p in pooled) / 3 + head.eps)
+    normed = torch.tensor([(p - mean) / std for p in pooled], dtype=torch.float64) * head.norm_weight + head.norm_bias
+    expected = head.classifier_weight @ normed + head.classifier_bias
+    torch.testing.assert_close(ref_vision.convnext_head(features, head)[0], expected)
+
+    config = ref_vision.ViTConfig()
+    weights = ref_vision.ViTWeights.random(config, generator, distilled=True)
+    images = torch.randn(2, 3, 16, 16, generator=generator, dtype=torch.float64)
+    hidden = ref_vision.vit_encode(images, weights)
+    s = weights.state
+    expected = (
+        hidden[:, 0] @ s["classifier.weight"].T
+        + s["classifier.bias"]
+        + hidden[:, 1] @ s["distillation_classifier.weight"].T
+        + s["distillation_classifier.bias"]
+    ) / 2
+    torch.testing.assert_close(ref_vision.vit_classify(images, weights, pooling="deit-average"), expected)
+
+    embedding = ref_vision.ViTEmbeddingWeights.random(3, 4, (2, 2), 8, generator).to(torch.float32)
+    assert {t.dtype for t in vars(embedding).values() if isinstance(t, torch.Tensor)} == {torch.float32}
