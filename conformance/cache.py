@@ -7,8 +7,9 @@ the value under the user's cache folder, in a file named by the SHA-256 of
 
 - the key the caller gives (what the value is computed from: a model's bytes, a file's bytes,
   a library's version),
-- the source of every module of specformer.reference and specformer.conformance, so that any
-  edit of the code that computes a value (or of the suite that asks for it) makes a new entry,
+- the source of every module of specformer.reference and specformer.conformance, and the spec's
+  text, so that any edit of the code that computes a value (or of the suite that asks for it)
+  makes a new entry,
 - the versions of Python and torch.
 
 What is cached is what the suite itself would compute from fixed inputs (the expected side of a
@@ -50,16 +51,19 @@ def cache_dir() -> Path | None:
 
 @functools.cache
 def source_fingerprint() -> str:
-    """SHA-256 of every Python module of specformer.reference and specformer.conformance (and the
-    interpreter's and torch's versions): part of every key."""
+    """SHA-256 of every Python module of specformer.reference and specformer.conformance, of the spec's
+    Markdown, and of the interpreter's and torch's versions: part of every key."""
+    import specformer
     import specformer.conformance
     import specformer.reference
 
     digest = hashlib.sha256(sys.version.encode())
     torch = sys.modules.get("torch")
     digest.update(str(getattr(torch, "__version__", "")).encode())
-    for root in (*specformer.reference.__path__, *specformer.conformance.__path__):
-        for path in sorted(Path(root).rglob("*.py")):
+    sources = [(root, "*.py") for root in (*specformer.reference.__path__, *specformer.conformance.__path__)]
+    sources += [(root, "*.md") for root in specformer.__path__]  # the spec: its default variants
+    for root, pattern in sources:
+        for path in sorted(Path(root).rglob(pattern)):
             digest.update(path.relative_to(root).as_posix().encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
