@@ -676,6 +676,13 @@ def _operations(adapter: Any) -> dict[str, list[str]]:
     return {family: adapter.implemented(family) for family in sorted(adapter.capabilities.families)}
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The session's stream is closed: a later session in this process (pytest.main again) is not the runner's."""
+    state = config.stash.get(_STATE, None)
+    if state is not None and state.stream in _STREAMS:
+        _STREAMS.remove(state.stream)
+
+
 def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
     """Tell the runner the process is on its way out (an adapter raised KeyboardInterrupt), and go.
 
