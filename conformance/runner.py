@@ -409,7 +409,7 @@ def adapter_groups(adapters: list[LoadedAdapter], options: RunOptions) -> list[l
     suite's per-process caches (parsed vocabularies, trained tokenizer models); a crash or hang
     still costs only the test it happened in, as the process is resumed past it.
     """
-    workers = 1 if options.verbose else options.workers or default_workers(options.profile)
+    workers = 1 if options.verbose else options.workers or os.cpu_count() or 1
     workers = max(1, min(workers, len(adapters)))
     # An earlier run's seconds; without one, the typical share of the built-in adapters.
     seconds = options.previous_wall_s or {
@@ -427,20 +427,6 @@ def adapter_groups(adapters: list[LoadedAdapter], options: RunOptions) -> list[l
         groups[least].append(adapter)
         loads[least] += seconds.get(adapter.spec, default)
     return [group for group in groups if group]
-
-
-def default_workers(profile: str) -> int:
-    """Suite processes when --workers is not given: one per CPU core; one more under the quick profile.
-
-    The built-in adapters' suites are three long ones (reference, hf, torch) and four short ones, so
-    one process per core leaves a core idle at the end (on 2 cores: 441 s against 324 s of suite
-    time). With one more process than cores, the operating system shares the cores among three
-    processes of about equal length, and they end together. The quick profile is a developer's
-    smoke run, where wall time is what counts; ci keeps one process per core, so that the timing
-    ladders of the complexity clauses are measured with a core each.
-    """
-    cores = os.cpu_count() or 1
-    return cores + 1 if profile == "quick" else cores
 
 
 # Suite seconds of the built-in adapters, all families, quick profile (`specformer run --profile quick

@@ -348,15 +348,6 @@ def test_adapters_are_dealt_to_one_process_per_core_balanced_by_an_earlier_run(t
     assert runner.previous_wall_times(tmp_path / "none.json") == {}
 
 
-def test_the_quick_profile_runs_one_process_more_than_cores(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Three long suites (reference, hf, torch) on two cores: three processes that end together."""
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    assert [runner.default_workers(profile) for profile in ("quick", "ci", "thorough")] == [3, 2, 2]
-    builtins = [LoadedAdapter(spec=name, impl=None) for name in runner.BUILTIN_SUITE_SECONDS]
-    groups = [{x.spec for x in g} for g in runner.adapter_groups(builtins, runner.RunOptions([], [], profile="quick"))]
-    assert len(groups) == 3 and all(len(group & {"reference", "hf", "torch"}) == 1 for group in groups)
-
-
 def test_a_keyboard_interrupt_under_the_runner_ends_the_suite_process_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
