@@ -20,7 +20,8 @@ Where: $SPECFORMER_CACHE_DIR, else $XDG_CACHE_HOME/specformer, else ~/.cache/spe
 SPECFORMER_CACHE_DIR=off (or empty) turns the cache off. An entry that cannot be read (cut short,
 written by another version) is computed again; a folder that cannot be written leaves the value
 uncached. Entries are written to a temporary file and renamed, so processes that compute the
-same entry at once never read half of one.
+same entry at once never read half of one. Entries live in one folder per source version; the
+first entry of a new version removes all but the KEEP most recent versions.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 CACHE_ENV = "SPECFORMER_CACHE_DIR"
+# Source versions whose entries are kept (conformance/cache.py's _prune).
+KEEP = 3
 _OFF = ("", "0", "off", "none")
 T = TypeVar("T")
 
@@ -84,7 +87,7 @@ def cached(kind: str, key: str, compute: Callable[[], T]) -> T:
     folder = cache_dir()
     if folder is None:
         return compute()
-    path = folder / kind / f"{key_of(kind, key, source_fingerprint())}.pickle"
+    path = folder / source_fingerprint()[:16] / kind / f"{key_of(kind, key, source_fingerprint())}.pickle"
     try:
         with path.open("rb") as file:
             return pickle.load(file)
@@ -99,6 +102,10 @@ def cached(kind: str, key: str, compute: Callable[[], T]) -> T:
 
 def _store(path: Path, value: Any) -> None:
     try:
+        generation = path.parent.parent
+        if not generation.exists():
+            generation.mkdir(parents=True, exist_ok=True)
+            _prune(generation.parent, keep=generation)
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".writing-")
         try:
@@ -110,3 +117,18 @@ def _store(path: Path, value: Any) -> None:
             raise
     except OSError:  # a read-only or full disk: the value is used, not kept
         pass
+
+
+def _prune(folder: Path, keep: Path) -> None:
+    """Remove the entries of all but the KEEP most recently written source versions (the newest
+    first): each edit of the code makes a new version, and the production-size answers weigh
+    about 200 MB per version; several checkouts sharing the folder keep theirs while recent."""
+    import shutil
+
+    try:
+        versions = [p for p in folder.iterdir() if p.is_dir() and p != keep]
+        versions.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:
+        return
+    for old in versions[KEEP - 1 :]:
+        shutil.rmtree(old, ignore_errors=True)

@@ -32,7 +32,7 @@ def test_a_value_is_computed_once_then_read_back(folder: Path) -> None:
     assert cache.cached("kind", cache.key_of("model", 1), compute) == {"ids": [1, 2, 3]}
     assert cache.cached("kind", cache.key_of("model", 1), compute) == {"ids": [1, 2, 3]}
     assert len(calls) == 1
-    (entry,) = (folder / "kind").iterdir()
+    (entry,) = folder.glob("*/kind/*")
     assert entry.suffix == ".pickle" and not entry.name.startswith(".writing-")
 
 
@@ -49,7 +49,7 @@ def test_another_key_or_another_source_is_another_entry(folder: Path, monkeypatc
 def test_a_broken_entry_is_computed_again(folder: Path) -> None:
     calls, compute = _counting([4, 5])
     cache.cached("kind", "k", compute)
-    (entry,) = (folder / "kind").iterdir()
+    (entry,) = folder.glob("*/kind/*")
     entry.write_bytes(entry.read_bytes()[:5])  # cut short, as a killed writer would leave it (it never does)
     assert cache.cached("kind", "k", compute) == [4, 5] and len(calls) == 2
 
@@ -91,3 +91,15 @@ def test_a_file_where_the_folder_should_be_leaves_the_value_uncached(folder: Pat
 def test_the_fingerprint_covers_the_reference_and_the_suite() -> None:
     fingerprint = cache.source_fingerprint()
     assert len(fingerprint) == 64 and fingerprint == cache.source_fingerprint()
+
+
+def test_only_the_most_recent_source_versions_are_kept(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    for version in range(cache.KEEP + 2):
+        monkeypatch.setattr(cache, "source_fingerprint", lambda v=version: str(v) * 64)
+        cache.cached("kind", "k", lambda v=version: v)
+        time.sleep(0.01)  # distinct folder times
+    kept = sorted(p.name for p in folder.iterdir())
+    assert kept == [str(v) * 16 for v in range(2, cache.KEEP + 2)]
+    assert cache.cached("kind", "k", lambda: "recomputed") == cache.KEEP + 1  # the newest still read back
