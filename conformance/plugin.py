@@ -30,6 +30,7 @@ import json
 import os
 import shlex
 import signal
+import sys
 import threading
 import time
 from collections import Counter, defaultdict
@@ -675,10 +676,28 @@ def _operations(adapter: Any) -> dict[str, list[str]]:
     return {family: adapter.implemented(family) for family in sorted(adapter.capabilities.families)}
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The session's stream is closed: a later session in this process (pytest.main again) is not the runner's."""
+    state = config.stash.get(_STATE, None)
+    if state is not None and state.stream in _STREAMS:
+        _STREAMS.remove(state.stream)
+
+
 def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
-    """Tell the runner the process is on its way out (an adapter raised KeyboardInterrupt), not hung."""
+    """Tell the runner the process is on its way out (an adapter raised KeyboardInterrupt), and go.
+
+    Under the runner (a stream is written) the process ends here, with pytest's exit code for an
+    interruption: the stream already holds every finished test's results, and the runner resumes
+    with the rest. Without this, the session's teardown and the interpreter's shutdown (torch's
+    among them) raced the runner's watchdog on a loaded machine, and the test read as a hang.
+    """
+    if not _STREAMS:
+        return
     for stream in _STREAMS:
         stream.interrupted()
+    for output in (sys.stdout, sys.stderr):
+        output.flush()
+    os._exit(int(pytest.ExitCode.INTERRUPTED))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -19,7 +19,7 @@ They run in their own process group, so an interruption of the parent (Ctrl-C, S
 them all (`Children.stop_all`), and temporary folders are removed as the `with` blocks unwind.
 
 The parent loads each adapter once first, so a loading error is one clear line and exit code 2
-before anything runs; a third-party adapter is loaded in a forked child first
+before anything runs; every adapter, built-in ones too, is loaded in a forked child first
 (conformance/isolation.py), so a crash or hang in its import or constructor is that error too.
 """
 
@@ -45,10 +45,10 @@ from rich.console import Console
 from rich.text import Text
 
 from specformer import __version__
-from specformer.conformance.adapters import AdapterLoadError, LoadedAdapter, reproduce_prefix
+from specformer.conformance.adapters import AdapterLoadError, LoadedAdapter, load_adapter, reproduce_prefix
 from specformer.conformance.bench.verdicts import fail_wrong_benchmarks
 from specformer.conformance.environment import environment, load_average
-from specformer.conformance.isolation import load_isolated
+from specformer.conformance.isolation import probe_loads
 from specformer.conformance.progress import RunProgress
 from specformer.conformance.results import (
     ERROR,
@@ -114,9 +114,15 @@ def suite_directory() -> Path:
 
 
 def load_all(specs: list[str], timeout_s: float = 120.0) -> list[LoadedAdapter]:
-    """Load every adapter (a third-party one first in a forked child: conformance/isolation.py);
-    the first failure propagates as AdapterLoadError."""
-    return [load_isolated(spec, timeout_s) for spec in specs]
+    """Load every adapter (each first in a forked child: conformance/isolation.py); the first failure
+    propagates as AdapterLoadError."""
+    problems = probe_loads(specs, timeout_s)
+    loaded = []
+    for spec in specs:
+        if problems[spec] is not None:
+            raise AdapterLoadError(f"adapter {spec!r}: {problems[spec]}")
+        loaded.append(load_adapter(spec))
+    return loaded
 
 
 def load_available(specs: list[str], timeout_s: float = 120.0) -> tuple[list[LoadedAdapter], list[AdapterResult]]:
@@ -125,10 +131,13 @@ def load_available(specs: list[str], timeout_s: float = 120.0) -> tuple[list[Loa
     For the built-in adapters run by default, whose libraries are optional extras: one whose
     library is missing is reported with its one-line load error, and the others still run.
     """
+    problems = probe_loads(specs, timeout_s)
     loaded, failed = [], []
     for spec in specs:
         try:
-            loaded.append(load_isolated(spec, timeout_s))
+            if problems[spec] is not None:
+                raise AdapterLoadError(f"adapter {spec!r}: {problems[spec]}")
+            loaded.append(load_adapter(spec))
         except AdapterLoadError as exc:
             failed.append(AdapterResult(name=spec, load_error=neutralise(str(exc))))
     return loaded, failed

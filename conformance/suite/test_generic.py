@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from specformer.conformance.adapters.protocols import OPTIONAL_PARAMETERS
+from specformer.conformance.cache import cached, key_of
 from specformer.conformance.numerics import ConformanceFailure, annotate, assert_close, fail
 from specformer.conformance.plugin import clause, not_applicable, require, supports
 from specformer.conformance.suite.heads_inputs import with_output_rounding
@@ -136,17 +137,25 @@ def _run(adapter, op: Operation, inputs: tuple[Any, ...], params: dict[str, Any]
 
 
 def _check_value(
-    adapter, op: Operation, actual: Any, inputs64: tuple[Any, ...], params: dict[str, Any], what: str, dtype=None
+    adapter,
+    op: Operation,
+    actual: Any,
+    inputs64: tuple[Any, ...],
+    params: dict[str, Any],
+    what: str,
+    dtype=None,
+    inputs_from: tuple[int, str] | None = None,
 ):
     """actual against the reference on the same inputs: exactly, or under the numerical policy.
 
     Float tensors of the answer are checked under numerics' rule against the float64 oracle; every
     other part (ids, masks, counts, strings) must equal the reference's answer in the working dtype.
+    inputs_from: the (seed, size) inputs64 was drawn with, where the reference's answers may be kept
+    on disk (_reference_answers).
     """
     got = _leaves(actual)
     dtype = dtype or next((x.dtype for x in got if isinstance(x, torch.Tensor) and x.is_floating_point()), None)
-    in_dtype = _leaves(op.reference(_cast(op, inputs64, dtype) if dtype else inputs64, params, adapter))
-    oracle = in_dtype if op.exact or dtype is None else _leaves(op.reference(inputs64, params, adapter))
+    in_dtype, oracle = _reference_answers(adapter, op, inputs64, params, dtype, inputs_from)
     if len(got) != len(in_dtype):
         fail(f"{what}: got {len(got)} values ({_show(got)}), expected {len(in_dtype)} ({_show(in_dtype)})")
     for index, (a, ref64, ref) in enumerate(zip(got, oracle, in_dtype, strict=True)):
@@ -157,6 +166,44 @@ def _check_value(
             assert_close(a, ref64.to(torch.float64), in_dtype_ref, what=part)
         elif not _equal(a if not isinstance(ref, torch.Tensor) else torch.as_tensor(a), ref):
             fail(f"{part}: got {_show([a])}, expected {_show([ref])}")
+
+
+def _reference_answers(
+    adapter,
+    op: Operation,
+    inputs64: tuple[Any, ...],
+    params: dict[str, Any],
+    dtype,
+    inputs_from: tuple[int, str] | None,
+) -> tuple[list[Any], list[Any]]:
+    """The reference's answer in the working dtype and in float64 (the same list for an exact operation).
+
+    At production size these cost more than most adapters' answers, and they are the same for every
+    adapter declaring the same variants: with inputs_from given, they are kept on disk
+    (conformance/cache.py), keyed by the operation, the seed and size of its inputs, the parameters,
+    the dtype and the adapter's declared variants (the only part of an adapter a reference reads).
+    Parameters that are not plain values (a tensor's repr is cut short) are never keyed on: computed.
+    What is kept is computed from inputs drawn afresh, never from inputs64, which the adapter under
+    test was given and may have written into.
+    """
+
+    def compute(inputs: tuple[Any, ...]) -> tuple[list[Any], list[Any]]:
+        in_dtype = _leaves(op.reference(_cast(op, inputs, dtype) if dtype else inputs, params, adapter))
+        oracle = in_dtype if op.exact or dtype is None else _leaves(op.reference(inputs, params, adapter))
+        return in_dtype, oracle
+
+    if inputs_from is None or not all(_plain(v) for v in params.values()):
+        return compute(inputs64)
+    variants = sorted(adapter.capabilities.variants.items())
+    key = key_of(op.id, inputs_from, sorted(params.items()), str(dtype), variants)
+    seed, size = inputs_from
+    return cached("generic-reference", key, lambda: compute(_inputs(op, seed=seed, size=size)))
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, (tuple, list)):
+        return all(_plain(v) for v in value)
+    return value is None or isinstance(value, (bool, int, float, str))
 
 
 def _answers_right(adapter, op: Operation, answer: Any, dtype: torch.dtype) -> bool:
@@ -325,4 +372,5 @@ def test_production_size_values(adapter, op: Operation, suffix: str) -> None:
         params = {**params, **{p.name: p.special[-1] for p in op.params if p.special}}
     with annotate(operation=op.id, size=PRODUCTION, dtype=str(dtype)):
         actual = _run(adapter, op, _cast(op, inputs64, dtype), params)
-        _check_value(adapter, op, actual, inputs64, params, f"{op.name} at production size", dtype)
+        what = f"{op.name} at production size"
+        _check_value(adapter, op, actual, inputs64, params, what, dtype, inputs_from=(5, PRODUCTION))

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import pickle
 
 import pytest
 from hypothesis import given
 
+from specformer.conformance.cache import cached, key_of
 from specformer.conformance.numerics import every_case, fail
 from specformer.conformance.plugin import clause, not_applicable, require
 from specformer.conformance.suite import checks
@@ -223,12 +225,18 @@ _EXPECTED: dict[int, tuple[SentencePieceModel, list[tuple[list[int], str]]]] = {
 def _sentencepiece_expected(model: SentencePieceModel) -> list[tuple[list[int], str]]:
     """The reference's (ids, decoding) of every stable corpus text, once per model object."""
     if id(model) not in _EXPECTED:
-        reference = inputs.reference_sentencepiece(model)
-        results = []
-        for text in inputs.stable_texts():
-            ids = reference.encode(text)
-            results.append((ids, reference.decode(ids)))
-        _EXPECTED[id(model)] = (model, results)
+
+        def compute() -> list[tuple[list[int], str]]:
+            reference = inputs.reference_sentencepiece(model)
+            results = []
+            for text in inputs.stable_texts():
+                ids = reference.encode(text)
+                results.append((ids, reference.decode(ids)))
+            return results
+
+        # The same model and corpus give the same answers in every suite process (conformance/cache.py).
+        key = key_of(pickle.dumps(model, protocol=5), inputs.stable_texts())
+        _EXPECTED[id(model)] = (model, cached("sentencepiece-expected", key, compute))
     return _EXPECTED[id(model)][1]
 
 

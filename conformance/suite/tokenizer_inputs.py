@@ -31,6 +31,7 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
+from specformer.conformance.cache import cached, key_of
 from specformer.conformance.suite import tokenizer_corpus
 from specformer.reference.tokenizers import byte_bpe, wordpiece
 from specformer.reference.tokenizers import sentencepiece as spm
@@ -122,23 +123,28 @@ def trained_unigram(byte_fallback: bool) -> SentencePieceModel | None:
         return None
     import sentencepiece
 
-    sentences = [s.text for s in tokenizer_corpus.corpus(1) if s.category != "adversarial" and s.text.strip()]
-    buffer = io.BytesIO()
-    coverage = {"character_coverage": 0.98} if byte_fallback else {}
-    with open(os.devnull, "w") as log:
-        sentencepiece.SentencePieceTrainer.train(
-            sentence_iterator=iter(sentences),
-            model_writer=buffer,
-            model_type="unigram",
-            vocab_size=2000,
-            hard_vocab_limit=False,
-            byte_fallback=byte_fallback,
-            max_sentence_length=1 << 20,
-            num_threads=1,
-            logstream=log,
-            **coverage,
-        )
-    return spm.read_model(buffer.getvalue())
+    def train() -> bytes:
+        sentences = [s.text for s in tokenizer_corpus.corpus(1) if s.category != "adversarial" and s.text.strip()]
+        buffer = io.BytesIO()
+        coverage = {"character_coverage": 0.98} if byte_fallback else {}
+        with open(os.devnull, "w") as log:
+            sentencepiece.SentencePieceTrainer.train(
+                sentence_iterator=iter(sentences),
+                model_writer=buffer,
+                model_type="unigram",
+                vocab_size=2000,
+                hard_vocab_limit=False,
+                byte_fallback=byte_fallback,
+                max_sentence_length=1 << 20,
+                num_threads=1,
+                logstream=log,
+                **coverage,
+            )
+        return buffer.getvalue()
+
+    # Trained once per machine, not once per suite process (conformance/cache.py).
+    key = key_of(byte_fallback, sentencepiece.__version__)
+    return spm.read_model(cached("trained-unigram", key, train))
 
 
 _REFERENCE_SENTENCEPIECE: dict[int, tuple[SentencePieceModel, spm.Unigram | spm.SentencePieceBPE]] = {}
@@ -269,6 +275,7 @@ UNICODE_DRIFT_RANGES: tuple[tuple[int, int], ...] = (
 )  # fmt: skip
 
 
+@functools.cache  # the corpus repeats its characters: each is looked up once
 def is_version_dependent(char: str) -> bool:
     """True for a code point unassigned in Unicode 14.0.0 (Cn) or in UNICODE_DRIFT_RANGES."""
     cp = ord(char)
@@ -293,13 +300,13 @@ def corpus_texts() -> tuple[str, ...]:
 @functools.cache
 def stable_texts() -> tuple[str, ...]:
     """Corpus texts whose tokenization does not depend on the Unicode version."""
-    return tuple(t for t in corpus_texts() if not any(map(is_version_dependent, t)))
+    return tuple(t for t in corpus_texts() if not any(map(is_version_dependent, set(t))))
 
 
 @functools.cache
 def version_dependent_texts() -> tuple[str, ...]:
     """Corpus texts with a code point of `is_version_dependent`, compared under TOK-GEN-01."""
-    return tuple(t for t in corpus_texts() if any(map(is_version_dependent, t)))
+    return tuple(t for t in corpus_texts() if any(map(is_version_dependent, set(t))))
 
 
 def has_special_spelling(text: str, specials: Sequence[str] = BERT_SPECIAL_TOKENS) -> bool:
