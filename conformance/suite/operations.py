@@ -567,7 +567,7 @@ _PRODUCTION_IN_CLAUSE = "the family's clause tests already value-check this oper
 
 
 def _lsh_inputs(generator: torch.Generator, size: str) -> tuple[torch.Tensor, ...]:
-    length = 12 if size == SMALL else 1_088  # past 1,024, a multiple of the chunk length 64 only
+    length = 12 if size == SMALL else PRODUCTION_KEYS  # past 1,024, a multiple of the chunk length 4, not of 64
     return _draw(generator, 2, 2, length, 8), _draw(generator, 2, 2, length, 8), _draw(generator, 2, 8, 2, 4)
 
 
@@ -577,10 +577,13 @@ def _mha_inputs(generator: torch.Generator, size: str) -> tuple[Any, ...]:
 
 
 def _longformer_inputs(generator: torch.Generator, size: str) -> tuple[Any, ...]:
-    hidden = _draw(generator, 2, 8, 8)
-    global_mask = torch.zeros(2, 8, dtype=torch.bool)
+    batch, length, width = (2, 8, 8) if size == SMALL else (1, PRODUCTION_KEYS, 64)
+    hidden = _draw(generator, batch, length, width)
+    global_mask = torch.zeros(batch, length, dtype=torch.bool)
     global_mask[:, 0] = True
-    return hidden, ref_local.LongformerWeights.random(8, 2, generator), global_mask
+    if size != SMALL:
+        global_mask[:, length // 2 + 1] = True  # a global position inside the sequence too
+    return hidden, ref_local.LongformerWeights.random(width, 2, generator), global_mask
 
 
 ATTENTION += (
@@ -593,7 +596,6 @@ ATTENTION += (
         exact=True,
         float_inputs=(0, 1),
         dtypes=(torch.float64, torch.float32),
-        opt_out={"production": "bucket ids at 1,088 positions are value-checked by ATTN-LSH-01's own tests at size"},
     ),
     row(
         "attention",
@@ -604,7 +606,6 @@ ATTENTION += (
         params=(Param("chunk_length", int, low=1, special=(12,), invalid=(5,), clause="ATTN-LSH-07"),),
         defaults={"chunk_length": 4},
         float_inputs=(0, 1, 2),
-        opt_out={"production": "CPLX-LSH times it at production length; its values are checked at 1,088 in complexity"},
     ),
     row(
         "attention",
@@ -624,7 +625,6 @@ ATTENTION += (
         params=(Param("window", int, low=1, special=(4,), clause="ATTN-LOCAL-03"),),
         defaults={"window": 2},
         float_inputs=(0, 1),
-        opt_out={"production": "longformer's blocks are value-checked at 1,100 keys by ATTN-LOCAL-01 (local_global)"},
     ),
 )
 

@@ -19,6 +19,7 @@ from specformer.conformance.numerics import ConformanceFailure, annotate, assert
 from specformer.conformance.plugin import clause, not_applicable, require, supports
 from specformer.conformance.suite.heads_inputs import with_output_rounding
 from specformer.conformance.suite.operations import DISABLED, OPERATIONS, PRODUCTION, SMALL, Operation, Param
+from specformer.conformance.suite.production_sizes import PRODUCTION_CASES, case_id
 
 LAYOUTS = ("slice", "transpose", "expanded", "offset")
 # Two layouts per operation, in turn over the table, so that every family meets every layout within
@@ -314,7 +315,14 @@ def test_parameter_boundaries(adapter, op: Operation, param: Param, value: Any, 
 # Production sizes
 
 
-@pytest.mark.parametrize(("op", "suffix"), _cases("production"))
+# The table's rows at their production size, then the cases of production_sizes.py (one clause's
+# parameters at production size each: masks at 1,031 keys, ties over 128,256 tokens, ignored rows).
+_PRODUCTION = _cases("production") + [
+    pytest.param(op, "", id=case_id(op), marks=clause(*op.clauses)) for op in PRODUCTION_CASES
+]
+
+
+@pytest.mark.parametrize(("op", "suffix"), _PRODUCTION)
 def test_production_size_values(adapter, op: Operation, suffix: str) -> None:
     if "reference" in op.opt_out:
         not_applicable(f"{op.id}: {op.opt_out['reference']}")
