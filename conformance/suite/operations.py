@@ -938,7 +938,6 @@ HEADS = (
         _lm_inputs,
         lambda op, inputs, p, adapter: op(inputs[0], inputs[2], inputs[1]),
         float_inputs=(0, 1),
-        opt_out=_HEAD_SIZE,
     ),
     _head("pooler", ("HEAD-POOL-01",), labels=False, opt_out=_HEAD_SIZE),
     _head("masked_lm_head", ("HEAD-MLM-01",)),

@@ -139,7 +139,6 @@ def _process(op: Any, inputs: tuple[Any, ...], p: dict[str, Any], adapter: Any) 
 
 SAMPLING_CASES = (
     _sampling_case("top_k", ("SAMP-TOPK-02",), _tied_logits, _keyword_filter("top_k"), top_k=1_000),
-    _sampling_case("top_p", ("SAMP-TOPP-06",), _tied_logits, _keyword_filter("top_p"), top_p=0.5),
     _sampling_case(
         "top_p", ("SAMP-TOPP-04",), _peaked_logits, _keyword_filter("top_p"), top_p=0.5, min_tokens_to_keep=700
     ),
@@ -457,6 +456,11 @@ NO_PRODUCTION_SIZE: dict[str, str] = {
     "SAMP-TOPK-04": _REJECTS,
     "SAMP-TOPK-05": _PROPERTY + "SAMP-TOPK-02's case (tied logits at 128,256 tokens)",
     "SAMP-TOPP-02": "an exact boundary needs probabilities that sum to p exactly: hand-built rows, size irrelevant",
+    "SAMP-TOPP-06": (
+        "which of the tokens tied across the boundary survive is unspecified, so there is no answer to compare "
+        "(transformers 5.24 keeps other tied tokens than the reference at 128,256 tokens); the count is checked on "
+        "hand-built ties, and top-p at 128,256 tokens is SAMP-TOPP-01's production row"
+    ),
     "SAMP-TOPP-03": _PROPERTY + "SAMP-TOPP-01's production row (128,256 tokens)",
     "SAMP-TOPP-05": _REJECTS,
     "SAMP-MINP-02": _PROPERTY + "SAMP-MINP-01's production row (128,256 tokens)",
