@@ -75,9 +75,7 @@ def _constant_values(generator: torch.Generator, size: str) -> tuple[torch.Tenso
 
 
 def _attention_case(clauses: tuple[str, ...], inputs: Any, **defaults: Any) -> Operation:
-    return row(
-        "attention", "attention", clauses, inputs, _attention, defaults=defaults, float_inputs=(0, 1, 2, 3)
-    )
+    return row("attention", "attention", clauses, inputs, _attention, defaults=defaults, float_inputs=(0, 1, 2, 3))
 
 
 ATTENTION_CASES = (
@@ -257,7 +255,7 @@ _VISION = "checked on ViT-B/16's 224 x 224 grid at narrow width; VIS-PATCH-01 is
 
 NO_PRODUCTION_SIZE: dict[str, str] = {
     # attention
-    "ATTN-PAD-02": "an empty row's variant (zeros, NaN, uniform) is a per-row rule checked exactly; size does not enter",
+    "ATTN-PAD-02": "an empty row's variant (zeros, NaN, uniform) is a per-row rule checked exactly; size is irrelevant",
     "ATTN-HEADS-01": _PROPERTY + "ATTN-GQA-01's case (8 heads, 1,500 keys)",
     "ATTN-LOCAL-06": _PROPERTY + "attention.longformer_attention's production row (1,100 positions)",
     "ATTN-LSH-02": _PROPERTY + "attention.lsh_attention's production row (1,100 positions)",
