@@ -1517,10 +1517,10 @@ NOT_VARIED = {
     "ignore_index is out of range, LOSS-CE-08); LOSS-CE-04's and LOSS-CE-08's tests vary it",
     "heads.last_token_classification.pad_token_id": _TOKEN_ID + " (HEAD-SEQ-03: a real token equal to it counts)",
     "generation.repetition_penalty.prompt_length": "its domain is [0, L] of the given ids, not a constant; "
-    "GEN-REP-04's tests vary it (0, the whole prompt)",
+    "GEN-REP-04's tests set it to split the prompt from the generated tokens",
     "generation.frequency_presence_penalty.prompt_length": "its domain is [0, L] of the given ids; GEN-FREQ-03's "
-    "tests vary it",
-    "generation.min_new_tokens.prompt_length": "its domain is [0, L] of the given ids; GEN-MIN-01's tests vary it",
+    "tests set it to split the prompt from the generated tokens",
+    "generation.min_new_tokens.prompt_length": "its domain is [0, L] of the given ids; GEN-MIN-01's tests set it",
     "audio.log_mel.sampling_rate": "one legal value (16,000); AUD-IN-01's tests try the others for the ValueError",
     "kv_cache.cached_logits.max_cache_len": "a static cache's capacity against the sequence: KV-STATIC-01/02 "
     "try one short of, exactly at and past the capacity",
