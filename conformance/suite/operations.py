@@ -584,7 +584,7 @@ def _mha_inputs(generator: torch.Generator, size: str) -> tuple[Any, ...]:
 
 
 def _longformer_inputs(generator: torch.Generator, size: str) -> tuple[Any, ...]:
-    batch, length, width = (2, 8, 8) if size == SMALL else (1, PRODUCTION_KEYS, 64)
+    batch, length, width = (2, 8, 8) if size == SMALL else (1, PRODUCTION_KEYS, 16)
     hidden = _draw(generator, batch, length, width)
     global_mask = torch.zeros(batch, length, dtype=torch.bool)
     global_mask[:, 0] = True

@@ -100,9 +100,9 @@ def _tied_logits(generator: torch.Generator, size: str) -> tuple[torch.Tensor]:
 
 
 def _peaked_logits(generator: torch.Generator, size: str) -> tuple[torch.Tensor]:
-    # One dominant token per row: top-p and min-p alone would keep one token, min_tokens_to_keep more.
-    logits = _randn(generator, 2, PRODUCTION_VOCAB, scale=1.0)
-    logits[:, 1234] += 30.0
+    # One dominant token: top-p and min-p alone would keep one token, min_tokens_to_keep more.
+    logits = _randn(generator, 1, PRODUCTION_VOCAB, scale=1.0)
+    logits[0, 1234] += 30.0
     return (logits,)
 
 
