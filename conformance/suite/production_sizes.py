@@ -6,8 +6,8 @@ when a clause of the registry is in none (or in two):
 - an operation of operations.OPERATIONS cites it and does not opt out of "production" (the generic
   test runs the row at its PRODUCTION size: 128,256-token vocabularies, 1,100 keys, 50,257-row tables);
 - a case below (PRODUCTION_CASES) cites it: a row of the same shape as operations.py's, with its own
-  inputs and parameters, run by test_generic.py::test_production_size_values under every profile
-  (each is a single call of a few milliseconds to a second);
+  inputs and parameters, run by test_generic.py::test_production_size_values at production size under
+  the ci and thorough profiles (a fraction of a second each), at QUICK_KEYS / QUICK_VOCAB under quick;
 - a clause test runs it at a real size (AT_SIZE_IN_CLAUSE_TESTS: the test, which must cite the clause).
 
 Otherwise the clause is in NO_PRODUCTION_SIZE with the reason: it rejects bad input (no value to
@@ -25,10 +25,21 @@ from typing import Any
 
 import torch
 
-from specformer.conformance.suite.operations import PRODUCTION_VOCAB, Operation, row
+from specformer.conformance.suite.operations import PRODUCTION_VOCAB, SMALL, Operation, row
 
 ODD_KEYS = 1_031  # prime: past 1,024 and a multiple of no block size
 LONG_KEYS = 1_500  # a multiple of 4 (LSH chunks), not of 64
+# Under the quick profile (a developer's loop, and specformer's own tests of the suite) the cases run at
+# these sizes instead; the ci profile (CI's main job) and thorough run them at production size.
+QUICK_KEYS, QUICK_VOCAB = 67, 3_001
+
+
+def _keys(size: str, production: int = ODD_KEYS) -> int:
+    return QUICK_KEYS if size == SMALL else production
+
+
+def _vocab(size: str) -> int:
+    return QUICK_VOCAB if size == SMALL else PRODUCTION_VOCAB
 
 
 def _randn(generator: torch.Generator, *shape: int, scale: float = 1.0) -> torch.Tensor:
@@ -49,28 +60,34 @@ def _attention(op: Any, inputs: tuple[Any, ...], p: dict[str, Any], adapter: Any
 
 def _qkv(heads: int, kv_heads: int, queries: int, keys: int, dim: int = 64, batch: int = 2):
     def inputs(generator: torch.Generator, size: str) -> tuple[torch.Tensor, ...]:
+        keys_here = _keys(size, keys)
         query = _randn(generator, batch, heads, queries, dim)
-        return query, _randn(generator, batch, kv_heads, keys, dim), _randn(generator, batch, kv_heads, keys, dim)
+        return (
+            query,
+            _randn(generator, batch, kv_heads, keys_here, dim),
+            _randn(generator, batch, kv_heads, keys_here, dim),
+        )
 
     return inputs
 
 
 def _padded_keys(generator: torch.Generator, size: str) -> tuple[torch.Tensor, ...]:
     query, key, value = _qkv(2, 2, 64, ODD_KEYS)(generator, size)
-    real = torch.tensor([ODD_KEYS, 700])  # the second row's last 331 keys are padding
-    mask = (torch.arange(ODD_KEYS) < real[:, None])[:, None, None, :]  # (B, 1, 1, S)
+    keys = key.shape[-2]
+    real = torch.tensor([keys, keys * 2 // 3])  # the second row's last third of the keys is padding
+    mask = (torch.arange(keys) < real[:, None])[:, None, None, :]  # (B, 1, 1, S)
     return query, key, value, mask
 
 
 def _float_bias(generator: torch.Generator, size: str) -> tuple[torch.Tensor, ...]:
     query, key, value = _qkv(2, 2, 64, ODD_KEYS)(generator, size)
-    return query, key, value, _randn(generator, 1, 2, 64, ODD_KEYS, scale=2.0)  # (1, H, L, S), broadcast over B
+    return query, key, value, _randn(generator, 1, 2, 64, key.shape[-2], scale=2.0)  # (1, H, L, S), broadcast over B
 
 
 def _constant_values(generator: torch.Generator, size: str) -> tuple[torch.Tensor, ...]:
     query, key, _ = _qkv(2, 2, 64, ODD_KEYS)(generator, size)
     # Every key's value is the same vector: the output is that vector exactly when the weights sum to one.
-    value = _randn(generator, 2, 2, 1, 64).expand(2, 2, ODD_KEYS, 64).contiguous()
+    value = _randn(generator, 2, 2, 1, 64).expand(2, 2, key.shape[-2], 64).contiguous()
     return query, key, value
 
 
@@ -96,18 +113,18 @@ ATTENTION_CASES = (
 
 def _tied_logits(generator: torch.Generator, size: str) -> tuple[torch.Tensor]:
     # Logits rounded to 1/4: thousands of ties everywhere, at the k-th value and across the top-p boundary.
-    return ((_randn(generator, 2, PRODUCTION_VOCAB, scale=3.0) * 4).round() / 4,)
+    return ((_randn(generator, 2, _vocab(size), scale=3.0) * 4).round() / 4,)
 
 
 def _peaked_logits(generator: torch.Generator, size: str) -> tuple[torch.Tensor]:
     # One dominant token: top-p and min-p alone would keep one token, min_tokens_to_keep more.
-    logits = _randn(generator, 1, PRODUCTION_VOCAB, scale=1.0)
+    logits = _randn(generator, 1, _vocab(size), scale=1.0)
     logits[0, 1234] += 30.0
     return (logits,)
 
 
 def _plain_logits(generator: torch.Generator, size: str) -> tuple[torch.Tensor]:
-    return (_randn(generator, 2, PRODUCTION_VOCAB, scale=3.0),)
+    return (_randn(generator, 2, _vocab(size), scale=3.0),)
 
 
 def _sampling_case(name: str, clauses: tuple[str, ...], inputs: Any, call: Any, **defaults: Any) -> Operation:
@@ -162,16 +179,18 @@ SAMPLING_CASES = (
 
 
 def _classification(generator: torch.Generator, size: str) -> tuple[torch.Tensor, ...]:
-    labels = torch.randint(0, PRODUCTION_VOCAB, (64,), generator=generator)
+    vocab = _vocab(size)
+    labels = torch.randint(0, vocab, (64,), generator=generator)
     labels[torch.rand(64, generator=generator) < 0.3] = -100  # about 30% ignored rows
-    labels[0] = PRODUCTION_VOCAB - 1  # the last class
-    return _randn(generator, 64, PRODUCTION_VOCAB, scale=3.0), labels
+    labels[0] = vocab - 1  # the last class
+    return _randn(generator, 64, vocab, scale=3.0), labels
 
 
 def _padded_sequences(generator: torch.Generator, size: str) -> tuple[torch.Tensor, ...]:
-    labels = torch.randint(0, PRODUCTION_VOCAB, (2, 48), generator=generator)
+    vocab = _vocab(size)
+    labels = torch.randint(0, vocab, (2, 48), generator=generator)
     labels[1, 20:] = -100  # a shorter second sequence: the mean is over the batch's tokens
-    return _randn(generator, 2, 48, PRODUCTION_VOCAB, scale=3.0), labels
+    return _randn(generator, 2, 48, vocab, scale=3.0), labels
 
 
 def _loss_case(name: str, clauses: tuple[str, ...], inputs: Any, **defaults: Any) -> Operation:
