@@ -97,12 +97,16 @@ def _attention_case(clauses: tuple[str, ...], inputs: Any, **defaults: Any) -> O
 
 ATTENTION_CASES = (
     _attention_case(("ATTN-SDPA-02",), _qkv(2, 2, 64, ODD_KEYS), scale=0.37),
-    _attention_case(("ATTN-SDPA-03", "ATTN-PAD-01"), _padded_keys),
-    _attention_case(("ATTN-SDPA-04",), _float_bias),
+    # the mask cases pass 1/sqrt(D) explicitly: a wrong default scale is SDPA-02's failure, not theirs
+    _attention_case(("ATTN-SDPA-03", "ATTN-PAD-01"), _padded_keys, scale=0.125),
+    _attention_case(("ATTN-SDPA-04",), _float_bias, scale=0.125),
     _attention_case(("ATTN-SDPA-05",), _constant_values),
     # a decode-like step: 17 queries at the end of 1,031 keys (the declared causal alignment)
     _attention_case(("ATTN-CAUSAL-02",), _qkv(2, 2, 17, ODD_KEYS), causal=True),
-    _attention_case(("ATTN-GQA-01",), _qkv(8, 2, 32, LONG_KEYS), causal=True),
+    # scale 0.0 is a legal explicit scale (uniform weights over the visible keys) that `scale or 1/sqrt(D)`
+    # mistakes for "not given"; causal, so masked scores must stay out of the product with 0
+    _attention_case(("ATTN-CAUSAL-01",), _qkv(2, 2, 64, ODD_KEYS), causal=True, scale=0.0),
+    _attention_case(("ATTN-GQA-01",), _qkv(8, 2, 32, LONG_KEYS)),  # not causal: a causal bug is not GQA's
     _attention_case(("ATTN-CROSS-01",), _qkv(2, 2, 48, LONG_KEYS)),
 )
 
@@ -272,14 +276,28 @@ _OBJECTIVE = "an index rule of a pretraining corruption checked exactly on every
 _AUDIO_FIXED = "Whisper's front end has one size: every call pads or trims to 30 s, so AUD-FEAT-01's case is it"
 _VISION = "checked on ViT-B/16's 224 x 224 grid at narrow width; VIS-PATCH-01 is value-checked at that size"
 
+# Measured with scripts/mutant_blame_generic.py: at production size these answers fail mutants at clauses
+# their bug does not break, as one value mixes several rules; the pattern runs at size under ATTN-LOCAL-01.
+_ONE_VALUE_TWO_RULES = (
+    "Longformer's answer mixes local rows (ATTN-LOCAL-04) and global rows (ATTN-LOCAL-05): a value check "
+    "at size cannot say which broke; local_global_attention's row runs the pattern at 1,100 keys"
+)
+_LSH_VALUE = (
+    "LSH attention's answer combines chunking (LSH-04), self-exclusion (LSH-03) and the rounds' weights "
+    "(LSH-05): a value check at size cannot say which broke; lsh_buckets runs at 1,100 positions"
+)
+
 NO_PRODUCTION_SIZE: dict[str, str] = {
     # attention
     "ATTN-PAD-02": "an empty row's variant (zeros, NaN, uniform) is a per-row rule checked exactly; size is irrelevant",
     "ATTN-HEADS-01": _PROPERTY + "ATTN-GQA-01's case (8 heads, 1,500 keys)",
-    "ATTN-LOCAL-06": _PROPERTY + "attention.longformer_attention's production row (1,100 positions)",
-    "ATTN-LSH-02": _PROPERTY + "attention.lsh_attention's production row (1,100 positions)",
-    "ATTN-LSH-03": _PROPERTY + "attention.lsh_attention's production row (1,100 positions)",
-    "ATTN-LSH-05": _PROPERTY + "attention.lsh_attention's production row (1,100 positions)",
+    "ATTN-LOCAL-04": _ONE_VALUE_TWO_RULES,
+    "ATTN-LOCAL-05": _ONE_VALUE_TWO_RULES,
+    "ATTN-LOCAL-06": _ONE_VALUE_TWO_RULES,
+    "ATTN-LSH-02": _LSH_VALUE,
+    "ATTN-LSH-03": _LSH_VALUE,
+    "ATTN-LSH-04": _LSH_VALUE,
+    "ATTN-LSH-05": _LSH_VALUE,
     "ATTN-LSH-06": _PROPERTY + "attention.attention's production row (full attention at 1,100 keys)",
     "ATTN-LSH-07": _REJECTS,
     "ATTN-MHA-02": _PROPERTY + "attention.multi_head_attention's production row (1,100 positions)",
