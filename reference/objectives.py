@@ -256,14 +256,17 @@ def t5_span_counts(length: int, noise_density: float, mean_noise_span_length: fl
     return noise, spans
 
 
-def check_span_parameters(length: int, noise_density: float, mean_noise_span_length: float) -> None:
-    """ValueError naming the parameter unless the span-corruption arguments are in range."""
+def check_span_parameters(
+    length: int, noise_density: float, mean_noise_span_length: float, *, length_name: str = "length"
+) -> None:
+    """ValueError naming the parameter unless the span-corruption arguments are in range (`length_name`:
+    the caller's name for the length, so the message names the parameter the caller passed)."""
     if not 0.0 < noise_density < 1.0:
         raise ValueError(f"noise_density must lie in (0, 1), got {noise_density!r}")
     if not mean_noise_span_length >= 1.0:
         raise ValueError(f"mean_noise_span_length must be at least 1, got {mean_noise_span_length!r}")
     if length < 2:
-        raise ValueError(f"length must be at least 2 (one noise and one kept token), got {length}")
+        raise ValueError(f"{length_name} must be at least 2 (one noise and one kept token), got {length}")
 
 
 def _random_segmentation(items: int, segments: int, generator: torch.Generator) -> torch.Tensor:
@@ -329,7 +332,7 @@ def t5_input_and_target_lengths(
 
     Clauses: OBJ-T5-06.
     """
-    check_span_parameters(inputs_length, noise_density, mean_noise_span_length)
+    check_span_parameters(inputs_length, noise_density, mean_noise_span_length, length_name="inputs_length")
 
     def lengths(tokens: int) -> tuple[int, int]:
         noise = round(tokens * noise_density)

@@ -42,3 +42,44 @@ def test_boundary_cases_come_from_the_domain() -> None:
     assert math.isnan(cases["nan"][0]) and not cases["nan"][1]
     text = Param("text", str, special=("", "a"), invalid=(None,)).cases()
     assert text == [("special-", "", True), ("special-a", "a", True), ("invalid-None", None, False)]
+
+
+def _numeric(annotation: object) -> bool:
+    import types
+    import typing
+
+    if annotation in (int, float):
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(a in (int, float) for a in typing.get_args(annotation))
+    return False
+
+
+def test_every_numeric_parameter_declares_its_domain_or_says_why_not() -> None:
+    """Each int or float parameter of a tabled operation's protocol signature is a Param of its row
+    (its boundary cases are derived from the domain) or in NOT_VARIED with the reason."""
+    import inspect
+    import typing
+
+    from specformer.conformance.adapters import protocols
+    from specformer.conformance.suite.operations import NOT_VARIED
+
+    methods = {
+        name: function
+        for cls in vars(protocols).values()
+        if inspect.isclass(cls) and cls.__name__.endswith("Adapter") and cls is not protocols.Adapter
+        for name, function in vars(cls).items()
+        if callable(function) and not name.startswith("_")
+    }
+    undeclared, found = [], set()
+    for op in OPERATIONS:
+        hints = typing.get_type_hints(methods[op.name])
+        declared = {p.name for p in op.params}
+        for name in inspect.signature(methods[op.name]).parameters:
+            if name != "self" and _numeric(hints.get(name)) and name not in declared:
+                found.add(f"{op.id}.{name}")
+                if f"{op.id}.{name}" not in NOT_VARIED:
+                    undeclared.append(f"{op.id}.{name}")
+    assert not undeclared, f"numeric parameters with no declared domain and no reason in NOT_VARIED: {undeclared}"
+    assert set(NOT_VARIED) <= found, f"stale NOT_VARIED entries: {sorted(set(NOT_VARIED) - found)}"
+    assert all(len(reason) > 30 for reason in NOT_VARIED.values())

@@ -20,6 +20,7 @@ from specformer.conformance.numerics import ConformanceFailure, annotate, assert
 from specformer.conformance.plugin import clause, not_applicable, require, supports
 from specformer.conformance.suite.heads_inputs import with_output_rounding
 from specformer.conformance.suite.operations import DISABLED, OPERATIONS, PRODUCTION, SMALL, Operation, Param
+from specformer.conformance.suite.production_sizes import PRODUCTION_CASES, case_id
 
 LAYOUTS = ("slice", "transpose", "expanded", "offset")
 # Two layouts per operation, in turn over the table, so that every family meets every layout within
@@ -361,12 +362,21 @@ def test_parameter_boundaries(adapter, op: Operation, param: Param, value: Any, 
 # Production sizes
 
 
-@pytest.mark.parametrize(("op", "suffix"), _cases("production"))
-def test_production_size_values(adapter, op: Operation, suffix: str) -> None:
+# The table's rows at their production size, then the cases of production_sizes.py (one clause's
+# parameters at production size each: masks at 1,031 keys, ties over 128,256 tokens, ignored rows).
+_PRODUCTION = _cases("production") + [
+    pytest.param(op, "", id=case_id(op), marks=clause(*op.clauses)) for op in PRODUCTION_CASES
+]
+
+
+@pytest.mark.parametrize(("op", "suffix"), _PRODUCTION)
+def test_production_size_values(adapter, op: Operation, suffix: str, request) -> None:
     if "reference" in op.opt_out:
         not_applicable(f"{op.id}: {op.opt_out['reference']}")
     dtype = _dtype(adapter, op)
-    inputs64 = _inputs(op, seed=5, size=PRODUCTION)
+    # production_sizes.py's cases run small under the quick profile (a developer's loop); ci runs them at size
+    quick = op in PRODUCTION_CASES and request.config.getoption("--specformer-profile") == "quick"
+    inputs64 = _inputs(op, seed=5, size=SMALL if quick else PRODUCTION)
     params = dict(_defaults(adapter, op))
     if op.params and not op.inputs(torch.Generator(), SMALL):  # sized by its parameters (a table)
         params = {**params, **{p.name: p.special[-1] for p in op.params if p.special}}
