@@ -464,6 +464,21 @@ NO_PRODUCTION_SIZE: dict[str, str] = {
         )
     },
     "MODEL-IO-01": _REJECTS,
+    "MODEL-IO-03": _REJECTS,
+    # whole encoder-decoders for conditional generation: the same matmuls at width 32, 2 + 2 layers
+    **{
+        clause_id: _LAYER_SIZE
+        for clause_id in (
+            "MODEL-BART-01",
+            "MODEL-BART-02",
+            "MODEL-T5-01",
+            "MODEL-T5-03",
+            "MODEL-S2S-01",
+            "MODEL-S2S-02",
+            "MODEL-S2S-03",
+        )
+    },
+    "MODEL-T5-02": "an integer bucket formula, checked exactly over relative positions -300..299 (past max_distance)",
     # objectives
     "OBJ-MLM-01": _OBJECTIVE,
     "OBJ-MLM-02": _STATISTICAL,
