@@ -482,7 +482,8 @@ def check_seq2seq(
 def seq2seq_loss(logits: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor | None:
     """CE of logits (B, T, V) against labels (B, T), NOT shifted, -100 ignored, mean over counted tokens.
 
-    Clauses: MODEL-S2S-02 (LOSS-MLM-01's unshifted loss, LOSS-CE-04's ignored positions).
+    The unshifted masked-LM loss of LOSS-MLM-01, with LOSS-CE-04's ignored positions.
+    Clauses: MODEL-S2S-02.
     """
     from specformer.reference.losses import masked_lm_loss
 

@@ -270,7 +270,7 @@ class TopPOnUnrenormalisedDistribution(_Mutant):
 class DefaultTopKAlwaysOn(_Mutant):
     """Applies top_k = 50 when none is given, as transformers' generate() defaults do."""
 
-    breaks = ("SAMP-ORDER-03", "SAMP-ORDER-01")
+    breaks = ("SAMP-ORDER-03",)
 
     def process(self, logits: torch.Tensor, params: SamplingParams) -> torch.Tensor:
         if params.top_k is None:
