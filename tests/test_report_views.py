@@ -287,7 +287,8 @@ def test_committed_run_generation_lines_without_a_tty(committed_report) -> None:
     console = Console(record=True, width=80, force_terminal=False, file=io.StringIO())
     render_terminal(committed_report, console)
     text = console.export_text()
-    assert re.search(r"^generation hf context: 1024; new tokens: 8; TTFT \(median ± IQR/2\): \d+(\.\d+)? ms", text, re.M)
+    ttft = r"^generation hf context: 1024; new tokens: 8; TTFT \(median ± IQR/2\): \d+(\.\d+)? ms"
+    assert re.search(ttft, text, re.M)
     assert re.search(r"^generation torch no cache|^generation torch decode step: no cache", text, re.M)
     assert not re.search(r"^bench \S+ generation\.ttft", text, re.M)  # shown once, in its table
 
