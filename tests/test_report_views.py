@@ -242,8 +242,13 @@ def test_markdown_grid_cells_open_to_their_details(run: RunResult) -> None:
     assert "Headroom: largest error/tolerance 5e+05×" in block
     assert "Reproduce: `pytest conformance/suite/test_sampling.py::test_top_p --specformer-adapter=hf`" in block
     deviation = clauses.split('<a name="samp-temp-03-hf"></a>', 1)[1].split("</details>", 1)[0]
-    assert "Documented: checks only temperature > 0" not in deviation  # escaped as Markdown text
-    assert "Documented: checks only temperature &gt; 0 ([example.invalid … 1](https://example.invalid/1))" in deviation
+    # The reason is said once, in the Deviates table, which the block links to and which links back.
+    assert "Documented: the reason and link are in [Deviates (documented)](#deviation-samp-temp-03-hf)" in deviation
+    markdown = render_markdown(run)
+    assert markdown.count("checks only temperature &gt; 0") == 1  # escaped as Markdown text, once
+    row = next(line for line in markdown.splitlines() if "checks only temperature" in line)
+    assert row.startswith('| `hf` | <a name="deviation-samp-temp-03-hf"></a>[SAMP-TEMP-03](#samp-temp-03-hf) |')
+    assert "[example.invalid … 1](https://example.invalid/1)" in row
     assert "| [SAMP-TOPP-01](../../spec/sampling.md#" in clauses  # the clause id links to the spec
 
 
@@ -496,3 +501,34 @@ def test_bar_labels_wrap_whole_and_measured_values_keep_adapters_side_by_side() 
     assert "first-occurrence-" * 3 in labels[0].replace("\n", " ") and "exponent" not in labels[0]
     assert positions[1] - positions[0] == 1 and positions[3] - positions[2] == 1  # a and b side by side
     assert positions[2] - positions[1] > 1  # a gap between the two sizes, as tall as the wrapped label
+
+
+def test_markdown_says_the_shared_reproduce_command_once_and_loses_none(run: RunResult) -> None:
+    """report.md doubled with the drill-down; the command most tests share is given once above the
+    grids (with <test> and <adapter>), and each test's own command is still exactly recoverable:
+    from the template where it follows it, else written out."""
+    from specformer.conformance.report.markdown import _from_template
+
+    changed = RunResult.from_dict(json.loads(json.dumps(run.to_dict())))
+    commands = {}
+    for adapter in changed.adapters[:2]:
+        for clause in adapter.clauses:
+            if clause.family == "tokenizers" and adapter.name in ("reference", "hf"):
+                clause.status = "fail"
+                for test in clause.tests:
+                    test.status = "fail"
+                    test.reproduce = f"python -m pytest '/x/suite/{test.nodeid}' --specformer-adapter={adapter.name} -q"
+                    commands[adapter.name, test.nodeid] = test.reproduce
+    odd = changed.adapters[0].clauses[-1].tests[0]
+    odd.reproduce = commands["reference", odd.nodeid] = "a command of its own"
+    clauses = render_markdown(changed).split("## Clauses", 1)[1]
+    template = "python -m pytest '/x/suite/<test>' --specformer-adapter=<adapter> -q"
+    assert clauses.count(template) == 1 and f"reproduces alone with `{template}`" in clauses
+    found = {}
+    blocks = re.findall(r'<details><summary><a name="[^"]+"></a>\S+ \w+ · (\S+) · (.*?)</details>', clauses, re.S)
+    for adapter, body in blocks:
+        for chunk in body.split("Test `")[1:]:
+            test, own = chunk.split("`", 1)[0], re.search(r"Reproduce: `([^`]+)`", chunk)
+            found[adapter, test] = own[1] if own else _from_template(template, adapter, OneTest(test, "fail"))
+    assert blocks and {k: v for k, v in found.items() if k in commands} == commands
+    assert "Reproduce: `a command of its own`" in clauses
