@@ -382,7 +382,8 @@ def _tail(log: Path, lines: int = 3) -> str:
 def run_suite(options: RunOptions, adapters: list[LoadedAdapter], console: Console) -> RunResult:
     """The conformance suite on the adapters (in parallel processes), then their benchmarks."""
     children = Children()
-    progress = RunProgress(console, live=console.is_terminal and not options.verbose)
+    names = {a.spec: a.name for a in adapters}  # the display shows names, not module:attribute strings
+    progress = RunProgress(console, live=console.is_terminal and not options.verbose, names=names)
     with _interruptible(children), progress:
         groups = adapter_groups(adapters, options)
         with ThreadPoolExecutor(max_workers=max(1, len(groups))) as pool:
@@ -457,7 +458,7 @@ def run_benchmarks(options: RunOptions, adapters: list[LoadedAdapter], console: 
     """Benchmarks only (`specformer bench`): ceilings first, then each adapter's families."""
     run = _new_run(options, [AdapterResult(name=a.spec, description=a.description) for a in adapters])
     children = Children()
-    with _interruptible(children), RunProgress(console) as progress:
+    with _interruptible(children), RunProgress(console, names={a.spec: a.name for a in adapters}) as progress:
         _add_benchmarks(run, options, adapters, children, console, progress)
     for adapter in run.adapters:
         _neutralise(adapter)
@@ -509,7 +510,8 @@ def _run_group(
 ) -> list[AdapterResult]:
     """The suite on some adapters in one process: restarted past each test that hangs or kills it."""
     specs = [adapter.spec for adapter in group]
-    _say(console, f"running the suite on {', '.join(specs)} ...")
+    labels = [progress.label(spec) if progress is not None else spec for spec in specs]
+    _say(console, f"running the suite on {', '.join(labels)} ...")
     with tempfile.TemporaryDirectory(prefix="specformer-") as tmp:
         results_path, stream, log = Path(tmp) / "results.json", Path(tmp) / "stream.jsonl", Path(tmp) / "output.log"
         command = suite_command(specs[0], options, results_path, stream)
@@ -746,7 +748,7 @@ def _benchmark_one(
         ceilings_path.write_text(json.dumps(ceilings))
         remaining = list(families)
         while remaining:
-            _say(console, f"benchmarking {spec}: {', '.join(remaining)} ...")
+            _say(console, f"benchmarking {progress.label(spec)}: {', '.join(remaining)} ...")
             command = [
                 *python_command("specformer.conformance.bench.worker"),
                 f"--adapter={spec}",

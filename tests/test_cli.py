@@ -71,9 +71,11 @@ def test_failures_exit_1_say_where_and_how_to_reproduce_and_a_crash_spares_the_r
     assert len(crashed) == 1 and "killed by SIGABRT" in crashed[0]["message"] and "top_k" in crashed[0]["nodeid"]
     assert {c["id"]: c["status"] for c in crashing["clauses"]}["SAMP-TOPP-01"] == "pass"
     assert {c["id"] for c in mutant["clauses"] if c["status"] == "fail"} == {"SAMP-TOPK-01", "SAMP-TOPK-05"}
-    # Progress in a log (no terminal): one line per finished (adapter, family), counted from the stream.
-    (line,) = [line for line in done.stdout.splitlines() if line.startswith(f"done {MUTANT} sampling: ")]
+    # Progress in a log (no terminal): one line per finished (adapter, family), counted from the stream,
+    # naming the adapter by its name, not its module:attribute string.
+    (line,) = [line for line in done.stdout.splitlines() if line.startswith("done mutant:TopKOffByOne sampling: ")]
     assert " fail" in line and line.endswith(" s"), line
+    assert not [line for line in done.stdout.splitlines() if line.startswith(f"done {MUTANT}")]
 
 
 def test_bad_baseline_file_exits_2(cli, tmp_path: Path) -> None:

@@ -7,6 +7,8 @@ tests in test_cli.py check the same lines come out of a real run).
 from __future__ import annotations
 
 import io
+import json
+import time
 
 from rich.console import Console
 
@@ -133,7 +135,6 @@ def test_a_test_counts_in_the_family_of_its_first_known_clause() -> None:
 def test_the_benchmark_worker_streams_a_row_event_per_finished_benchmark(tmp_path, monkeypatch) -> None:
     """bench/worker.py writes one "row" event (name, parameters) as each benchmark of a family ends:
     measured_result (the harness's constructor of rows) tells the observer; outside a worker, nothing."""
-    import json
 
     from specformer.conformance import adapters
     from specformer.conformance.bench import observe, worker
@@ -164,3 +165,84 @@ def test_the_benchmark_worker_streams_a_row_event_per_finished_benchmark(tmp_pat
     ]
     assert events[1]["family"] == "sampling" and len(events[3]["benchmarks"]) == 2
     observe.row_done("outside a worker")  # no observer: nothing happens, nothing raised
+
+
+def test_a_benchmark_is_named_while_it_times_and_for_how_long(tmp_path, monkeypatch) -> None:
+    """The worker announces each benchmark as it starts timing ("timing" event); a terminal shows its name,
+    parameters and seconds so far while it runs, not the last one that finished. A fake benchmark that
+    sleeps stands in for a slow one; the display is looked at during the sleep."""
+    import threading
+
+    from specformer.conformance import adapters
+    from specformer.conformance.bench import worker
+    from specformer.conformance.bench.observe import starting
+    from specformer.conformance.bench.roofline import measured_result
+    from specformer.conformance.bench.timer import Timing
+
+    timing_now, looked = threading.Event(), threading.Event()
+
+    def slow(adapter, profile, *, device, ceilings):
+        starting("fake.slow", {"length": 512, "dtype": "float32", "contexts": [1, 2]})
+        timing_now.set()
+        looked.wait(10)
+        time.sleep(0.05)
+        timing = Timing(samples_s=[1e-3], calls_per_sample=1, mode="cpu", stop_reason="test")
+        row = measured_result(
+            timing, lambda: None, device=device, ceilings=ceilings, name="fake.slow", family="f", params={}
+        )
+        return [row]
+
+    monkeypatch.setitem(worker.BENCHMARKS, "sampling", slow)
+    monkeypatch.setattr(adapters, "load_adapter", lambda spec: spec)
+    stream, ceilings = tmp_path / "stream.jsonl", tmp_path / "ceilings.json"
+    ceilings.write_text("{}")
+    spec = "pkg.adapters:Mine"
+    arguments = [f"--adapter={spec}", "--family=sampling", "--profile=quick", f"--ceilings={ceilings}"]
+    thread = threading.Thread(target=worker.main, args=([*arguments, f"--stream={stream}"],))
+    thread.start()
+    try:
+        assert timing_now.wait(10)
+        events = [json.loads(line) for line in stream.read_text().splitlines()]
+        buffer = io.StringIO()
+        console = Console(file=buffer, width=120, force_terminal=True, color_system=None)
+        since = events[-1]["time"]
+        with RunProgress(console, names={spec: "mine"}, clock=lambda: since + 42.4) as progress:
+            progress.bench_planned(spec, ["sampling"])
+            for event in events:
+                progress.bench_event(spec, event)
+            progress._progress.refresh()
+            during = buffer.getvalue()
+            looked.set()
+            thread.join(10)
+            events = [json.loads(line) for line in stream.read_text().splitlines()]
+            for event in events[2:]:
+                progress.bench_event(spec, event)
+            progress._progress.refresh()
+        after = buffer.getvalue()[len(during) :]
+    finally:
+        looked.set()
+        thread.join(10)
+    assert [e["event"] for e in events] == ["start", "timing", "row", "end"], events[-1].get("error")
+    assert events[2]["time"] - events[1]["time"] >= 0.05  # the row ends after the sleep the timing event announced
+    assert "bench mine: timing fake.slow length=512 dtype=float32" in during and "for 42 s" in during
+    assert spec not in during + after  # the adapter's name, never its import string
+    assert "fake.slow length" not in after.splitlines()[-1] and "bench mine sampling: 1 rows in " in after
+
+
+def test_without_a_terminal_the_adapter_is_named_and_timing_events_print_nothing() -> None:
+    buffer = io.StringIO()
+    spec = "pkg.adapters:Mine"
+    with RunProgress(Console(file=buffer, width=80), families_of=FAMILIES, names={spec: "mine"}) as progress:
+        for event in _suite_events():  # adapter "a" renamed to a module:attribute spec
+            progress.suite_event(json.loads(json.dumps(event).replace('"a"', json.dumps(spec))))
+        progress.suite_done([spec])
+        progress.bench_planned(spec, ["sampling"])
+        progress.bench_event(spec, {"event": "start", "family": "sampling", "time": 1.0})
+        progress.bench_event(spec, {"event": "timing", "family": "sampling", "name": "x", "params": {}, "time": 1.0})
+        progress.bench_event(spec, {"event": "row", "family": "sampling", "name": "x", "params": {}, "time": 2.0})
+        progress.bench_event(spec, {"event": "end", "family": "sampling", "benchmarks": [{}], "time": 2.0})
+    assert buffer.getvalue().splitlines() == [
+        "done mine sampling: 3 tests (2 pass, 1 fail) in 4.5 s",
+        "done mine attention: 1 tests (1 unsupported) in 1.5 s",
+        "bench mine sampling: 1 rows in 1.0 s",
+    ]

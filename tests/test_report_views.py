@@ -242,8 +242,13 @@ def test_markdown_grid_cells_open_to_their_details(run: RunResult) -> None:
     assert "Headroom: largest error/tolerance 5e+05×" in block
     assert "Reproduce: `pytest conformance/suite/test_sampling.py::test_top_p --specformer-adapter=hf`" in block
     deviation = clauses.split('<a name="samp-temp-03-hf"></a>', 1)[1].split("</details>", 1)[0]
-    assert "Documented: checks only temperature > 0" not in deviation  # escaped as Markdown text
-    assert "Documented: checks only temperature &gt; 0 ([example.invalid … 1](https://example.invalid/1))" in deviation
+    # The reason is said once, in the Deviates table, which the block links to and which links back.
+    assert "Documented: the reason and link are in [Deviates (documented)](#deviation-samp-temp-03-hf)" in deviation
+    markdown = render_markdown(run)
+    assert markdown.count("checks only temperature &gt; 0") == 1  # escaped as Markdown text, once
+    row = next(line for line in markdown.splitlines() if "checks only temperature" in line)
+    assert row.startswith('| `hf` | <a name="deviation-samp-temp-03-hf"></a>[SAMP-TEMP-03](#samp-temp-03-hf) |')
+    assert "[example.invalid … 1](https://example.invalid/1)" in row
     assert "| [SAMP-TOPP-01](../../spec/sampling.md#" in clauses  # the clause id links to the spec
 
 
@@ -321,10 +326,11 @@ const scrolling = () => [...document.querySelectorAll('.wide')].filter(w => w.sc
 const tablesScrollingClosed = scrolling();  // a table wider than the page scrolls inside its box: none may
 const details = [...document.querySelectorAll('details')];
 details.forEach(d => { d.open = true; });
+const tablesScrollingOpen = scrolling();  // nor with every cell of a row opened at once
 const hidden = details.filter(d => ![...d.children].filter(c => c.tagName !== 'SUMMARY')
   .every(c => c.getClientRects().length > 0)).length;
 const verdict = {
-  scrollWidth: document.documentElement.scrollWidth, tablesScrollingClosed,
+  scrollWidth: document.documentElement.scrollWidth, tablesScrollingClosed, tablesScrollingOpen,
   details: details.length, closedOrEmpty: hidden,
   opened: details.filter(d => d.open).length,
   resources: performance.getEntriesByType('resource').map(e => e.name),
@@ -346,6 +352,26 @@ for (const node of [...document.body.children]) if (!keep.has(node)) node.style.
 </script>"""
 
 
+def _every_adapter_failing_grid() -> str:
+    """A clause grid (the page's own markup, no charts) where one clause fails for every adapter with
+    long messages and evidence: opened at once, the cells must share the page's width, not widen it
+    (the committed run's tokenizers grid was 2,011 px wide so)."""
+    from specformer.conformance.report.html import _clause_grids
+
+    run = dashboard_run()
+    for index, adapter in enumerate(run.adapters):
+        long = f"{'x' * 60} {'evidence_' * 8}" * 3
+        adapter.clauses[-1] = _clause(
+            "TOK-BPE-02",
+            "tokenizers",
+            "fail",
+            message=f"adapter {index}: got {long}, expected something else\n{long}",
+            evidence={"got": long, "expected": "ab", "ids": list(range(40))},
+            reproduce=f"python -m pytest '/a/long/path/{'deep/' * 12}test_tokenizers.py::test_x[{adapter.name}]'",
+        )
+    return _clause_grids(build_report(run))
+
+
 def chromium(*args: str) -> subprocess.CompletedProcess[str]:
     command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1280,1024"]
     # Nothing may be fetched: any host name fails to resolve, so a request would also show as an error.
@@ -362,12 +388,14 @@ def with_scripts(page: str, head: str = "", tail: str = "") -> str:
 def test_html_in_headless_chromium_fits_1280_pixels_and_stays_offline(page: str, tmp_path: Path) -> None:
     assert "<script" not in page  # the report itself has none; the probes below are added for the test
     probe = tmp_path / "probe.html"
-    probe.write_text(with_scripts(page, _PROBE_HEAD, _PROBE_TAIL), encoding="utf-8")
+    probe.write_text(with_scripts(page, _PROBE_HEAD, _every_adapter_failing_grid() + _PROBE_TAIL), encoding="utf-8")
     done = chromium("--dump-dom", probe.as_uri())
     found = re.search(r'data-verdict="([^"]*)"', done.stdout)
     assert found, done.stderr[-2000:]
     verdict = json.loads(html.unescape(found[1]))
-    assert verdict["scrollWidth"] <= 1280 and verdict["tablesScrollingClosed"] == 0, verdict
+    assert verdict["scrollWidth"] <= 1280 and verdict["tablesScrollingClosed"] == verdict["tablesScrollingOpen"] == 0, (
+        verdict
+    )
     assert verdict["details"] >= 3 and verdict["opened"] == verdict["details"] and verdict["closedOrEmpty"] == 0
     assert verdict["resources"] == [] and verdict["problems"] == []
     assert "CONSOLE" not in done.stderr  # nothing logged by the page, the report's SVG included
@@ -443,3 +471,64 @@ def test_baseline_adapter_option(command: str) -> None:
 def test_unknown_baseline_adapter_is_a_usage_error_before_any_work(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--adapter", "reference", "--baseline-adapter", "nobody", "--no-bench"]) == 2
     assert "--baseline-adapter 'nobody' is not one of this run's adapters: reference" in capsys.readouterr().err
+
+
+def test_bar_charts_span_the_page_and_label_each_bar_on_a_log_axis(page: str) -> None:
+    """A log axis cannot be read off to a value, so every bar carries its own; charts are drawn the
+    width of the page's 1216-px column (12.6 in at 72 pt per inch), not half of it."""
+    found = re.search(r"<figure class='plot' aria-label='sampling · sampling\.top_p[^']*'>(.*?)</figure>", page, re.S)
+    assert found
+    assert re.search(r'<svg [^>]*width="907\.2pt"', found[1])
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", found[1])
+    assert "100 G" in texts and "1 T" in texts  # a log axis: the rates span 400x
+    assert {"4.00 GB/s", "1.00 GB/s", "400 GB/s", "100 GB/s"} <= set(texts)
+
+
+def test_bar_labels_wrap_whole_and_measured_values_keep_adapters_side_by_side() -> None:
+    """A long parameter label wraps onto lines (never cut with an ellipsis) and its set grows to hold
+    them; a value each adapter measured (a fitted exponent) is not a parameter set of its own."""
+    from specformer.conformance.report.measurements import BenchmarkRow
+    from specformer.conformance.report.plots import _side_by_side
+
+    rows = []
+    for size in (128, 1024):
+        for adapter, exponent in (("a", 0.119), ("b", 0.105)):
+            bench = _bench("kv_cache.decode_step", "generation", 1e-3, size)
+            params = {"context": size, "exponent": exponent, "tie_break": "first-occurrence-" * 3}
+            rows.append(BenchmarkRow(adapter, bench, params))
+    positions, labels, _ = _side_by_side(rows)
+    assert len(labels) == 2 and all("…" not in label and "\n" in label for label in labels)
+    assert "first-occurrence-" * 3 in labels[0].replace("\n", " ") and "exponent" not in labels[0]
+    assert positions[1] - positions[0] == 1 and positions[3] - positions[2] == 1  # a and b side by side
+    assert positions[2] - positions[1] > 1  # a gap between the two sizes, as tall as the wrapped label
+
+
+def test_markdown_says_the_shared_reproduce_command_once_and_loses_none(run: RunResult) -> None:
+    """report.md doubled with the drill-down; the command most tests share is given once above the
+    grids (with <test> and <adapter>), and each test's own command is still exactly recoverable:
+    from the template where it follows it, else written out."""
+    from specformer.conformance.report.markdown import _from_template
+
+    changed = RunResult.from_dict(json.loads(json.dumps(run.to_dict())))
+    commands = {}
+    for adapter in changed.adapters[:2]:
+        for clause in adapter.clauses:
+            if clause.family == "tokenizers" and adapter.name in ("reference", "hf"):
+                clause.status = "fail"
+                for test in clause.tests:
+                    test.status = "fail"
+                    test.reproduce = f"python -m pytest '/x/suite/{test.nodeid}' --specformer-adapter={adapter.name} -q"
+                    commands[adapter.name, test.nodeid] = test.reproduce
+    odd = changed.adapters[0].clauses[-1].tests[0]
+    odd.reproduce = commands["reference", odd.nodeid] = "a command of its own"
+    clauses = render_markdown(changed).split("## Clauses", 1)[1]
+    template = "python -m pytest '/x/suite/<test>' --specformer-adapter=<adapter> -q"
+    assert clauses.count(template) == 1 and f"reproduces alone with `{template}`" in clauses
+    found = {}
+    blocks = re.findall(r'<details><summary><a name="[^"]+"></a>\S+ \w+ · (\S+) · (.*?)</details>', clauses, re.S)
+    for adapter, body in blocks:
+        for chunk in body.split("Test `")[1:]:
+            test, own = chunk.split("`", 1)[0], re.search(r"Reproduce: `([^`]+)`", chunk)
+            found[adapter, test] = own[1] if own else _from_template(template, adapter, OneTest(test, "fail"))
+    assert blocks and {k: v for k, v in found.items() if k in commands} == commands
+    assert "Reproduce: `a command of its own`" in clauses

@@ -398,10 +398,8 @@ def test_markdown_lists_findings_with_reproduce_in_code_span() -> None:
     assert f"`{REPRODUCE}`" in text
     assert "kept 3 tokens, expected 4" in text
     assert (
-        "| `alpha` | ATTN-MASK-01 | — | aligns the causal mask top-left | [example.invalid … 42]("
-        + DEVIATION_LINK
-        + ") |"
-        in text
+        '| `alpha` | <a name="deviation-attn-mask-01-alpha"></a>[ATTN-MASK-01](#attn-mask-01-alpha) | — | '
+        "aligns the causal mask top-left | [example.invalid … 42](" + DEVIATION_LINK + ") |" in text
     )
     assert "remove it from alpha expectations" in text
     assert "ModuleNotFoundError" in text
@@ -546,10 +544,14 @@ def test_markdown_and_html_show_rates_ceilings_correctness_and_flags() -> None:
         # one table (and chart) per operation; Markdown escapes the brackets
         assert "attention.full [cuda cold]" in report.replace("\\[", "[").replace("\\]", "]")
     assert "ceiling\\_fraction &gt; 1" in text and "ceiling_fraction &gt; 1" in page
-    cold = next(line for line in text.splitlines() if "| cold |" in line)
-    assert "| ✓ |" in cold and "TFLOP/s" in cold
-    assert "| ✗ |" in next(line for line in text.splitlines() if "| hot |" in line)
-    assert "Every row: B=2 V=32000" in text  # shared parameters are said once per family
+    # The heading names the benchmark and its mode, so its rows do not; "Every row" names the device once.
+    cold = text.split("attention.full \\[cuda cold\\]", 1)[1].split("###", 1)[0]
+    hot = text.split("attention.full \\[cuda hot\\]", 1)[1].split("###", 1)[0]
+    assert "Every row: on cuda; B=2 H=16 D=64 dtype=bfloat16 L=1024" in cold
+    row = next(line for line in cold.splitlines() if line.startswith("| `alpha`"))
+    assert "| ✓ |" in row and "TFLOP/s" in row and "cuda" not in row and "attention" not in row
+    assert "| ✗ |" in next(line for line in hot.splitlines() if line.startswith("| `alpha`"))
+    assert "Every row: on cpu; B=2 V=32000" in text  # shared parameters are said once per family
 
 
 def test_terminal_benchmark_tables_fit_120_columns() -> None:

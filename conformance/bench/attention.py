@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from specformer.conformance.bench.observe import starting
 from specformer.conformance.bench.roofline import ceiling_for, measured_result
 from specformer.conformance.bench.timer import POLICIES, time_cpu, time_cuda
 from specformer.conformance.results import BenchmarkResult
@@ -48,6 +49,7 @@ def attention_benchmarks(
             torch.randn(batch, heads, length, dim, generator=generator).to(device=device, dtype=dtype) for _ in range(3)
         )
         call = lambda q=query, k=key, v=value: op(q, k, v)  # noqa: E731
+        starting("attention.dense", {"batch": batch, "heads": heads, "length": length, "dtype": str(dtype)[6:]})
         timing = time_cuda(call, policy, mode="cold") if kind == "cuda" else time_cpu(call, policy)
         element = torch.finfo(dtype).bits // 8
         results.append(

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from specformer.conformance.bench.observe import starting
 from specformer.conformance.bench.roofline import ceiling_for, measured_result
 from specformer.conformance.bench.timer import POLICIES, Timing, time_cpu, time_cuda
 from specformer.conformance.results import BenchmarkResult
@@ -75,6 +76,7 @@ def vision_benchmarks(
         bias = torch.randn(768, generator=generator) / 10
         args = [t.to(device) for t in (images, weight, bias)]
         call = lambda: patch_embedding(*args)  # noqa: E731
+        starting("vision.patch_embedding", {"batch": batch, "image": 224, "patch": 16})
         timing = _timing(call, device, policy)
         results.append(
             measured_result(
@@ -102,6 +104,7 @@ def vision_benchmarks(
         vit_batch = batch if device.startswith("cuda") else CPU_VIT_BATCH
         inputs = images[:vit_batch].to(device)
         call = lambda: classify(inputs, weights32)  # noqa: E731
+        starting("vision.vit_classify", {"batch": vit_batch, "shape": "ViT-Ti/16"})
         timing = _timing(call, device, policy)
         check = images[:2].double()
         results.append(
@@ -138,6 +141,7 @@ def audio_benchmarks(
     )
     waves = [clip.float()]
     call = lambda: log_mel(waves, 80)  # noqa: E731
+    starting("audio.log_mel", {"seconds": 30, "n_mels": 80})
     timing = time_cpu(call, policy)
     frames, n_fft = audio_reference.CHUNK_FRAMES, audio_reference.N_FFT
     flops = frames * (5 * n_fft * math.log2(n_fft) + 2 * 80 * (n_fft // 2 + 1))  # FFTs and the mel matmul

@@ -69,7 +69,7 @@ def generation_benchmarks(
     """
     import torch
 
-    from specformer.conformance.bench.observe import row_done
+    from specformer.conformance.bench.observe import row_done, starting
     from specformer.conformance.bench.scaling import fit_exponent, time_ladder
     from specformer.conformance.bench.timer import POLICIES
     from specformer.conformance.results import BenchmarkResult
@@ -131,6 +131,7 @@ def generation_benchmarks(
     for n in CONTEXTS.get(profile, CONTEXTS["ci"]) if generate is not None else []:
         prompt = torch.randint(0, config.vocab_size, (1, n), generator=torch.Generator().manual_seed(n))
         expected = generation.generate(weights, prompt, greedy).sequences
+        starting("generation.ttft+tpot", {"context": n, "batch": 1, "new_tokens": NEW_TOKENS})
         ttft, tpot, correct = [], [], True
         for _ in range(rounds):
             out, start, instants = timed_run(lambda on_token, p=prompt: generate(weights, p, greedy, on_token=on_token))
@@ -145,6 +146,7 @@ def generation_benchmarks(
     for batch in BATCHES.get(profile, BATCHES["ci"]) if generate is not None else []:
         prompt = torch.randint(0, config.vocab_size, (batch, 64), generator=torch.Generator().manual_seed(batch))
         expected = generation.generate(weights, prompt, greedy).sequences
+        starting("generation.throughput", {"batch": batch, "context": 64, "new_tokens": NEW_TOKENS})
         walls, correct = [], True
         for _ in range(rounds):
             out, start, instants = timed_run(lambda on_token, p=prompt: generate(weights, p, greedy, on_token=on_token))
@@ -171,6 +173,7 @@ def generation_benchmarks(
     if cache_state is not None:
         for n in CONTEXTS.get(profile, CONTEXTS["ci"]):
             prompt = torch.randint(0, config.vocab_size, (1, n), generator=torch.Generator().manual_seed(n))
+            starting("kv_cache.memory", {"context": n})
             measured = cache_state(weights, prompt).nbytes
             formula = kv_cache.expected_cache_bytes(
                 layers=config.num_layers,
@@ -198,6 +201,7 @@ def generation_benchmarks(
             n: torch.randint(0, config.vocab_size, (1, n), generator=torch.Generator().manual_seed(n)) for n in sizes
         }
         for use_cache in (True, False):
+            starting("kv_cache.decode_step" + ("" if use_cache else "_no_cache"), {"contexts": sizes})
             samples = time_ladder({n: runner(weights, ids, use_cache=use_cache) for n, ids in contexts.items()}, policy)
             fit = fit_exponent(sizes, samples, statistic="min")
             for n, values in zip(sizes, samples, strict=True):

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from specformer.conformance.bench.observe import starting
 from specformer.conformance.bench.roofline import ceiling_for, measured_result
 from specformer.conformance.bench.sampling import _timings
 from specformer.conformance.bench.timer import POLICIES
@@ -54,6 +55,8 @@ def loss_benchmarks(
             targets = labels.to(device)
             call = lambda op=op, logits=logits, targets=targets: op(logits, targets)  # noqa: E731
             expected = reference.cross_entropy(logits.double().cpu(), labels)
+            dtype_name = str(dtype).removeprefix("torch.")
+            starting("losses.cross_entropy", {"tokens": tokens, "vocab": vocab, "dtype": dtype_name})
             for timing, note in _timings(call, device, policy):
                 results.append(
                     measured_result(

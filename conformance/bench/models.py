@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from specformer.conformance.bench.observe import starting
 from specformer.conformance.bench.roofline import ceiling_for, measured_result
 from specformer.conformance.bench.timer import POLICIES, time_cpu
 from specformer.conformance.results import BenchmarkResult
@@ -59,6 +60,7 @@ def objectives_benchmarks(
             ids, special, mask_token_id=MLM_MASK_ID, vocab_size=MLM_VOCAB, generator=torch.Generator().manual_seed(1)
         )
 
+    starting("objectives.mlm_mask", {"batch": batch, "length": length})
     timing = time_cpu(call, POLICIES.get(profile, POLICIES["ci"]))
     return [
         measured_result(
@@ -120,6 +122,7 @@ def layer_benchmarks(
             continue
         hidden, weights = hidden64.float().to(device), _to(weights64.to(torch.float32), device)
         call = lambda op=op, hidden=hidden, weights=weights: op(hidden, weights)  # noqa: E731
+        starting(f"models.{name}", {"batch": batch, "length": length, "width": WIDTH})
         timing = time_cpu(call, POLICIES.get(profile, POLICIES["ci"])) if device == "cpu" else _cuda(call, profile)
         error = float((call().double().cpu() - expected(hidden64, weights64)).abs().max())
         results.append(
@@ -186,6 +189,7 @@ def seq2seq_benchmarks(
         call = lambda op=op, state=state, config=config, inputs=inputs: op(  # noqa: E731
             inputs[0], inputs[1], state, config, decoder_input_ids=inputs[2]
         )[1]
+        starting(f"models.{name}", {"batch": batch, "source": source, "target": target})
         timing = time_cpu(call, POLICIES.get(profile, POLICIES["ci"])) if device == "cpu" else _cuda(call, profile)
         oracle = expected(ids, mask, state64, config, decoder_input_ids=decoder_ids)[1]
         error = float((call().double().cpu() - oracle).abs().max())

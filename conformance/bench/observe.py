@@ -1,14 +1,15 @@
-"""Which benchmark rows a family has finished, for the progress display of `specformer run`/`bench`.
+"""Which benchmark is timing now and which rows a family has finished, for `specformer run`/`bench`'s progress.
 
 A benchmark function builds its rows in a loop and returns them all at once; the worker process
-(worker.py) wants to say, while the family runs, how far it got. Each row's constructor (the
+(worker.py) wants to say, while the family runs, what it is timing and how far it got. Before it
+times a benchmark, the function calls `starting(name, params)`; each row's constructor (the
 harness's `roofline.measured_result`, and the generation and tokenizer rows built without it)
-calls `row_done(result)`; the worker wraps each family in `observing(callback)` and writes one
-"row" event per call to its stream. Outside `observing` (the suite, a user's script, pytest) a
-`row_done` does nothing.
+calls `row_done(result)`. The worker wraps each family in `observing(on_row, on_start)` and
+writes one "timing" event per start and one "row" event per row to its stream. Outside
+`observing` (the suite, a user's script, pytest) both do nothing.
 
-The observer lives in a context variable, not a module global, so a thread or task that did not
-ask for it never sees it. It leaves out what is timing now: a row is known when it is done.
+The observers live in a context variable, not a module global, so a thread or task that did not
+ask for them never sees them.
 """
 
 from __future__ import annotations
@@ -18,21 +19,26 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-_observer: ContextVar[Callable[[Any], None] | None] = ContextVar("specformer_benchmark_observer", default=None)
+_Observers = tuple[Callable[[Any], None], Callable[[str, dict[str, Any]], None] | None]
+_observer: ContextVar[_Observers | None] = ContextVar("specformer_benchmark_observer", default=None)
 
 
 @contextmanager
-def observing(callback: Callable[[Any], None]) -> Iterator[None]:
-    """Call `callback(result)` for each benchmark row finished inside the block.
+def observing(
+    callback: Callable[[Any], None], on_start: Callable[[str, dict[str, Any]], None] | None = None
+) -> Iterator[None]:
+    """Call `callback(result)` for each benchmark row finished inside the block, and
+    `on_start(name, params)` as each benchmark starts timing.
 
     >>> seen = []
-    >>> with observing(seen.append):
+    >>> with observing(seen.append, lambda name, params: seen.append(f"timing {name}")):
+    ...     starting("sampling.top_k", {"vocab": 8})
     ...     _ = row_done("a row")
     >>> _ = row_done("outside")
     >>> seen
-    ['a row']
+    ['timing sampling.top_k', 'a row']
     """
-    token = _observer.set(callback)
+    token = _observer.set((callback, on_start))
     try:
         yield
     finally:
@@ -41,7 +47,14 @@ def observing(callback: Callable[[Any], None]) -> Iterator[None]:
 
 def row_done(result: Any) -> Any:
     """Tell the observer (if any) that `result` (a BenchmarkResult) is finished; return it unchanged."""
-    callback = _observer.get()
-    if callback is not None:
-        callback(result)
+    observers = _observer.get()
+    if observers is not None:
+        observers[0](result)
     return result
+
+
+def starting(name: str, params: dict[str, Any] | None = None) -> None:
+    """Tell the observer (if any) that the benchmark `name` (with `params`) starts timing now."""
+    observers = _observer.get()
+    if observers is not None and observers[1] is not None:
+        observers[1](name, dict(params or {}))

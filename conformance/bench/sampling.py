@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from specformer.conformance.bench.observe import starting
 from specformer.conformance.bench.roofline import ceiling_for, measured_result
 from specformer.conformance.bench.timer import POLICIES, Timing, time_cpu, time_cuda
 from specformer.conformance.results import BenchmarkResult
@@ -62,6 +63,7 @@ def sampling_benchmarks(
         if op is None:
             continue
         call = lambda op=op, args=args: op(logits, *args)  # noqa: E731
+        starting(f"sampling.{name}", {"batch": batch, "vocab": vocab, **params})
         for timing, note in _timings(call, device, policy):
             results.append(
                 measured_result(

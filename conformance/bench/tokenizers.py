@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from specformer.conformance.bench.observe import row_done
+from specformer.conformance.bench.observe import row_done, starting
 from specformer.conformance.bench.timer import POLICIES, Timing, TimingPolicy, time_cpu
 from specformer.conformance.results import BenchmarkResult
 from specformer.reference.tokenizers import templates
@@ -335,6 +335,7 @@ def _training_benchmarks(adapter: Any, sizes: Sizes, policy: TimingPolicy) -> li
         "threads": _threads(adapter, "bpe_train"),
     }
     check = _Check(lambda out: list(out[:checked]) == _reference_training(text, checked, tie_break))
+    starting("tokenizers.bpe_train", {"merges": merges, "text_bytes": params["text_bytes"]})
     timing = time_cpu(lambda: check.keep(bpe_train(text, merges, TRAIN_PATTERN)), policy)
     correct = check.verdict()
     if checked < merges:  # the note says what the check found, never what it was meant to find
@@ -451,6 +452,7 @@ class _Throughput:
 
     def finish(self, policy: TimingPolicy) -> BenchmarkResult:
         check = _Check(self.correct)
+        starting(self.name, {k: v for k, v in self.params.items() if k != "vocabulary"})
         timing = time_cpu(lambda: check.keep(self.call()), policy)
         result = _result(self.name, timing, self.params, note=NO_CEILING, correct=check.verdict(), threads=self.threads)
         result.bytes_moved = float(self.n_bytes)

@@ -4,8 +4,9 @@
 (runner._benchmark_one), so an adapter that exits, segfaults or hangs while it is timed takes
 only this process down. It appends one JSON line to the stream file as each family starts and
 ends, with the family's rows, so the parent keeps the families that finished, names the one that
-was running, and starts a new worker for the rest; and one line as each row finishes (name and
-parameters only: the progress display's "how far").
+was running, and starts a new worker for the rest; one "timing" line as each benchmark starts
+timing and one "row" line as each row finishes (name and parameters only: the progress display's
+"what now" and "how far").
 
 An exception from the adapter (Exception) is an error at the family, and so are SystemExit and
 KeyboardInterrupt raised by the adapter (marked fatal: the adapter tried to end the process); the
@@ -63,7 +64,8 @@ def main(argv: list[str]) -> int:
         _write(args.stream, {"event": "start", "family": family, "time": time.time()})
         rows, error, fatal = [], None, False
         try:
-            with observing(functools.partial(_row_event, args.stream, family)):  # the progress display's rows
+            on_row, on_start = (functools.partial(f, args.stream, family) for f in (_row_event, _timing_event))
+            with observing(on_row, on_start):  # the progress display's "what now" and "how far"
                 rows = BENCHMARKS[family](adapter, args.profile, device=args.device, ceilings=ceilings)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
@@ -77,6 +79,11 @@ def main(argv: list[str]) -> int:
 def _row_event(stream: Path, family: str, row: Any) -> None:
     """A finished row of the family: its name and parameters, so the display can say how far it got."""
     _write(stream, {"event": "row", "family": family, "name": row.name, "params": row.params, "time": time.time()})
+
+
+def _timing_event(stream: Path, family: str, name: str, params: dict[str, Any]) -> None:
+    """A benchmark of the family starts timing: the display says which, and for how long it has been."""
+    _write(stream, {"event": "timing", "family": family, "name": name, "params": params, "time": time.time()})
 
 
 def _argument(exc: BaseException) -> str:

@@ -82,7 +82,8 @@ th { white-space: nowrap; } td code, li code, p code { overflow-wrap: anywhere; 
 table.grid td { min-width: 3.2rem; }
 table.grid td.clause { min-width: 14rem; }
 .cell summary { list-style: none; } .cell summary::-webkit-details-marker { display: none; }
-.cell details { margin: 0; } .cell details[open] { min-width: 18rem; }
+.cell details { margin: 0; } .cell details details, .cell details > p { overflow-wrap: anywhere; }
+.cell details[open] pre { max-height: 24rem; overflow-y: auto; }
 .score { font-weight: 600; white-space: nowrap; } a.spec { white-space: nowrap; }
 .bad { color: #a40e26; font-weight: 700; }
 h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; margin-top: 2rem;
@@ -105,10 +106,12 @@ pre { background: #f6f8fa; padding: .5rem; white-space: pre-wrap; word-break: br
 .s-error { background: #fbefff; color: #6e40c9; }
 details { margin: .4rem 0 .8rem 1rem; } summary { cursor: pointer; }
 figure.plot { margin: 1rem 0; } figure.plot svg { max-width: 100%; height: auto; }
+figure.plot.half { display: inline-block; vertical-align: top; width: 50%; margin: .5rem 0; }
 .regression { color: #a40e26; }
 @media print {
   body { max-width: none; margin: 0; font-size: 11px; } nav { display: none; }
-  .wide { overflow: visible; } table { font-size: 10px; } code, pre { font-size: 9px; }
+  .wide { overflow: visible; } .cell details[open] pre { max-height: none; }
+  table { font-size: 10px; } code, pre { font-size: 9px; }
   a { color: inherit; text-decoration: none; } h2, h3 { break-after: avoid; }
   tr, figure { break-inside: avoid; } .s-pass, .s-fail, .s-deviates, .s-error, .s-unsupported, .s-na {
     -webkit-print-color-adjust: exact; print-color-adjust: exact; }
@@ -536,7 +539,10 @@ def _plots(make: Callable[[Report], list[plots.Plot]], report: Report) -> str:
         return f"<p class='muted'>{esc(plots.MATPLOTLIB_MISSING)}</p>"
     # The title (with the chart's shared parameters) is drawn once, as text in the SVG; the
     # figure carries it as its accessible name rather than a caption repeating it underneath.
-    return "".join(f"<figure class='plot' aria-label='{esc(plot.title)}'>{plot.svg}</figure>" for plot in make(report))
+    return "".join(
+        f"<figure class='plot{' half' if plot.half else ''}' aria-label='{esc(plot.title)}'>{plot.svg}</figure>"
+        for plot in make(report)
+    )
 
 
 def _headroom(report: Report) -> str:

@@ -9,6 +9,11 @@ linking to a collapsed <details> block under its table (message, evidence, headr
 line). It leaves out the full evidence, raw benchmark samples and plots (results.json and the
 HTML report keep them).
 
+Said once, not per test (the drill-down doubled the file): a documented deviation's reason is in
+the Deviates table, which the cell's block links to (and back); the reproduce command most tests
+share is given once above the grids, with <test> and <adapter> in it, and a test's own line only
+where its command differs from that one.
+
 Strings from the run are escaped for where they land: `md_text` for prose and table cells
 (Markdown punctuation, HTML, pipes, newlines), `md_code` for code spans. The Markdown helpers
 here are also used by the comparison view.
@@ -18,6 +23,8 @@ from __future__ import annotations
 
 import html
 import re
+from collections import Counter
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from specformer.conformance.report.common import (
@@ -49,7 +56,7 @@ from specformer.conformance.report.measurements import (
     used_text,
 )
 from specformer.conformance.report.model import GridCell, GridRow, Report, Score, as_report
-from specformer.conformance.results import NOT_APPLICABLE, BenchmarkResult, RunResult
+from specformer.conformance.results import DEVIATES, NOT_APPLICABLE, BenchmarkResult, RunResult, TestResult
 
 if TYPE_CHECKING:  # compare.py imports this module, so the name is only for annotations
     from specformer.conformance.report.compare import GateResult
@@ -238,12 +245,15 @@ def _deviations(report: Report) -> list[str]:
     if not found:
         return []
     rows = []
+    anchors = _cell_anchors(report)
     for finding in found:
         reason, link = deviation_reason(finding.clause)
+        anchor = anchors.get((finding.clause.id, finding.adapter.name))
+        clause = md_text(finding.clause.id)  # linked to its grid cell's block, which links back here
         rows.append(
             [
                 md_code(finding.adapter.name, in_table=True),
-                md_text(finding.clause.id),
+                f'<a name="deviation-{anchor}"></a>[{clause}](#{anchor})' if anchor else clause,
                 _spec_cell(clause_source(finding.clause)),
                 md_text(reason),
                 md_short_link(link) if link else "",
@@ -282,9 +292,7 @@ def _gate(gate: GateResult | None) -> list[str]:
 
 _BENCHMARK_HEADERS = [
     "adapter",
-    "name",
     "device",
-    "mode",
     "params",
     "median",
     "IQR",
@@ -307,11 +315,18 @@ def _benchmarks(report: Report) -> list[str]:
         rows = [[md_text(name), md_text(value), md_text(params)] for name, value, params in report.ceilings]
         lines += ["", "Ceilings measured at the start of the run:", "", *md_table(["ceiling", "value", "params"], rows)]
     for chart in report.charts:
+        # The heading names the benchmark and its timing mode, so its rows do not; the device is said
+        # once where every row shares it.
         lines += ["", f"### {md_text(chart.family)} · {md_text(chart.operation)}", ""]
+        devices = {row.bench.device for row in chart.rows}
+        shared = [f"on {next(iter(devices))}"] if len(devices) == 1 else []
         if chart.common:
-            lines += [f"Every row: {md_text(compact_params(chart.common))}", ""]
+            shared.append(compact_params(chart.common))
+        lines += [f"Every row: {md_text('; '.join(shared))}", ""] if shared else []
+        headers = [h for h in _BENCHMARK_HEADERS if h != "device" or len(devices) > 1]
         lines += md_table(
-            _BENCHMARK_HEADERS, [_benchmark_cells(ceilings, row.adapter, row.bench, row.params) for row in chart.rows]
+            headers,
+            [_benchmark_cells(ceilings, row.adapter, row.bench, row.params, len(devices) > 1) for row in chart.rows],
         )
     for found in report.generation:  # the generation rows' serving metrics, side by side
         lines += ["", f"### {md_text(found.title)}", ""]
@@ -320,13 +335,15 @@ def _benchmarks(report: Report) -> list[str]:
 
 
 def _benchmark_cells(
-    ceilings: dict[str, dict[str, Any]], adapter: str, bench: BenchmarkResult, params: dict[str, Any]
+    ceilings: dict[str, dict[str, Any]],
+    adapter: str,
+    bench: BenchmarkResult,
+    params: dict[str, Any],
+    device: bool = True,
 ) -> list[str]:
     return [
         md_code(adapter, in_table=True),
-        md_text(bench.name),
-        md_text(bench.device),
-        md_text(bench.mode),
+        *([md_text(bench.device)] if device else []),
         md_text(params_text(params, bench.size)),
         format_seconds(bench.median_s),
         format_seconds(bench.iqr_s),
@@ -425,22 +442,33 @@ def _clause_tables(report: Report) -> list[str]:
     collapsed block under its table with the message, evidence, headroom and reproduce line."""
     if not report.grids:
         return []
+    anchors = _cell_anchors(report)
+    listed = {(f.clause.id, f.adapter.name) for f in report.deviations}  # their reasons are in that table
+    template = _reproduce_template(
+        (report.adapter_names[i], test)
+        for grid in report.grids
+        for row in grid.rows
+        for i in grid.columns()
+        for test in row.cells[i].tests
+    )
     lines = ["## Clauses"]
+    if template:
+        lines += [
+            "",
+            f"Each test in the blocks below reproduces alone with {md_code(template)} (`<test>`: the test's id, "
+            "`<adapter>`: its column); a test whose command differs shows its own.",
+        ]
     for grid in report.grids:
         columns = grid.columns()
-        anchors: dict[tuple[int, int], str] = {}
-        for r, row in enumerate(grid.rows):
-            for i in columns:
-                if row.cells[i].opens:
-                    anchors[r, i] = _unique_anchor(f"{row.id}-{report.adapter_names[i]}", set(anchors.values()))
+        names = report.adapter_names
         rows = [
             [
                 _clause_cell(row.id, row.anchor),
                 md_text(row.title),
                 _spec_cell(row.source),
-                *(_grid_cell(row.cells[i], anchors.get((r, i))) for i in columns),
+                *(_grid_cell(row.cells[i], anchors.get((row.id, names[i]))) for i in columns),
             ]
-            for r, row in enumerate(grid.rows)
+            for row in grid.rows
         ]
         headers = _adapter_headers(report)
         lines += [
@@ -452,9 +480,55 @@ def _clause_tables(report: Report) -> list[str]:
         others = [report.adapter_names[i] for i in range(len(report.adapters)) if i not in columns]
         if others:
             lines += ["", f"n/a (family not declared): {', '.join(md_code(name) for name in others)}"]
-        for (r, i), anchor in anchors.items():
-            lines += _cell_details(grid.rows[r], report.adapter_names[i], grid.rows[r].cells[i], anchor)
+        for row in grid.rows:
+            for i in columns:
+                anchor = anchors.get((row.id, names[i]))
+                if anchor is not None:
+                    in_table = row.cells[i].status == DEVIATES and (row.id, names[i]) in listed
+                    lines += _cell_details(row, names[i], row.cells[i], anchor, template, in_table)
     return lines
+
+
+def _cell_anchors(report: Report) -> dict[tuple[str, str], str]:
+    """(clause id, adapter) -> the anchor of the block its grid cell opens to, for each cell that opens."""
+    anchors: dict[tuple[str, str], str] = {}
+    for grid in report.grids:
+        taken: set[str] = set()
+        for row in grid.rows:
+            for i in grid.columns():
+                if row.cells[i].opens:
+                    anchor = _unique_anchor(f"{row.id}-{report.adapter_names[i]}", taken)
+                    taken.add(anchor)
+                    anchors[row.id, report.adapter_names[i]] = anchor
+    return anchors
+
+
+_ADAPTER_OPTION = "--specformer-adapter="
+
+
+def _reproduce_template(tests: Iterable[tuple[str, TestResult]]) -> str:
+    """The reproduce command most of these (adapter, test) share, with <test> for the test's id and
+    <adapter> for the adapter; "" where no two share one.
+
+    >>> t = lambda node: TestResult(node, "fail", reproduce=f"pytest 'suite/{node}' --specformer-adapter=hf")
+    >>> _reproduce_template([("hf", t("a.py::x")), ("hf", t("b.py::y"))])
+    "pytest 'suite/<test>' --specformer-adapter=<adapter>"
+    """
+    counts = Counter(
+        _as_template(adapter, test) for adapter, test in tests if test.reproduce and test.nodeid in test.reproduce
+    )
+    found = counts.most_common(1)
+    return found[0][0] if found and found[0][1] > 1 else ""
+
+
+def _as_template(adapter: str, test: TestResult) -> str:
+    with_test = test.reproduce.replace(test.nodeid, "<test>", 1) if test.nodeid else test.reproduce
+    return with_test.replace(_ADAPTER_OPTION + adapter, _ADAPTER_OPTION + "<adapter>")
+
+
+def _from_template(template: str, adapter: str, test: TestResult) -> str:
+    """The template's command for this test: equal to its reproduce line when that follows the template."""
+    return template.replace("<test>", test.nodeid, 1).replace(_ADAPTER_OPTION + "<adapter>", _ADAPTER_OPTION + adapter)
 
 
 def _unique_anchor(text: str, taken: set[str]) -> str:
@@ -483,12 +557,17 @@ def _grid_cell(cell: GridCell, anchor: str | None) -> str:
     return f"[{label}](#{anchor})" if anchor else label
 
 
-def _cell_details(row: GridRow, adapter: str, cell: GridCell, anchor: str) -> list[str]:
+def _cell_details(
+    row: GridRow, adapter: str, cell: GridCell, anchor: str, template: str = "", in_table: bool = False
+) -> list[str]:
     """The collapsed block a grid cell links to; GitHub renders Markdown inside <details> after a blank line.
-    The anchor sits in the summary, which shows while the block is closed."""
+    The anchor sits in the summary, which shows while the block is closed. `in_table`: the reason
+    is in the Deviates table (linked, not repeated); `template`: the shared reproduce command."""
     summary = html.escape(f"{symbol(cell.status)} {cell.status} · {adapter} · {row.id} {row.title}", quote=False)
     lines = ["", f'<details><summary><a name="{anchor}"></a>{summary}</summary>', ""]
-    if cell.reason or cell.link:
+    if in_table and (cell.reason or cell.link):
+        lines += [f"Documented: the reason and link are in [Deviates (documented)](#deviation-{anchor})", ""]
+    elif cell.reason or cell.link:
         lines += [f"Documented: {md_text(cell.reason)}" + (f" ({md_short_link(cell.link)})" if cell.link else ""), ""]
     if cell.ratio is not None:
         lines += [f"Headroom: largest error/tolerance {format_ratio(cell.ratio)}", ""]
@@ -501,7 +580,7 @@ def _cell_details(row: GridRow, adapter: str, cell: GridCell, anchor: str) -> li
         summary_text = evidence_summary(test.evidence)
         if summary_text:
             lines += [f"Evidence: {md_text(summary_text)}", ""]
-        if test.reproduce:
+        if test.reproduce and not (template and _from_template(template, adapter, test) == test.reproduce):
             lines += [f"Reproduce: {md_code(test.reproduce)}", ""]
     return [*lines, "</details>"]
 

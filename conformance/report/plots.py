@@ -8,7 +8,8 @@ Three kinds of figure:
 - benchmarks: one figure per operation (report model's `OperationChart`), each parameter
   set's adapters as neighbouring bars: achieved throughput with the measured ceiling as a
   dashed line where the operation's roofline applies, else the median time per call with
-  interquartile whiskers; a log axis where the values span more than 30x;
+  interquartile whiskers; a log axis where the values span more than 30x; each bar labelled
+  with its value (a log axis cannot be read off to a value);
 - speedups: per family, each adapter's speedup over the baseline adapter on a log axis.
 
 The SVG must sit inside a self-contained page, so `_clean_svg` drops the XML prolog, the
@@ -18,7 +19,9 @@ only as matplotlib text (escaped by its SVG writer), with mathtext parsing turne
 "$" in an adapter name is shown as written. Pyplot is never used: figures are built on the
 Agg canvas, so no global backend or figure registry is touched.
 
-It leaves out interactivity and raster output.
+Bar charts are drawn the width of the page's column (PAGE_WIDTH_IN), line charts half of it,
+two to a row (Plot.half); long labels wrap onto more lines, never cut, and the figure grows to
+hold them. It leaves out interactivity and raster output.
 """
 
 from __future__ import annotations
@@ -27,12 +30,13 @@ import io
 import math
 import re
 import statistics
+import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from specformer.conformance.report.common import compact_params
+from specformer.conformance.report.common import compact_params, format_seconds
 from specformer.conformance.report.measurements import (
     BenchmarkRow,
     ScalingSeries,
@@ -53,7 +57,12 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 MATPLOTLIB_MISSING = "plots need matplotlib (pip install matplotlib)"
-LABEL_LIMIT = 70  # characters of a bar's label; longer labels are cut with "…"
+# The HTML page's column is 1216 px (html.py: 78rem less padding); matplotlib writes SVG sizes in
+# points (72 per inch), which a browser draws at 96 px per inch.
+PAGE_WIDTH_IN = 12.6
+HALF_WIDTH_IN = 6.2  # two to a row
+LABEL_WIDTH = 44  # characters per line of a bar's label before it wraps
+TITLE_WIDTH = 170  # characters per line of a chart's title
 _RC = {
     "svg.hashsalt": "specformer",  # deterministic ids (matplotlib otherwise uses random ones)
     "svg.fonttype": "none",  # text as <text>, not glyph paths: smaller, searchable
@@ -70,6 +79,7 @@ class Plot:
 
     title: str
     svg: str
+    half: bool = False  # drawn half the page's width, to sit beside the next half figure
 
 
 def matplotlib_available() -> bool:
@@ -86,9 +96,9 @@ def scaling_plots(run: RunResult) -> list[Plot]:
     for index, ((operation, quantity), series) in enumerate(scaling_groups(run).items()):
         title = f"{operation} · {quantity} against size"
         with _style():
-            figure = _figure(6.4, 4.2)
+            figure = _figure(HALF_WIDTH_IN, 4.2)
             _draw_scaling(figure.add_subplot(), series, title)
-            plots.append(Plot(title, _svg(figure, f"scaling{index}")))
+            plots.append(Plot(title, _svg(figure, f"scaling{index}"), half=True))
     return plots
 
 
@@ -179,9 +189,21 @@ def _quartile_distances(row: BenchmarkRow) -> tuple[float, float]:
     return bench.iqr_s / 2, bench.iqr_s / 2
 
 
-def _cut(text: str, limit: int = LABEL_LIMIT) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _wrap(text: str, width: int = LABEL_WIDTH) -> str:
+    """The text on lines of at most `width` characters, broken between parameters where it can.
+
+    >>> _wrap("merges=4000 text_bytes=1000000 tie_break=first-occurrence", 30).splitlines()
+    ['merges=4000 text_bytes=1000000', 'tie_break=first-occurrence']
+    """
+    lines = textwrap.wrap(" ".join(text.split()), width, break_long_words=False, break_on_hyphens=False)
+    return "\n".join(lines) or text
+
+
+def _label_bars(axes: Axes, container: Any, labels: list[str]) -> None:
+    """Each bar's value written at its end, and room on the right for the text (linear or log axis)."""
+    axes.bar_label(container, labels, padding=3, fontsize=7)
+    left, right = axes.get_xlim()
+    axes.set_xlim(left, right * (3.0 if axes.get_xscale() == "log" else 1.15))
 
 
 # --- generation: serving metrics -------------------------------------------------------------
@@ -194,22 +216,22 @@ def generation_plots(run: RunResult) -> list[Plot]:
     latency = {name: generation_series(run, name) for name in ("generation.ttft", "generation.tpot")}
     if any(latency.values()):
         with _style():
-            figure = _figure(7.2, 3.4)
+            figure = _figure(PAGE_WIDTH_IN, 3.6)
             for axes, (name, series) in zip(figure.subplots(1, 2), latency.items(), strict=True):
                 _draw_lines(axes, series, f"{name.split('.')[1].upper()} against context", "context (tokens)", "s")
             plots.append(Plot("generation: TTFT and TPOT against context", _svg(figure, f"gen{len(plots)}")))
     throughput = generation_series(run, "generation.throughput")
     if throughput:
         with _style():
-            figure = _figure(5.6, 3.4)
+            figure = _figure(HALF_WIDTH_IN, 3.6)
             _draw_lines(figure.add_subplot(), throughput, "throughput against batch", "batch size", "tok/s")
-            plots.append(Plot("generation: throughput against batch size", _svg(figure, f"gen{len(plots)}")))
+            plots.append(Plot("generation: throughput against batch size", _svg(figure, f"gen{len(plots)}"), True))
     memory = memory_points(run)
     if memory:
         with _style():
-            figure = _figure(7.2, 1.3 + 0.28 * len(memory))
+            figure = _figure(HALF_WIDTH_IN, 1.3 + 0.28 * len(memory))
             _draw_memory(figure.add_subplot(), memory)
-            plots.append(Plot("generation: weights and KV cache bytes", _svg(figure, f"gen{len(plots)}")))
+            plots.append(Plot("generation: weights and KV cache bytes", _svg(figure, f"gen{len(plots)}"), True))
     return plots
 
 
@@ -248,7 +270,7 @@ def _draw_memory(axes: Axes, points: list[tuple[str, int, int, int, int | None]]
     weights = [p[2] for p in points]
     caches = [p[3] for p in points]
     bars = [axes.barh(positions, weights, color="C0"), axes.barh(positions, caches, left=weights, color="C1")]
-    axes.set_yticks(positions, [_cut(f"{p[0]} · context {p[1]}") for p in points], parse_math=False)
+    axes.set_yticks(positions, [_wrap(f"{p[0]} · context {p[1]}") for p in points], parse_math=False)
     axes.invert_yaxis()
     axes.grid(axis="y", visible=False)
     axes.xaxis.set_major_formatter(EngFormatter(unit="B"))
@@ -275,9 +297,11 @@ def _figure(width_in: float, height_in: float) -> Figure:
     return figure
 
 
-def _legend(axes: Axes, handles: list[Any], labels: list[str]) -> None:
+def _legend(axes: Axes, handles: list[Any], labels: list[str], outside: bool = False) -> None:
     # Handles and labels are passed explicitly: matplotlib would drop a label starting with "_".
-    legend = axes.legend(handles, labels, fontsize="small")
+    # Outside: right of the axes, where it covers no bar (constrained layout makes room for it).
+    where = {"loc": "upper left", "bbox_to_anchor": (1.005, 1.0), "borderaxespad": 0.0} if outside else {}
+    legend = axes.legend(handles, labels, fontsize="small", **where)
     for text in legend.get_texts():
         text.set_parse_math(False)
 
@@ -323,9 +347,10 @@ def operation_plots(report: Report) -> list[Plot]:
     for chart in report.charts:
         title = f"{chart.family} · {chart.operation}"
         if chart.common:
-            title += f"\n{_cut(compact_params(chart.common), 110)}"
+            title += f"\n{_wrap(compact_params(chart.common), TITLE_WIDTH)}"
         with _style():
-            figure = _figure(7.6, 1.5 + 0.26 * len(chart.rows))
+            positions, _, _ = _side_by_side(list(chart.rows), chart.operation)
+            figure = _figure(PAGE_WIDTH_IN, 1.3 + 0.15 * title.count("\n") + 0.26 * (max(positions) + 1))
             _draw_operation(figure.add_subplot(), chart, colours, ceilings)
             figure.suptitle(title, parse_math=False, fontsize=9)
             plots.append(Plot(title.replace("\n", " · "), _svg(figure, f"op{len(plots)}")))
@@ -346,19 +371,23 @@ def _draw_operation(
     bar_colours = [colours.get(row.adapter, "C0") for row in rows]
     drawn_ceiling: list[float] = []
     if use_rates:
-        axes.barh(positions, values, color=bar_colours, height=0.8)
+        bars = axes.barh(positions, values, color=bar_colours, height=0.8)
         unit = rated[0][1] if rated[0] is not None else ""
+        texts = [format_rate(value, unit) for value in values]
         ceiling = ceilings[chart.roofline]
         value = ceiling.get("value")
         if isinstance(value, (int, float)) and value > 0 and ceiling.get("unit") == unit:
             axes.axvline(value, color="0.3", linestyle="--", linewidth=1.2)
             drawn_ceiling.append(float(value))
-            axes.text(value, -0.6, f" ceiling {chart.roofline}: {format_rate(value, unit)}", fontsize=7, va="bottom")
+            # Left of its line, above the first bar: the legend sits right of the axes.
+            label = f"ceiling {chart.roofline}: {format_rate(value, unit)} "
+            axes.text(value, -0.6, label, fontsize=7, va="bottom", ha="right")
         axes.set_xlabel(f"achieved {unit} (dashed: the ceiling measured in this run)")
         formatter = EngFormatter(unit="")
     else:
         distances = [_quartile_distances(row) for row in rows]
-        axes.barh(
+        texts = [format_seconds(value) for value in values]
+        bars = axes.barh(
             positions,
             values,
             xerr=[[d[0] for d in distances], [d[1] for d in distances]],
@@ -375,29 +404,49 @@ def _draw_operation(
         axes.set_xscale("log")
     # After the scale: setting a scale installs that scale's own formatter.
     axes.xaxis.set_major_formatter(formatter)
+    _label_bars(axes, bars, texts)
     axes.set_yticks(ticks, labels, parse_math=False)
     axes.invert_yaxis()
     axes.grid(axis="y", visible=False)
     shown = list(dict.fromkeys(row.adapter for row in rows))
-    _legend(axes, [Patch(color=colours.get(name, "C0")) for name in shown], shown)
+    _legend(axes, [Patch(color=colours.get(name, "C0")) for name in shown], shown, outside=True)
 
 
 def _side_by_side(rows: list[BenchmarkRow], name: str = "") -> tuple[list[float], list[str], list[float]]:
     """Bar positions with the adapters of one parameter set next to each other, a gap between sets,
-    and the tick (position, label) of each set: the parameters that differ, once per set."""
+    and the tick (position, label) of each set: the parameters that differ, once per set (wrapped;
+    a set is as tall as its label). Values an adapter measured (a fitted exponent, tokens per
+    second: they differ between adapters at the same size) are left out of the label, so the
+    adapters of one size stay side by side; the tables show them."""
+    measured = _measured_keys(rows)
     sets: dict[str, list[int]] = {}
     for index, row in enumerate(rows):
-        sets.setdefault(params_text(row.params), []).append(index)
+        params = {key: value for key, value in row.params.items() if key not in measured}
+        sets.setdefault(params_text(params), []).append(index)
     positions = [0.0] * len(rows)
     labels, ticks = [], []
     cursor = 0.0
     for label, indices in sets.items():
+        text = _wrap(label or name.rsplit(".", 1)[-1] or "—")
+        span = max(len(indices), 0.62 * (text.count("\n") + 1))  # a line of text is about 0.62 bar
+        start = cursor + (span - len(indices)) / 2
         for offset, index in enumerate(indices):
-            positions[index] = cursor + offset
-        ticks.append(cursor + (len(indices) - 1) / 2)
-        labels.append(_cut(label or name.rsplit(".", 1)[-1] or "—", 40))
-        cursor += len(indices) + 0.6
+            positions[index] = start + offset
+        ticks.append(cursor + (span - 1) / 2)
+        labels.append(text)
+        cursor += span + 0.6
     return positions, labels, ticks
+
+
+def _measured_keys(rows: list[BenchmarkRow]) -> set[str]:
+    """Parameters whose numbers differ between two adapters' rows of the same size: measured, not set."""
+    by_size: dict[Any, dict[str, list[Any]]] = {}
+    for row in rows:
+        if row.bench.size is not None:
+            for key, value in row.params.items():
+                if not isinstance(value, str):
+                    by_size.setdefault(row.bench.size, {}).setdefault(key, []).append(repr(value))
+    return {key for values in by_size.values() for key, seen in values.items() if len(set(seen)) > 1}
 
 
 # Speedup bars are laid out as benchmark rows with a label for a parameter set; no timing is read.
@@ -417,7 +466,7 @@ def speedup_plots(report: Report) -> list[Plot]:
     for family, common, rows in speedup_groups(speedups):
         bars = []  # (row label, adapter, speedup)
         for row, params in rows:
-            label = _cut(f"{row.name} {params_text(params)}".strip(), 48)
+            label = _wrap(f"{row.name} {params_text(params)}".strip(), 60)
             for adapter, cell in zip(speedups.adapters, row.cells, strict=True):
                 if adapter in others and cell is not None and cell.speedup is not None and cell.speedup > 0:
                     bars.append((label, adapter, cell.speedup))
@@ -425,15 +474,16 @@ def speedup_plots(report: Report) -> list[Plot]:
             continue
         title = f"{family}: speedup over {speedups.baseline} (baseline median / median; right of 1x is faster)"
         if common:
-            title += f"\n{_cut(compact_params(common), 110)}"
+            title += f"\n{_wrap(compact_params(common), TITLE_WIDTH)}"
         with _style():
-            figure = _figure(7.6, 1.5 + 0.22 * len(bars))
-            axes = figure.add_subplot()
             fake_rows = [BenchmarkRow(adapter, _PLACEHOLDER, {"": label}) for label, adapter, _ in bars]
             positions, _, _ = _side_by_side(fake_rows)
-            axes.barh(positions, [s for _, _, s in bars], color=[colours.get(a, "C0") for _, a, _ in bars])
+            figure = _figure(PAGE_WIDTH_IN, 1.3 + 0.15 * title.count("\n") + 0.22 * (max(positions) + 1))
+            axes = figure.add_subplot()
+            drawn = axes.barh(positions, [s for _, _, s in bars], color=[colours.get(a, "C0") for _, a, _ in bars])
             axes.axvline(1.0, color="0.3", linestyle="--", linewidth=1)
             _speedup_axis(axes, [s for _, _, s in bars])
+            _label_bars(axes, drawn, [f"{s:.3g}×" for _, _, s in bars])
             groups = list(dict.fromkeys(label for label, _, _ in bars))
             centres = [
                 sum(p for p, (lab, _, _) in zip(positions, bars, strict=True) if lab == g)
@@ -444,7 +494,7 @@ def speedup_plots(report: Report) -> list[Plot]:
             axes.invert_yaxis()
             axes.grid(axis="y", visible=False)
             shown = list(dict.fromkeys(a for _, a, _ in bars))
-            _legend(axes, [Patch(color=colours.get(name, "C0")) for name in shown], shown)
+            _legend(axes, [Patch(color=colours.get(name, "C0")) for name in shown], shown, outside=True)
             figure.suptitle(title, parse_math=False, fontsize=9)
             plots.append(Plot(title.replace("\n", " · "), _svg(figure, f"speedup{len(plots)}")))
     return plots
