@@ -8,9 +8,12 @@ recomputed with the reference. All of them take well under a second.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+import sys
 
+import pytest
 import torch
 
 from specformer.conformance.registry import registry
@@ -90,3 +93,14 @@ def test_t5_inputs_and_targets() -> None:
     )
     assert inputs.tolist() == ints(example.group(5))
     assert labels.tolist() == targets
+
+
+def test_a_wrong_quoted_number_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    clauses = dict(registry())
+    for clause_id, right, wrong in (("KV-SIZE-01", "37,748,736", "37,748,737"), ("OBJ-T5-04", "9, 1]", "9, 9, 1]")):
+        assert right in clauses[clause_id].text
+        clauses[clause_id] = dataclasses.replace(clauses[clause_id], text=clauses[clause_id].text.replace(right, wrong))
+    monkeypatch.setattr(sys.modules[__name__], "registry", lambda: clauses)
+    for check in (test_gpt2_124m_cache_bytes, test_t5_inputs_and_targets):
+        with pytest.raises(AssertionError):
+            check()
