@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from specformer.reference import sampling
-from specformer.reference.kv_cache import DecoderWeights, decoder_forward, new_cache
+from specformer.reference.kv_cache import DecoderWeights, KVCache, decoder_forward, new_cache
 from specformer.reference.sampling import SamplingParams
 
 REPETITION_SCOPES = ("prompt-and-generated", "generated-only")  # GEN-REP-04
@@ -286,15 +286,17 @@ def process_step(
     attention_mask: torch.Tensor | None = None,
     repetition_scope: str = "prompt-and-generated",
     penalty_scope: str = "generated-only",
+    steps: GenerationSteps | None = None,
 ) -> torch.Tensor:
     """The generation-level processors, in the order of GEN-ORDER-01: repetition, frequency and
     presence penalties, n-gram bans, min_new_tokens; then, when sampling, the sampling family's
-    temperature, top-k, top-p, min-p.
+    temperature, top-k, top-p, min-p. Each is the one `steps` holds (GenerationSteps).
 
     Clauses: GEN-ORDER-01.
     """
+    steps = GenerationSteps() if steps is None else steps
     if config.repetition_penalty != 1.0:
-        logits = repetition_penalty(
+        logits = steps.repetition_penalty(
             logits,
             input_ids,
             config.repetition_penalty,
@@ -303,7 +305,7 @@ def process_step(
             repetition_scope=repetition_scope,
         )
     if config.frequency_penalty or config.presence_penalty:
-        logits = frequency_presence_penalty(
+        logits = steps.frequency_presence_penalty(
             logits,
             input_ids,
             prompt_length=prompt_length,
@@ -313,9 +315,9 @@ def process_step(
             penalty_scope=penalty_scope,
         )
     if config.no_repeat_ngram_size:
-        logits = no_repeat_ngram(logits, input_ids, config.no_repeat_ngram_size)
+        logits = steps.no_repeat_ngram(logits, input_ids, config.no_repeat_ngram_size)
     if config.min_new_tokens and config.eos_token_ids:
-        logits = min_new_tokens_mask(
+        logits = steps.min_new_tokens_mask(
             logits,
             input_ids,
             prompt_length=prompt_length,
@@ -323,7 +325,7 @@ def process_step(
             eos_token_ids=config.eos_token_ids,
         )
     if config.do_sample:
-        logits = sampling.process(logits, config.sampling)
+        logits = steps.sampling_process(logits, config.sampling)
     return logits
 
 
@@ -372,7 +374,9 @@ def _prepare(
     return attention_mask.long()
 
 
-def _texts(config: GenerationConfig, generated: torch.Tensor, stop_text: str) -> list[str] | None:
+def _texts(
+    config: GenerationConfig, generated: torch.Tensor, stop_text: str, steps: GenerationSteps
+) -> list[str] | None:
     if config.token_strings is None:
         return None
     texts = []
@@ -382,7 +386,7 @@ def _texts(config: GenerationConfig, generated: torch.Tensor, stop_text: str) ->
             if finished:
                 break
             piece = config.token_strings[token]
-            finished = token in config.eos_token_ids or stop_string_hit(text, piece, config.stop_strings)
+            finished = token in config.eos_token_ids or steps.stop_string_hit(text, piece, config.stop_strings)
             text += piece if token not in config.eos_token_ids else ""
         texts.append(cut_at_stop(text, config.stop_strings) if stop_text == "cut" else text)
     return texts
@@ -400,14 +404,20 @@ def generate(
     stop_scope: str = "generated-only",
     stop_text: str = "kept",
     on_token: Callable[[], None] | None = None,
+    cache_class: type[KVCache] = KVCache,
+    steps: GenerationSteps | None = None,
 ) -> GenerationOutput:
     """Generate up to config.max_new_tokens tokens after each (left-padded) prompt row.
+
+    cache_class: the KVCache (sub)class the loop's cache is made of (kv_cache.new_cache); steps:
+    the processors, stop-string test and beam scoring the loop uses (GenerationSteps).
 
     Clauses: GEN-MIN-02, GEN-STOP-02,
     GEN-LEN-01, GEN-LEN-02, GEN-EOS-01, GEN-EOS-02, GEN-EOS-03, GEN-STOP-01, GEN-STOP-03,
     GEN-STOP-04, GEN-SCORE-01, GEN-GREEDY-01, GEN-SAMPLE-01, GEN-SAMPLE-02, GEN-BATCH-01.
     """
     mask = _prepare(weights, prompt_ids, config, attention_mask)
+    steps = GenerationSteps() if steps is None else steps
     for name, value, choices in (
         ("repetition_scope", repetition_scope, REPETITION_SCOPES),
         ("penalty_scope", penalty_scope, PENALTY_SCOPES),
@@ -416,16 +426,16 @@ def generate(
     ):
         _check_choice(name, value, choices)
     if config.num_beams > 1:
-        return beam_search(weights, prompt_ids, config, attention_mask=mask)
+        return beam_search(weights, prompt_ids, config, attention_mask=mask, cache_class=cache_class, steps=steps)
     if config.do_sample and generator is None:
         raise ValueError("generator must be a torch.Generator when do_sample is True")
     B, P = prompt_ids.shape
     if config.max_new_tokens == 0:  # nothing to generate: the prompt back (GEN-LEN-02)
         empty = torch.empty(B, 0, weights.config.vocab_size, dtype=torch.promote_types(weights.dtype, torch.float32))
         return GenerationOutput(
-            sequences=prompt_ids.clone(), scores=empty, texts=_texts(config, prompt_ids[:, P:], stop_text)
+            sequences=prompt_ids.clone(), scores=empty, texts=_texts(config, prompt_ids[:, P:], stop_text, steps)
         )
-    cache = new_cache(weights, config.cache_kind, max_cache_len=P + config.max_new_tokens)
+    cache = new_cache(weights, config.cache_kind, max_cache_len=P + config.max_new_tokens, cache_class=cache_class)
     ids, finished = prompt_ids.clone(), torch.zeros(B, dtype=torch.bool)
     texts = [
         _prompt_text(config, row, m) if stop_scope == "prompt-and-generated" else ""
@@ -434,7 +444,7 @@ def generate(
     scores, step_input, step_mask = [], prompt_ids, mask
     for _ in range(config.max_new_tokens):
         logits = decoder_forward(weights, step_input, cache=cache, attention_mask=step_mask)[:, -1]  # (B, V)
-        logits = process_step(
+        logits = steps.process_step(
             logits.float() if weights.dtype != torch.float64 else logits,
             ids,
             config,
@@ -442,6 +452,7 @@ def generate(
             attention_mask=mask,
             repetition_scope=repetition_scope,
             penalty_scope=penalty_scope,
+            steps=steps,
         )
         scores.append(logits)
         if config.do_sample:
@@ -450,14 +461,14 @@ def generate(
             token = sampling.greedy(logits)
         token = torch.where(finished, config.pad_token_id, token)  # finished rows get padding (GEN-EOS-03)
         ids = torch.cat([ids, token[:, None]], dim=1)
-        finished = finished | _stops(token, finished, config, texts)
+        finished = finished | _stops(token, finished, config, texts, steps)
         if on_token is not None:
             on_token()
         step_input, step_mask = token[:, None], torch.ones(B, 1, dtype=torch.long)
         if finished.all():
             break
     return GenerationOutput(
-        sequences=ids, scores=torch.stack(scores, dim=1), texts=_texts(config, ids[:, P:], stop_text)
+        sequences=ids, scores=torch.stack(scores, dim=1), texts=_texts(config, ids[:, P:], stop_text, steps)
     )
 
 
@@ -467,7 +478,9 @@ def _prompt_text(config: GenerationConfig, row: torch.Tensor, mask: torch.Tensor
     return "".join(config.token_strings[t] for t, m in zip(row.tolist(), mask.tolist(), strict=True) if m)
 
 
-def _stops(token: torch.Tensor, finished: torch.Tensor, config: GenerationConfig, texts: list[str]) -> torch.Tensor:
+def _stops(
+    token: torch.Tensor, finished: torch.Tensor, config: GenerationConfig, texts: list[str], steps: GenerationSteps
+) -> torch.Tensor:
     """(B,) rows that finish with this token: an EOS id, or a stop string ending inside it."""
     stops = torch.zeros_like(finished)
     for row, t in enumerate(token.tolist()):
@@ -476,7 +489,7 @@ def _stops(token: torch.Tensor, finished: torch.Tensor, config: GenerationConfig
         stops[row] = t in config.eos_token_ids
         if config.stop_strings:
             piece = config.token_strings[t]
-            stops[row] |= stop_string_hit(texts[row], piece, config.stop_strings)
+            stops[row] |= steps.stop_string_hit(texts[row], piece, config.stop_strings)
             texts[row] += piece
     return stops
 
@@ -486,7 +499,13 @@ def _stops(token: torch.Tensor, finished: torch.Tensor, config: GenerationConfig
 
 
 def beam_search(
-    weights: DecoderWeights, prompt_ids: torch.Tensor, config: GenerationConfig, *, attention_mask: torch.Tensor
+    weights: DecoderWeights,
+    prompt_ids: torch.Tensor,
+    config: GenerationConfig,
+    *,
+    attention_mask: torch.Tensor,
+    cache_class: type[KVCache] = KVCache,
+    steps: GenerationSteps | None = None,
 ) -> GenerationOutput:
     """Keep the num_beams best running hypotheses by cumulative log-probability; a hypothesis
     that ends (EOS or max_new_tokens) is scored sum_logprob / length ** length_penalty, length =
@@ -500,10 +519,13 @@ def beam_search(
     score at the current length cannot beat the worst finished one; "never" the same at the
     longest possible length when length_penalty > 0 (the canonical rule).
     """
+    steps = GenerationSteps() if steps is None else steps
     rows, row_scores, all_scores = [], [], []
     for b in range(prompt_ids.shape[0]):
         real = attention_mask[b].bool()
-        sequences, scores, step_scores = _beam_search_row(weights, prompt_ids[b : b + 1], real[None], config)
+        sequences, scores, step_scores = _beam_search_row(
+            weights, prompt_ids[b : b + 1], real[None], config, cache_class, steps
+        )
         pad = torch.full((sequences.shape[0], prompt_ids.shape[1] - int(real.sum())), config.pad_token_id)
         rows.append(torch.cat([pad, sequences], dim=1) if pad.numel() else sequences)
         row_scores.append(scores)
@@ -518,14 +540,19 @@ def beam_search(
 
 
 def _beam_search_row(
-    weights: DecoderWeights, prompt: torch.Tensor, real: torch.Tensor, config: GenerationConfig
+    weights: DecoderWeights,
+    prompt: torch.Tensor,
+    real: torch.Tensor,
+    config: GenerationConfig,
+    cache_class: type[KVCache],
+    steps: GenerationSteps,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One prompt (1, P): (num_return_sequences, P' + T) sequences, their scores, step scores."""
     prompt = prompt[real].view(1, -1)  # beams of one row need no padding
     K, P, V = config.num_beams, prompt.shape[1], weights.config.vocab_size
     eos = set(config.eos_token_ids)
     keep = max(2, 1 + len(eos)) * K  # candidates per step
-    cache = new_cache(weights, config.cache_kind, max_cache_len=P + config.max_new_tokens)
+    cache = new_cache(weights, config.cache_kind, max_cache_len=P + config.max_new_tokens, cache_class=cache_class)
     running = prompt.repeat(K, 1)  # (K, P + t)
     running_scores = torch.full((K,), -1e9, dtype=torch.float64)
     running_scores[0] = 0.0  # all beams start equal: only the first may expand
@@ -534,9 +561,9 @@ def _beam_search_row(
     for step in range(config.max_new_tokens):
         logits = decoder_forward(weights, step_input, cache=cache)[:, -1]  # (K, V)
         logits = logits.float() if weights.dtype != torch.float64 else logits
-        log_probs = process_step(torch.log_softmax(logits, dim=-1), running, config, prompt_length=P)
+        log_probs = steps.process_step(torch.log_softmax(logits, dim=-1), running, config, prompt_length=P, steps=steps)
         step_scores.append(log_probs)
-        top_scores, top = top_candidates(log_probs, running_scores, keep)
+        top_scores, top = steps.top_candidates(log_probs, running_scores, keep)
         beam, token = top // V, top % V
         length = step + 1  # generated tokens, EOS included
         last = length == config.max_new_tokens
@@ -544,7 +571,8 @@ def _beam_search_row(
         for rank in range(min(K, len(top))):  # only the best K candidates may finish
             if ends[rank] and improvable:
                 hypothesis = torch.cat([running[beam[rank]], token[rank : rank + 1]])
-                finished.append((hypothesis_score(float(top_scores[rank]), length, config.length_penalty), hypothesis))
+                score = steps.hypothesis_score(float(top_scores[rank]), length, config.length_penalty)
+                finished.append((score, hypothesis))
         finished = sorted(finished, key=lambda f: -f[0])[:K]
         alive = (~ends).nonzero().flatten()[:K]
         if last or len(alive) == 0:
@@ -643,3 +671,23 @@ def weight_bytes(params: dict[str, Any]) -> int:
             seen.add(storage.data_ptr())
             total += storage.nbytes()
     return total
+
+
+@dataclass(frozen=True)
+class GenerationSteps:
+    """The pieces generate() and process_step() call, each the module function of the same name
+    (sampling_process: specformer.reference.sampling.process). An adapter built on the reference
+    passes its own to generate(steps=...), e.g. `GenerationSteps(hypothesis_score=my_score)`;
+    the mutants pass broken ones. process_step is called with `steps=` so that its processors
+    are the same set's.
+    """
+
+    repetition_penalty: Callable[..., torch.Tensor] = repetition_penalty
+    frequency_presence_penalty: Callable[..., torch.Tensor] = frequency_presence_penalty
+    no_repeat_ngram: Callable[..., torch.Tensor] = no_repeat_ngram
+    min_new_tokens_mask: Callable[..., torch.Tensor] = min_new_tokens_mask
+    sampling_process: Callable[..., torch.Tensor] = sampling.process
+    process_step: Callable[..., torch.Tensor] = process_step
+    stop_string_hit: Callable[[str, str, tuple[str, ...]], bool] = stop_string_hit
+    top_candidates: Callable[..., tuple[torch.Tensor, torch.Tensor]] = top_candidates
+    hypothesis_score: Callable[[float, int, float], float] = hypothesis_score

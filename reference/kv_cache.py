@@ -285,7 +285,8 @@ class KVCache:
 
     def copy(self) -> KVCache:
         """An independent copy: a cached prefix reused by two requests (KV-PREFIX-01)."""
-        other = KVCache(self.kind, max_cache_len=self.max_cache_len, window=self.window)
+        # type(self): a subclass (an adapter's own cache, a mutant's) copies as itself
+        other = type(self)(self.kind, max_cache_len=self.max_cache_len, window=self.window)
         other.key_states = [t.clone() for t in self.key_states]
         other.value_states = [t.clone() for t in self.value_states]
         other.slot_index, other.slot_real = self.slot_index.clone(), self.slot_real.clone()
@@ -492,12 +493,21 @@ def decoder_forward(
     return hidden @ params["lm_head.weight"].T  # (B, L, V)
 
 
-def new_cache(weights: DecoderWeights, kind: str = "dynamic", *, max_cache_len: int | None = None) -> KVCache:
-    """The cache a model asks for: `dynamic` and `static` become `rolling` when the model has a sliding window."""
+def new_cache(
+    weights: DecoderWeights,
+    kind: str = "dynamic",
+    *,
+    max_cache_len: int | None = None,
+    cache_class: type[KVCache] = KVCache,
+) -> KVCache:
+    """The cache a model asks for: `dynamic` and `static` become `rolling` when the model has a sliding window.
+
+    cache_class: KVCache or a subclass of it (an adapter's own cache; the mutants' broken ones).
+    """
     window = weights.config.sliding_window
     if kind == "dynamic" and window is not None:
-        return KVCache("rolling", window=window)
-    return KVCache(kind, max_cache_len=max_cache_len, window=window)
+        return cache_class("rolling", window=window)
+    return cache_class(kind, max_cache_len=max_cache_len, window=window)
 
 
 def cached_logits(
@@ -508,6 +518,7 @@ def cached_logits(
     cache_kind: str = "dynamic",
     max_cache_len: int | None = None,
     attention_mask: torch.Tensor | None = None,
+    cache_class: type[KVCache] = KVCache,
 ) -> torch.Tensor:
     """Run token_ids (B, L) through one cache in chunks of `steps` tokens (prefill then decodes,
     e.g. (5, 1, 1)); the logits of every chunk, concatenated: (B, L, V).
@@ -516,7 +527,7 @@ def cached_logits(
     """
     if sum(steps) != token_ids.shape[1] or any(s < 1 for s in steps):
         raise ValueError(f"steps must be positive and sum to L={token_ids.shape[1]}, got {steps}")
-    cache = new_cache(weights, cache_kind, max_cache_len=max_cache_len)
+    cache = new_cache(weights, cache_kind, max_cache_len=max_cache_len, cache_class=cache_class)
     logits, start = [], 0
     for step in steps:
         mask = None if attention_mask is None else attention_mask[:, start : start + step]

@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, fields, replace
+from typing import Self
 
 import torch
 import torch.nn.functional as F
@@ -118,8 +119,41 @@ class FeedForwardWeights:
         return F.linear(gelu(F.linear(x, self.inner, self.inner_bias), self.activation), self.outer, self.outer_bias)
 
 
+class _LayerWeights:
+    """What the layer weight classes below share: random weights drawn part by part in field order
+    (the attentions, norms and feed-forward each from the same generator), and a cast. A class sets
+    the activation and norm epsilon its model uses by default."""
+
+    default_activation = "gelu"
+    default_eps = 1e-5
+
+    @classmethod
+    def random(
+        cls,
+        width: int,
+        heads: int,
+        inner: int,
+        generator: torch.Generator,
+        *,
+        activation: str | None = None,
+        eps: float | None = None,
+        dtype: torch.dtype = torch.float64,
+    ) -> Self:
+        activation = cls.default_activation if activation is None else activation
+        eps = cls.default_eps if eps is None else eps
+        draw = {
+            "MultiHeadWeights": lambda: MultiHeadWeights.random(width, heads, generator, dtype=dtype),
+            "LayerNormWeights": lambda: LayerNormWeights.random(width, generator, dtype, eps),
+            "FeedForwardWeights": lambda: FeedForwardWeights.random(width, inner, generator, dtype, activation),
+        }
+        return cls(*(draw[part.type]() for part in fields(cls)))  # subtle: field order is draw order
+
+    def to(self, dtype: torch.dtype) -> Self:
+        return _cast(self, dtype)
+
+
 @dataclass(frozen=True)
-class EncoderLayerWeights:
+class EncoderLayerWeights(_LayerWeights):
     """A post-LN encoder layer (BERT's BertLayer, BART's encoder layer)."""
 
     attention: MultiHeadWeights
@@ -127,31 +161,11 @@ class EncoderLayerWeights:
     feed_forward: FeedForwardWeights
     output_norm: LayerNormWeights
 
-    @classmethod
-    def random(
-        cls,
-        width: int,
-        heads: int,
-        inner: int,
-        generator: torch.Generator,
-        *,
-        activation: str = "gelu",
-        eps: float = 1e-12,
-        dtype: torch.dtype = torch.float64,
-    ) -> EncoderLayerWeights:
-        return cls(
-            MultiHeadWeights.random(width, heads, generator, dtype=dtype),
-            LayerNormWeights.random(width, generator, dtype, eps),
-            FeedForwardWeights.random(width, inner, generator, dtype, activation),
-            LayerNormWeights.random(width, generator, dtype, eps),
-        )
-
-    def to(self, dtype: torch.dtype) -> EncoderLayerWeights:
-        return _cast(self, dtype)
+    default_eps = 1e-12
 
 
 @dataclass(frozen=True)
-class DecoderBlockWeights:
+class DecoderBlockWeights(_LayerWeights):
     """A pre-LN causal decoder block (GPT-2's GPT2Block)."""
 
     norm_1: LayerNormWeights
@@ -159,31 +173,11 @@ class DecoderBlockWeights:
     norm_2: LayerNormWeights
     feed_forward: FeedForwardWeights
 
-    @classmethod
-    def random(
-        cls,
-        width: int,
-        heads: int,
-        inner: int,
-        generator: torch.Generator,
-        *,
-        activation: str = "gelu_tanh",
-        eps: float = 1e-5,
-        dtype: torch.dtype = torch.float64,
-    ) -> DecoderBlockWeights:
-        return cls(
-            LayerNormWeights.random(width, generator, dtype, eps),
-            MultiHeadWeights.random(width, heads, generator, dtype=dtype),
-            LayerNormWeights.random(width, generator, dtype, eps),
-            FeedForwardWeights.random(width, inner, generator, dtype, activation),
-        )
-
-    def to(self, dtype: torch.dtype) -> DecoderBlockWeights:
-        return _cast(self, dtype)
+    default_activation = "gelu_tanh"
 
 
 @dataclass(frozen=True)
-class CrossDecoderLayerWeights:
+class CrossDecoderLayerWeights(_LayerWeights):
     """A post-LN decoder layer with cross-attention (BART's decoder layer, nn.TransformerDecoderLayer)."""
 
     self_attention: MultiHeadWeights
@@ -192,30 +186,6 @@ class CrossDecoderLayerWeights:
     cross_norm: LayerNormWeights
     feed_forward: FeedForwardWeights
     output_norm: LayerNormWeights
-
-    @classmethod
-    def random(
-        cls,
-        width: int,
-        heads: int,
-        inner: int,
-        generator: torch.Generator,
-        *,
-        activation: str = "gelu",
-        eps: float = 1e-5,
-        dtype: torch.dtype = torch.float64,
-    ) -> CrossDecoderLayerWeights:
-        return cls(
-            MultiHeadWeights.random(width, heads, generator, dtype=dtype),
-            LayerNormWeights.random(width, generator, dtype, eps),
-            MultiHeadWeights.random(width, heads, generator, dtype=dtype),
-            LayerNormWeights.random(width, generator, dtype, eps),
-            FeedForwardWeights.random(width, inner, generator, dtype, activation),
-            LayerNormWeights.random(width, generator, dtype, eps),
-        )
-
-    def to(self, dtype: torch.dtype) -> CrossDecoderLayerWeights:
-        return _cast(self, dtype)
 
 
 def check_hidden(hidden: torch.Tensor, width: int, padding_mask: torch.Tensor | None, name: str = "hidden") -> None:

@@ -166,3 +166,66 @@ def test_a_stale_quoted_value_is_caught() -> None:
     ]
     assert shown_as(1.697, "1.7") and shown_as(9.13e-6, "9.1e-6") and shown_as(2.5e-8, "~1e-8")
     assert not shown_as(1.52, "1.7") and not shown_as(9.4e-6, "9.1e-6") and not shown_as(5e-8, "~1e-8")
+
+
+# "292 of 1436 strings differ" in a reason; "292 of 1436 strings differ from the reference" in a message
+COUNTED = re.compile(r"\b(?P<count>\d[\d,]*) of (?P<total>\d[\d,]*) (?:corpus )?strings (?P<verb>differ|agree)")
+
+
+def differing_counts(run: RunResult, adapter: str, clause_id: str) -> set[tuple[int, int]]:
+    """(differing, total) of every agreement count in the messages of the adapter's tests of the clause."""
+    messages = [
+        t.message or ""
+        for a in run.adapters
+        if a.name == adapter
+        for c in a.clauses
+        if c.id == clause_id
+        for t in c.tests
+    ]
+    return {
+        (int(m["count"]), int(m["total"])) for text in messages for m in COUNTED.finditer(text) if m["verb"] == "differ"
+    }
+
+
+def quoted_counts(reason: str) -> list[tuple[int, int]]:
+    """(differing, total) for each "N of M strings differ/agree" the reason quotes."""
+    counts = []
+    for m in COUNTED.finditer(reason):
+        count, total = int(m["count"].replace(",", "")), int(m["total"].replace(",", ""))
+        counts.append((count if m["verb"] == "differ" else total - count, total))
+    return counts
+
+
+@pytest.mark.parametrize("path", EXPECTATIONS, ids=[p.stem for p in EXPECTATIONS])
+def test_string_counts_quoted_in_expectations_are_in_the_committed_report(path: Path, committed: RunResult) -> None:
+    """A reason that says how many corpus strings differ (or agree) says what a test of that clause
+    reported in the committed run."""
+    stale = []
+    for clause_id, expectation in load_expectations(path).items():
+        measured_counts = differing_counts(committed, path.stem, clause_id)
+        stale += [
+            f"{clause_id}: {n} of {total} differ (the report has {sorted(measured_counts)})"
+            for n, total in quoted_counts(expectation.reason)
+            if (n, total) not in measured_counts
+        ]
+    assert not stale, "\n".join(stale)
+
+
+def test_a_stale_string_count_is_caught() -> None:
+    assert quoted_counts("1434 of 1436 strings agree with v1, 4 of 1,436 corpus strings differ") == [
+        (2, 1436),
+        (4, 1436),
+    ]
+    assert not {(3, 1436)} & {(2, 1436), (4, 1436)}  # a count the report does not have is reported stale
+
+
+@pytest.mark.parametrize("path", EXPECTATIONS, ids=[p.stem for p in EXPECTATIONS])
+def test_every_count_in_a_reason_is_in_the_checked_form(path: Path) -> None:
+    """ "N of M" in a reason is written "N of M strings differ" (or agree), so the check above reads it."""
+    loose = [
+        (clause_id, m.group())
+        for clause_id, expectation in load_expectations(path).items()
+        for m in re.finditer(r"\b\d[\d,]* of \d[\d,]*\b[^.;]{0,20}", expectation.reason)
+        if not COUNTED.match(expectation.reason, m.start())
+    ]
+    assert not loose, loose

@@ -12,7 +12,7 @@ import torch
 
 from specformer.reference import generation
 from specformer.reference.generation import GenerationConfig, GenerationOutput
-from specformer.reference.kv_cache import DecoderWeights
+from specformer.reference.kv_cache import DecoderWeights, KVCache
 
 # clause -> keyword of the reference functions
 VARIANT_KEYWORDS = {
@@ -25,6 +25,10 @@ VARIANT_KEYWORDS = {
 
 class ReferenceGeneration:
     """Mixin of ReferenceAdapter: penalties, stopping and search of the reference loop."""
+
+    # public seams: the loop's cache class and the steps it calls (a subclass or mutant brings its own)
+    cache_class: type[KVCache] = KVCache
+    generation_steps: generation.GenerationSteps = generation.GenerationSteps()
 
     @property
     def generation_variants(self) -> dict[str, str]:
@@ -45,7 +49,7 @@ class ReferenceGeneration:
         prompt_length: int,
         attention_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        return generation.repetition_penalty(
+        return self.generation_steps.repetition_penalty(
             logits,
             input_ids,
             penalty,
@@ -63,7 +67,7 @@ class ReferenceGeneration:
         frequency_penalty: float = 0.0,
         presence_penalty: float = 0.0,
     ) -> torch.Tensor:
-        return generation.frequency_presence_penalty(
+        return self.generation_steps.frequency_presence_penalty(
             logits,
             input_ids,
             prompt_length=prompt_length,
@@ -73,7 +77,7 @@ class ReferenceGeneration:
         )
 
     def no_repeat_ngram(self, logits: torch.Tensor, input_ids: torch.Tensor, ngram_size: int) -> torch.Tensor:
-        return generation.no_repeat_ngram(logits, input_ids, ngram_size)
+        return self.generation_steps.no_repeat_ngram(logits, input_ids, ngram_size)
 
     def min_new_tokens(
         self,
@@ -84,7 +88,7 @@ class ReferenceGeneration:
         min_new_tokens: int,
         eos_token_ids: tuple[int, ...],
     ) -> torch.Tensor:
-        return generation.min_new_tokens_mask(
+        return self.generation_steps.min_new_tokens_mask(
             logits, input_ids, prompt_length=prompt_length, min_new_tokens=min_new_tokens, eos_token_ids=eos_token_ids
         )
 
@@ -105,5 +109,7 @@ class ReferenceGeneration:
             attention_mask=attention_mask,
             generator=generator,
             on_token=on_token,
+            cache_class=self.cache_class,
+            steps=self.generation_steps,
             **self.generation_variants,
         )

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from specformer.conformance.bench.observe import starting
-from specformer.conformance.bench.roofline import ceiling_for, measured_result
+from specformer.conformance.bench.roofline import ceiling_for, measured_result_for
 from specformer.conformance.bench.timer import POLICIES, time_cpu, time_cuda
 from specformer.conformance.results import BenchmarkResult
 from specformer.reference.attention import scaled_dot_product_attention
@@ -53,13 +53,10 @@ def attention_benchmarks(
         timing = time_cuda(call, policy, mode="cold") if kind == "cuda" else time_cpu(call, policy)
         element = torch.finfo(dtype).bits // 8
         results.append(
-            measured_result(
+            measured_result_for("attention", device, ceilings)(
                 timing,
                 call,
-                device=device,
-                ceilings=ceilings,
                 name="attention.dense",
-                family="attention",
                 params={"batch": batch, "heads": heads, "head_dim": dim, "length": length, "dtype": str(dtype)[6:]},
                 size=length,
                 flops=4.0 * batch * heads * length * length * dim,

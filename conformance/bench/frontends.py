@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from specformer.conformance.bench.observe import starting
-from specformer.conformance.bench.roofline import ceiling_for, measured_result
+from specformer.conformance.bench.roofline import ceiling_for, measured_result_for
 from specformer.conformance.bench.timer import POLICIES, Timing, time_cpu, time_cuda
 from specformer.conformance.results import BenchmarkResult
 from specformer.reference import audio as audio_reference
@@ -79,13 +79,10 @@ def vision_benchmarks(
         starting("vision.patch_embedding", {"batch": batch, "image": 224, "patch": 16})
         timing = _timing(call, device, policy)
         results.append(
-            measured_result(
+            measured_result_for("vision", device, ceilings)(
                 timing,
                 call,
-                device=device,
-                ceilings=ceilings,
                 name="vision.patch_embedding",
-                family="vision",
                 params={"batch": batch, "image": 224, "patch": 16, "width": 768, "dtype": "float32"},
                 note=f"{batch / timing.median_s:,.0f} images/s",
                 flops=2.0 * batch * 196 * 768 * 768,
@@ -108,13 +105,10 @@ def vision_benchmarks(
         timing = _timing(call, device, policy)
         check = images[:2].double()
         results.append(
-            measured_result(
+            measured_result_for("vision", device, ceilings)(
                 timing,
                 call,
-                device=device,
-                ceilings=ceilings,
                 name="vision.vit_classify",
-                family="vision",
                 params={"batch": vit_batch, "shape": "ViT-Ti/16", "width": 192, "layers": 12, "dtype": "float32"},
                 note=f"{vit_batch / timing.median_s:,.1f} images/s",
                 flops=_vit_flops(VIT_TINY, vit_batch),
@@ -146,13 +140,10 @@ def audio_benchmarks(
     frames, n_fft = audio_reference.CHUNK_FRAMES, audio_reference.N_FFT
     flops = frames * (5 * n_fft * math.log2(n_fft) + 2 * 80 * (n_fft // 2 + 1))  # FFTs and the mel matmul
     return [
-        measured_result(
+        measured_result_for("audio", "cpu", ceilings)(
             timing,
             call,
-            device="cpu",
-            ceilings=ceilings,
             name="audio.log_mel",
-            family="audio",
             params={"seconds": 30, "n_mels": 80, "dtype": "float32"},
             note=f"{30 / timing.median_s:,.0f} s of audio per second",
             flops=flops,

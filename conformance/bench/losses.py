@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from specformer.conformance.bench.observe import starting
-from specformer.conformance.bench.roofline import ceiling_for, measured_result
+from specformer.conformance.bench.roofline import ceiling_for, measured_result_for
 from specformer.conformance.bench.sampling import _timings
 from specformer.conformance.bench.timer import POLICIES
 from specformer.conformance.results import BenchmarkResult
@@ -59,13 +59,10 @@ def loss_benchmarks(
             starting("losses.cross_entropy", {"tokens": tokens, "vocab": vocab, "dtype": dtype_name})
             for timing, note in _timings(call, device, policy):
                 results.append(
-                    measured_result(
+                    measured_result_for("losses", device, ceilings)(
                         timing,
                         call,
-                        device=device,
-                        ceilings=ceilings,
                         name="losses.cross_entropy",
-                        family="losses",
                         params={"tokens": tokens, "vocab": vocab, "dtype": str(dtype).removeprefix("torch.")},
                         note=note,
                         bytes_moved=float(tokens * vocab * logits.element_size()),

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from specformer.conformance.bench.observe import starting
-from specformer.conformance.bench.roofline import ceiling_for, measured_result
+from specformer.conformance.bench.roofline import ceiling_for, measured_result_for
 from specformer.conformance.bench.timer import POLICIES, time_cpu
 from specformer.conformance.results import BenchmarkResult
 from specformer.reference import models as reference
@@ -63,13 +63,10 @@ def objectives_benchmarks(
     starting("objectives.mlm_mask", {"batch": batch, "length": length})
     timing = time_cpu(call, POLICIES.get(profile, POLICIES["ci"]))
     return [
-        measured_result(
+        measured_result_for("objectives", "cpu", ceilings)(
             timing,
             call,
-            device="cpu",
-            ceilings=ceilings,
             name="objectives.mlm_mask",
-            family="objectives",
             params={
                 "batch": batch,
                 "length": length,
@@ -126,13 +123,10 @@ def layer_benchmarks(
         timing = time_cpu(call, POLICIES.get(profile, POLICIES["ci"])) if device == "cpu" else _cuda(call, profile)
         error = float((call().double().cpu() - expected(hidden64, weights64)).abs().max())
         results.append(
-            measured_result(
+            measured_result_for("models", device, ceilings)(
                 timing,
                 call,
-                device=device,
-                ceilings=ceilings,
                 name=f"models.{name}",
-                family="models",
                 params={"batch": batch, "length": length, "width": WIDTH, "heads": HEADS, "inner": INNER},
                 flops=flops,
                 ceiling=ceiling_for(torch.float32, compute_bound=True),
@@ -194,13 +188,10 @@ def seq2seq_benchmarks(
         oracle = expected(ids, mask, state64, config, decoder_input_ids=decoder_ids)[1]
         error = float((call().double().cpu() - oracle).abs().max())
         results.append(
-            measured_result(
+            measured_result_for("models", device, ceilings)(
                 timing,
                 call,
-                device=device,
-                ceilings=ceilings,
                 name=f"models.{name}",
-                family="models",
                 params={"batch": batch, "source": source, "target": target, **sizes, "heads": SEQ2SEQ_HEADS},
                 flops=_seq2seq_flops(batch, source, target),
                 ceiling=ceiling_for(torch.float32, compute_bound=True),

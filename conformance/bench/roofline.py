@@ -10,6 +10,8 @@ did not run, a missing synchronisation) and is flagged, never celebrated.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -120,3 +122,10 @@ def measured_result(
         **fields,
     )
     return row_done(place_on_roofline(result, ceilings or {}))
+
+
+def measured_result_for(
+    family: str, device: str, ceilings: dict[str, dict[str, Any]] | None
+) -> Callable[..., BenchmarkResult]:
+    """measured_result with what every row of one family's run shares bound: `(timing, call, name=..., ...)`."""
+    return functools.partial(measured_result, family=family, device=device, ceilings=ceilings)

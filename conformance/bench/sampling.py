@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from specformer.conformance.bench.observe import starting
-from specformer.conformance.bench.roofline import ceiling_for, measured_result
+from specformer.conformance.bench.roofline import ceiling_for, measured_result_for
 from specformer.conformance.bench.timer import POLICIES, Timing, time_cpu, time_cuda
 from specformer.conformance.results import BenchmarkResult
 from specformer.reference import sampling as reference
@@ -66,13 +66,10 @@ def sampling_benchmarks(
         starting(f"sampling.{name}", {"batch": batch, "vocab": vocab, **params})
         for timing, note in _timings(call, device, policy):
             results.append(
-                measured_result(
+                measured_result_for("sampling", device, ceilings)(
                     timing,
                     call,
-                    device=device,
-                    ceilings=ceilings,
                     name=f"sampling.{name}",
-                    family="sampling",
                     params={"batch": batch, "vocab": vocab, "dtype": "float32", **params},
                     note=note,
                     bytes_moved=2.0 * batch * vocab * 4,

@@ -6,15 +6,14 @@ checks that the suite fails exactly there.
 
 A mutant changes the reference only through its public seams: a subclass overriding public
 methods (built with `rebuilt(cls)` where the suite hands over a model object), keyword
-arguments, dataclasses.replace, or a module function swapped while an operation runs
-(`run_broken`). No private field, `__class__` swap or object.__setattr__: tests/test_layout.py
-fails on one, so a refactoring of the reference's internals cannot silently change a mutant.
+arguments, dataclasses.replace, or a broken piece handed to the reference adapter's seams
+(`cache_class`, `generation_steps`). No private field, `__class__` swap, object.__setattr__ or
+module attribute swapped during a call: tests/test_layout.py fails on one (the seq2seq mutants
+of models.py still swap module globals, a listed exception), so a refactoring of the
+reference's internals cannot silently change a mutant.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from typing import Any
 
 from specformer.conformance.adapters.protocols import Capabilities
 from specformer.conformance.adapters.reference import ReferenceAdapter
@@ -29,22 +28,6 @@ class Mutant(ReferenceAdapter):
     @property
     def name(self) -> str:  # type: ignore[override]
         return f"mutant:{type(self).__name__}"
-
-
-def run_broken(cls: type, *operations: str) -> None:
-    """Make each named operation of `cls` run the reference's inside `self.broken()`, the mutant's
-    context manager that puts its broken piece in place (so the processors and the loop both see it)."""
-
-    def forward(name: str) -> Callable[..., Any]:
-        def operation(self: Any, *args: Any, **kwargs: Any) -> Any:
-            with self.broken():
-                return getattr(super(cls, self), name)(*args, **kwargs)
-
-        operation.__name__ = operation.__qualname__ = name
-        return operation
-
-    for name in operations:
-        setattr(cls, name, forward(name))
 
 
 def reference_capabilities(family: str, *clause_prefixes: str) -> Capabilities:

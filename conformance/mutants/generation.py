@@ -1,61 +1,38 @@
 """Mutants of the generation family: the reference adapter with one plausible bug each.
 
-Most swap one function of specformer.reference.generation for a broken copy while the
-adapter's operations run (so the processor operations and the loop both see it); the others
-change what reaches or leaves the reference loop. `breaks` lists exactly the clauses the suite
-then fails; tests/test_mutants_generation.py checks that.
+Most replace one of the reference loop's steps (a field of GenerationSteps, the reference
+adapter's public `generation_steps`, which its processor operations and the loop both use) or
+bring a broken cache through `cache_class`; the others change what reaches or leaves the
+reference loop. `breaks` lists exactly the clauses the suite then fails;
+tests/test_mutants_generation.py checks that.
 
     specformer run --adapter specformer.conformance.mutants.generation:RepetitionMultipliesPositive
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from collections.abc import Iterator
-from unittest import mock
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from specformer.conformance.adapters.protocols import Capabilities
-from specformer.conformance.mutants import Mutant, reference_capabilities, run_broken
+from specformer.conformance.mutants import Mutant, reference_capabilities
 from specformer.conformance.mutants.kv_cache import _PositionsCountPadding, _PositionsRestart
-from specformer.reference import generation, kv_cache, sampling
-
-_original = {
-    name: getattr(generation, name)
-    for name in (
-        "repetition_penalty",
-        "frequency_presence_penalty",
-        "no_repeat_ngram",
-        "min_new_tokens_mask",
-        "process_step",
-        "stop_string_hit",
-        "validate_repetition_penalty",
-        "validate_penalty",
-        "validate_stop_strings",
-        "top_candidates",
-        "hypothesis_score",
-    )
-}
+from specformer.reference import generation, sampling
 
 
 class _Mutant(Mutant):
     capabilities = reference_capabilities("generation", "GEN-")
 
-    def replacements(self) -> dict[str, object]:
-        """Attributes of specformer.reference.generation replaced while an operation runs."""
+    def replacements(self) -> dict[str, Callable[..., Any]]:
+        """Steps of the reference loop (fields of GenerationSteps) this mutant replaces."""
         return {}
 
-    @contextlib.contextmanager
-    def broken(self) -> Iterator[None]:
-        with contextlib.ExitStack() as stack:
-            for name, value in self.replacements().items():
-                stack.enter_context(mock.patch.object(generation, name, value))
-            yield
-
-
-run_broken(_Mutant, "repetition_penalty", "frequency_presence_penalty", "no_repeat_ngram", "min_new_tokens", "generate")
+    @property
+    def generation_steps(self) -> generation.GenerationSteps:  # type: ignore[override]
+        return generation.GenerationSteps(**self.replacements())
 
 
 # ---------------------------------------------------------------------------------------
@@ -102,7 +79,11 @@ class RepetitionMultipliesPositive(_Mutant):
 class RepetitionPerOccurrence(_Mutant):
     """Divides (or multiplies) by the penalty once per occurrence: theta ** count."""
 
-    breaks = ("GEN-REP-02", "GEN-SCORE-01")
+    breaks = (
+        "GEN-REP-01",
+        "GEN-REP-02",
+        "GEN-SCORE-01",
+    )
 
     def replacements(self):
         def bug(logits, ids, theta, prompt_length, mask, scope):
@@ -116,11 +97,20 @@ class RepetitionPerOccurrence(_Mutant):
 class RepetitionGeneratedOnlyDeclaringPrompt(_Mutant):
     """Counts generated tokens only while declaring the prompt-and-generated variant."""
 
-    breaks = ("GEN-BATCH-01", "GEN-ORDER-01", "GEN-REP-01", "GEN-REP-04", "GEN-REP-05", "GEN-SAMPLE-02", "GEN-SCORE-01")
+    breaks = (
+        "GEN-BATCH-01",
+        "GEN-ORDER-01",
+        "GEN-REP-01",
+        "GEN-REP-02",
+        "GEN-REP-04",
+        "GEN-REP-05",
+        "GEN-SAMPLE-02",
+        "GEN-SCORE-01",
+    )
 
     def replacements(self):
         def bug(logits, ids, theta, prompt_length, mask, scope):
-            return _original["repetition_penalty"](
+            return generation.repetition_penalty(
                 logits, ids, theta, prompt_length=prompt_length, attention_mask=mask, repetition_scope="generated-only"
             )
 
@@ -134,7 +124,7 @@ class RepetitionCountsPadding(_Mutant):
 
     def replacements(self):
         def bug(logits, ids, theta, prompt_length, mask, scope):
-            return _original["repetition_penalty"](
+            return generation.repetition_penalty(
                 logits, ids, theta, prompt_length=prompt_length, attention_mask=None, repetition_scope=scope
             )
 
@@ -171,14 +161,18 @@ class RepetitionPenaltyUnchecked(_Mutant):
     breaks = ("GEN-REP-06",)
 
     def replacements(self):
-        return {"validate_repetition_penalty": lambda penalty: None}
+        def bug(logits, ids, theta, prompt_length, mask, scope):
+            seen = _seen_counts(logits, ids, prompt_length, mask, scope) > 0  # bug: theta never checked
+            return torch.where(seen, torch.where(logits < 0, logits * theta, logits / theta), logits)
+
+        return {"repetition_penalty": _repetition(bug)}
 
 
 # ---------------------------------------------------------------------------------------
 # Frequency and presence
 
 
-def _frequency(bug):
+def _frequency(bug, *, checked: bool = True):
     def penalty(
         logits,
         input_ids,
@@ -189,8 +183,9 @@ def _frequency(bug):
         attention_mask=None,
         penalty_scope="generated-only",
     ):
-        generation.validate_penalty("frequency_penalty", frequency_penalty)
-        generation.validate_penalty("presence_penalty", presence_penalty)
+        if checked:
+            generation.validate_penalty("frequency_penalty", frequency_penalty)
+            generation.validate_penalty("presence_penalty", presence_penalty)
         counts = _seen_counts(logits, input_ids, prompt_length, attention_mask, penalty_scope).to(logits.dtype)
         return bug(logits, counts, frequency_penalty, presence_penalty)
 
@@ -213,7 +208,7 @@ class FrequencyCountsPromptDeclaringGenerated(_Mutant):
             attention_mask=None,
             penalty_scope="generated-only",
         ):
-            return _original["frequency_presence_penalty"](
+            return generation.frequency_presence_penalty(
                 logits,
                 input_ids,
                 prompt_length=prompt_length,
@@ -229,7 +224,10 @@ class FrequencyCountsPromptDeclaringGenerated(_Mutant):
 class FrequencyGrowsPerOccurrence(_Mutant):
     """The course notes' reading: the k-th occurrence costs k * beta (2 - (0.1 + 0.2) = 1.7)."""
 
-    breaks = ("GEN-FREQ-01",)
+    breaks = (
+        "GEN-FREQ-01",
+        "GEN-PRES-01",
+    )
 
     def replacements(self):
         return {
@@ -242,7 +240,10 @@ class FrequencyGrowsPerOccurrence(_Mutant):
 class PresencePerOccurrence(_Mutant):
     """Subtracts the presence penalty once per occurrence."""
 
-    breaks = ("GEN-PRES-01",)
+    breaks = (
+        "GEN-FREQ-01",
+        "GEN-PRES-01",
+    )
 
     def replacements(self):
         return {"frequency_presence_penalty": _frequency(lambda logits, c, f, p: logits - f * c - p * c)}
@@ -254,7 +255,8 @@ class PenaltyRangeUnchecked(_Mutant):
     breaks = ("GEN-FREQ-02",)
 
     def replacements(self):
-        return {"validate_penalty": lambda name, value: None}
+        penalty = _frequency(lambda logits, c, f, p: logits - f * c - p * (c > 0).to(logits.dtype), checked=False)
+        return {"frequency_presence_penalty": penalty}
 
 
 # ---------------------------------------------------------------------------------------
@@ -268,7 +270,7 @@ class NgramContextOneShort(_Mutant):
 
     def replacements(self):
         def bug(logits, input_ids, ngram_size):
-            return _original["no_repeat_ngram"](logits, input_ids, ngram_size - 1 if ngram_size > 1 else ngram_size)
+            return generation.no_repeat_ngram(logits, input_ids, ngram_size - 1 if ngram_size > 1 else ngram_size)
 
         return {"no_repeat_ngram": bug}
 
@@ -276,11 +278,14 @@ class NgramContextOneShort(_Mutant):
 class UnigramBansNothing(_Mutant):
     """Treats n = 1 like "too short to repeat" and bans nothing."""
 
-    breaks = ("GEN-NGRAM-02",)
+    breaks = (
+        "GEN-NGRAM-01",
+        "GEN-NGRAM-02",
+    )
 
     def replacements(self):
         def bug(logits, input_ids, ngram_size):
-            return logits.clone() if ngram_size == 1 else _original["no_repeat_ngram"](logits, input_ids, ngram_size)
+            return logits.clone() if ngram_size == 1 else generation.no_repeat_ngram(logits, input_ids, ngram_size)
 
         return {"no_repeat_ngram": bug}
 
@@ -292,7 +297,7 @@ class NgramSizeUnchecked(_Mutant):
 
     def replacements(self):
         def bug(logits, input_ids, ngram_size):
-            return logits.clone() if ngram_size < 1 else _original["no_repeat_ngram"](logits, input_ids, ngram_size)
+            return logits.clone() if ngram_size < 1 else generation.no_repeat_ngram(logits, input_ids, ngram_size)
 
         return {"no_repeat_ngram": bug}
 
@@ -304,7 +309,7 @@ class MinNewTokensOffByOne(_Mutant):
 
     def replacements(self):
         def bug(logits, input_ids, *, prompt_length, min_new_tokens, eos_token_ids):
-            return _original["min_new_tokens_mask"](
+            return generation.min_new_tokens_mask(
                 logits,
                 input_ids,
                 prompt_length=prompt_length - 1,
@@ -409,12 +414,6 @@ class EmptyStopStringIgnored(_Mutant):
 
     breaks = ("GEN-STOP-02",)
 
-    def replacements(self):
-        def check(stop_strings, token_strings):
-            return _original["validate_stop_strings"](tuple(s for s in stop_strings if s), token_strings)
-
-        return {"validate_stop_strings": check}
-
     def generate(self, weights, prompt_ids, config, **kwargs):
         config = dataclasses.replace(config, stop_strings=tuple(s for s in config.stop_strings if s))
         return super().generate(weights, prompt_ids, config, **kwargs)
@@ -457,10 +456,12 @@ class ScoresAreRawLogits(_Mutant):
 
         def recording(logits, *args, **kw):
             raw.append(logits.clone())
-            return _original["process_step"](logits, *args, **kw)
+            return generation.process_step(logits, *args, **kw)
 
-        with mock.patch.object(generation, "process_step", recording):
-            out = super().generate(weights, prompt_ids, config, **kwargs)
+        steps = generation.GenerationSteps(process_step=recording)
+        out = generation.generate(
+            weights, prompt_ids, config, **kwargs, cache_class=self.cache_class, steps=steps, **self.generation_variants
+        )
         if config.num_beams == 1 and raw:
             out.scores = torch.stack(raw, dim=1)
         return out
@@ -475,7 +476,7 @@ class PenaltiesAfterWarpers(_Mutant):
         def reordered(logits, input_ids, config, **kwargs):
             if config.do_sample:
                 logits = sampling.process(logits, config.sampling)
-            return _original["process_step"](logits, input_ids, dataclasses.replace(config, do_sample=False), **kwargs)
+            return generation.process_step(logits, input_ids, dataclasses.replace(config, do_sample=False), **kwargs)
 
         return {"process_step": reordered}
 
@@ -501,9 +502,7 @@ class PositionsRestartInGeneration(_Mutant):
         "GEN-STOP-04",
     )
 
-    def generate(self, *args, **kwargs):
-        with mock.patch.object(kv_cache, "KVCache", _PositionsRestart):
-            return super().generate(*args, **kwargs)
+    cache_class = _PositionsRestart
 
 
 class PositionsCountPaddingInGeneration(_Mutant):
@@ -511,9 +510,7 @@ class PositionsCountPaddingInGeneration(_Mutant):
 
     breaks = ("GEN-BATCH-01",)
 
-    def generate(self, *args, **kwargs):
-        with mock.patch.object(kv_cache, "KVCache", _PositionsCountPadding):
-            return super().generate(*args, **kwargs)
+    cache_class = _PositionsCountPadding
 
 
 class LeftPaddingIgnored(_Mutant):
@@ -540,14 +537,10 @@ class SamplingWithoutTemperature(_Mutant):
     breaks = ("GEN-ORDER-01", "GEN-SAMPLE-02")
 
     def replacements(self):
-        class NoTemperature:
-            def process(self, logits, params):
-                return sampling.process(logits, dataclasses.replace(params, temperature=1.0))
+        def no_temperature(logits, params):
+            return sampling.process(logits, dataclasses.replace(params, temperature=1.0))
 
-            def __getattr__(self, name):
-                return getattr(sampling, name)
-
-        return {"sampling": NoTemperature()}
+        return {"sampling_process": no_temperature}
 
 
 class BeamRanksByLastStep(_Mutant):

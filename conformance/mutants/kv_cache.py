@@ -1,42 +1,29 @@
 """Mutants of the kv_cache family: the reference adapter with one plausible cache bug each.
 
-Each mutant swaps one piece of specformer.reference.kv_cache (the cache class, or one
-operation) for a broken copy while its operations run, and lists in `breaks` exactly the
-clauses the suite then fails; tests/test_mutants_generation.py checks that.
+Each mutant brings a broken KVCache subclass through the reference adapter's public seam
+(`cache_class`, which every cache its operations make is built from) or overrides one
+operation, and lists in `breaks` exactly the clauses the suite then fails;
+tests/test_mutants_generation.py checks that.
 
     specformer run --adapter specformer.conformance.mutants.kv_cache:RollingKeepsOldest --family kv_cache
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from collections.abc import Callable, Iterator
-from unittest import mock
+from collections.abc import Callable
 
 import torch
 
 from specformer.conformance.adapters.protocols import CacheState
-from specformer.conformance.mutants import Mutant, reference_capabilities, run_broken
+from specformer.conformance.mutants import Mutant, reference_capabilities
 from specformer.reference import kv_cache
 from specformer.reference.kv_cache import DecoderWeights, KVCache
 
 
 class _Mutant(Mutant):
     capabilities = reference_capabilities("kv_cache", "KV-")
-    cache_class: type[KVCache] | None = None  # replaces kv_cache.KVCache while an operation runs
-
-    @contextlib.contextmanager
-    def broken(self) -> Iterator[None]:
-        with contextlib.ExitStack() as stack:
-            if self.cache_class is not None:
-                stack.enter_context(mock.patch.object(kv_cache, "KVCache", self.cache_class))
-            yield
-
-
-run_broken(
-    _Mutant, "decoder_logits", "cached_logits", "cache_after_prefill", "prefix_reuse_logits", "decode_step_runner"
-)
+    # a mutant with a broken cache sets cache_class (the reference adapter's seam) to a KVCache subclass
 
 
 # ---------------------------------------------------------------------------------------
@@ -199,23 +186,45 @@ class RollingCacheNeverTrims(_Mutant):
     breaks = ("KV-SIZE-01", "KV-SLIDE-02")
 
 
+def _window_one_short(weights: DecoderWeights) -> DecoderWeights:
+    window = weights.config.sliding_window
+    if window is None or window <= 1:
+        return weights
+    return DecoderWeights(dataclasses.replace(weights.config, sliding_window=window - 1), weights.params)
+
+
+class _WindowOneLonger(KVCache):
+    # the cache keeps the declared window: the model it is made for attends one key fewer
+    def __init__(self, kind: str = "dynamic", *, max_cache_len: int | None = None, window: int | None = None) -> None:
+        super().__init__(kind, max_cache_len=max_cache_len, window=None if window is None else window + 1)
+
+    def copy(self) -> KVCache:
+        other = super().copy()  # made through __init__ again, which added one more
+        other.window = self.window
+        return other
+
+
 class WindowOneShort(_Mutant):
-    """Query i sees keys i - W + 1 < j <= i: one key fewer than the window."""
+    """Query i sees keys i - W + 1 < j <= i: one key fewer than the window (the cache still holds W)."""
 
-    breaks = ("KV-MODEL-01", "KV-SLIDE-01", "KV-SLIDE-03")
+    # EQ-01, EQ-03, PREFIX-01: the generic harness draws the sliding-window decoder for their operations too
+    breaks = ("KV-EQ-01", "KV-EQ-03", "KV-MODEL-01", "KV-PREFIX-01", "KV-SLIDE-01", "KV-SLIDE-03")
+    cache_class = _WindowOneLonger
 
-    @contextlib.contextmanager
-    def broken(self) -> Iterator[None]:
-        forward = kv_cache.decoder_forward
+    def decoder_logits(self, weights, token_ids, **kwargs):
+        return super().decoder_logits(_window_one_short(weights), token_ids, **kwargs)
 
-        def narrow(weights: DecoderWeights, token_ids, **kwargs):
-            window = weights.config.sliding_window
-            if window is not None and window > 1:
-                weights = DecoderWeights(dataclasses.replace(weights.config, sliding_window=window - 1), weights.params)
-            return forward(weights, token_ids, **kwargs)
+    def cached_logits(self, weights, token_ids, **kwargs):
+        return super().cached_logits(_window_one_short(weights), token_ids, **kwargs)
 
-        with mock.patch.object(kv_cache, "decoder_forward", narrow):
-            yield
+    def cache_after_prefill(self, weights, token_ids, **kwargs):
+        return super().cache_after_prefill(_window_one_short(weights), token_ids, **kwargs)
+
+    def prefix_reuse_logits(self, weights, prefix_ids, suffixes):
+        return super().prefix_reuse_logits(_window_one_short(weights), prefix_ids, suffixes)
+
+    def decode_step_runner(self, weights, context_ids, **kwargs):
+        return super().decode_step_runner(_window_one_short(weights), context_ids, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------
@@ -232,7 +241,16 @@ class CachesQueryHeads(_Mutant):
     """Keys and values are repeated to the query heads before caching (GQA's saving lost)."""
 
     cache_class = _QueryHeadsCached
-    breaks = ("KV-MODEL-01", "KV-SHAPE-01", "KV-SHAPE-02", "KV-SIZE-01")
+    breaks = (
+        "KV-EQ-01",
+        "KV-EQ-02",
+        "KV-MODEL-01",
+        "KV-PAD-01",
+        "KV-PAD-02",
+        "KV-SHAPE-01",
+        "KV-SHAPE-02",
+        "KV-SIZE-01",
+    )
 
 
 class KeysRotatedOnePositionAhead(_Mutant):
@@ -262,9 +280,9 @@ class RecomputeNotCausal(_Mutant):
 
     breaks = ("KV-MODEL-01", "KV-MODEL-02")
 
-    def decoder_logits(self, *args, **kwargs):
-        with mock.patch.object(kv_cache, "KVCache", _SeesTheFuture):
-            return super().decoder_logits(*args, **kwargs)
+    def decoder_logits(self, weights, token_ids, *, attention_mask=None):
+        cache = _SeesTheFuture("dynamic")  # bug: the cache of the full forward loses the key positions
+        return kv_cache.decoder_forward(weights, token_ids, cache=cache, attention_mask=attention_mask)
 
 
 class PrefixCacheShared(_Mutant):
@@ -281,7 +299,7 @@ class PrefixCacheShared(_Mutant):
 class CacheKeptBetweenCalls(_Mutant):
     """A dynamic cache is kept on the adapter and reused by the next call of the same batch size."""
 
-    breaks = ("KV-EQ-01", "KV-EQ-03", "KV-PAD-02", "KV-STATE-01")
+    breaks = ("KV-EQ-01", "KV-EQ-03", "KV-PAD-01", "KV-PAD-02", "KV-STATE-01")
 
     def cached_logits(
         self, weights, token_ids, *, steps, cache_kind="dynamic", max_cache_len=None, attention_mask=None
