@@ -59,7 +59,7 @@ class TorchAdapter(TorchLosses, TorchModels, TorchFrontends, TorchKVCache, Torch
             "LOSS-CE-03": "native",
             "LOSS-CLM-01": "pre-shifted",
         },
-        parameters={"generate": GENERATE_PARAMETERS},  # no beam search, no stop strings (torch_generation)
+        parameters={"generate": GENERATE_PARAMETERS},  # beam search and stop strings (torch_generation)
     )
     expectations_file = Path(__file__).parent / "expectations" / "torch.toml"
 
