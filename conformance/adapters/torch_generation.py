@@ -415,6 +415,9 @@ def beam_search(
 class TorchGeneration:
     """Mixin of TorchAdapter (the generation family)."""
 
+    # gpt-fast's one cache: "dynamic" and "static" requests both get the static cache (benchmarked once).
+    generation_cache_kinds = ("static",)
+
     def repetition_penalty(
         self,
         logits: torch.Tensor,

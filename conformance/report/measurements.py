@@ -537,8 +537,21 @@ def format_bytes(count: float | None) -> str:
     return f"{count:g} B"
 
 
+def generation_label(adapter: str, bench: BenchmarkResult) -> str:
+    """What a generation row measured: the adapter, then the model and the cache kind where the row names
+    them (bench/generation.py's params "model" and "cache"), so that rows of one adapter stay apart.
+
+    >>> generation_label("hf", BenchmarkResult("generation.tpot", "generation", "cpu", {"model": "gpt2",
+    ...     "cache": "static"}, [1.0], 1.0, 0.0, 1))
+    'hf gpt2/static'
+    """
+    described = [v for v in (bench.params.get("model"), bench.params.get("cache")) if isinstance(v, str)]
+    return f"{adapter} {'/'.join(described)}" if described else adapter
+
+
 def _generation_rows(run: RunResult, name: str) -> list[tuple[str, BenchmarkResult]]:
-    rows = [(a.name, b) for a in run.adapters for b in a.benchmarks if b.name == name]
+    """(label, row) of the run's rows of one name, by label and size; the label is generation_label's."""
+    rows = [(generation_label(a.name, b), b) for a in run.adapters for b in a.benchmarks if b.name == name]
     return sorted(rows, key=lambda pair: (pair[0], pair[1].size if pair[1].size is not None else -1))
 
 
