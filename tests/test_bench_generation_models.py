@@ -8,6 +8,7 @@ context ladder, and only generate() and cache_after_prefill (no decode-step timi
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -109,9 +110,12 @@ def test_report_tables_keep_the_labelled_rows_apart(rows) -> None:
         environment={}, profile="quick", adapters=[AdapterResult(name=a, benchmarks=b) for a, b in rows.items()]
     )
     tables = {t.title.split(" ")[0]: t for t in generation_tables(run)}
+    assert all(t.title.endswith(" · model gpt2") for t in tables.values())  # one model: named once, in the titles
     latency = {(r[0], r[1]) for r in tables["Latency"].rows}
-    assert ("hf gpt2/static", "8") in latency and ("hf gpt2/dynamic", "8") in latency
-    assert ("torch gpt2/static", "8") in latency and ("reference gpt2/dynamic", "8") in latency
-    assert {r[0] for r in tables["Memory:"].rows} == {
-        "reference gpt2/dynamic", "hf gpt2/dynamic", "hf gpt2/static", "torch gpt2/static"
-    }  # fmt: skip
+    assert latency == {("reference", "8"), ("hf", "8"), ("hf static", "8"), ("torch static", "8")}
+    assert {r[0] for r in tables["Memory:"].rows} == {"reference", "hf", "hf static", "torch static"}
+    # several models: each row names its own
+    other = [replace(b, params={**b.params, "model": "llama"}) for b in rows["torch"]]
+    run.adapters.append(AdapterResult(name="torch", benchmarks=other))
+    latency = {r[0] for r in next(t for t in generation_tables(run) if t.title.startswith("Latency")).rows}
+    assert {"torch gpt2 static", "torch llama static", "hf gpt2"} <= latency
