@@ -70,6 +70,9 @@ class _OnToken:
 class HFGeneration:
     """Mixin of HFAdapter (needs HFKVCache's `_model`)."""
 
+    # Two caches generate() implements differently (DynamicCache, StaticCache): benchmarked side by side.
+    generation_cache_kinds = ("dynamic", "static")
+
     def repetition_penalty(
         self,
         logits: torch.Tensor,

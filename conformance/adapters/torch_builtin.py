@@ -22,8 +22,9 @@ and are left unsupported.
 
 The kv_cache and generation families are a second, independent implementation in plain PyTorch,
 written in the style of gpt-fast (torch_kv_cache.py: a static cache written with index_copy_;
-torch_generation.py: prefill, decode_one_token, exponential-race sampling). Beam search and stop
-strings are not in gpt-fast's loop and are declared unsupported (Capabilities.parameters).
+torch_generation.py: prefill, decode_one_token, exponential-race sampling), with beam search
+(transformers' vectorised algorithm, beams as rows of the static cache) and stop strings (vLLM's
+tail search) added in the same style.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class TorchAdapter(TorchLosses, TorchModels, TorchFrontends, TorchKVCache, Torch
             "LOSS-CE-03": "native",
             "LOSS-CLM-01": "pre-shifted",
         },
-        parameters={"generate": GENERATE_PARAMETERS},  # no beam search, no stop strings (torch_generation)
+        parameters={"generate": GENERATE_PARAMETERS},  # beam search and stop strings (torch_generation)
     )
     expectations_file = Path(__file__).parent / "expectations" / "torch.toml"
 

@@ -20,10 +20,19 @@ tensor code in the same style, each a pure function (B, V) -> (B, V):
 - top-p (the token that crosses top_p is kept) and min-p, after temperature and top-k.
 Stopping: several EOS ids, finished rows padded with pad_token_id.
 
-Declared unsupported (Capabilities.parameters, so the suite reports "unsupported", not a
-failure): beam search (`num_beams` > 1: gpt-fast decodes one path per row, and a beam would
-need the static cache reordered per step) and stop strings (gpt-fast has no tokenizer in its
-loop). Their bad values are still rejected with a ValueError naming the parameter.
+Beyond gpt-fast, written here in the same style:
+- stop strings, as vLLM checks them (vllm/v1/engine/detokenizer.py `check_stop_strings`): after
+  each token, search only the tail of the row's generated text that the new characters can
+  complete, so a stop string split over several tokens is found (variants `generated-only` and
+  `kept`, the defaults: the text keeps the whole token that completed it);
+- beam search as transformers 5.24 vectorises it (`_beam_search`): the B x K running beams are
+  rows of one static cache, reordered each step with `index_select` on the batch dimension;
+  `max(2, 1 + n_eos) * K` candidates per step; candidates that end (EOS or the last step) among
+  the best K enter a pool of K finished hypotheses scored `sum log p / length ** length_penalty`;
+  the best K others run on; `early_stopping` True / False / "never" as transformers'
+  `_check_early_stop_heuristic`. Cumulative scores are float64 (transformers: float32), so that
+  near-ties are not decided by rounding. Stop strings with beam search are not supported
+  (NotImplementedError: neither gpt-fast nor the reference's beam search has them).
 """
 
 from __future__ import annotations
@@ -38,8 +47,8 @@ from specformer.reference.generation import GenerationConfig, GenerationOutput
 from specformer.reference.kv_cache import DecoderWeights
 from specformer.reference.sampling import SamplingParams
 
-# generate's optional parameters (protocols.OPTIONAL_PARAMETERS) this loop supports: neither.
-GENERATE_PARAMETERS: frozenset[str] = frozenset()
+# generate's optional parameters (protocols.OPTIONAL_PARAMETERS) this loop supports: both.
+GENERATE_PARAMETERS: frozenset[str] = frozenset({"num_beams", "stop_strings"})
 
 
 # ---------------------------------------------------------------------------------------
@@ -81,8 +90,16 @@ def _check_config(config: GenerationConfig, vocab_size: int) -> None:
     _check_openai_penalty("frequency_penalty", config.frequency_penalty)
     _check_openai_penalty("presence_penalty", config.presence_penalty)
     _check_int("no_repeat_ngram_size", config.no_repeat_ngram_size, 0)
-    if any(not isinstance(s, str) or not s for s in config.stop_strings):
-        raise ValueError(f"stop_strings must be non-empty strings, got {config.stop_strings!r}")
+    if isinstance(config.stop_strings, str) or any(not isinstance(s, str) or not s for s in config.stop_strings):
+        raise ValueError(f"stop_strings must be a tuple of non-empty strings, got {config.stop_strings!r}")
+    if config.stop_strings and config.token_strings is None:
+        raise ValueError("stop_strings need token_strings (the text of each token id)")
+    if isinstance(config.length_penalty, bool) or not isinstance(config.length_penalty, int | float):
+        raise ValueError(f"length_penalty must be a finite float, got {config.length_penalty!r}")
+    if not math.isfinite(config.length_penalty):
+        raise ValueError(f"length_penalty must be a finite float, got {config.length_penalty!r}")
+    if not any(config.early_stopping is v for v in (True, False)) and config.early_stopping != "never":
+        raise ValueError(f"early_stopping must be True, False or 'never', got {config.early_stopping!r}")
     for name, ids in (("eos_token_ids", config.eos_token_ids), ("pad_token_id", (config.pad_token_id,))):
         if any(isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < vocab_size for i in ids):
             raise ValueError(f"{name} must be token ids in [0, {vocab_size}), got {ids!r}")
@@ -188,6 +205,60 @@ def multinomial_sample_one_no_sync(probs: torch.Tensor, generator: torch.Generat
 # The loop
 
 
+def stop_string_rows(
+    token: torch.Tensor, finished: torch.Tensor, texts: list[str], pieces: tuple[str, ...], stops: tuple[str, ...]
+) -> torch.Tensor:
+    """(B,) rows whose new token completes a stop string; appends each live row's token text to texts.
+
+    vLLM's tail search: a stop string of length m that the n new characters complete lies in the
+    last m + n - 1 characters, so only those are searched (earlier text was searched before).
+    """
+    hit = torch.zeros_like(finished)
+    for row, t in enumerate(token.tolist()):
+        if finished[row]:
+            continue
+        piece = pieces[t]
+        texts[row] += piece
+        tail = len(piece)
+        hit[row] = any(stop in texts[row][max(0, len(texts[row]) - len(stop) - tail + 1) :] for stop in stops)
+    return hit
+
+
+def row_texts(generated: torch.Tensor, config: GenerationConfig) -> list[str] | None:
+    """Each row's generated text, `kept` variant: every live token's text, EOS excluded, the token that
+    completed a stop string included; nothing after the row ended (its padding)."""
+    if config.token_strings is None:
+        return None
+    texts = []
+    for row in generated.tolist():
+        text = ""
+        for t in row:
+            if t in config.eos_token_ids:
+                break
+            text += config.token_strings[t]
+            if config.stop_strings and any(stop in text for stop in config.stop_strings):
+                break
+        texts.append(text)
+    return texts
+
+
+def process(
+    logits: torch.Tensor, ids: torch.Tensor, real_prompt: torch.Tensor, step: int, config: GenerationConfig
+) -> torch.Tensor:
+    """The generation-level processors on (B, V) logits after `step` generated tokens of ids (B, P + step):
+    repetition (the real prompt tokens and the generated ones count), frequency and presence (generated
+    only), n-gram bans, min_new_tokens."""
+    B, P = real_prompt.shape
+    if config.repetition_penalty != 1.0:
+        counted = torch.cat([real_prompt, torch.ones(B, step, dtype=torch.bool)], dim=1)
+        logits = apply_repetition_penalty(logits, ids, config.repetition_penalty, counted)
+    if config.frequency_penalty or config.presence_penalty:
+        logits = apply_frequency_presence(logits, ids[:, P:], config.frequency_penalty, config.presence_penalty)
+    if config.no_repeat_ngram_size:
+        logits = logits.masked_fill(banned_ngram_mask(ids, logits.shape[-1], config.no_repeat_ngram_size), -math.inf)
+    return apply_min_new_tokens(logits, step, config.min_new_tokens, config.eos_token_ids)
+
+
 def prefill(weights: DecoderWeights, prompt: torch.Tensor, cache: StaticKVCache, mask: torch.Tensor) -> torch.Tensor:
     return forward(weights, prompt, cache, mask)[:, -1]  # (B, V)
 
@@ -218,24 +289,20 @@ def generate_tokens(
     eos = torch.tensor(config.eos_token_ids, dtype=torch.long)
     ids, tokens, scores = prompt, [], []
     finished = torch.zeros(B, dtype=torch.bool)
+    texts = [""] * B  # each row's generated text, for stop strings
     logits = prefill(weights, prompt, cache, mask)
     for step in range(config.max_new_tokens):
-        logits = logits.to(score_dtype)
-        counted = torch.cat([real_prompt, torch.ones(B, step, dtype=torch.bool)], dim=1)
-        if config.repetition_penalty != 1.0:
-            logits = apply_repetition_penalty(logits, ids, config.repetition_penalty, counted)
-        if config.frequency_penalty or config.presence_penalty:
-            logits = apply_frequency_presence(logits, ids[:, P:], config.frequency_penalty, config.presence_penalty)
-        if config.no_repeat_ngram_size:
-            logits = logits.masked_fill(banned_ngram_mask(ids, V, config.no_repeat_ngram_size), -math.inf)
-        logits = apply_min_new_tokens(logits, step, config.min_new_tokens, config.eos_token_ids)
+        logits = process(logits.to(score_dtype), ids, real_prompt, step, config)
         if config.do_sample:
             logits = logits_to_scores(logits, config.sampling)
             token = multinomial_sample_one_no_sync(torch.softmax(logits, dim=-1), generator)
         else:
             token = torch.argmax(logits, dim=-1)
         token = torch.where(finished, config.pad_token_id, token)
-        finished = finished | torch.isin(token, eos)
+        stopped = torch.isin(token, eos)
+        if config.stop_strings:
+            stopped |= stop_string_rows(token, finished, texts, config.token_strings, config.stop_strings)
+        finished = finished | stopped
         scores.append(logits)
         tokens.append(token)
         ids = torch.cat([ids, token[:, None]], dim=1)
@@ -247,8 +314,109 @@ def generate_tokens(
     return torch.stack(tokens, dim=1), torch.stack(scores, dim=1)
 
 
+# ---------------------------------------------------------------------------------------
+# Beam search: transformers 5.24's vectorised _beam_search on the static cache
+
+
+def select_rows(cache: StaticKVCache, rows: torch.Tensor) -> None:
+    """Keep (and repeat) the cache's batch rows `rows`: transformers' Cache.reorder_cache, index_select on dim 0."""
+    cache.k = [k.index_select(0, rows) for k in cache.k]
+    cache.v = [v.index_select(0, rows) for v in cache.v]
+    cache.real = cache.real.index_select(0, rows)
+    cache.next_position = cache.next_position.index_select(0, rows)
+
+
+def can_improve(
+    best_running: float, pool: list[tuple[float, torch.Tensor]], length: int, config: GenerationConfig
+) -> bool:
+    """transformers' _check_early_stop_heuristic for one prompt: can the best running beam, scored at
+    its current length (or, for "never" with a positive length penalty, at the longest it can get),
+    beat the worst of a full pool of finished hypotheses?"""
+    if len(pool) < config.num_beams:
+        return True
+    if config.early_stopping == "never" and config.length_penalty > 0.0:
+        length = config.max_new_tokens
+    return best_running / length**config.length_penalty > pool[-1][0]
+
+
+def beam_search(
+    weights: DecoderWeights,
+    prompt: torch.Tensor,
+    config: GenerationConfig,
+    mask: torch.Tensor,
+    on_token: Callable[[], None] | None,
+) -> GenerationOutput:
+    """num_beams running hypotheses per prompt row; the num_return_sequences best finished ones, best first.
+
+    The B x K beams are the rows of one static cache (beam k of prompt b is row b * K + k).
+    """
+    B, P = prompt.shape
+    K, T, R = config.num_beams, config.max_new_tokens, config.num_return_sequences
+    score_dtype = torch.float64 if weights.dtype == torch.float64 else torch.float32
+    if T == 0:  # nothing to generate: the prompt back, num_return_sequences times
+        empty = torch.empty(B * K, 0, weights.config.vocab_size, dtype=score_dtype)
+        return GenerationOutput(prompt.repeat_interleave(R, dim=0), empty, torch.zeros(B * R))
+    V = weights.config.vocab_size
+    keep = max(2, 1 + len(config.eos_token_ids)) * K  # candidates per prompt per step
+    eos = torch.tensor(config.eos_token_ids, dtype=torch.long)
+    c = weights.config
+    cache = StaticKVCache(c.num_layers, B, c.num_kv_heads, P + T, c.head_dim, weights.dtype)
+    logits = prefill(weights, prompt, cache, mask)  # (B, V)
+    rows = torch.arange(B).repeat_interleave(K)  # (B * K,) the prompt row of each beam
+    select_rows(cache, rows)
+    logits, ids, real_prompt = logits[rows], prompt[rows], mask.bool()[rows]  # (B * K, ...)
+    running_scores = torch.full((B, K), -1e9, dtype=torch.float64)
+    running_scores[:, 0] = 0.0  # identical beams at first: only the first may expand
+    pools: list[list[tuple[float, torch.Tensor]]] = [[] for _ in range(B)]  # (score, generated tokens), best first
+    done = torch.zeros(B, dtype=torch.bool)  # prompts whose pool can no longer change
+    step_scores = []
+    for step in range(T):
+        log_probs = process(torch.log_softmax(logits.to(score_dtype), dim=-1), ids, real_prompt, step, config)
+        step_scores.append(log_probs)
+        total = (log_probs.double() + running_scores.view(-1, 1)).view(B, K * V)  # cumulative, per prompt
+        top_scores, top = total.topk(min(keep, K * V), dim=-1)  # (B, keep), best first
+        parent, token = top // V, top % V  # beam within the prompt, token id
+        length = step + 1  # generated tokens, EOS included
+        ends = torch.isin(token, eos) | (length == T)  # (B, keep)
+        for b in range(B):
+            if done[b]:
+                continue
+            for rank in range(K):  # only the best K candidates may finish
+                if ends[b, rank]:
+                    generated = torch.cat([ids[b * K + parent[b, rank], P:], token[b, rank : rank + 1]])
+                    pools[b].append((float(top_scores[b, rank]) / length**config.length_penalty, generated))
+            pools[b] = sorted(pools[b], key=lambda hypothesis: -hypothesis[0])[:K]
+        if on_token is not None:
+            on_token()
+        if length == T:
+            break
+        pick = torch.sort(ends.to(torch.uint8), dim=-1, stable=True).indices[:, :K]  # the K best that run on
+        running_scores = top_scores.gather(1, pick)
+        beams = (parent.gather(1, pick) + torch.arange(B)[:, None] * K).flatten()  # (B * K,) cache rows
+        tokens = token.gather(1, pick).flatten()
+        ids = torch.cat([ids[beams], tokens[:, None]], dim=1)
+        select_rows(cache, beams)
+        for b in range(B):
+            full = config.early_stopping is True and len(pools[b]) >= K
+            done[b] |= full or not can_improve(float(running_scores[b, 0]), pools[b], length, config)
+        if done.all():
+            break
+        logits = decode_one_token(weights, tokens, cache)
+    best = [hypothesis for pool in pools for hypothesis in pool[:R]]  # (B * R) hypotheses
+    width = max(len(generated) for _, generated in best)
+    sequences = torch.full((B * R, P + width), config.pad_token_id, dtype=torch.long)
+    sequences[:, :P] = prompt.repeat_interleave(R, dim=0)
+    for row, (_, generated) in enumerate(best):
+        sequences[row, P : P + len(generated)] = generated
+    scores = torch.tensor([score for score, _ in best], dtype=torch.float32)
+    return GenerationOutput(sequences=sequences, scores=torch.stack(step_scores, dim=1), sequence_scores=scores)
+
+
 class TorchGeneration:
     """Mixin of TorchAdapter (the generation family)."""
+
+    # gpt-fast's one cache: "dynamic" and "static" requests both get the static cache (benchmarked once).
+    generation_cache_kinds = ("static",)
 
     def repetition_penalty(
         self,
@@ -305,19 +473,16 @@ class TorchGeneration:
         on_token: Callable[[], None] | None = None,
     ) -> GenerationOutput:
         _check_config(config, weights.config.vocab_size)
+        mask = torch.ones_like(prompt_ids) if attention_mask is None else attention_mask
         if config.num_beams > 1:
-            raise NotImplementedError("beam search: gpt-fast's loop decodes one path per row (declared unsupported)")
-        if config.stop_strings:
-            raise NotImplementedError("stop strings: gpt-fast's loop has no tokenizer (declared unsupported)")
+            if config.stop_strings:
+                raise NotImplementedError("stop strings with beam search (the reference's beam search has none)")
+            with torch.no_grad():
+                return beam_search(weights, prompt_ids, config, mask, on_token)
         if config.do_sample and generator is None:
             raise ValueError("generator must be a torch.Generator when do_sample is True")
-        mask = torch.ones_like(prompt_ids) if attention_mask is None else attention_mask
         with torch.no_grad():
             generated, scores = generate_tokens(weights, prompt_ids, config, mask, generator, on_token)
-        texts = None
-        if config.token_strings is not None:
-            texts = []
-            for row in generated.tolist():
-                ends = [i for i, t in enumerate(row) if t in config.eos_token_ids]
-                texts.append("".join(config.token_strings[t] for t in row[: ends[0] if ends else len(row)]))
-        return GenerationOutput(sequences=torch.cat([prompt_ids, generated], dim=1), scores=scores, texts=texts)
+        return GenerationOutput(
+            sequences=torch.cat([prompt_ids, generated], dim=1), scores=scores, texts=row_texts(generated, config)
+        )

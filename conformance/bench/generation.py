@@ -12,9 +12,9 @@ Memory: the weights' bytes (sum of the parameters' storage) and the cache's byte
 kv_cache family's measured buffers, against KV-SIZE-01's formula), reported separately.
 
 The weight-bandwidth floor: a decode step must read every weight once (all but the embedding
-table, of which it gathers B rows) and the whole KV cache of its context, so with the copy
-bandwidth measured at the start of the run (roofline.measure_ceilings, bytes read + written per
-second) no step can take less than
+tables, token and (GPT-2) position, of which it gathers B rows) and the whole KV cache of its
+context, so with the copy bandwidth measured at the start of the run (roofline.measure_ceilings,
+bytes read + written per second) no step can take less than
 
     floor_s = (weight bytes - embedding bytes + KV-SIZE-01 bytes at the context) / bandwidth
 
@@ -43,13 +43,55 @@ def timed_run(run: Callable[[Callable[[], None]], Any]) -> tuple[Any, float, lis
 # Benchmarks: TTFT and TPOT against context, throughput against batch, cache memory
 
 
-# A small GPT-2-like shape for CPU runs (the 124M shape is for a GPU run: pass `config`).
-BENCH_CONFIG_KW = dict(
-    vocab_size=4096, hidden_size=256, num_layers=4, num_heads=4, num_kv_heads=4, intermediate_size=1024
-)
+# The models timed, each row labelled with its name (params "model") and cache kind (params "cache").
+# GPT-2 is the course's model: GPT2LMHeadModel's layout (learned positions, LayerNorm, GELU MLP, tied
+# widths), at a small width under quick and ci, because GPT-2 124M's shape costs this project's 2-core
+# CPU about 1 s of prefill per 512 tokens and 0.5 GB of float32 weights per adapter, per round: the
+# CI budget cannot hold its ladder. Its position table holds the longest context timed plus the new
+# tokens (GPT-2's 1024 would not hold ci's 1024-token context + 8). The Llama shape (RoPE, RMSNorm,
+# SwiGLU) at the same width, and GPT-2 124M's real shape (batch 1, two contexts) run under thorough.
+SMALL = dict(vocab_size=4096, hidden_size=256, num_layers=4, num_heads=4, num_kv_heads=4, intermediate_size=1024)
+BENCH_MODELS: dict[str, dict[str, Any]] = {
+    "gpt2": dict(architecture="gpt2", **SMALL),
+    "llama": dict(SMALL),
+    "gpt2-124m": dict(
+        architecture="gpt2",
+        vocab_size=50257,
+        hidden_size=768,
+        num_layers=12,
+        num_heads=12,
+        num_kv_heads=12,
+        intermediate_size=3072,
+        max_positions=1024,
+    ),
+}
+MODELS = {"quick": ["gpt2"], "ci": ["gpt2"], "thorough": ["gpt2", "llama", "gpt2-124m"]}
+BENCH_CONFIG_KW = BENCH_MODELS["gpt2"]  # the first model of every profile (the cache and decode-step rows)
 CONTEXTS = {"quick": [64, 128, 256], "ci": [128, 256, 512, 1024], "thorough": [128, 256, 512, 1024, 2048]}
 BATCHES = {"quick": [1, 4], "ci": [1, 4, 16], "thorough": [1, 4, 16, 64]}
+# Ladders of a model too large for the profile's: GPT-2 124M at batch 1, two contexts, three rounds.
+LARGE_LADDERS = {"gpt2-124m": dict(contexts=[128, 512], batches=[1], rounds=3)}
 NEW_TOKENS = 8
+THROUGHPUT_CONTEXT = 64  # the prompt length of the throughput rows
+# Embedding tables: a decode step gathers B rows of each, it does not stream them (the floor below).
+EMBEDDINGS = ("model.embed_tokens.weight", "transformer.wte.weight", "transformer.wpe.weight")
+
+
+def cache_kinds(adapter: Any) -> tuple[str, ...]:
+    """The cache kinds an adapter's generate() implements as different caches (its `generation_cache_kinds`):
+    hf's DynamicCache and StaticCache; the torch loop's one static cache (gpt-fast's); else dynamic."""
+    impl = getattr(adapter, "impl", adapter)
+    return tuple(getattr(impl, "generation_cache_kinds", ("dynamic",)))
+
+
+def bench_config(name: str, profile: str) -> Any:
+    """The DecoderConfig of a benchmark model; a small GPT-2's position table fits the profile's ladder."""
+    from specformer.reference import kv_cache
+
+    keywords = dict(BENCH_MODELS[name])
+    if keywords.get("architecture") == "gpt2" and "max_positions" not in keywords:
+        keywords["max_positions"] = max(*CONTEXTS.get(profile, CONTEXTS["ci"]), THROUGHPUT_CONTEXT) + NEW_TOKENS
+    return kv_cache.DecoderConfig(**keywords)
 
 
 def generation_benchmarks(
@@ -62,18 +104,17 @@ def generation_benchmarks(
 ) -> list[Any]:
     """TTFT, TPOT, throughput and cache memory of the adapter's generate() and cache (GEN-MET-01..04).
 
-    Each row's tokens are checked once against the reference's greedy tokens (`correct`); the
-    cache's measured bytes against KV-SIZE-01's formula (in params). Decode steps with and
-    without a cache are timed over the context ladder with their fitted exponents (KV-COST-01,
-    CPLX-DECODE-01/02 end to end). CPU only for now: a GPU run times the same calls.
+    Per model (MODELS[profile]; `config` replaces them with one model labelled "custom") and per
+    cache kind the adapter implements (cache_kinds: hf's dynamic and static caches side by side):
+    TTFT and TPOT against context, and the cache's measured bytes against KV-SIZE-01's formula
+    (positions = the tokens written for a dynamic cache, the capacity prompt + new tokens for a
+    static one). Throughput against batch size with the adapter's first cache kind. Each row's tokens
+    are checked once against the reference's greedy tokens (`correct`), each memory row against the
+    formula. Decode steps with and without a cache are timed over the context ladder on the first
+    model, with their fitted exponents (KV-COST-01, CPLX-DECODE-01/02 end to end). CPU only for now:
+    a GPU run times the same calls.
     """
-    import torch
-
-    from specformer.conformance.bench.observe import row_done, starting
-    from specformer.conformance.bench.scaling import fit_exponent, time_ladder
     from specformer.conformance.bench.timer import POLICIES
-    from specformer.conformance.results import BenchmarkResult
-    from specformer.reference import generation, kv_cache
 
     generate = adapter.operation("generate")
     cache_state = adapter.operation("cache_after_prefill")
@@ -82,9 +123,50 @@ def generation_benchmarks(
     if (generate is None and cache_state is None and runner is None) or device != "cpu":
         return []
     policy = POLICIES.get(profile, POLICIES["ci"])
-    rounds = max(3, policy.min_samples)
-    config = config or kv_cache.DecoderConfig(**BENCH_CONFIG_KW)
+    models = {"custom": config} if config is not None else {m: bench_config(m, profile) for m in MODELS[profile]}
+    results: list[Any] = []
+    for index, (name, model_config) in enumerate(models.items()):
+        ladder = LARGE_LADDERS.get(name, {})
+        results += _model_benchmarks(
+            adapter,
+            name,
+            model_config,
+            contexts=ladder.get("contexts", CONTEXTS.get(profile, CONTEXTS["ci"])),
+            batches=ladder.get("batches", BATCHES.get(profile, BATCHES["ci"])),
+            rounds=ladder.get("rounds", max(3, policy.min_samples)),
+            policy=policy if index == 0 else None,
+            device=device,
+            ceilings=ceilings,
+        )
+    return results
+
+
+def _model_benchmarks(
+    adapter: Any,
+    model: str,
+    config: Any,
+    *,
+    contexts: list[int],
+    batches: list[int],
+    rounds: int,
+    policy: Any,
+    device: str,
+    ceilings: dict[str, dict[str, Any]] | None,
+) -> list[Any]:
+    """One model's rows (generation_benchmarks); the decode-step ladders only when `policy` is given."""
+    import torch
+
+    from specformer.conformance.bench.observe import row_done, starting
+    from specformer.conformance.bench.scaling import fit_exponent, time_ladder
+    from specformer.conformance.results import BenchmarkResult
+    from specformer.reference import generation, kv_cache
+
+    generate = adapter.operation("generate")
+    cache_state = adapter.operation("cache_after_prefill")
+    runner = adapter.operation("decode_step_runner")
     weights = kv_cache.random_decoder(config, seed=0)
+    shape = {k: getattr(config, k) for k in SMALL} | {"architecture": config.architecture}
+    kinds = cache_kinds(adapter)
     results: list[BenchmarkResult] = []
 
     def row(name: str, samples: list[float], params: dict[str, Any], *, size: int | None, correct: bool | None):
@@ -96,7 +178,7 @@ def generation_benchmarks(
                 name=name,
                 family="generation",
                 device=device,
-                params=params,
+                params={"model": model, **params},
                 samples_s=samples,
                 median_s=median,
                 iqr_s=iqr,
@@ -109,102 +191,93 @@ def generation_benchmarks(
         row_done(results[-1])
 
     bandwidth = ((ceilings or {}).get("copy") or {}).get("value")
-    embedding = weights.params["model.embed_tokens.weight"]
-    streamed = weight_bytes(weights.params) - embedding.numel() * embedding.element_size()
+    gathered = sum(t.numel() * t.element_size() for k, t in weights.params.items() if k in EMBEDDINGS)
+    streamed = weight_bytes(weights.params) - gathered
+
+    def cache_bytes(batch: int, positions: int) -> int:
+        return kv_cache.expected_cache_bytes(
+            layers=config.num_layers,
+            batch=batch,
+            kv_heads=config.num_kv_heads,
+            positions=positions,
+            head_dim=config.head_dim,
+            dtype=weights.dtype,
+        )
 
     def floor(batch: int, context: int) -> dict[str, Any]:
         """The weight-bandwidth floor of one decode step (module docstring); {} without a measured bandwidth."""
         if not bandwidth:
             return {}
-        cache = kv_cache.expected_cache_bytes(
-            layers=config.num_layers,
-            batch=batch,
-            kv_heads=config.num_kv_heads,
-            positions=context,
-            head_dim=config.head_dim,
-            dtype=weights.dtype,
-        )
-        step = streamed + cache
+        step = streamed + cache_bytes(batch, context)
         return {"bytes_per_step": step, "bandwidth_bytes_per_s": bandwidth, "floor_s": step / bandwidth}
 
-    greedy = generation.GenerationConfig(max_new_tokens=NEW_TOKENS)
-    for n in CONTEXTS.get(profile, CONTEXTS["ci"]) if generate is not None else []:
-        prompt = torch.randint(0, config.vocab_size, (1, n), generator=torch.Generator().manual_seed(n))
-        expected = generation.generate(weights, prompt, greedy).sequences
-        starting("generation.ttft+tpot", {"context": n, "batch": 1, "new_tokens": NEW_TOKENS})
-        ttft, tpot, correct = [], [], True
-        for _ in range(rounds):
-            out, start, instants = timed_run(lambda on_token, p=prompt: generate(weights, p, greedy, on_token=on_token))
-            metrics = serving_metrics(start, instants, batch=1)
-            ttft.append(metrics.ttft_s)
-            tpot.append(metrics.tpot_s or 0.0)
-            correct = correct and torch.equal(out.sequences, expected)
-        params = {"context": n, "batch": 1, "new_tokens": NEW_TOKENS, "dtype": "float32", **BENCH_CONFIG_KW}
-        row("generation.ttft", ttft, params, size=n, correct=correct)
-        row("generation.tpot", tpot, {**params, **floor(1, n)}, size=n, correct=correct)
+    def prompt_of(batch: int, length: int, seed: int) -> torch.Tensor:
+        return torch.randint(0, config.vocab_size, (batch, length), generator=torch.Generator().manual_seed(seed))
 
-    for batch in BATCHES.get(profile, BATCHES["ci"]) if generate is not None else []:
-        prompt = torch.randint(0, config.vocab_size, (batch, 64), generator=torch.Generator().manual_seed(batch))
-        expected = generation.generate(weights, prompt, greedy).sequences
-        starting("generation.throughput", {"batch": batch, "context": 64, "new_tokens": NEW_TOKENS})
+    expected_at: dict[int, torch.Tensor] = {}  # the reference's greedy tokens per context, for every cache kind
+    for kind in kinds if generate is not None else ():
+        greedy = generation.GenerationConfig(max_new_tokens=NEW_TOKENS, cache_kind=kind)
+        for n in contexts:
+            prompt = prompt_of(1, n, n)
+            if n not in expected_at:
+                reference = generation.generate(weights, prompt, generation.GenerationConfig(max_new_tokens=NEW_TOKENS))
+                expected_at[n] = reference.sequences
+            expected = expected_at[n]
+            starting("generation.ttft+tpot", {"cache": kind, "context": n, "batch": 1, "new_tokens": NEW_TOKENS})
+            ttft, tpot, correct = [], [], True
+            for _ in range(rounds):
+                out, start, instants = timed_run(
+                    lambda on_token, p=prompt, c=greedy: generate(weights, p, c, on_token=on_token)
+                )
+                metrics = serving_metrics(start, instants, batch=1)
+                ttft.append(metrics.ttft_s)
+                tpot.append(metrics.tpot_s or 0.0)
+                correct = correct and torch.equal(out.sequences, expected)
+            params = {"cache": kind, "context": n, "batch": 1, "new_tokens": NEW_TOKENS, "dtype": "float32", **shape}
+            row("generation.ttft", ttft, params, size=n, correct=correct)
+            row("generation.tpot", tpot, {**params, **floor(1, n)}, size=n, correct=correct)
+
+    greedy = generation.GenerationConfig(max_new_tokens=NEW_TOKENS, cache_kind=kinds[0])
+    for batch in batches if generate is not None else []:
+        prompt = prompt_of(batch, THROUGHPUT_CONTEXT, batch)
+        expected = generation.generate(
+            weights, prompt, generation.GenerationConfig(max_new_tokens=NEW_TOKENS)
+        ).sequences
+        starting("generation.throughput", {"batch": batch, "context": THROUGHPUT_CONTEXT, "new_tokens": NEW_TOKENS})
         walls, correct = [], True
         for _ in range(rounds):
             out, start, instants = timed_run(lambda on_token, p=prompt: generate(weights, p, greedy, on_token=on_token))
             walls.append(instants[-1] - start)
             correct = correct and torch.equal(out.sequences, expected)
         median = sorted(walls)[len(walls) // 2]
-        bound = floor(batch, 64)
+        bound = floor(batch, THROUGHPUT_CONTEXT)
         if bound:
             bound = {"floor_tokens_per_s": batch / bound["floor_s"], **bound}
+        params = {"cache": kinds[0], "batch": batch, "context": THROUGHPUT_CONTEXT, "new_tokens": NEW_TOKENS}
         row(
             "generation.throughput",
             walls,
-            {
-                "batch": batch,
-                "context": 64,
-                "new_tokens": NEW_TOKENS,
-                "tokens_per_s": batch * NEW_TOKENS / median,
-                **bound,
-            },
+            {**params, "tokens_per_s": batch * NEW_TOKENS / median, **bound},
             size=batch,
             correct=correct,
         )
 
-    if cache_state is not None:
-        for n in CONTEXTS.get(profile, CONTEXTS["ci"]):
-            prompt = torch.randint(0, config.vocab_size, (1, n), generator=torch.Generator().manual_seed(n))
-            starting("kv_cache.memory", {"context": n})
-            measured = cache_state(weights, prompt).nbytes
-            formula = kv_cache.expected_cache_bytes(
-                layers=config.num_layers,
-                batch=1,
-                kv_heads=config.num_kv_heads,
-                positions=n,
-                head_dim=config.head_dim,
-                dtype=torch.float32,
-            )
-            row(
-                "kv_cache.memory",
-                [0.0],
-                {
-                    "context": n,
-                    "cache_bytes": measured,
-                    "formula_bytes": formula,
-                    "weight_bytes": weight_bytes(weights.params),
-                },
-                size=n,
-                correct=measured == formula,
-            )
-    if runner is not None:
-        sizes = CONTEXTS.get(profile, CONTEXTS["ci"])
-        contexts = {
-            n: torch.randint(0, config.vocab_size, (1, n), generator=torch.Generator().manual_seed(n)) for n in sizes
-        }
+    for kind in kinds if cache_state is not None else ():
+        for n in contexts:
+            capacity = n + NEW_TOKENS if kind == "static" else n  # a static cache sized for the request
+            starting("kv_cache.memory", {"cache": kind, "context": n})
+            measured = cache_state(weights, prompt_of(1, n, n), cache_kind=kind, max_cache_len=capacity).nbytes
+            formula = cache_bytes(1, capacity)
+            params = {"cache": kind, "context": n, "positions": capacity, "cache_bytes": measured}
+            params |= {"formula_bytes": formula, "weight_bytes": weight_bytes(weights.params)}
+            row("kv_cache.memory", [0.0], params, size=n, correct=measured == formula)
+    if runner is not None and policy is not None:
+        prompts = {n: prompt_of(1, n, n) for n in contexts}
         for use_cache in (True, False):
-            starting("kv_cache.decode_step" + ("" if use_cache else "_no_cache"), {"contexts": sizes})
-            samples = time_ladder({n: runner(weights, ids, use_cache=use_cache) for n, ids in contexts.items()}, policy)
-            fit = fit_exponent(sizes, samples, statistic="min")
-            for n, values in zip(sizes, samples, strict=True):
+            starting("kv_cache.decode_step" + ("" if use_cache else "_no_cache"), {"contexts": contexts})
+            samples = time_ladder({n: runner(weights, ids, use_cache=use_cache) for n, ids in prompts.items()}, policy)
+            fit = fit_exponent(contexts, samples, statistic="min")
+            for n, values in zip(contexts, samples, strict=True):
                 row(
                     "kv_cache.decode_step" + ("" if use_cache else "_no_cache"),
                     values,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from specformer.conformance.report.common import (
@@ -495,6 +495,9 @@ class GenerationTable:
 def generation_tables(run: RunResult) -> list[GenerationTable]:
     """The serving metrics of the run's generation rows as tables; [] for a run without them."""
     tables = [_latency_table(run), _throughput_table(run), _memory_table(run), _decode_step_table(run)]
+    models = generation_models(run)
+    if len(models) == 1:  # the rows' labels leave the one model out: the titles name it
+        tables = [replace(table, title=f"{table.title} · model {models[0]}") for table in tables]
     return [table for table in tables if table.rows]
 
 
@@ -537,8 +540,34 @@ def format_bytes(count: float | None) -> str:
     return f"{count:g} B"
 
 
+def generation_label(adapter: str, bench: BenchmarkResult, *, model: bool = True) -> str:
+    """What a generation row measured: the adapter, then (bench/generation.py's params) the model unless
+    `model` is False (a run of one model names it in the titles instead) and the cache kind unless it is
+    the default, dynamic; so that rows of one adapter stay apart and short labels stay short.
+
+    >>> row = BenchmarkResult("generation.tpot", "generation", "cpu", {"model": "gpt2", "cache": "static"}, [1.0],
+    ...                       1.0, 0.0, 1)
+    >>> generation_label("hf", row), generation_label("hf", row, model=False)
+    ('hf gpt2 static', 'hf static')
+    """
+    name, cache = bench.params.get("model"), bench.params.get("cache")
+    described = [name if model and isinstance(name, str) else None, cache if cache != "dynamic" else None]
+    return " ".join([adapter, *(v for v in described if isinstance(v, str))])
+
+
+def generation_models(run: RunResult) -> list[str]:
+    """The models the run's generation rows name (params "model"), in order of appearance."""
+    names = [b.params.get("model") for a in run.adapters for b in a.benchmarks if b.family == "generation"]
+    return list(dict.fromkeys(n for n in names if isinstance(n, str)))
+
+
 def _generation_rows(run: RunResult, name: str) -> list[tuple[str, BenchmarkResult]]:
-    rows = [(a.name, b) for a in run.adapters for b in a.benchmarks if b.name == name]
+    """(label, row) of the run's rows of one name, by label and size; the label is generation_label's,
+    naming the model only when the run has several."""
+    several = len(generation_models(run)) > 1
+    rows = [
+        (generation_label(a.name, b, model=several), b) for a in run.adapters for b in a.benchmarks if b.name == name
+    ]
     return sorted(rows, key=lambda pair: (pair[0], pair[1].size if pair[1].size is not None else -1))
 
 

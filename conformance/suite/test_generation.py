@@ -225,6 +225,17 @@ def test_repetition_rejects_bad_penalty(adapter, penalty) -> None:
     )
 
 
+@clause("GEN-REP-06")
+@pytest.mark.parametrize("penalty", [0.0, -1.0])
+def test_generate_rejects_bad_repetition_penalty(adapter, penalty) -> None:
+    """The same bound through generate(), where a user sets it: the error names the config's parameter."""
+    op = require(adapter, "generate")
+    config = GenerationConfig(max_new_tokens=2, repetition_penalty=penalty)
+    expect_value_error(
+        lambda: op(inputs.model(), inputs.token_ids(1, 3, seed=13), config), "repetition_penalty", penalty
+    )
+
+
 # ---------------------------------------------------------------------------------------
 # Frequency and presence
 
@@ -281,6 +292,16 @@ def test_penalty_range(adapter, parameter, value) -> None:
     expect_value_error(
         lambda: op(torch.zeros(1, 4), torch.tensor([[1, 2]]), prompt_length=1, **{parameter: value}), parameter, value
     )
+
+
+@clause("GEN-FREQ-02")
+@pytest.mark.parametrize(("parameter", "value"), [("frequency_penalty", 2.5), ("presence_penalty", -2.01)])
+def test_generate_rejects_penalty_out_of_range(adapter, parameter, value) -> None:
+    """The range through generate(); an adapter without these penalties is not asked."""
+    require(adapter, "frequency_presence_penalty")
+    op = require(adapter, "generate")
+    config = GenerationConfig(max_new_tokens=2, **{parameter: value})
+    expect_value_error(lambda: op(inputs.model(), inputs.token_ids(1, 3, seed=13), config), parameter, value)
 
 
 @clause("GEN-FREQ-03")
@@ -570,6 +591,28 @@ def test_left_padded_batch_rows_match_alone(adapter, model) -> None:
         expected = reference_output(config, alone, adapter, model_config=model).sequences
         with annotate(row=row, prompt_length=length):
             assert_same_tokens(out.sequences[row : row + 1, 7 - length :], expected, "left-padded row against alone")
+
+
+@clause("GEN-BATCH-01")
+def test_left_padded_beam_rows_match_alone(adapter) -> None:
+    """Beam search over a left-padded batch: each prompt's hypotheses (after its padding) are those the
+    adapter gives it alone (an invariance: the search itself is checked against the reference by GEN-BEAM-*)."""
+    op = require(adapter, "generate", "num_beams")
+    lengths = [7, 2, 4]
+    prompt, mask = inputs.left_padded(lengths, seed=19)
+    config = GenerationConfig(
+        max_new_tokens=5, num_beams=3, num_return_sequences=2, eos_token_ids=BEAM_EOS[:3], pad_token_id=5
+    )
+    out = op(inputs.model(inputs.GPT2), prompt, config, attention_mask=mask)
+    for row, length in enumerate(lengths):
+        alone = prompt[row : row + 1, 7 - length :]
+        expected = op(inputs.model(inputs.GPT2), alone, config).sequences
+        actual = out.sequences[2 * row : 2 * row + 2, 7 - length :]
+        width = expected.shape[1]
+        with annotate(row=row, prompt_length=length):
+            if not (actual[:, width:] == config.pad_token_id).all():
+                fail(f"hypotheses {actual.tolist()} hold more than the {width - length} tokens generated alone")
+            assert_same_tokens(actual[:, :width], expected, "left-padded beam search against alone")
 
 
 @clause("GEN-SAMPLE-01")
