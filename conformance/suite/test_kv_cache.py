@@ -461,9 +461,10 @@ def _cache_machine(adapter, cache_kind: str):
     from hypothesis import strategies as st
     from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-    op = require(adapter, "cached_logits")
+    # On BASE alone, as the prefix machine below (the same reason: on the multi-head twin the fixed draws
+    # reach steps (1, 1, 1), where the reference's own cached float32 logits are 1.14x the tolerance).
+    op = require(adapter, "cached_logits", "grouped_query")
     cache = cache_args(adapter, "cached_logits", cache_kind, MACHINE_CAPACITY)
-    config = runnable(adapter, "cached_logits")
 
     class CacheMachine(RuleBasedStateMachine):
         """append(n) / decode() / reset(): after each, the plan's logits equal recomputation."""
@@ -492,14 +493,10 @@ def _cache_machine(adapter, cache_kind: str):
         @invariant()
         def matches_recompute(self) -> None:
             ids = inputs.token_ids(self.batch, sum(self.steps), seed=self.seed)
-            actual = op(inputs.model(config), ids, steps=tuple(self.steps), **cache)
+            actual = op(inputs.model(), ids, steps=tuple(self.steps), **cache)
             with annotate(steps=tuple(self.steps), batch=self.batch, seed=self.seed, cache_kind=cache_kind):
                 compare_logits(
-                    actual,
-                    config,
-                    lambda w: ref.decoder_forward(w, ids),
-                    dtype=torch.float32,
-                    what="state machine plan",
+                    actual, BASE, lambda w: ref.decoder_forward(w, ids), dtype=torch.float32, what="state machine plan"
                 )
 
     return CacheMachine
