@@ -8,8 +8,9 @@ The suite's DecoderWeights hold a LlamaForCausalLM state dict; LitGPT's own conv
 (`copy_weights_hf_llama`, what `litgpt convert_to_litgpt` runs) turns it into a GPT. LitGPT has
 one kind of cache, preallocated (`set_kv_cache(batch_size, max_seq_length)`) and written at
 `input_pos`: the adapter uses it for "static" (capacity max_cache_len) and for "dynamic"
-(capacity: the tokens the call will write). LitGPT's GPT takes no padding mask, so a left-padded
-batch is refused with a ValueError (those tests report "error": LitGPT cannot answer them).
+(capacity: the tokens the call will write). LitGPT's GPT takes no padding mask, so the adapter
+declares no `attention_mask` (docs/adapters.md, "Optional parameters"): the padding tests report
+"unsupported" and the others run unpadded; a mask with zeros still gets a ValueError.
 """
 
 from __future__ import annotations
@@ -61,7 +62,17 @@ def _no_padding(attention_mask: torch.Tensor | None) -> None:
 class LitGPTCache:
     name = "litgpt-kv-cache"
     description = "litgpt.model.GPT (Llama config) with its KVCache, CPU"
-    capabilities = Capabilities(families=frozenset({"kv_cache"}), dtypes=(torch.float32,))
+    capabilities = Capabilities(
+        families=frozenset({"kv_cache"}),
+        dtypes=(torch.float32,),
+        # No padding mask; LitGPT's cache has no rolling kind but the window is a model feature it has.
+        parameters={
+            "decoder_logits": frozenset({"sliding_window", "grouped_query"}),
+            "cached_logits": frozenset({"static_cache", "sliding_window", "grouped_query"}),
+            "cache_after_prefill": frozenset({"static_cache", "sliding_window", "grouped_query"}),
+            "prefix_reuse_logits": frozenset({"sliding_window", "grouped_query"}),
+        },
+    )
     # What the suite found in LitGPT itself.
     expectations_file = Path(__file__).with_name("kv_cache_litgpt.toml")
 

@@ -26,7 +26,7 @@ from specformer.conformance.runner import add_load_errors
 from specformer.reference.sampling import SamplingParams
 
 UNKNOWN = "-".join(["SAMP", "NOPE", "01"])  # spelt so that the clause-link check does not read it
-ADAPTERS = ["NoMinP", "CustomTopK", "BrokenTopK", "BytesDecoder", "BareAttention"]
+ADAPTERS = ["NoMinP", "CustomTopK", "BrokenTopK", "BytesDecoder", "BareAttention", "BareCache"]
 # The tests that show each feature, and no more (this file's CPU budget is a few seconds).
 SELECTED = (
     "test_order_worked_examples or test_top_p_min_tokens_to_keep or test_vocabulary_of_one "
@@ -38,6 +38,9 @@ ATTENTION = (
     "(test_attention and not softmax_of_scaled and not grouped_query and not test_weights_sum) "
     "or (test_generic and attention and not production and not boundaries)"
 )
+# BareCache: the kv_cache tests and the generic kv_cache rows, less the 1,100-token case and the
+# decode-cost ladder (unsupported for it anyway: it lacks grouped_query).
+KV_CACHE = "(test_kv_cache and not long_sequence and not decode_step_cost) or (test_generic and kv_cache)"
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +48,8 @@ def authoring_run(module_run_suite):
     code, run, output = module_run_suite(
         [f"authoring_adapters:{name}" for name in ADAPTERS],
         "-k",
-        f"(not test_generic and ({SELECTED})) or {ATTENTION}",
-        families=("sampling", "tokenizers", "attention"),
+        f"(not test_generic and ({SELECTED})) or {ATTENTION} or {KV_CACHE}",
+        families=("sampling", "tokenizers", "attention", "kv_cache"),
     )
     assert run is not None, output
     return code, run, output
@@ -95,6 +98,33 @@ def test_attention_without_optional_parameters_is_unsupported_only_where_a_test_
         assert statuses[clause] == PASS, clause
     for clause in ("ATTN-SDPA-02", "ATTN-MHA-03", "ATTN-LSH-07"):
         assert statuses[clause] == PASS and {t.status for t in clauses[clause].tests} == {PASS, UNSUPPORTED}, clause
+
+
+@pytest.mark.slow
+def test_kv_cache_without_optional_parameters_is_unsupported_only_where_a_test_needs_one(authoring_run) -> None:
+    _, run, _ = authoring_run
+    clauses = {c.id: c for c in _adapter(run, "BareCache").clauses}
+    wrong = [(c.id, t.nodeid, t.message[:200]) for c in clauses.values() for t in c.tests if t.status in (ERROR, FAIL)]
+    assert not wrong  # no mask, no cache_kind, only multi-head Llama models: nothing handed it another
+    statuses = {clause: c.status for clause, c in clauses.items()}
+    for clause, parameter in [
+        ("KV-PAD-01", "attention_mask"),
+        ("KV-PAD-02", "attention_mask"),
+        ("KV-EQ-02", "static_cache"),
+        ("KV-STATIC-01", "static_cache"),
+        ("KV-STATIC-02", "static_cache"),
+        ("KV-SLIDE-01", "sliding_window"),
+        ("KV-SLIDE-02", "sliding_window"),
+        ("KV-SLIDE-03", "sliding_window"),
+    ]:
+        assert statuses[clause] == UNSUPPORTED, clause
+        assert f"does not support {parameter}" in clauses[clause].tests[0].message, clause
+    # Tests of other clauses ran without them: unpadded rows, the dynamic cache, the multi-head twin.
+    for clause in ("KV-MODEL-02", "KV-SHAPE-02"):
+        assert statuses[clause] == PASS and {t.status for t in clauses[clause].tests} == {PASS}, clause
+    for clause in ("KV-MODEL-01", "KV-SHAPE-01", "KV-LEN-01", "KV-SIZE-01", "KV-EQ-01", "KV-EQ-03", "KV-PREFIX-01"):
+        assert statuses[clause] == PASS and {t.status for t in clauses[clause].tests} == {PASS, UNSUPPORTED}, clause
+    assert statuses["KV-STATE-01"] == PASS  # on unpadded rows
 
 
 @pytest.mark.slow

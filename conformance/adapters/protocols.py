@@ -26,7 +26,7 @@ from specformer.reference.attention import MultiHeadWeights
 from specformer.reference.embeddings import BertEmbeddingWeights
 from specformer.reference.generation import GenerationConfig, GenerationOutput
 from specformer.reference.heads import BertHeadWeights
-from specformer.reference.kv_cache import DecoderWeights
+from specformer.reference.kv_cache import DecoderConfig, DecoderWeights
 from specformer.reference.local import LongformerWeights
 from specformer.reference.models import (
     CrossDecoderLayerWeights,
@@ -103,7 +103,36 @@ OPTIONAL_PARAMETERS: dict[str, tuple[str, ...]] = {
     "lsh_buckets": ("n_buckets",),
     # GenerationConfig features a loop may leave out: beam search (num_beams > 1), stop strings.
     "generate": ("num_beams", "stop_strings"),
+    # kv_cache (KV_CACHE_PARAMETERS): a padding mask, a static cache, and the kinds of model a decoder may not take.
+    "decoder_logits": ("attention_mask", "sliding_window", "grouped_query", "gpt2"),
+    "cached_logits": ("attention_mask", "static_cache", "sliding_window", "grouped_query", "gpt2"),
+    "cache_after_prefill": ("attention_mask", "static_cache", "sliding_window", "grouped_query", "gpt2"),
+    "prefix_reuse_logits": ("sliding_window", "grouped_query", "gpt2"),
+    "decode_step_runner": ("grouped_query",),
 }
+
+# What the kv_cache operations' optional parameters mean. attention_mask: a left-padded batch (a mask
+# with zeros); static_cache: cache_kind="static" with its max_cache_len; the others are kinds of
+# DecoderWeights: sliding_window a config.sliding_window (with "dynamic", the rolling cache),
+# grouped_query fewer key/value heads than query heads, gpt2 GPT-2's layout (config.architecture).
+# A decoder that lacks grouped_query is handed the multi-head model wherever grouping is not the point.
+KV_CACHE_PARAMETERS = ("attention_mask", "static_cache", "sliding_window", "grouped_query", "gpt2")
+
+
+def decoder_parameters_used(config: DecoderConfig) -> tuple[str, ...]:
+    """The optional kv_cache parameters a model of this config needs (what an adapter must support to take it).
+
+    >>> decoder_parameters_used(DecoderConfig(sliding_window=4))
+    ('sliding_window', 'grouped_query')
+    >>> decoder_parameters_used(DecoderConfig(architecture="gpt2", num_kv_heads=4))
+    ('gpt2',)
+    """
+    used = {
+        "sliding_window": config.sliding_window is not None,
+        "grouped_query": config.num_kv_heads < config.num_heads,
+        "gpt2": config.architecture == "gpt2",
+    }
+    return tuple(name for name, on in used.items() if on)
 
 
 def sampling_parameters_used(params: SamplingParams) -> tuple[str, ...]:

@@ -1316,6 +1316,22 @@ def _decoder_inputs(generator: torch.Generator, size: str) -> tuple[Any, ...]:
     return weights, _ids(generator, config.vocab_size, 2, 7, low=1)
 
 
+def _kv_model(operation: str, call: Callable[..., Any]) -> Callable[..., Any]:
+    """`call`, "unsupported" first where the drawn decoder needs an optional parameter (a sliding window,
+    grouped-query heads) that the adapter's `operation` lacks."""
+    from specformer.conformance.adapters.protocols import decoder_parameters_used
+    from specformer.conformance.plugin import require
+
+    def checked(op: Callable[..., Any], inputs: tuple[Any, ...], p: dict[str, Any], adapter: Any) -> Any:
+        needs = decoder_parameters_used(inputs[0].config)
+        # `adapter` is the loaded adapter, or the bare reference computing the oracle (which supports all)
+        if not all(adapter.capabilities.supports(operation, name) for name in needs):
+            require(adapter, operation, *needs)
+        return call(op, inputs, p, adapter)
+
+    return checked
+
+
 _KV = {
     "float_inputs": (0,),
     "heavy": True,
@@ -1323,13 +1339,15 @@ _KV = {
 }
 
 KV_CACHE = (
-    row("kv_cache", "decoder_logits", ("KV-MODEL-01",), _decoder_inputs, _positional, **_KV),
+    row(
+        "kv_cache", "decoder_logits", ("KV-MODEL-01",), _decoder_inputs, _kv_model("decoder_logits", _positional), **_KV
+    ),
     row(
         "kv_cache",
         "cached_logits",
         ("KV-EQ-01", "KV-EQ-03"),
         _decoder_inputs,
-        lambda op, inputs, p, adapter: op(*inputs, steps=p["steps"]),
+        _kv_model("cached_logits", lambda op, inputs, p, adapter: op(*inputs, steps=p["steps"])),
         params=(Param("steps", object, special=((7,),)),),
         defaults={"steps": (4, 1, 2)},
         state_clauses=("KV-STATE-01",),
@@ -1340,7 +1358,10 @@ KV_CACHE = (
         "prefix_reuse_logits",
         ("KV-PREFIX-01",),
         _decoder_inputs,
-        lambda op, inputs, p, adapter: op(inputs[0], inputs[1][:, :4], [inputs[1][:, 4:], inputs[1][:, 5:]]),
+        _kv_model(
+            "prefix_reuse_logits",
+            lambda op, inputs, p, adapter: op(inputs[0], inputs[1][:, :4], [inputs[1][:, 4:], inputs[1][:, 5:]]),
+        ),
         state_clauses=("KV-STATE-01",),
         **_KV,
     ),

@@ -7,19 +7,26 @@ dtype. Runs vary what a lazy suite keeps fixed: the split into prefill and decod
 non-contiguous ids, a static cache filled exactly to capacity, a window shorter and longer
 than the sequence, a sequence over 1024 tokens that is not a multiple of 64, repeated and
 interleaved calls.
+
+Optional parameters (protocols.KV_CACHE_PARAMETERS): a test that needs a padding mask, a static
+cache or a kind of model the adapter's operation lacks is "unsupported"; the tests of other
+clauses leave them out of their inputs (no mask, the multi-head twin of a grouped-query model).
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
+from specformer.conformance.adapters.protocols import decoder_parameters_used
 from specformer.conformance.bench import POLICIES, fit_exponent, geometric_ladder
 from specformer.conformance.bench.scaling import time_ladder
 from specformer.conformance.bench.timer import torch_threads
 from specformer.conformance.evidence import note
 from specformer.conformance.numerics import annotate, assert_close, fail
-from specformer.conformance.plugin import clause, require
+from specformer.conformance.plugin import clause, require, supports
 from specformer.conformance.suite import generation_inputs as inputs
 from specformer.conformance.suite.checks import use_dtype
 from specformer.conformance.suite.generation_inputs import BASE, GPT2, MODEL_IDS, MODELS, SLIDING, WIDE
@@ -40,6 +47,31 @@ def one_thread():
         yield
 
 
+def runnable(adapter, operation: str, config: DecoderConfig = BASE) -> DecoderConfig:
+    """`config`, or its multi-head twin where the adapter's `operation` lacks grouped_query (the tests
+    of other clauses run on a model it can take); "unsupported" where it lacks another kind of model
+    the test runs on (a sliding window, GPT-2's layout)."""
+    if not supports(adapter, operation, "grouped_query"):
+        config = dataclasses.replace(config, num_kv_heads=config.num_heads)
+    require(adapter, operation, *decoder_parameters_used(config))
+    return config
+
+
+def cache_args(adapter, operation: str, cache_kind: str, capacity: int | None) -> dict[str, object]:
+    """The keyword arguments of a cache of this kind: none for "dynamic" (the default), cache_kind and
+    max_cache_len for "static", which is an optional parameter ("unsupported" where `operation` lacks it)."""
+    if cache_kind != "static":
+        return {}
+    require(adapter, operation, "static_cache")
+    return {"cache_kind": "static", "max_cache_len": capacity}
+
+
+def padding(adapter, operation: str, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    """{"attention_mask": mask} where the adapter's `operation` takes a padding mask, else nothing (the
+    caller's ids are then read unpadded: a test of another clause never hands a mask to a decoder without one)."""
+    return {"attention_mask": mask} if supports(adapter, operation, "attention_mask") else {}
+
+
 def compare_logits(actual: torch.Tensor, config: DecoderConfig, compute, *, dtype: torch.dtype, what: str) -> None:
     """`compute(weights)` is the reference computation; run it in float64 and in dtype and compare."""
     oracle = compute(inputs.model(config, dtype=torch.float64))
@@ -56,7 +88,7 @@ def compare_logits(actual: torch.Tensor, config: DecoderConfig, compute, *, dtyp
 @pytest.mark.parametrize("config", [BASE, WIDE, SLIDING, GPT2], ids=["gqa", "mha", "sliding", "gpt2"])
 def test_decoder_matches_reference(adapter, dtype, config) -> None:
     use_dtype(adapter, dtype)
-    op = require(adapter, "decoder_logits")
+    op = require(adapter, "decoder_logits", *decoder_parameters_used(config))
     ids = inputs.transposed_ids(3, 13, seed=1)  # a non-contiguous view
     actual = op(inputs.model(config, dtype=dtype), ids)
     compare_logits(actual, config, lambda w: ref.decoder_forward(w, ids), dtype=dtype, what="full forward")
@@ -65,7 +97,7 @@ def test_decoder_matches_reference(adapter, dtype, config) -> None:
 @clause("KV-MODEL-02")
 def test_logits_are_causal(adapter) -> None:
     op = require(adapter, "decoder_logits")
-    weights = inputs.model()
+    weights = inputs.model(runnable(adapter, "decoder_logits"))
     ids = inputs.token_ids(2, 12, seed=2)
     changed = ids.clone()
     changed[:, 7:] = (changed[:, 7:] + 5) % BASE.vocab_size
@@ -82,11 +114,15 @@ def test_logits_are_causal(adapter) -> None:
 @pytest.mark.parametrize("cache_kind", ["dynamic", "static"])
 def test_cache_layout_and_length(adapter, cache_kind) -> None:
     op = require(adapter, "cache_after_prefill")
+    cache = cache_args(adapter, "cache_after_prefill", cache_kind, 16)
+    config = runnable(adapter, "cache_after_prefill")
     ids = inputs.token_ids(3, 9, seed=3)
-    state = op(inputs.model(), ids, cache_kind=cache_kind, max_cache_len=16 if cache_kind == "static" else None)
-    expected = (3, BASE.num_kv_heads, 9, BASE.head_dim)
-    if len(state.keys) != BASE.num_layers or len(state.values) != BASE.num_layers:
-        fail(f"{len(state.keys)} key and {len(state.values)} value tensors, expected one per layer ({BASE.num_layers})")
+    state = op(inputs.model(config), ids, **cache)
+    expected = (3, config.num_kv_heads, 9, config.head_dim)
+    if len(state.keys) != config.num_layers or len(state.values) != config.num_layers:
+        fail(
+            f"{len(state.keys)} key and {len(state.values)} value tensors, expected one per layer ({config.num_layers})"
+        )
     for layer, (key, value) in enumerate(zip(state.keys, state.values, strict=True)):
         if tuple(key.shape) != expected or tuple(value.shape) != expected:
             fail(
@@ -99,13 +135,13 @@ def test_cache_layout_and_length(adapter, cache_kind) -> None:
 @pytest.mark.parametrize("cache_kind", ["dynamic", "static"])
 def test_cache_length_counts_written_tokens(adapter, cache_kind) -> None:
     op = require(adapter, "cache_after_prefill")
+    cache = cache_args(adapter, "cache_after_prefill", cache_kind, 16)
     ids, mask = inputs.left_padded([9, 6, 2], seed=3)
     state = op(
-        inputs.model(),
+        inputs.model(runnable(adapter, "cache_after_prefill")),
         ids,
-        cache_kind=cache_kind,
-        max_cache_len=16 if cache_kind == "static" else None,
-        attention_mask=mask,
+        **cache,
+        **padding(adapter, "cache_after_prefill", mask),
     )
     if state.seq_length != 9:
         fail(f"{cache_kind} cache reports sequence length {state.seq_length} after 9 tokens (capacity 16)")
@@ -114,13 +150,14 @@ def test_cache_length_counts_written_tokens(adapter, cache_kind) -> None:
 @clause("KV-SHAPE-02")
 def test_cache_holds_rotated_keys(adapter) -> None:
     op = require(adapter, "cache_after_prefill")
+    config = runnable(adapter, "cache_after_prefill")
     ids = inputs.token_ids(2, 7, seed=4)
-    state = op(inputs.model(), ids)
+    state = op(inputs.model(config), ids)
     oracle = ref.KVCache("dynamic")
-    ref.decoder_forward(inputs.model(dtype=torch.float64), ids, cache=oracle)
+    ref.decoder_forward(inputs.model(config, dtype=torch.float64), ids, cache=oracle)
     in_dtype = ref.KVCache("dynamic")
-    ref.decoder_forward(inputs.model(), ids, cache=in_dtype)
-    for layer in range(BASE.num_layers):
+    ref.decoder_forward(inputs.model(config), ids, cache=in_dtype)
+    for layer in range(config.num_layers):
         assert_close(state.keys[layer], oracle.keys(layer), in_dtype.keys(layer), what=f"layer {layer} keys")
         assert_close(state.values[layer], oracle.values(layer), in_dtype.values(layer), what=f"layer {layer} values")
 
@@ -129,12 +166,11 @@ def test_cache_holds_rotated_keys(adapter) -> None:
 @pytest.mark.parametrize("cache_kind", ["dynamic", "static", "rolling"])
 def test_cache_size_formula(adapter, cache_kind) -> None:
     op = require(adapter, "cache_after_prefill")
-    config = SLIDING if cache_kind == "rolling" else BASE
-    ids = inputs.token_ids(2, 11, seed=5)
     capacity = 20 if cache_kind == "static" else None
-    state = op(
-        inputs.model(config), ids, cache_kind="static" if cache_kind == "static" else "dynamic", max_cache_len=capacity
-    )
+    cache = cache_args(adapter, "cache_after_prefill", cache_kind, capacity)
+    config = runnable(adapter, "cache_after_prefill", SLIDING if cache_kind == "rolling" else BASE)
+    ids = inputs.token_ids(2, 11, seed=5)
+    state = op(inputs.model(config), ids, **cache)
     per_position = ref.expected_cache_bytes(
         layers=config.num_layers,
         batch=2,
@@ -169,6 +205,7 @@ SPLITS = [(9, 1, 1, 1), (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1), (4, 3, 1, 4), (11,
 def test_dynamic_cache_equals_recompute(adapter, dtype, config) -> None:
     use_dtype(adapter, dtype)
     op = require(adapter, "cached_logits")
+    config = runnable(adapter, "cached_logits", config)
     ids = inputs.transposed_ids(2, 12, seed=6)
     actual = op(inputs.model(config, dtype=dtype), ids, steps=(9, 1, 1, 1))
     compare_logits(actual, config, lambda w: ref.decoder_forward(w, ids), dtype=dtype, what="prefill 9 + 3 decodes")
@@ -178,15 +215,19 @@ def test_dynamic_cache_equals_recompute(adapter, dtype, config) -> None:
 def test_dynamic_cache_long_sequence(adapter) -> None:
     """A production-length case: 1100 tokens (> 1024, not a multiple of 64), the last 4 decoded."""
     op = require(adapter, "cached_logits")
+    config = runnable(adapter, "cached_logits")
     ids = inputs.token_ids(1, 1100, seed=7)
-    actual = op(inputs.model(), ids, steps=(1096, 1, 1, 1, 1))[:, -4:]
-    compare_logits(actual, BASE, lambda w: ref.decoder_forward(w, ids)[:, -4:], dtype=torch.float32, what="1100 tokens")
+    actual = op(inputs.model(config), ids, steps=(1096, 1, 1, 1, 1))[:, -4:]
+    compare_logits(
+        actual, config, lambda w: ref.decoder_forward(w, ids)[:, -4:], dtype=torch.float32, what="1100 tokens"
+    )
 
 
 @clause("KV-EQ-02")
 @pytest.mark.parametrize("config", MODELS, ids=MODEL_IDS)
 def test_static_cache_equals_recompute(adapter, config) -> None:
-    op = require(adapter, "cached_logits")
+    op = require(adapter, "cached_logits", "static_cache")
+    config = runnable(adapter, "cached_logits", config)
     ids = inputs.token_ids(2, 12, seed=8)
     actual = op(inputs.model(config), ids, steps=(9, 1, 1, 1), cache_kind="static", max_cache_len=32)
     compare_logits(actual, config, lambda w: ref.decoder_forward(w, ids), dtype=torch.float32, what="static, cap 32")
@@ -197,31 +238,26 @@ def test_static_cache_equals_recompute(adapter, config) -> None:
 @pytest.mark.parametrize("cache_kind", ["dynamic", "static"])
 def test_any_split_equals_recompute(adapter, steps, cache_kind) -> None:
     op = require(adapter, "cached_logits")
+    cache = cache_args(adapter, "cached_logits", cache_kind, 12)
+    config = runnable(adapter, "cached_logits")
     ids = inputs.token_ids(2, 12, seed=9)
-    capacity = 12 if cache_kind == "static" else None
-    actual = op(inputs.model(), ids, steps=steps, cache_kind=cache_kind, max_cache_len=capacity)
+    actual = op(inputs.model(config), ids, steps=steps, **cache)
     with annotate(steps=steps, cache_kind=cache_kind):
-        compare_logits(actual, BASE, lambda w: ref.decoder_forward(w, ids), dtype=torch.float32, what="split run")
+        compare_logits(actual, config, lambda w: ref.decoder_forward(w, ids), dtype=torch.float32, what="split run")
 
 
 @clause("KV-PAD-01")
 @pytest.mark.parametrize("config", MODELS, ids=MODEL_IDS)
 @pytest.mark.parametrize("cache_kind", ["dynamic", "static"])
 def test_left_padded_rows_match_alone(adapter, cache_kind, config) -> None:
-    op = require(adapter, "cached_logits")
+    op = require(adapter, "cached_logits", "attention_mask")
+    cache = cache_args(adapter, "cached_logits", cache_kind, 16)
+    config = runnable(adapter, "cached_logits", config)
     lengths = [9, 4, 1]
     ids, mask = inputs.left_padded(lengths, seed=10)
     decoded = inputs.token_ids(3, 3, seed=11)
     full_ids, full_mask = torch.cat([ids, decoded], dim=1), torch.cat([mask, torch.ones_like(decoded)], dim=1)
-    capacity = 16 if cache_kind == "static" else None
-    actual = op(
-        inputs.model(config),
-        full_ids,
-        steps=(9, 1, 1, 1),
-        cache_kind=cache_kind,
-        max_cache_len=capacity,
-        attention_mask=full_mask,
-    )
+    actual = op(inputs.model(config), full_ids, steps=(9, 1, 1, 1), **cache, attention_mask=full_mask)
     for row, length in enumerate(lengths):
         alone = full_ids[row : row + 1, 9 - length :]
         with annotate(row=row, prompt_length=length, cache_kind=cache_kind):
@@ -237,7 +273,8 @@ def test_left_padded_rows_match_alone(adapter, cache_kind, config) -> None:
 @clause("KV-PAD-02")
 @pytest.mark.parametrize("config", MODELS, ids=MODEL_IDS)
 def test_padding_ids_do_not_matter(adapter, config) -> None:
-    op = require(adapter, "cached_logits")
+    op = require(adapter, "cached_logits", "attention_mask")
+    config = runnable(adapter, "cached_logits", config)
     ids, mask = inputs.left_padded([8, 3], seed=12)
     other = ids.clone()
     other[mask == 0] = 17
@@ -254,10 +291,12 @@ def test_padding_ids_do_not_matter(adapter, config) -> None:
 @clause("KV-STATIC-01")
 @pytest.mark.parametrize("steps", [(6, 1), (4, 3)], ids=["decode-past-end", "chunk-past-end"])
 def test_static_cache_refuses_overflow(adapter, steps) -> None:
-    op = require(adapter, "cached_logits")
+    op = require(adapter, "cached_logits", "static_cache")
     ids = inputs.token_ids(1, sum(steps), seed=13)
     try:
-        result = op(inputs.model(), ids, steps=steps, cache_kind="static", max_cache_len=6)
+        result = op(
+            inputs.model(runnable(adapter, "cached_logits")), ids, steps=steps, cache_kind="static", max_cache_len=6
+        )
     except Exception:  # any error: the clause asks that no logits come back
         return
     fail(f"a static cache of 6 slots accepted {sum(steps)} tokens and returned logits {tuple(result.shape)}")
@@ -265,27 +304,31 @@ def test_static_cache_refuses_overflow(adapter, steps) -> None:
 
 @clause("KV-STATIC-02")
 def test_static_cache_exactly_full(adapter) -> None:
-    op = require(adapter, "cached_logits")
+    op = require(adapter, "cached_logits", "static_cache")
+    config = runnable(adapter, "cached_logits")
     ids = inputs.token_ids(2, 8, seed=14)
-    actual = op(inputs.model(), ids, steps=(5, 1, 1, 1), cache_kind="static", max_cache_len=8)
-    compare_logits(actual, BASE, lambda w: ref.decoder_forward(w, ids), dtype=torch.float32, what="8 tokens in 8 slots")
+    actual = op(inputs.model(config), ids, steps=(5, 1, 1, 1), cache_kind="static", max_cache_len=8)
+    compare_logits(
+        actual, config, lambda w: ref.decoder_forward(w, ids), dtype=torch.float32, what="8 tokens in 8 slots"
+    )
 
 
 @clause("KV-SLIDE-01")
 @pytest.mark.parametrize("steps", [(2, 1, 1, 1, 1, 1, 1, 1, 1, 1), (7, 1, 1, 1, 1), (3, 5, 1, 2)])
 def test_rolling_cache_equals_sliding_window(adapter, steps) -> None:
-    op = require(adapter, "cached_logits")
+    op = require(adapter, "cached_logits", "sliding_window")
+    config = runnable(adapter, "cached_logits", SLIDING)
     ids = inputs.token_ids(2, 11, seed=15)
-    actual = op(inputs.model(SLIDING), ids, steps=steps)
-    with annotate(window=SLIDING.sliding_window, steps=steps):
-        compare_logits(actual, SLIDING, lambda w: ref.decoder_forward(w, ids), dtype=torch.float32, what="rolling")
+    actual = op(inputs.model(config), ids, steps=steps)
+    with annotate(window=config.sliding_window, steps=steps):
+        compare_logits(actual, config, lambda w: ref.decoder_forward(w, ids), dtype=torch.float32, what="rolling")
 
 
 @clause("KV-SLIDE-02")
 @pytest.mark.parametrize("length", [3, 4, 13])
 def test_rolling_cache_is_bounded(adapter, length) -> None:
-    op = require(adapter, "cache_after_prefill")
-    state = op(inputs.model(SLIDING), inputs.token_ids(1, length, seed=16))
+    op = require(adapter, "cache_after_prefill", "sliding_window")
+    state = op(inputs.model(runnable(adapter, "cache_after_prefill", SLIDING)), inputs.token_ids(1, length, seed=16))
     held = [k.shape[-2] for k in state.keys]
     if any(h > SLIDING.sliding_window for h in held):
         fail(
@@ -296,13 +339,19 @@ def test_rolling_cache_is_bounded(adapter, length) -> None:
 @clause("KV-SLIDE-03")
 @pytest.mark.parametrize("window", [11, 12, 40])
 def test_window_covering_sequence_is_full_attention(adapter, window) -> None:
-    op = require(adapter, "cached_logits")
-    config = DecoderConfig(sliding_window=window)
+    op = require(adapter, "cached_logits", "sliding_window")
+    config = runnable(adapter, "cached_logits", DecoderConfig(sliding_window=window))
     ids = inputs.token_ids(2, 11, seed=17)
     windowed = op(inputs.model(config), ids, steps=(8, 1, 1, 1))
     # the same weights without a window: the oracle is full attention
     with annotate(window=window, length=11):
-        compare_logits(windowed, BASE, lambda w: ref.decoder_forward(w, ids), dtype=torch.float32, what="window >= L")
+        compare_logits(
+            windowed,
+            dataclasses.replace(config, sliding_window=None),
+            lambda w: ref.decoder_forward(w, ids),
+            dtype=torch.float32,
+            what="window >= L",
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -312,15 +361,16 @@ def test_window_covering_sequence_is_full_attention(adapter, window) -> None:
 @clause("KV-PREFIX-01")
 def test_reused_prefix_gives_fresh_logits(adapter) -> None:
     op = require(adapter, "prefix_reuse_logits")
+    config = runnable(adapter, "prefix_reuse_logits")
     prefix = inputs.token_ids(2, 7, seed=18)
     suffixes = [inputs.token_ids(2, 3, seed=19), inputs.token_ids(2, 1, seed=20)]
-    results = op(inputs.model(), prefix, suffixes)
+    results = op(inputs.model(config), prefix, suffixes)
     for i, (suffix, actual) in enumerate(zip(suffixes, results, strict=True)):
         whole = torch.cat([prefix, suffix], dim=1)
         with annotate(request=i):
             compare_logits(
                 actual,
-                BASE,
+                config,
                 lambda w, s=whole: ref.decoder_forward(w, s)[:, 7:],
                 dtype=torch.float32,
                 what=f"suffix {i} after the shared prefix",
@@ -330,12 +380,16 @@ def test_reused_prefix_gives_fresh_logits(adapter) -> None:
 @clause("KV-STATE-01")
 def test_calls_are_independent(adapter) -> None:
     op = require(adapter, "cached_logits")
+    weights = inputs.model(runnable(adapter, "cached_logits"))
     ids, mask = inputs.left_padded([7, 5], seed=21)
+    padded = padding(adapter, "cached_logits", mask)
+    if not padded:  # no padding mask: the rows read unpadded
+        mask = torch.ones_like(mask)
     other = inputs.token_ids(3, 4, seed=22)
     ids_copy, mask_copy = ids.clone(), mask.clone()
-    first = op(inputs.model(), ids, steps=(5, 1, 1), attention_mask=mask)
-    op(inputs.model(), other, steps=(2, 2))  # interleaved, another batch size
-    second = op(inputs.model(), ids, steps=(5, 1, 1), attention_mask=mask)
+    first = op(weights, ids, steps=(5, 1, 1), **padded)
+    op(weights, other, steps=(2, 2))  # interleaved, another batch size
+    second = op(weights, ids, steps=(5, 1, 1), **padded)
     if not torch.equal(ids, ids_copy) or not torch.equal(mask, mask_copy):
         fail("the call modified its token ids or attention mask")
     if not torch.equal(first[mask.bool()], second[mask.bool()]):
@@ -345,7 +399,7 @@ def test_calls_are_independent(adapter) -> None:
 @clause("KV-COST-01")
 def test_decode_step_cost_is_linear(adapter, request) -> None:
     op = require(adapter, "decode_step_runner")
-    weights = inputs.model()
+    weights = inputs.model(runnable(adapter, "decode_step_runner"))
     contexts = {n: inputs.token_ids(1, n, seed=n) for n in COST_LADDER}
     profile = request.config.getoption("--specformer-profile")
     policy = POLICIES[profile]
@@ -407,7 +461,10 @@ def _cache_machine(adapter, cache_kind: str):
     from hypothesis import strategies as st
     from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-    op = require(adapter, "cached_logits")
+    # On BASE alone, as the prefix machine below (the same reason: on the multi-head twin the fixed draws
+    # reach steps (1, 1, 1), where the reference's own cached float32 logits are 1.14x the tolerance).
+    op = require(adapter, "cached_logits", "grouped_query")
+    cache = cache_args(adapter, "cached_logits", cache_kind, MACHINE_CAPACITY)
 
     class CacheMachine(RuleBasedStateMachine):
         """append(n) / decode() / reset(): after each, the plan's logits equal recomputation."""
@@ -436,8 +493,7 @@ def _cache_machine(adapter, cache_kind: str):
         @invariant()
         def matches_recompute(self) -> None:
             ids = inputs.token_ids(self.batch, sum(self.steps), seed=self.seed)
-            capacity = MACHINE_CAPACITY if cache_kind == "static" else None
-            actual = op(inputs.model(), ids, steps=tuple(self.steps), cache_kind=cache_kind, max_cache_len=capacity)
+            actual = op(inputs.model(), ids, steps=tuple(self.steps), **cache)
             with annotate(steps=tuple(self.steps), batch=self.batch, seed=self.seed, cache_kind=cache_kind):
                 compare_logits(
                     actual, BASE, lambda w: ref.decoder_forward(w, ids), dtype=torch.float32, what="state machine plan"
@@ -458,7 +514,10 @@ def _prefix_machine(adapter):
     from hypothesis import strategies as st
     from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-    op = require(adapter, "prefix_reuse_logits")
+    # The machine runs on BASE alone: Hypothesis derives its fixed draws from the class's source, and a
+    # draw other than today's (prefix 6, suffixes 2 and 1) puts the reference's own cached float32 logits
+    # at 1.05x the tolerance. A decoder without grouped_query is tested on KV-PREFIX-01 by the test above.
+    op = require(adapter, "prefix_reuse_logits", "grouped_query")
 
     class PrefixMachine(RuleBasedStateMachine):
         """new_prefix() / add_request(): every request continued from the shared prefix equals a fresh run."""
