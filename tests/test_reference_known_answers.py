@@ -174,6 +174,22 @@ def test_process_step_repetition_penalty_skips_left_padding() -> None:
     assert actual.tolist() == [[1.0, 1.0, -2.0, 1.5, 0.5]]
 
 
+@pytest.mark.parametrize(("frequency", "presence"), [(0.5, 0.0), (0.0, 0.25)])
+def test_process_step_frequency_presence_skip_left_padding(frequency: float, presence: float) -> None:
+    """GEN-REP-05 for the frequency and presence penalties (GEN-FREQ-01, GEN-PRES-01) through process_step:
+    with the prompt counted (GEN-FREQ-03's prompt-and-generated), the left pad (id 0, masked out) is no
+    occurrence. Counts: 1 twice, 2 once, 0 never, so l_j - c_j * f - [c_j > 0] * p."""
+    logits = torch.tensor([[1.0, 2.0, -1.0, 3.0]])
+    ids, mask = torch.tensor([[0, 1, 2, 1]]), torch.tensor([[0, 1, 1]])  # prompt [pad, 1, 2], generated [1]
+    config = ref_generation.GenerationConfig(frequency_penalty=frequency, presence_penalty=presence)
+    actual = ref_generation.process_step(
+        logits.clone(), ids, config, prompt_length=3, attention_mask=mask, penalty_scope="prompt-and-generated"
+    )
+    counts = [0, 2, 1, 0]
+    expected = [[x - c * frequency - (c > 0) * presence for x, c in zip(logits[0].tolist(), counts, strict=True)]]
+    assert actual.tolist() == expected
+
+
 def test_generate_frequency_penalty_known_answer() -> None:
     """GEN-FREQ: greedy generation with frequency_penalty f: step 1 sees nothing generated, so it picks the
     penalty-free token t; step 2's scores are the penalty-free ones minus f at t only (generated-only scope)."""

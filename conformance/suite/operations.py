@@ -1436,9 +1436,9 @@ OBJECTIVES = (
         lambda op, inputs, p, adapter, generator: op(p["length"], generator=generator, **_but(p, "length")),
         params=(
             Param("mask_ratio", **_PROBABILITY, clause="OBJ-BART-06"),
-            # just inside 0 is 0.5, not 1e-6: near 0 (and at 50 over 64 tokens) the reference's draws
-            # until the budget is covered give no answer within 120 s (every span empty, or every one too long)
-            Param("poisson_lambda", float, low=0.0, low_open=True, step=0.5, special=(3.0,), clause="OBJ-BART-06"),
+            # [0.1, 16]: above ~16.12 the truncated table is {0} and no draws cover the budget; below 0.1 the
+            # spans needed grow as budget / lambda (OBJ-BART-06's rationale)
+            Param("poisson_lambda", float, low=0.1, high=16.0, special=(3.0,), clause="OBJ-BART-06"),
         ),
         defaults={"length": 64, "mask_ratio": 0.3, "poisson_lambda": 3.0},
         float_inputs=(),
