@@ -7,6 +7,7 @@ kills mutants that scripts/mutation_score.py found surviving (docs/mutation.md l
 from __future__ import annotations
 
 import math
+import unicodedata
 
 import pytest
 import torch
@@ -24,6 +25,7 @@ from specformer.reference import lsh as ref_lsh
 from specformer.reference import objectives as ref_objectives
 from specformer.reference import sampling as ref_sampling
 from specformer.reference import vision as ref_vision
+from specformer.reference.tokenizers import wordpiece as ref_wordpiece
 
 
 def _softmax_rows(rows: list[list[float]]) -> list[list[float]]:
@@ -431,3 +433,22 @@ def test_vision_heads_known_answers() -> None:
 
     embedding = ref_vision.ViTEmbeddingWeights.random(3, 4, (2, 2), 8, generator).to(torch.float32)
     assert {t.dtype for t in vars(embedding).values() if isinstance(t, torch.Tensor)} == {torch.float32}
+
+
+def test_bert_punctuation_is_ascii_ranges_or_p_category() -> None:
+    """TOK-BERT-06: BERT's punctuation is every printable non-alphanumeric ASCII character (33-47, 58-64,
+    91-96, 123-126) or General_Category P*; DEL (127, Cc) and the space are not."""
+    ascii_marks = [chr(cp) for cp in [*range(33, 48), *range(58, 65), *range(91, 97), *range(123, 127)]]
+    assert all(ref_wordpiece.is_punctuation(c) for c in ascii_marks)
+    assert not any(ref_wordpiece.is_punctuation(c) for c in ("\x7f", " ", "0", "a", "\x1f", "\u00a0"))
+    assert ref_wordpiece.is_punctuation("\u00bf") and not ref_wordpiece.is_punctuation("\u20ac")  # Po; Sc
+
+
+@pytest.mark.parametrize("text", ["x\u302e\U0001d165", "x\u302e\U0001d165y", "\u302e\U0001d165\u0301"])
+def test_strip_accents_keeps_canonical_order(text: str) -> None:
+    """TOK-BERT-04's accent stripping is NFD, then every Mn dropped: the spacing marks it keeps (Mc) stay in
+    canonical order, by combining class (U+1D165 class 216 before U+302E class 224), not by code point."""
+    config = ref_wordpiece.BertNormalizerConfig(strip_accents=True, lowercase=False)
+    expected = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+    assert "\U0001d165\u302e" in expected  # the input is out of canonical order
+    assert ref_wordpiece.normalize(text, config) == expected
