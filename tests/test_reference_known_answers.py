@@ -25,6 +25,7 @@ from specformer.reference import lsh as ref_lsh
 from specformer.reference import objectives as ref_objectives
 from specformer.reference import sampling as ref_sampling
 from specformer.reference import vision as ref_vision
+from specformer.reference.tokenizers import templates as ref_templates
 from specformer.reference.tokenizers import wordpiece as ref_wordpiece
 
 
@@ -452,3 +453,31 @@ def test_strip_accents_keeps_canonical_order(text: str) -> None:
     expected = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
     assert "\U0001d165\u302e" in expected  # the input is out of canonical order
     assert ref_wordpiece.normalize(text, config) == expected
+
+
+def test_special_tokens_policy_text_finds_nothing() -> None:
+    """TOK-SPECIAL-02: with policy "text" a special token's string is ordinary text (one segment, not
+    special); "match" splits it out; "raise" names the token and its offset."""
+    specials = ["[SEP]", "[CLS]"]
+    text = "hi [SEP] yo[CLS]"
+    assert ref_templates.split_on_special_tokens(text, specials, "text") == [(text, 0, False)]
+    assert ref_templates.split_on_special_tokens(text, specials, "match") == [
+        ("hi ", 0, False),
+        ("[SEP]", 3, True),
+        (" yo", 8, False),
+        ("[CLS]", 11, True),
+    ]
+    with pytest.raises(ValueError, match=r"'\[SEP\]' at offset 3"):
+        ref_templates.split_on_special_tokens(text, specials, "raise")
+
+
+def test_post_process_known_answer_and_errors() -> None:
+    """TOK-POST-01 / TOK-TRUNC-01: [CLS] A [SEP] B [SEP], truncated longest-first to max_length; offsets
+    default to (0, 0) per token (specials always (0, 0)); a bad direction is named."""
+    single = ref_templates.post_process([1, 2, 3], cls_id=101, sep_id=102)
+    assert single.ids == [101, 1, 2, 3, 102]
+    assert single.offsets == [(0, 0)] * 5
+    pair = ref_templates.post_process([1, 2, 3], [4, 5, 6], cls_id=101, sep_id=102, max_length=6)
+    assert pair.ids == [101, 1, 2, 102, 4, 102]
+    with pytest.raises(ValueError, match=r"^direction must be one of \['right', 'left'\], got 'middle'"):
+        ref_templates.post_process([1, 2], cls_id=101, sep_id=102, direction="middle")
