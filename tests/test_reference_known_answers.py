@@ -210,6 +210,24 @@ def test_generate_frequency_penalty_known_answer() -> None:
     torch.testing.assert_close(difference, expected, atol=1e-5, rtol=0)
 
 
+def test_beam_padding_case_pads_a_whole_row() -> None:
+    """Guards test_generation.py's test_beam_hypotheses_padded[22-9] (GEN-EOS-03): every hypothesis of row 0
+    ends before row 1's longest, so row 0 is right-padded to row 1's width, all with the pad id 9."""
+    config = ref_generation.GenerationConfig(
+        max_new_tokens=6,
+        num_beams=3,
+        num_return_sequences=3,
+        eos_token_ids=(3, 7, 11, 20, 33, 40, 50, 60),
+        pad_token_id=9,
+    )
+    prompt = gen_inputs.token_ids(2, 5, seed=22)
+    out = ref_generation.generate(gen_inputs.model(), prompt, config).sequences
+    ends = [next((i + 1 for i, t in enumerate(row) if t in config.eos_token_ids), 6) for row in out[:, 5:].tolist()]
+    assert max(ends[:3]) < max(ends[3:]) == 6
+    for row, end in enumerate(ends):
+        assert (out[row, 5 + end :] == 9).all()
+
+
 def test_serving_metrics_error_says_why() -> None:
     with pytest.raises(ValueError, match="token_times must be non-decreasing and not before start"):
         ref_generation.serving_metrics(1.0, [0.5], batch=1)

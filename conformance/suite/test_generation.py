@@ -443,9 +443,6 @@ def test_min_new_tokens_bounds(adapter, min_new, max_new) -> None:
 # ---------------------------------------------------------------------------------------
 # Stopping
 
-BEAM_EOS = (3, 7, 11, 20, 33, 40, 50, 60)
-BEAM_SHORT_ROW_SEED = 22  # 3 beams, 6 new tokens: row 0's hypotheses end within 4 tokens, row 1's longest runs 6
-
 
 @clause("GEN-EOS-01", "GEN-EOS-03")
 @pytest.mark.parametrize("pad_token_id", [0, 9])
@@ -461,11 +458,9 @@ def test_eos_ends_row_and_pads(adapter, pad_token_id) -> None:
 
 
 @clause("GEN-EOS-03")
-@pytest.mark.parametrize(("seed", "pad_token_id"), [(23, 0), (23, 9), (BEAM_SHORT_ROW_SEED, 9)])
+@pytest.mark.parametrize(("seed", "pad_token_id"), [(23, 0), (23, 9), (22, 9)])
 def test_beam_hypotheses_padded(adapter, seed, pad_token_id) -> None:
-    """Every position after a hypothesis' EOS holds pad_token_id: inside a batch row (hypotheses of
-    different lengths) and across rows (BEAM_SHORT_ROW_SEED: every hypothesis of row 0 ends before row 1's
-    longest, so row 0 is padded to row 1's width, with a nonzero pad id that 0 cannot pass for)."""
+    """Pads inside a row and across rows (seed 22: row 0's hypotheses end before row 1's longest)."""
     op = require(adapter, "generate", "num_beams")
     prompt = inputs.token_ids(2, 5, seed=seed)
     config = GenerationConfig(
@@ -478,10 +473,6 @@ def test_beam_hypotheses_padded(adapter, seed, pad_token_id) -> None:
             fail(
                 f"hypothesis {row} ends after {length} tokens, then holds {after.tolist()}, expected pad {pad_token_id}"
             )
-    if seed == BEAM_SHORT_ROW_SEED:  # guards the test itself: the case must pad a whole batch row
-        expected = live_steps(reference_output(config, prompt, adapter).sequences, 5, BEAM_EOS)
-        if max(expected[:3]) >= max(expected[3:]):
-            fail(f"test input error: row 0's hypotheses end after {expected[:3]}, row 1's after {expected[3:]}")
 
 
 @clause("GEN-EOS-02")
@@ -614,6 +605,7 @@ def test_sampled_tokens_follow_processed_distribution(adapter) -> None:
         fail(f"first sampled token over {DRAWS} draws: chi-square p = {p_value:.2g} < {ALPHA}", counts=counts.tolist())
 
 
+BEAM_EOS = (3, 7, 11, 20, 33, 40, 50, 60)
 # A case where True, False and "never" all return different hypotheses (found by search).
 EARLY_STOPPING_SEED, EARLY_STOPPING_PENALTY = 19, 2.0
 
