@@ -58,6 +58,9 @@ class Param:
     # inf is tried as out of the domain of a float without an upper bound, unless the clause states no
     # finiteness (False: inf is not tried, the clause says nothing about it)
     inf_invalid: bool = True
+    # the clause an in-domain value's answer belongs to (label smoothing's value is LOSS-CE-06's), so that a
+    # wrong answer there blames it; the operation's first clause when empty
+    value_clause: str = ""
 
     def cases(self) -> list[tuple[str, Any, bool]]:
         """(label, value, in the domain) for each bound, just inside, just outside, and the specials."""
@@ -834,8 +837,15 @@ LOSSES = (
         _classification,
         lambda op, inputs, p, adapter: op(*inputs, label_smoothing=p["label_smoothing"], reduction=p["reduction"]),
         params=(
-            Param("label_smoothing", float, low=0.0, high=1.0, clause="LOSS-CE-09"),
-            Param("reduction", str, special=("sum", "none"), invalid=("average",), clause="LOSS-CE-09"),
+            Param("label_smoothing", float, low=0.0, high=1.0, clause="LOSS-CE-09", value_clause="LOSS-CE-06"),
+            Param(
+                "reduction",
+                str,
+                special=("sum", "none"),
+                invalid=("average",),
+                clause="LOSS-CE-09",
+                value_clause="LOSS-CE-07",
+            ),
         ),
         defaults={"label_smoothing": 0.0, "reduction": "mean"},
         float_inputs=(0,),

@@ -52,7 +52,7 @@ def _boundary_cases() -> list[Any]:
         for param in op.params:
             for label, value, inside in param.cases():
                 # In the domain: the value clause holds there; outside: the domain clause's ValueError.
-                cited = op.clauses[0] if inside else param.clause
+                cited = (param.value_clause or op.clauses[0]) if inside else param.clause
                 ident = f"{op.id}-{param.name}-{label}"
                 cases.append(pytest.param(op, param, value, inside, id=ident, marks=clause(cited)))
     return cases
