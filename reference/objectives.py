@@ -349,14 +349,24 @@ def t5_input_and_target_lengths(
 # BART text infilling and sentence permutation
 
 
+POISSON_LAMBDA_MIN, POISSON_LAMBDA_MAX = 0.1, 16.0  # OBJ-BART-06: the span-length means that can be sampled
+
+
 def poisson_span_distribution(poisson_lambda: float = 3.0) -> torch.Tensor:
     """P(k) = e^-lambda lambda^k / k! for k = 0, 1, ..., cut after the first k with P(k) < 1e-7
     (at most 128 values, as fairseq) and renormalised; float64.
 
     Clauses: OBJ-BART-01.
     """
-    if not (isinstance(poisson_lambda, (int, float)) and 0.0 < poisson_lambda < 64.0):
-        raise ValueError(f"poisson_lambda must lie in (0, 64), got {poisson_lambda!r}")
+    # subtle: the bounds are OBJ-BART-06's. Above ln(1e7) ~ 16.12 the first length, 0, already has
+    # P < 1e-7, so the table is {0} and no draws ever cover a budget; below 0.1 covering it takes about
+    # budget / lambda spans (2e7 at 1e-6 over 64 tokens), each empty one an inserted <mask>.
+    if isinstance(poisson_lambda, bool) or not (
+        isinstance(poisson_lambda, (int, float)) and POISSON_LAMBDA_MIN <= poisson_lambda <= POISSON_LAMBDA_MAX
+    ):
+        raise ValueError(
+            f"poisson_lambda must lie in [{POISSON_LAMBDA_MIN}, {POISSON_LAMBDA_MAX}], got {poisson_lambda!r}"
+        )
     probabilities = []
     for k in range(128):
         probabilities.append(math.exp(-poisson_lambda + k * math.log(poisson_lambda) - math.lgamma(k + 1)))

@@ -66,12 +66,15 @@ MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...], str | None]] = {
     "vision": (("test_vision.py",), ("test_reference_frontends.py",), None),
     "tokenizers/byte_bpe": (("test_tokenizers_byte_bpe.py",), ("test_reference_byte_bpe.py",), None),
     "tokenizers/sentencepiece": (("test_tokenizers_sentencepiece.py",), ("test_reference_sentencepiece.py",), None),
-    "tokenizers/templates": (
-        ("test_tokenizers_templates.py", "test_tokenizers.py"),
-        ("test_reference_templates.py",),
-        None,
+    # The tokenizer suites: only the files whose tests cite the module's clauses (test_tokenizers.py cites
+    # TOK-GEN-*, which templates.py does not implement), and not wordpiece's sweep of every BMP code point
+    # against HF tokenizers (115 s a run on a loaded machine; the per-script and corpus agreements stay).
+    "tokenizers/templates": (("test_tokenizers_templates.py",), ("test_reference_templates.py",), None),
+    "tokenizers/wordpiece": (
+        ("test_tokenizers_wordpiece.py",),
+        ("test_reference_wordpiece.py",),
+        "not test_every_stable_bmp_code_point_agrees",
     ),
-    "tokenizers/wordpiece": (("test_tokenizers_wordpiece.py",), ("test_reference_wordpiece.py",), None),
 }
 
 # Known answers for the reference itself (tests written against mutmut's survivors): run for every module.
@@ -116,6 +119,9 @@ def build(workdir: Path, module: str, extra: list[str]) -> None:
     tests = [f"{SUITE}/{t}" for t in (*suite_files, *extra)] + [f"tests/{t}" for t in (*unit_tests, *ALWAYS)]
     args = ["-p", "specformer.conformance.plugin", "-c", f"{SUITE}/pytest.ini", "--rootdir", ".", "-x", "-q"]
     args += ["--specformer-adapter", "reference", "--specformer-profile", "quick", "-p", "no:cacheprovider"]
+    # mutmut's tracing slows every test several-fold (its stats pass failed a 120 s per-test watchdog on
+    # Mistral's sentencepiece models): hangs are mutmut's timeout's job (timeout_multiplier below)
+    args += ["--specformer-timeout", "3600"]
     args += ["-p", "no:xdist", "-p", "no:randomly"]
     args += ["-k", select] if select else []
     (workdir / "pyproject.toml").write_text(

@@ -31,6 +31,7 @@ def test_opt_outs_give_reasons_and_boundaries_cite_clauses() -> None:
         for param in op.params:
             if any(not inside for _, _, inside in param.cases()):
                 assert param.clause in clauses, (op.id, param.name)
+            assert not param.value_clause or param.value_clause in clauses, (op.id, param.name)
 
 
 def test_boundary_cases_come_from_the_domain() -> None:

@@ -13,6 +13,7 @@ import base64
 import functools
 import importlib.resources
 import json
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -375,6 +376,54 @@ def test_bad_tables_and_parameters_raise_value_error() -> None:
         train("abc", 1, "gpt2", tie_break="random")
     with pytest.raises(ValueError, match=r"ids contains 999"):
         ByteLevelBPE.from_merges([], "gpt2").decode([97, 999])
+
+
+def _tekken_file(folder: Path, drop: str = "", swap_ranks: bool = False) -> Path:
+    """A small tekken.json (3 specials, then the 256 single bytes and "ab" by rank), `drop` = "a.b" removed."""
+    vocab = [{"rank": r, "token_bytes": base64.b64encode(bytes([r])).decode(), "token_str": None} for r in range(256)]
+    vocab.append({"rank": 256, "token_bytes": base64.b64encode(b"ab").decode(), "token_str": "ab"})
+    if swap_ranks:
+        vocab[0]["rank"], vocab[1]["rank"] = 1, 0
+    specials = [{"rank": i, "token_str": name, "is_control": True} for i, name in enumerate(["<unk>", "<s>", "</s>"])]
+    config = {"pattern": "gpt2", "num_vocab_tokens": 257, "default_vocab_size": 260, "default_num_special_tokens": 3}
+    model: dict[str, Any] = {"config": config, "vocab": vocab, "special_tokens": specials}
+    if drop:
+        *parents, key = drop.split(".")
+        node: Any = model
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        del node[key]
+    path = folder / f"tekken-{drop or 'ok'}{'-swapped' if swap_ranks else ''}.json"
+    path.write_text(json.dumps(model), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "drop",
+    [
+        "config",
+        "vocab",
+        "config.pattern",
+        "config.default_vocab_size",
+        "config.default_num_special_tokens",
+        "vocab.5.rank",
+        "vocab.256.token_bytes",
+        "special_tokens.1.token_str",
+    ],
+)
+def test_malformed_tekken_file_names_the_missing_field(tmp_path: Path, drop: str) -> None:
+    """The tekken loader (mistral_common's format): a file without a field it needs is a ValueError naming the field
+    (not a KeyError from deep inside), and vocab ranks out of order are one naming the entry."""
+    path = _tekken_file(tmp_path)
+    assert ByteLevelBPE.from_tekken(path).encode("ab") == [259]  # the well-formed file loads: "ab" is id 3 + 256
+    where = drop.replace(".5.", "[5].").replace(".256.", "[256].").replace(".1.", "[1].")
+    with pytest.raises(ValueError, match=rf"malformed tekken.json: no {re.escape(where)}$"):
+        ByteLevelBPE.from_tekken(_tekken_file(tmp_path, drop))
+
+
+def test_tekken_ranks_out_of_order_are_named(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"vocab\[0\] has rank 1; accepted: ranks 0, 1, 2, ... in order"):
+        ByteLevelBPE.from_tekken(_tekken_file(tmp_path, swap_ranks=True))
 
 
 # ---------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ kills mutants that scripts/mutation_score.py found surviving (docs/mutation.md l
 from __future__ import annotations
 
 import math
+import unicodedata
 
 import pytest
 import torch
@@ -24,6 +25,8 @@ from specformer.reference import lsh as ref_lsh
 from specformer.reference import objectives as ref_objectives
 from specformer.reference import sampling as ref_sampling
 from specformer.reference import vision as ref_vision
+from specformer.reference.tokenizers import templates as ref_templates
+from specformer.reference.tokenizers import wordpiece as ref_wordpiece
 
 
 def _softmax_rows(rows: list[list[float]]) -> list[list[float]]:
@@ -174,6 +177,22 @@ def test_process_step_repetition_penalty_skips_left_padding() -> None:
     assert actual.tolist() == [[1.0, 1.0, -2.0, 1.5, 0.5]]
 
 
+@pytest.mark.parametrize(("frequency", "presence"), [(0.5, 0.0), (0.0, 0.25)])
+def test_process_step_frequency_presence_skip_left_padding(frequency: float, presence: float) -> None:
+    """GEN-REP-05 for the frequency and presence penalties (GEN-FREQ-01, GEN-PRES-01) through process_step:
+    with the prompt counted (GEN-FREQ-03's prompt-and-generated), the left pad (id 0, masked out) is no
+    occurrence. Counts: 1 twice, 2 once, 0 never, so l_j - c_j * f - [c_j > 0] * p."""
+    logits = torch.tensor([[1.0, 2.0, -1.0, 3.0]])
+    ids, mask = torch.tensor([[0, 1, 2, 1]]), torch.tensor([[0, 1, 1]])  # prompt [pad, 1, 2], generated [1]
+    config = ref_generation.GenerationConfig(frequency_penalty=frequency, presence_penalty=presence)
+    actual = ref_generation.process_step(
+        logits.clone(), ids, config, prompt_length=3, attention_mask=mask, penalty_scope="prompt-and-generated"
+    )
+    counts = [0, 2, 1, 0]
+    expected = [[x - c * frequency - (c > 0) * presence for x, c in zip(logits[0].tolist(), counts, strict=True)]]
+    assert actual.tolist() == expected
+
+
 def test_generate_frequency_penalty_known_answer() -> None:
     """GEN-FREQ: greedy generation with frequency_penalty f: step 1 sees nothing generated, so it picks the
     penalty-free token t; step 2's scores are the penalty-free ones minus f at t only (generated-only scope)."""
@@ -189,6 +208,24 @@ def test_generate_frequency_penalty_known_answer() -> None:
     expected = torch.zeros_like(difference)
     expected[first] = 0.5
     torch.testing.assert_close(difference, expected, atol=1e-5, rtol=0)
+
+
+def test_beam_padding_case_pads_a_whole_row() -> None:
+    """Guards test_generation.py's test_beam_hypotheses_padded[22-9] (GEN-EOS-03): every hypothesis of row 0
+    ends before row 1's longest, so row 0 is right-padded to row 1's width, all with the pad id 9."""
+    config = ref_generation.GenerationConfig(
+        max_new_tokens=6,
+        num_beams=3,
+        num_return_sequences=3,
+        eos_token_ids=(3, 7, 11, 20, 33, 40, 50, 60),
+        pad_token_id=9,
+    )
+    prompt = gen_inputs.token_ids(2, 5, seed=22)
+    out = ref_generation.generate(gen_inputs.model(), prompt, config).sequences
+    ends = [next((i + 1 for i, t in enumerate(row) if t in config.eos_token_ids), 6) for row in out[:, 5:].tolist()]
+    assert max(ends[:3]) < max(ends[3:]) == 6
+    for row, end in enumerate(ends):
+        assert (out[row, 5 + end :] == 9).all()
 
 
 def test_serving_metrics_error_says_why() -> None:
@@ -415,3 +452,50 @@ def test_vision_heads_known_answers() -> None:
 
     embedding = ref_vision.ViTEmbeddingWeights.random(3, 4, (2, 2), 8, generator).to(torch.float32)
     assert {t.dtype for t in vars(embedding).values() if isinstance(t, torch.Tensor)} == {torch.float32}
+
+
+def test_bert_punctuation_is_ascii_ranges_or_p_category() -> None:
+    """TOK-BERT-06: BERT's punctuation is every printable non-alphanumeric ASCII character (33-47, 58-64,
+    91-96, 123-126) or General_Category P*; DEL (127, Cc) and the space are not."""
+    ascii_marks = [chr(cp) for cp in [*range(33, 48), *range(58, 65), *range(91, 97), *range(123, 127)]]
+    assert all(ref_wordpiece.is_punctuation(c) for c in ascii_marks)
+    assert not any(ref_wordpiece.is_punctuation(c) for c in ("\x7f", " ", "0", "a", "\x1f", "\u00a0"))
+    assert ref_wordpiece.is_punctuation("\u00bf") and not ref_wordpiece.is_punctuation("\u20ac")  # Po; Sc
+
+
+@pytest.mark.parametrize("text", ["x\u302e\U0001d165", "x\u302e\U0001d165y", "\u302e\U0001d165\u0301"])
+def test_strip_accents_keeps_canonical_order(text: str) -> None:
+    """TOK-BERT-04's accent stripping is NFD, then every Mn dropped: the spacing marks it keeps (Mc) stay in
+    canonical order, by combining class (U+1D165 class 216 before U+302E class 224), not by code point."""
+    config = ref_wordpiece.BertNormalizerConfig(strip_accents=True, lowercase=False)
+    expected = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+    assert "\U0001d165\u302e" in expected  # the input is out of canonical order
+    assert ref_wordpiece.normalize(text, config) == expected
+
+
+def test_special_tokens_policy_text_finds_nothing() -> None:
+    """TOK-SPECIAL-02: with policy "text" a special token's string is ordinary text (one segment, not
+    special); "match" splits it out; "raise" names the token and its offset."""
+    specials = ["[SEP]", "[CLS]"]
+    text = "hi [SEP] yo[CLS]"
+    assert ref_templates.split_on_special_tokens(text, specials, "text") == [(text, 0, False)]
+    assert ref_templates.split_on_special_tokens(text, specials, "match") == [
+        ("hi ", 0, False),
+        ("[SEP]", 3, True),
+        (" yo", 8, False),
+        ("[CLS]", 11, True),
+    ]
+    with pytest.raises(ValueError, match=r"'\[SEP\]' at offset 3"):
+        ref_templates.split_on_special_tokens(text, specials, "raise")
+
+
+def test_post_process_known_answer_and_errors() -> None:
+    """TOK-POST-01 / TOK-TRUNC-01: [CLS] A [SEP] B [SEP], truncated longest-first to max_length; offsets
+    default to (0, 0) per token (specials always (0, 0)); a bad direction is named."""
+    single = ref_templates.post_process([1, 2, 3], cls_id=101, sep_id=102)
+    assert single.ids == [101, 1, 2, 3, 102]
+    assert single.offsets == [(0, 0)] * 5
+    pair = ref_templates.post_process([1, 2, 3], [4, 5, 6], cls_id=101, sep_id=102, max_length=6)
+    assert pair.ids == [101, 1, 2, 102, 4, 102]
+    with pytest.raises(ValueError, match=r"^direction must be one of \['right', 'left'\], got 'middle'"):
+        ref_templates.post_process([1, 2], cls_id=101, sep_id=102, direction="middle")

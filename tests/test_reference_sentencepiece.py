@@ -210,6 +210,16 @@ def test_bad_models_raise_value_error_naming_the_problem() -> None:
         tokenizer.decode([2])
     with pytest.raises(ValueError, match="lone surrogates"):
         tokenizer.encode("a\ud800")
+    # the exact wording (mutation survivors: messages upper-cased or naming NoneType passed `match=` above)
+    with pytest.raises(ValueError, match=r"^text must be a str, got int$"):
+        tokenizer.encode(5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^model has no pieces; accepted: at least the unknown piece$"):
+        Unigram(dataclasses.replace(model, pieces=()))
+    suffix = dataclasses.replace(model, trainer_spec=TrainerSpec(treat_whitespace_as_suffix=True))
+    with pytest.raises(
+        ValueError, match=r"^treat_whitespace_as_suffix=True is not supported by this reference; accepted"
+    ):
+        Unigram(suffix)
 
 
 # ---------------------------------------------------------------------------------------

@@ -58,6 +58,9 @@ class Param:
     # inf is tried as out of the domain of a float without an upper bound, unless the clause states no
     # finiteness (False: inf is not tried, the clause says nothing about it)
     inf_invalid: bool = True
+    # the clause an in-domain value's answer belongs to (label smoothing's value is LOSS-CE-06's), so that a
+    # wrong answer there blames it; the operation's first clause when empty
+    value_clause: str = ""
 
     def cases(self) -> list[tuple[str, Any, bool]]:
         """(label, value, in the domain) for each bound, just inside, just outside, and the specials."""
@@ -834,8 +837,15 @@ LOSSES = (
         _classification,
         lambda op, inputs, p, adapter: op(*inputs, label_smoothing=p["label_smoothing"], reduction=p["reduction"]),
         params=(
-            Param("label_smoothing", float, low=0.0, high=1.0, clause="LOSS-CE-09"),
-            Param("reduction", str, special=("sum", "none"), invalid=("average",), clause="LOSS-CE-09"),
+            Param("label_smoothing", float, low=0.0, high=1.0, clause="LOSS-CE-09", value_clause="LOSS-CE-06"),
+            Param(
+                "reduction",
+                str,
+                special=("sum", "none"),
+                invalid=("average",),
+                clause="LOSS-CE-09",
+                value_clause="LOSS-CE-07",
+            ),
         ),
         defaults={"label_smoothing": 0.0, "reduction": "mean"},
         float_inputs=(0,),
@@ -1457,9 +1467,9 @@ OBJECTIVES = (
         lambda op, inputs, p, adapter, generator: op(p["length"], generator=generator, **_but(p, "length")),
         params=(
             Param("mask_ratio", **_PROBABILITY, clause="OBJ-BART-06"),
-            # just inside 0 is 0.5, not 1e-6: near 0 (and at 50 over 64 tokens) the reference's draws
-            # until the budget is covered give no answer within 120 s (every span empty, or every one too long)
-            Param("poisson_lambda", float, low=0.0, low_open=True, step=0.5, special=(3.0,), clause="OBJ-BART-06"),
+            # [0.1, 16]: above ~16.12 the truncated table is {0} and no draws cover the budget; below 0.1 the
+            # spans needed grow as budget / lambda (OBJ-BART-06's rationale)
+            Param("poisson_lambda", float, low=0.1, high=16.0, special=(3.0,), clause="OBJ-BART-06"),
         ),
         defaults={"length": 64, "mask_ratio": 0.3, "poisson_lambda": 3.0},
         float_inputs=(),

@@ -479,10 +479,11 @@ def test_eos_ends_row_and_pads(adapter, pad_token_id) -> None:
 
 
 @clause("GEN-EOS-03")
-@pytest.mark.parametrize("pad_token_id", [0, 9])
-def test_beam_hypotheses_padded(adapter, pad_token_id) -> None:
+@pytest.mark.parametrize(("seed", "pad_token_id"), [(23, 0), (23, 9), (22, 9)])
+def test_beam_hypotheses_padded(adapter, seed, pad_token_id) -> None:
+    """Pads inside a row and across rows (seed 22: row 0's hypotheses end before row 1's longest)."""
     op = require(adapter, "generate", "num_beams")
-    prompt = inputs.token_ids(2, 5, seed=23)
+    prompt = inputs.token_ids(2, 5, seed=seed)
     config = GenerationConfig(
         max_new_tokens=6, num_beams=3, num_return_sequences=3, eos_token_ids=BEAM_EOS, pad_token_id=pad_token_id
     )

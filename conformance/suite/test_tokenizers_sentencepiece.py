@@ -154,6 +154,27 @@ def test_decoding(adapter) -> None:
     check(decode(plain, [3, 4]), " ab", "decode of ▁a b without dummy prefix or collapsing")
 
 
+@clause("TOK-SP-07")
+def test_decoding_code_point_edges(adapter) -> None:
+    """Byte pieces decode as UTF-8 with each byte that starts no valid sequence one U+FFFD: the encoded
+    surrogates U+D800..U+DFFF (ED A0 80 .. ED BF BF) and code points above U+10FFFF (F4 90 80 80) are
+    not valid UTF-8 (RFC 3629 section 3), their neighbours U+D7FF, U+E000 and U+10FFFF are."""
+    decode = require(adapter, "sentencepiece_decode")
+    model = sentencepiece_model([("b", -1.0)], byte_fallback=True, add_dummy_prefix=True)
+    byte, b = 4, 3  # ids: <unk> <s> </s> b <0x00> ..
+    with every_case("UTF-8 code-point edges") as cases:
+        for data, expected in [
+            (b"\xed\x9f\xbf\xee\x80\x80", "\ud7ff\ue000"),
+            (b"\xed\xa0\x80", "\ufffd" * 3),
+            (b"\xed\xbf\xbf", "\ufffd" * 3),
+            (b"\xf4\x8f\xbf\xbf", "\U0010ffff"),
+            (b"\xf4\x90\x80\x80", "\ufffd" * 4),
+        ]:
+            ids = [byte + value for value in data] + [b]
+            with cases.case(data.hex(" ")):
+                check(decode(model, ids), expected + "b", f"decode of the bytes {data.hex(' ')} then 'b'")
+
+
 @functools.cache
 def _round_trip_model() -> SentencePieceModel:
     letters = [(c, -3.0) for c in "abcdefghij"] + [("▁", -2.0), ("▁a", -1.0), ("ab", -1.5)]

@@ -226,6 +226,13 @@ def merge_pair(word: Sequence[int], pair: tuple[int, int], new_id: int) -> list[
 # The tokenizer
 
 
+def _tekken_field(path: str | os.PathLike[str], parent: Any, key: str, where: str) -> Any:
+    """parent[key] of a tekken.json, or a ValueError naming the missing field (`where` is its parent's path)."""
+    if not isinstance(parent, dict) or key not in parent:
+        raise ValueError(f"{path}: malformed tekken.json: no {where}{key}")
+    return parent[key]
+
+
 class ByteLevelBPE:
     """A byte-level BPE tokenizer: token bytes, a merge table, a pre-tokenization regex, specials.
 
@@ -366,23 +373,29 @@ class ByteLevelBPE:
         """
         with open(path, encoding="utf-8") as file:
             model = json.load(file)
-        config = model["config"]
-        num_special = config["default_num_special_tokens"]
-        entries = model["vocab"][: config["default_vocab_size"] - num_special]
+        config = _tekken_field(path, model, "config", "")
+        num_special = _tekken_field(path, config, "default_num_special_tokens", "config.")
+        vocab_size = _tekken_field(path, config, "default_vocab_size", "config.")
+        entries = _tekken_field(path, model, "vocab", "")[: vocab_size - num_special]
         token_bytes: dict[int, bytes] = {}
         for index, entry in enumerate(entries):
-            if entry["rank"] != index:
-                raise ValueError(
-                    f"{path}: vocab[{index}] has rank {entry['rank']}; accepted: ranks 0, 1, 2, ... in order"
-                )
-            token_bytes[num_special + index] = base64.b64decode(entry["token_bytes"])
+            rank = _tekken_field(path, entry, "rank", f"vocab[{index}].")
+            if rank != index:
+                raise ValueError(f"{path}: vocab[{index}] has rank {rank}; accepted: ranks 0, 1, 2, ... in order")
+            token_bytes[num_special + index] = base64.b64decode(
+                _tekken_field(path, entry, "token_bytes", f"vocab[{index}].")
+            )
         listed = model.get("special_tokens")
         if listed is None:
             specials = {name: token_id for token_id, name in enumerate(TEKKEN_LEGACY_SPECIAL_TOKENS)}
         else:
-            specials = {entry["token_str"]: entry["rank"] for entry in listed}
+            specials = {}
+            for i, entry in enumerate(listed):
+                name = _tekken_field(path, entry, "token_str", f"special_tokens[{i}].")
+                specials[name] = _tekken_field(path, entry, "rank", f"special_tokens[{i}].")
         specials.update({f"<SPECIAL_{i}>": i for i in range(len(specials), num_special)})
-        return cls(token_bytes, config["pattern"], special_tokens=specials, whole_chunk_lookup=True)
+        pattern = _tekken_field(path, config, "pattern", "config.")
+        return cls(token_bytes, pattern, special_tokens=specials, whole_chunk_lookup=True)
 
     @classmethod
     def from_merges(
