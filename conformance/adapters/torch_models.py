@@ -14,10 +14,18 @@ Activations: "gelu" is the layer's built-in F.gelu; "gelu_tanh" is passed as a c
 F.gelu(x, approximate="tanh"). Each LayerNorm gets the epsilon of its weights. Key padding
 masks are inverted (PyTorch's True means "ignore").
 
-Whole models from Hugging Face state dicts: BART (`bart_for_conditional_generation`) is built
-from PyTorch's post-LN layers with F.embedding / F.layer_norm around them (its layers are the
-ones nn.Transformer has). BERT and GPT-2 whole models are not built here (unsupported). T5 is
-unsupported: nn.MultiheadAttention always scales by 1/sqrt(D) and has no relative position
+Whole models from Hugging Face state dicts, each built once per state dict object and config:
+- `bert_model`: F.embedding (words + positions 0.. + token type 0) and F.layer_norm, then one
+  nn.TransformerEncoderLayer(norm_first=False, activation="gelu": the exact erf GELU, BERT's
+  "gelu") per layer, every LayerNorm with the config's epsilon.
+- `gpt2_model`: F.embedding (wte + wpe at positions counted over real tokens, cumsum(mask) - 1:
+  the adapter's own, as generate() passes them), one nn.TransformerEncoderLayer(norm_first=True)
+  per block with a causal mask (PyTorch has no pre-LN decoder layer without cross-attention) and
+  activation F.gelu(approximate="tanh") (GPT-2's gelu_new; the layer's string "gelu" would be
+  the exact form), then F.layer_norm (ln_f). Conv1D weights are transposed into nn.Linear layout.
+- `bart_for_conditional_generation`: PyTorch's post-LN layers with F.embedding / F.layer_norm
+  around them (its layers are the ones nn.Transformer has).
+T5 is unsupported: nn.MultiheadAttention always scales by 1/sqrt(D) and has no relative position
 bias, and the nn.Transformer layers have a LayerNorm (mean subtracted, with bias) where T5 has
 its RMS norm, so none of T5's sublayers is a PyTorch layer.
 """
@@ -38,10 +46,13 @@ from specformer.reference.models import (
     EncoderLayerWeights,
     FeedForwardWeights,
     LayerNormWeights,
+    ModelConfig,
     Seq2SeqConfig,
     bart_decoder_layer_weights,
     bart_encoder_layer_weights,
+    bert_layer_weights,
     check_hidden,
+    gpt2_block_weights,
 )
 
 
@@ -150,6 +161,27 @@ def _bart_layers(state: dict[str, torch.Tensor], config: Seq2SeqConfig):
             [_decoder_module(bart_decoder_layer_weights(state, i, config), dtype) for i in range(config.layers)],
         )
     return per_config[config]
+
+
+_WHOLE_BUILT: PerModel[dict] = PerModel(size=8)
+
+
+def _whole_layers(state: dict[str, torch.Tensor], config: ModelConfig, layer_weights, *, norm_first: bool):
+    """The PyTorch layers of a BERT (post-LN) or GPT-2 (pre-LN) state dict, once per state dict object and config."""
+    per_config = _WHOLE_BUILT.get(state, lambda _: {})
+    if config not in per_config:
+        dtype = next(iter(state.values())).dtype
+        per_config[config] = [
+            _encoder_module(layer_weights(state, i, config), dtype, norm_first=norm_first) for i in range(config.layers)
+        ]
+    return per_config[config]
+
+
+def _check_ids(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> None:
+    if input_ids.dim() != 2:
+        raise ValueError(f"input_ids must be (B, L), got shape {tuple(input_ids.shape)}")
+    if attention_mask.shape != input_ids.shape or attention_mask.dtype != torch.bool:
+        raise ValueError(f"attention_mask must be a bool tensor of shape {tuple(input_ids.shape)} (B, L)")
 
 
 def _causal(length: int) -> torch.Tensor:
@@ -281,3 +313,45 @@ class TorchModels:
             logits = F.linear(hidden, shared, state["final_logits_bias"][0])
         loss = None if labels is None else F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
         return memory, logits, loss
+
+    def bert_model(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, state: dict[str, torch.Tensor], config: ModelConfig
+    ) -> torch.Tensor:
+        """BertModel's last hidden state from F.embedding, F.layer_norm and nn.TransformerEncoderLayer (post-LN)."""
+        _check_ids(input_ids, attention_mask)
+        words = state["embeddings.word_embeddings.weight"]  # (V, E)
+        positions = torch.arange(input_ids.shape[1])
+        token_types = torch.zeros_like(input_ids)  # BertModel's default: every token in segment 0
+        norm = (state[f"embeddings.LayerNorm.{n}"] for n in ("weight", "bias"))
+        layers = _whole_layers(state, config, bert_layer_weights, norm_first=False)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the fast path's notices
+            hidden = (
+                F.embedding(input_ids, words)
+                + F.embedding(positions, state["embeddings.position_embeddings.weight"])
+                + F.embedding(token_types, state["embeddings.token_type_embeddings.weight"])
+            )  # (B, L, E)
+            hidden = F.layer_norm(hidden, words.shape[1:], *norm, config.eps)
+            for layer in layers:
+                hidden = layer(hidden, src_key_padding_mask=~attention_mask)
+        return hidden
+
+    def gpt2_model(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, state: dict[str, torch.Tensor], config: ModelConfig
+    ) -> torch.Tensor:
+        """GPT2Model's last hidden state from F.embedding, nn.TransformerEncoderLayer (pre-LN, causal
+        mask) and F.layer_norm; positions counted over real tokens (cumsum(mask) - 1)."""
+        _check_ids(input_ids, attention_mask)
+        positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)  # (B, L): left padding shifts nothing
+        table = state["wpe.weight"]
+        if int(positions.max()) >= table.shape[0]:
+            raise ValueError(f"input_ids: {int(positions.max()) + 1} positions exceed the table's {table.shape[0]}")
+        layers = _whole_layers(state, config, gpt2_block_weights, norm_first=True)
+        causal = _causal(input_ids.shape[1])
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            hidden = F.embedding(input_ids, state["wte.weight"]) + F.embedding(positions, table)  # (B, L, E)
+            for layer in layers:
+                hidden = layer(hidden, src_mask=causal, is_causal=True, src_key_padding_mask=~attention_mask)
+            norm = (state[f"ln_f.{n}"] for n in ("weight", "bias"))
+            return F.layer_norm(hidden, hidden.shape[-1:], *norm, config.eps)
