@@ -22,7 +22,10 @@ state dicts and return (encoder output, logits, loss): BART reuses the post-LN l
 with learned positions offset by 2 and layernorm_embedding; T5 is pre-norm with an RMS norm,
 unscaled attention plus a relative position bias (`t5_relative_position_bucket`).
 
-Left out: dropout (evaluation semantics only), KV caches, T5 v1.1's gated feed-forward.
+T5's feed-forward is v1.0's ReLU `wo relu(wi x)` or v1.1's gated `wo (gelu_tanh(wi_0 x) * wi_1 x)`
+(`t5_feed_forward`, Seq2SeqConfig.activation "relu" or "gated-gelu", T5Config's feed_forward_proj).
+
+Left out: dropout (evaluation semantics only), KV caches.
 """
 
 from __future__ import annotations
@@ -400,8 +403,8 @@ def gpt2_model(
 class Seq2SeqConfig:
     """What a BART or T5 state dict does not say.
 
-    heads, layers (per stack), eps (every norm), activation ("gelu" for BART; "relu" for T5's
-    DenseReluDense: the gated feed-forward of T5 v1.1 is left out), the ids shift-right uses.
+    heads, layers (per stack), eps (every norm), activation ("gelu" for BART; T5's feed_forward_proj:
+    "relu" for v1.0's DenseReluDense, "gated-gelu" for v1.1's gated one), the ids shift-right uses.
     scale_embedding (BART: token embeddings times sqrt(E)); tie_word_embeddings (T5: tied head
     scaled by E^-0.5, untied head `lm_head.weight` not scaled); num_buckets and max_distance (T5's
     relative position buckets).
@@ -650,8 +653,27 @@ def t5_position_bias(
     return table[buckets].permute(2, 0, 1)[None]  # (1, H, L, S)
 
 
-def _t5_ffn(state: dict[str, torch.Tensor], prefix: str) -> tuple[torch.Tensor, torch.Tensor]:
-    return state[f"{prefix}.DenseReluDense.wi.weight"], state[f"{prefix}.DenseReluDense.wo.weight"]
+T5_FEED_FORWARDS = ("relu", "gated-gelu")
+
+
+def t5_feed_forward(hidden: torch.Tensor, state: dict[str, torch.Tensor], prefix: str, activation: str) -> torch.Tensor:
+    """T5's feed-forward of the normed state (B, L, E) -> (B, L, E), no biases (`{prefix}.DenseReluDense.*`).
+
+    "relu" (v1.0, T5DenseActDense):             wo relu(wi x)
+    "gated-gelu" (v1.1, T5DenseGatedActDense):  wo (gelu_tanh(wi_0 x) * wi_1 x)
+
+    Clauses: MODEL-T5-04.
+    """
+    p = f"{prefix}.DenseReluDense"  # the module keeps its v1.0 name in v1.1 checkpoints
+    if activation == "relu":
+        inner = F.relu(F.linear(hidden, state[f"{p}.wi.weight"]))  # (B, L, F)
+    elif activation == "gated-gelu":
+        # subtle: T5Config maps "gated-gelu" to gelu_new, the tanh form; the gate is wi_0, wi_1 stays linear
+        gate = gelu(F.linear(hidden, state[f"{p}.wi_0.weight"]), "gelu_tanh")  # (B, L, F)
+        inner = gate * F.linear(hidden, state[f"{p}.wi_1.weight"])  # (B, L, F)
+    else:
+        raise ValueError(f"activation must be one of {', '.join(T5_FEED_FORWARDS)} for T5, got {activation!r}")
+    return F.linear(inner, state[f"{p}.wo.weight"])
 
 
 def t5_for_conditional_generation(
@@ -663,16 +685,16 @@ def t5_for_conditional_generation(
     decoder_input_ids: torch.Tensor | None = None,
     labels: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """T5ForConditionalGeneration (v1.0: ReLU feed-forward) from its state dict: (encoder output, logits, loss).
+    """T5ForConditionalGeneration (v1.0 or v1.1) from its state dict: (encoder output, logits, loss).
 
     Every sublayer is pre-norm with an RMS norm: x + Sublayer(rms_norm(x)); each stack ends with
     its final_layer_norm. Logits: the decoder output times E^-0.5 through the shared embedding
     when tied; through `lm_head.weight`, unscaled, when not.
 
-    Clauses: MODEL-T5-01..03, MODEL-S2S-01..03, MODEL-ENCDEC-02, MODEL-ENCDEC-03, MODEL-IO-03.
+    Clauses: MODEL-T5-01..04, MODEL-S2S-01..03, MODEL-ENCDEC-02, MODEL-ENCDEC-03, MODEL-IO-03.
     """
-    if config.activation != "relu":
-        raise ValueError(f"activation must be 'relu' (T5 v1.0's DenseReluDense), got {config.activation!r}")
+    if config.activation not in T5_FEED_FORWARDS:
+        raise ValueError(f"activation must be one of {', '.join(T5_FEED_FORWARDS)} for T5, got {config.activation!r}")
     shared = state["shared.weight"]  # (V, E)
     check_seq2seq(input_ids, attention_mask, decoder_input_ids, labels, shared.shape[0])
     decoder_input_ids = decoder_inputs(decoder_input_ids, labels, config)
@@ -687,8 +709,8 @@ def t5_for_conditional_generation(
         memory = memory + t5_attention(
             normed, state, f"{p}.0.SelfAttention", config.heads, bias, key_padding_mask=attention_mask
         )
-        inner, outer = _t5_ffn(state, f"{p}.1")
-        memory = memory + F.linear(F.relu(F.linear(norm(memory, state[f"{p}.1.layer_norm.weight"]), inner)), outer)
+        normed = norm(memory, state[f"{p}.1.layer_norm.weight"])
+        memory = memory + t5_feed_forward(normed, state, f"{p}.1", config.activation)
     memory = norm(memory, state["encoder.final_layer_norm.weight"])
 
     hidden = shared[decoder_input_ids]  # (B, T, E)
@@ -701,8 +723,8 @@ def t5_for_conditional_generation(
         hidden = hidden + t5_attention(
             normed, state, f"{p}.1.EncDecAttention", config.heads, 0.0, context=memory, key_padding_mask=attention_mask
         )
-        inner, outer = _t5_ffn(state, f"{p}.2")
-        hidden = hidden + F.linear(F.relu(F.linear(norm(hidden, state[f"{p}.2.layer_norm.weight"]), inner)), outer)
+        normed = norm(hidden, state[f"{p}.2.layer_norm.weight"])
+        hidden = hidden + t5_feed_forward(normed, state, f"{p}.2", config.activation)
     hidden = norm(hidden, state["decoder.final_layer_norm.weight"])  # (B, T, E)
 
     if config.tie_word_embeddings:

@@ -14,12 +14,25 @@ Activations: "gelu" is the layer's built-in F.gelu; "gelu_tanh" is passed as a c
 F.gelu(x, approximate="tanh"). Each LayerNorm gets the epsilon of its weights. Key padding
 masks are inverted (PyTorch's True means "ignore").
 
-Whole models from Hugging Face state dicts: BART (`bart_for_conditional_generation`) is built
-from PyTorch's post-LN layers with F.embedding / F.layer_norm around them (its layers are the
-ones nn.Transformer has). BERT and GPT-2 whole models are not built here (unsupported). T5 is
-unsupported: nn.MultiheadAttention always scales by 1/sqrt(D) and has no relative position
-bias, and the nn.Transformer layers have a LayerNorm (mean subtracted, with bias) where T5 has
-its RMS norm, so none of T5's sublayers is a PyTorch layer.
+Whole models from Hugging Face state dicts, each built once per state dict object and config:
+- `bert_model`: F.embedding (words + positions 0.. + token type 0) and F.layer_norm, then one
+  nn.TransformerEncoderLayer(norm_first=False, activation="gelu": the exact erf GELU, BERT's
+  "gelu") per layer, every LayerNorm with the config's epsilon.
+- `gpt2_model`: F.embedding (wte + wpe at positions counted over real tokens, cumsum(mask) - 1:
+  the adapter's own, as generate() passes them), one nn.TransformerEncoderLayer(norm_first=True)
+  per block with a causal mask (PyTorch has no pre-LN decoder layer without cross-attention) and
+  activation F.gelu(approximate="tanh") (GPT-2's gelu_new; the layer's string "gelu" would be
+  the exact form), then F.layer_norm (ln_f). Conv1D weights are transposed into nn.Linear layout.
+- `bart_for_conditional_generation`: PyTorch's post-LN layers with F.embedding / F.layer_norm
+  around them (its layers are the ones nn.Transformer has).
+- `t5_for_conditional_generation`: none of T5's sublayers is a PyTorch layer (nn.MultiheadAttention
+  always scales by 1/sqrt(D) and takes no additive bias per head; the nn.Transformer layers have a
+  LayerNorm, mean subtracted and with a bias, where T5 has an RMS norm), so T5 is assembled from
+  PyTorch's functional pieces: F.rms_norm, F.scaled_dot_product_attention(scale=1.0) with the
+  relative position bias and the masks as one additive float mask, F.linear, F.relu or
+  F.gelu(approximate="tanh") for the gated feed-forward, F.cross_entropy. The bucket formula is
+  not a PyTorch function: the adapter takes the reference's `t5_relative_position_bucket` for the
+  bias table's lookup and does not offer the bucket operation itself (MODEL-T5-02 unsupported).
 """
 
 from __future__ import annotations
@@ -38,10 +51,14 @@ from specformer.reference.models import (
     EncoderLayerWeights,
     FeedForwardWeights,
     LayerNormWeights,
+    ModelConfig,
     Seq2SeqConfig,
     bart_decoder_layer_weights,
     bart_encoder_layer_weights,
+    bert_layer_weights,
     check_hidden,
+    gpt2_block_weights,
+    t5_relative_position_bucket,
 )
 
 
@@ -150,6 +167,27 @@ def _bart_layers(state: dict[str, torch.Tensor], config: Seq2SeqConfig):
             [_decoder_module(bart_decoder_layer_weights(state, i, config), dtype) for i in range(config.layers)],
         )
     return per_config[config]
+
+
+_WHOLE_BUILT: PerModel[dict] = PerModel(size=8)
+
+
+def _whole_layers(state: dict[str, torch.Tensor], config: ModelConfig, layer_weights, *, norm_first: bool):
+    """The PyTorch layers of a BERT (post-LN) or GPT-2 (pre-LN) state dict, once per state dict object and config."""
+    per_config = _WHOLE_BUILT.get(state, lambda _: {})
+    if config not in per_config:
+        dtype = next(iter(state.values())).dtype
+        per_config[config] = [
+            _encoder_module(layer_weights(state, i, config), dtype, norm_first=norm_first) for i in range(config.layers)
+        ]
+    return per_config[config]
+
+
+def _check_ids(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> None:
+    if input_ids.dim() != 2:
+        raise ValueError(f"input_ids must be (B, L), got shape {tuple(input_ids.shape)}")
+    if attention_mask.shape != input_ids.shape or attention_mask.dtype != torch.bool:
+        raise ValueError(f"attention_mask must be a bool tensor of shape {tuple(input_ids.shape)} (B, L)")
 
 
 def _causal(length: int) -> torch.Tensor:
@@ -281,3 +319,127 @@ class TorchModels:
             logits = F.linear(hidden, shared, state["final_logits_bias"][0])
         loss = None if labels is None else F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
         return memory, logits, loss
+
+    def bert_model(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, state: dict[str, torch.Tensor], config: ModelConfig
+    ) -> torch.Tensor:
+        """BertModel's last hidden state from F.embedding, F.layer_norm and nn.TransformerEncoderLayer (post-LN)."""
+        _check_ids(input_ids, attention_mask)
+        words = state["embeddings.word_embeddings.weight"]  # (V, E)
+        positions = torch.arange(input_ids.shape[1])
+        token_types = torch.zeros_like(input_ids)  # BertModel's default: every token in segment 0
+        norm = (state[f"embeddings.LayerNorm.{n}"] for n in ("weight", "bias"))
+        layers = _whole_layers(state, config, bert_layer_weights, norm_first=False)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the fast path's notices
+            hidden = (
+                F.embedding(input_ids, words)
+                + F.embedding(positions, state["embeddings.position_embeddings.weight"])
+                + F.embedding(token_types, state["embeddings.token_type_embeddings.weight"])
+            )  # (B, L, E)
+            hidden = F.layer_norm(hidden, words.shape[1:], *norm, config.eps)
+            for layer in layers:
+                hidden = layer(hidden, src_key_padding_mask=~attention_mask)
+        return hidden
+
+    def gpt2_model(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, state: dict[str, torch.Tensor], config: ModelConfig
+    ) -> torch.Tensor:
+        """GPT2Model's last hidden state from F.embedding, nn.TransformerEncoderLayer (pre-LN, causal
+        mask) and F.layer_norm; positions counted over real tokens (cumsum(mask) - 1)."""
+        _check_ids(input_ids, attention_mask)
+        positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)  # (B, L): left padding shifts nothing
+        table = state["wpe.weight"]
+        if int(positions.max()) >= table.shape[0]:
+            raise ValueError(f"input_ids: {int(positions.max()) + 1} positions exceed the table's {table.shape[0]}")
+        layers = _whole_layers(state, config, gpt2_block_weights, norm_first=True)
+        causal = _causal(input_ids.shape[1])
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            hidden = F.embedding(input_ids, state["wte.weight"]) + F.embedding(positions, table)  # (B, L, E)
+            for layer in layers:
+                hidden = layer(hidden, src_mask=causal, is_causal=True, src_key_padding_mask=~attention_mask)
+            norm = (state[f"ln_f.{n}"] for n in ("weight", "bias"))
+            return F.layer_norm(hidden, hidden.shape[-1:], *norm, config.eps)
+
+    def t5_for_conditional_generation(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        state: dict[str, torch.Tensor],
+        config: Seq2SeqConfig,
+        *,
+        decoder_input_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """T5 (v1.0 or v1.1) from F.rms_norm, F.scaled_dot_product_attention(scale=1.0), F.linear and
+        F.cross_entropy; the shift of the labels is this adapter's own, as BART's."""
+        if config.activation not in ("relu", "gated-gelu"):
+            raise ValueError(f"activation must be relu or gated-gelu for T5, got {config.activation!r}")
+        if decoder_input_ids is None and labels is None:
+            raise ValueError("decoder_input_ids or labels must be given")
+        if decoder_input_ids is None:
+            start = torch.full_like(labels[:, :1], config.decoder_start_token_id)
+            decoder_input_ids = torch.cat([start, labels[:, :-1]], 1)
+            decoder_input_ids = decoder_input_ids.masked_fill(decoder_input_ids == -100, config.pad_token_id)
+        shared = state["shared.weight"]  # (V, E)
+        with torch.no_grad():
+            memory = self._t5_stack(state, config, "encoder", F.embedding(input_ids, shared), attention_mask)
+            hidden = self._t5_stack(
+                state, config, "decoder", F.embedding(decoder_input_ids, shared), attention_mask, memory=memory
+            )
+            if config.tie_word_embeddings:
+                logits = F.linear(hidden * shared.shape[1] ** -0.5, shared)  # Mesh TensorFlow's rescaling
+            else:
+                logits = F.linear(hidden, state["lm_head.weight"])
+        loss = None if labels is None else F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
+        return memory, logits, loss
+
+    @staticmethod
+    def _t5_stack(state, config: Seq2SeqConfig, stack: str, hidden, source_mask, *, memory=None):
+        """One T5 stack, pre-norm sublayers x + f(rms_norm(x)), then the stack's final norm; (B, L, E)."""
+        heads, width = config.heads, hidden.shape[-1]
+        norm = functools.partial(F.rms_norm, normalized_shape=(width,), eps=config.eps)
+        length = hidden.shape[1]
+        relative = torch.arange(length)[None, :] - torch.arange(length)[:, None]  # (L, L): key - query
+        buckets = t5_relative_position_bucket(
+            relative, bidirectional=memory is None, num_buckets=config.num_buckets, max_distance=config.max_distance
+        )
+        table = state[f"{stack}.block.0.layer.0.SelfAttention.relative_attention_bias.weight"]  # (buckets, H)
+        bias = F.embedding(buckets, table).permute(2, 0, 1)[None].to(hidden.dtype)  # (1, H, L, L)
+        padding = torch.zeros(source_mask.shape, dtype=hidden.dtype).masked_fill(~source_mask, -torch.inf)
+        padding = padding[:, None, None, :]  # (B, 1, 1, S)
+        if memory is None:
+            self_mask = bias + padding  # the encoder: bidirectional, padded keys masked
+        else:
+            causal = torch.zeros(length, length, dtype=hidden.dtype).masked_fill(_causal(length), -torch.inf)
+            self_mask = bias + causal  # the decoder's own padding is not masked (it comes after its real tokens)
+
+        def attention(x, prefix, mask, context=None):
+            source = x if context is None else context
+            q, k, v, o = (state[f"{prefix}.{n}.weight"] for n in ("q", "k", "v", "o"))
+            split = lambda t: t.unflatten(-1, (heads, -1)).transpose(1, 2)  # noqa: E731  (B, H, L, D)
+            attended = F.scaled_dot_product_attention(
+                split(F.linear(x, q)), split(F.linear(source, k)), split(F.linear(source, v)), attn_mask=mask, scale=1.0
+            )
+            return F.linear(attended.transpose(1, 2).flatten(2), o)  # (B, L, E)
+
+        def feed_forward(x, prefix):
+            p = f"{prefix}.DenseReluDense"
+            if config.activation == "relu":
+                return F.linear(F.relu(F.linear(x, state[f"{p}.wi.weight"])), state[f"{p}.wo.weight"])
+            gate = F.gelu(F.linear(x, state[f"{p}.wi_0.weight"]), approximate="tanh")
+            return F.linear(gate * F.linear(x, state[f"{p}.wi_1.weight"]), state[f"{p}.wo.weight"])
+
+        for i in range(config.layers):
+            p = f"{stack}.block.{i}.layer"
+            hidden = hidden + attention(
+                norm(hidden, weight=state[f"{p}.0.layer_norm.weight"]), f"{p}.0.SelfAttention", self_mask
+            )
+            ffn = 1
+            if memory is not None:
+                normed = norm(hidden, weight=state[f"{p}.1.layer_norm.weight"])
+                hidden = hidden + attention(normed, f"{p}.1.EncDecAttention", padding, memory)  # no bias
+                ffn = 2
+            hidden = hidden + feed_forward(norm(hidden, weight=state[f"{p}.{ffn}.layer_norm.weight"]), f"{p}.{ffn}")
+        return norm(hidden, weight=state[f"{stack}.final_layer_norm.weight"])

@@ -104,7 +104,8 @@ class AllIgnoredIsZero(_Mutant):
 class SmoothingOverWrongClasses(_Mutant):
     """Spreads the smoothing mass over the V - 1 wrong classes only."""
 
-    breaks = ("LOSS-CE-06", "LOSS-CE-10")
+    # CE-01 too: test_generic's boundary cases of cross_entropy (label_smoothing near 1) cite its row's clause
+    breaks = ("LOSS-CE-06", "LOSS-CE-10", "LOSS-CE-01")
 
     def cross_entropy(self, logits, labels, *, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
         if not label_smoothing:
@@ -126,7 +127,8 @@ class SmoothingOverWrongClasses(_Mutant):
 class PerRowLossAtIgnoredRows(_Mutant):
     """Reduction "none" reports the loss of label 0 at ignored rows instead of 0."""
 
-    breaks = ("LOSS-CE-06", "LOSS-CE-07")
+    # CE-01 too: test_generic's boundary case reduction="none" of cross_entropy cites its row's clause
+    breaks = ("LOSS-CE-06", "LOSS-CE-07", "LOSS-CE-01")
 
     def cross_entropy(self, logits, labels, *, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
         if reduction != "none":
@@ -168,7 +170,8 @@ class ArgumentsNotChecked(_Mutant):
 class LogitsShiftedInPlace(_Mutant):
     """Subtracts each row's maximum from the caller's float32 logits in place (a memory saving)."""
 
-    breaks = ("LOSS-CE-10",)
+    # CE-01 too: test_generic's layout and state properties of cross_entropy cite its row's clause
+    breaks = ("LOSS-CE-10", "LOSS-CE-01")
 
     def cross_entropy(self, logits, labels, *, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
         if logits.dtype == torch.float32:
@@ -193,6 +196,8 @@ class FirstLogitDropped(_Mutant):
     breaks = ("LOSS-CLM-01", "LOSS-CLM-02", "LOSS-CLM-03", "LOSS-CLM-04", "LOSS-ACCUM-01")
 
     def causal_lm_loss(self, logits, labels, *, num_items_in_batch=None):
+        if logits.dim() != 3 or labels.shape != logits.shape[:2]:  # the reference's check, kept
+            raise ValueError(f"labels must be (B, L) for (B, L, V) logits, got {tuple(labels.shape)}")
         flat = logits[:, 1:].reshape(-1, logits.shape[-1])  # bug: position t+1 scored against label t+1
         return losses.cross_entropy(flat, labels[:, 1:].reshape(-1), num_items_in_batch=num_items_in_batch)
 
@@ -200,7 +205,8 @@ class FirstLogitDropped(_Mutant):
 class MeanOfSequenceMeans(_Mutant):
     """Averages each sequence's tokens, then the sequences."""
 
-    breaks = ("LOSS-CLM-03",)
+    # CLM-02 too: test_generic's production-size case of causal_lm_loss cites LOSS-CLM-02+LOSS-CLM-03
+    breaks = ("LOSS-CLM-03", "LOSS-CLM-02")
 
     def causal_lm_loss(self, logits, labels, *, num_items_in_batch=None):
         if num_items_in_batch is not None:
@@ -265,6 +271,38 @@ class IntegerValuedFloatsAsSingleLabel(_Mutant):
         return super().sequence_classification_loss(logits, labels)
 
 
+class SequenceLabelsReshaped(_Mutant):
+    """The sequence losses reshape the labels to the logits' (B, L) whenever the element counts agree."""
+
+    breaks = ("LOSS-CE-09",)
+
+    def causal_lm_loss(self, logits, labels, *, num_items_in_batch=None):
+        if labels.numel() == logits.shape[:-1].numel():
+            labels = labels.reshape(logits.shape[:-1])  # bug: a transposed or flat batch pairs labels with other rows
+        return super().causal_lm_loss(logits, labels, num_items_in_batch=num_items_in_batch)
+
+    def masked_lm_loss(self, logits, labels, *, num_items_in_batch=None):
+        if labels.numel() == logits.shape[:-1].numel():
+            labels = labels.reshape(logits.shape[:-1])  # bug
+        return super().masked_lm_loss(logits, labels, num_items_in_batch=num_items_in_batch)
+
+
+class SequenceLabelsClamped(_Mutant):
+    """The sequence losses clamp counted labels into [0, V) instead of rejecting them."""
+
+    breaks = ("LOSS-CE-08",)
+
+    @staticmethod
+    def _clamped(logits, labels):
+        return torch.where(labels != -100, labels.clamp(0, logits.shape[-1] - 1), labels)  # bug
+
+    def causal_lm_loss(self, logits, labels, *, num_items_in_batch=None):
+        return super().causal_lm_loss(logits, self._clamped(logits, labels), num_items_in_batch=num_items_in_batch)
+
+    def masked_lm_loss(self, logits, labels, *, num_items_in_batch=None):
+        return super().masked_lm_loss(logits, self._clamped(logits, labels), num_items_in_batch=num_items_in_batch)
+
+
 ALL: tuple[type[_Mutant], ...] = (
     LossInBits,
     SoftmaxThenLog,
@@ -284,4 +322,6 @@ ALL: tuple[type[_Mutant], ...] = (
     MSEBroadcasts,
     BCEFromSigmoid,
     IntegerValuedFloatsAsSingleLabel,
+    SequenceLabelsReshaped,
+    SequenceLabelsClamped,
 )

@@ -423,6 +423,54 @@ class SourceMaskBroadcast(_Seq2SeqMutant):
         return super().t5_for_conditional_generation(input_ids, attention_mask, state, config, **kwargs)
 
 
+_T5_FEED_FORWARD = models.t5_feed_forward
+
+
+def _gate_swapped(hidden, state, prefix, activation):
+    if activation == "gated-gelu":  # bug: the GELU on wi_1 (the linear branch), wi_0 left linear
+        p = f"{prefix}.DenseReluDense"
+        state = {**state, f"{p}.wi_0.weight": state[f"{p}.wi_1.weight"], f"{p}.wi_1.weight": state[f"{p}.wi_0.weight"]}
+    return _T5_FEED_FORWARD(hidden, state, prefix, activation)
+
+
+def _gated_exact_gelu(hidden, state, prefix, activation):
+    if activation != "gated-gelu":
+        return _T5_FEED_FORWARD(hidden, state, prefix, activation)
+    p = f"{prefix}.DenseReluDense"
+    gate = models.gelu(F.linear(hidden, state[f"{p}.wi_0.weight"]), "gelu")  # bug: ACT2FN["gelu"], not gelu_new
+    return F.linear(gate * F.linear(hidden, state[f"{p}.wi_1.weight"]), state[f"{p}.wo.weight"])
+
+
+class T5GateAndUpSwapped(_Seq2SeqMutant):
+    """v1.1's gated feed-forward with the GELU on wi_1 instead of wi_0 (same shapes, other function)."""
+
+    breaks = ("MODEL-T5-04", "MODEL-T5-03")
+
+    def patches(self) -> dict:
+        return {"t5_feed_forward": _gate_swapped}
+
+
+class T5GatedExactGelu(_Seq2SeqMutant):
+    """v1.1's gate through the exact GELU, where T5Config maps "gated-gelu" to gelu_new (tanh)."""
+
+    breaks = ("MODEL-T5-04", "MODEL-T5-03")
+
+    def patches(self) -> dict:
+        return {"t5_feed_forward": _gated_exact_gelu}
+
+
+class T5UntiedHeadRescaled(_Mutant):
+    """The E^-0.5 rescaling applied to an untied (v1.1) head too."""
+
+    breaks = ("MODEL-T5-03",)
+
+    def t5_for_conditional_generation(self, input_ids, attention_mask, state, config, **kwargs):
+        if not config.tie_word_embeddings:  # bug: rescaled as if tied
+            width = state["shared.weight"].shape[1]
+            state = {**state, "lm_head.weight": state["lm_head.weight"] * width**-0.5}
+        return super().t5_for_conditional_generation(input_ids, attention_mask, state, config, **kwargs)
+
+
 ALL: tuple[type[_Mutant], ...] = (
     DecoderSeesTheFuture,
     PositionIdsNotShiftedUnderLeftPadding,
@@ -448,4 +496,7 @@ ALL: tuple[type[_Mutant], ...] = (
     Seq2SeqLossShifted,
     SourcePaddingIgnored,
     SourceMaskBroadcast,
+    T5GateAndUpSwapped,
+    T5GatedExactGelu,
+    T5UntiedHeadRescaled,
 )

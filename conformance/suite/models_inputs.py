@@ -214,9 +214,13 @@ def t5_state_dict(
     layers: int = 2,
     num_buckets: int = 8,
     tied: bool = True,
+    feed_forward: str = "relu",
 ) -> dict[str, torch.Tensor]:
-    """A random T5ForConditionalGeneration state dict (v1.0, ReLU), float64, without the tied copies
-    of shared.weight; `lm_head.weight` only when not tied. Bias tables only in block 0."""
+    """A random T5ForConditionalGeneration state dict, float64, without the tied copies of
+    shared.weight; `lm_head.weight` only when not tied. Bias tables only in block 0. The
+    feed-forward is v1.0's `DenseReluDense.wi` / `wo` ("relu") or v1.1's `wi_0` (gate, drawn 3x
+    larger so its pre-activations reach |x| ~ 3, where the exact and tanh GELUs differ most),
+    `wi_1` and `wo` ("gated-gelu"). The relu draws are unchanged by the option."""
     g = torch.Generator().manual_seed(seed)
     state = {"shared.weight": _draw(g, vocab, width, scale=1.0)}
     for stack in ("encoder", "decoder"):
@@ -228,7 +232,11 @@ def t5_state_dict(
                 for projection in ("q", "k", "v", "o"):
                     state[f"{p}.{attention}.{projection}.weight"] = _draw(g, width, width)
             ffn = len(attentions)
-            state[f"{p}.{ffn}.DenseReluDense.wi.weight"] = _draw(g, inner, width)
+            if feed_forward == "gated-gelu":
+                state[f"{p}.{ffn}.DenseReluDense.wi_0.weight"] = 3 * _draw(g, inner, width)
+                state[f"{p}.{ffn}.DenseReluDense.wi_1.weight"] = _draw(g, inner, width)
+            else:
+                state[f"{p}.{ffn}.DenseReluDense.wi.weight"] = _draw(g, inner, width)
             state[f"{p}.{ffn}.DenseReluDense.wo.weight"] = _draw(g, width, inner)
             for sub in range(ffn + 1):
                 state[f"{p}.{sub}.layer_norm.weight"] = 1 + _draw(g, width, scale=0.25)

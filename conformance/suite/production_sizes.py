@@ -506,6 +506,7 @@ NO_PRODUCTION_SIZE: dict[str, str] = {
             "MODEL-BART-02",
             "MODEL-T5-01",
             "MODEL-T5-03",
+            "MODEL-T5-04",
             "MODEL-S2S-01",
             "MODEL-S2S-02",
             "MODEL-S2S-03",

@@ -381,6 +381,47 @@ def test_masked_lm_loss_is_not_shifted(adapter, seed: int) -> None:
         )
 
 
+# The sequence losses take (B, L, V) logits and (B, L) labels: LOSS-CE-08 and LOSS-CE-09 hold for
+# them too. A lazy implementation flattens both and never compares the shapes, so labels of
+# another shape with as many elements (a transposed batch) are silently paired with other rows.
+
+SEQUENCE_LOSSES = ("causal_lm_loss", "masked_lm_loss")
+
+
+def _sequence_labels_as_given(adapter, operation: str, ids: torch.Tensor) -> torch.Tensor:
+    return _as_declared(adapter, ids) if operation == "causal_lm_loss" else ids
+
+
+@clause("LOSS-CE-08")
+@pytest.mark.parametrize("label", [11, -1])
+@pytest.mark.parametrize("operation", SEQUENCE_LOSSES)
+def test_sequence_losses_reject_out_of_range_labels(adapter, operation: str, label: int) -> None:
+    op = require(adapter, operation)
+    logits = draw(torch.Generator().manual_seed(34), 2, 4, 11).float()
+    # position 2: a target unshifted, shifted once, and even shifted twice, so only the check can drop it
+    ids = torch.tensor([[1, 2, 3, 4], [5, 6, label, 7]])
+    expect_value_error(
+        lambda: op(logits, _sequence_labels_as_given(adapter, operation, ids)),
+        f"{operation}: label {label} with 11 classes",
+        "labels",
+    )
+
+
+@clause("LOSS-CE-09")
+@pytest.mark.parametrize("problem", ["transposed", "one-short", "flat"])
+@pytest.mark.parametrize("operation", SEQUENCE_LOSSES)
+def test_sequence_losses_reject_labels_of_another_shape(adapter, operation: str, problem: str) -> None:
+    op = require(adapter, operation)
+    logits = draw(torch.Generator().manual_seed(35), 2, 3, 7).float()  # (B, L, V) = (2, 3, 7)
+    ids = torch.tensor([[0, 1, 2], [3, 4, 5]])
+    labels = _sequence_labels_as_given(adapter, operation, ids)
+    # contiguous: what is checked is the shape, not whether a .view() of a strided tensor fails
+    labels = {"transposed": labels.T, "one-short": labels[:, :2], "flat": labels.reshape(-1)}[problem].contiguous()
+    expect_value_error(
+        lambda: op(logits, labels), f"{operation}: {tuple(labels.shape)} labels for (2, 3, 7) logits", "labels"
+    )
+
+
 # ---------------------------------------------------------------------------------------
 # Classification losses
 

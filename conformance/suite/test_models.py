@@ -402,7 +402,7 @@ def _seq2seq(model: str, **changes):
         config = dataclasses.replace(BART_CONFIG, **changes)
         return "bart_for_conditional_generation", ref.bart_for_conditional_generation, bart_state_dict(80), config
     config = dataclasses.replace(T5_CONFIG, **changes)
-    state = t5_state_dict(81, tied=config.tie_word_embeddings)
+    state = t5_state_dict(81, tied=config.tie_word_embeddings, feed_forward=config.activation)
     return "t5_for_conditional_generation", ref.t5_for_conditional_generation, state, config
 
 
@@ -476,18 +476,37 @@ def test_t5_relative_position_buckets(adapter, bidirectional: bool, num_buckets:
 
 
 @clause("MODEL-T5-03")
-@pytest.mark.parametrize("head", ["tied", "untied"])
+@pytest.mark.parametrize("head", ["tied", "untied", "v1.1"])
 def test_t5_lm_head(adapter, head: str) -> None:
+    # v1.1: the untied head with the gated feed-forward, as google/t5-v1_1-* and flan-t5 are configured
     ids, mask = _source(88, [9, 5], 9)
-    with annotate(head=head):
+    changes = {"tie_word_embeddings": head == "tied"} | ({"activation": "gated-gelu"} if head == "v1.1" else {})
+    with annotate(head=head, feed_forward=changes.get("activation", "relu")):
         _check_seq2seq(
             adapter,
             "t5",
             ids,
             mask,
-            changes={"tie_word_embeddings": head == "tied"},
+            changes=changes,
             decoder_input_ids=_ids(89, 2, 6),
-            what=f"T5 ({head} head)",
+            what=f"T5 ({'untied' if head == 'v1.1' else head} head{', gated-gelu' if head == 'v1.1' else ''})",
+        )
+
+
+@clause("MODEL-T5-04")
+@pytest.mark.parametrize("feed_forward", ["relu", "gated-gelu"])
+def test_t5_feed_forward(adapter, feed_forward: str) -> None:
+    # the tied head, so that this clause's verdict does not depend on the head's (MODEL-T5-03)
+    ids, mask = _source(110, [10, 6], 10)
+    with annotate(feed_forward=feed_forward, head="tied"):
+        _check_seq2seq(
+            adapter,
+            "t5",
+            ids,
+            mask,
+            changes={"activation": feed_forward},
+            decoder_input_ids=_ids(111, 2, 7),
+            what=f"T5 ({feed_forward} feed-forward)",
         )
 
 
