@@ -44,11 +44,9 @@ def test_quick_ladders_are_no_longer_than_ci_and_keep_ci_where_verdicts_differ()
     for name, sizes in quick.items():
         assert sizes[-1] <= CI_LADDERS[name][-1], name
     # Shorter, fixed costs flatten a quadratic time (torch's eager FlexAttention, a linear-attention
-    # mutant) and steepen hf's LSH: only the memory ladders and the decode step run shorter.
-    assert quick["quadratic"] == CI_LADDERS["quadratic"]
-    assert quick["linear"] == CI_LADDERS["linear"]
-    assert quick["global"] == CI_LADDERS["global"]
-    assert quick["global memory"][-1] == 2048  # torch's dense score matrix: a quarter of ci's cost
+    # mutant) and steepen hf's LSH; halved memory ladders saved no CPU time: only the decode step is shorter.
+    assert {name for name in quick if quick[name] != CI_LADDERS[name]} == {"decode"}
+    assert quick["decode"] == [1024, 1722, 2896, 4871, 8192]
 
 
 def test_hypothesis_settings_per_profile() -> None:
