@@ -26,6 +26,7 @@ when a --specformer-* option is given or the conformance suite is being collecte
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import os
 import shlex
@@ -363,6 +364,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     stream = session.config.stash[_STATE].stream
     if stream is not None:
         stream.collected(session.items)
+        # A suite process of `specformer run`: what is loaded by now (torch, transformers, the suite,
+        # parsed vocabularies) lives to the end, so the collector need not scan it again after each test.
+        gc.freeze()
 
 
 # ---------------------------------------------------------------------------------------

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from specformer.conformance.adapters import load_adapter
 from specformer.conformance.bench import models_benchmarks, objectives_benchmarks
 from specformer.conformance.bench.models import layer_benchmarks, seq2seq_benchmarks
 
 
+@pytest.mark.slow  # a subprocess (or a whole benchmark family): out of the developer loop, in CI
 def test_collator_and_layer_benchmarks_time_and_check_each_operation() -> None:
     reference = load_adapter("reference")
     rows = objectives_benchmarks(reference, "quick") + models_benchmarks(reference, "quick")
@@ -22,6 +25,7 @@ def test_collator_and_layer_benchmarks_time_and_check_each_operation() -> None:
     assert all(r.flops and r.ceiling == "matmul-float32" for r in rows[1:])
 
 
+@pytest.mark.slow  # a subprocess (or a whole benchmark family): out of the developer loop, in CI
 def test_a_wrong_masking_or_layer_is_refused() -> None:
     masks_specials = load_adapter("specformer.conformance.mutants.objectives:MasksSpecialTokens")
     pre_ln = load_adapter("specformer.conformance.mutants.models:PreLNEncoder")

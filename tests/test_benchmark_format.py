@@ -106,6 +106,7 @@ def test_json_has_pytest_benchmarks_statistics_of_the_harness_samples() -> None:
     assert document["commit_info"] == {}  # not recorded by specformer: empty, never guessed
 
 
+@pytest.mark.slow  # a subprocess (or a whole benchmark family): out of the developer loop, in CI
 def test_pytest_benchmark_compare_reads_the_file(tmp_path: Path) -> None:
     path = write_pytest_benchmark_json(_run(), tmp_path / "0001_specformer.json")
     compared = subprocess.run(
@@ -168,6 +169,7 @@ def test_once_only(benchmark):
 """
 
 
+@pytest.mark.slow  # a subprocess (or a whole benchmark family): out of the developer loop, in CI
 def test_run_in_records_the_harness_in_a_users_pytest_session(tmp_path: Path) -> None:
     (tmp_path / "test_user.py").write_text(textwrap.dedent(USER_TEST))
     out = tmp_path / "bench.json"

@@ -12,6 +12,7 @@ MUTANT = "specformer.conformance.mutants.sampling:TopKOffByOne"
 QUICK = ("--profile", "quick", "--no-bench", "--family", "sampling")
 
 
+@pytest.mark.slow  # a subprocess (or a whole benchmark family): out of the developer loop, in CI
 def test_unknown_adapter_exits_2_with_one_line(cli) -> None:
     done = cli("run", "--adapter", "no.such:thing")
     assert done.returncode == 2
@@ -20,6 +21,7 @@ def test_unknown_adapter_exits_2_with_one_line(cli) -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow  # a subprocess (or a whole benchmark family): out of the developer loop, in CI
 def test_verbose_adds_the_traceback(cli) -> None:
     done = cli("run", "--adapter", "no.such:thing", "--verbose")
     assert done.returncode == 2 and "Traceback" in done.stderr

@@ -40,13 +40,33 @@ BANDS: dict[str, tuple[float, float]] = {
 # Below this median a CPU timing is overhead-bound and left out of the fit (the spec's rule).
 MIN_CPU_TIME_S = 1e-4
 HEADS, HEAD_DIM, WINDOW, CHUNK, BUCKET_PAIRS = 2, 64, 64, 64, 8
-QUADRATIC_LADDER = geometric_ladder(256, 2048, 5)
-MEMORY_LADDER = geometric_ladder(512, 4096, 5)
-LINEAR_LADDER = geometric_ladder(1024, 8192, 5, multiple_of=64)  # LSH chunks of 64 must divide n
-DECODE_LADDER = geometric_ladder(2048, 16384, 5)
-# Local + global: shorter, because a quadratic implementation (a dense or eager-FlexAttention
-# mask) must still finish; the factor of 8 is what the spec asks for.
-GLOBAL_LADDER = geometric_ladder(512, 4096, 5, multiple_of=64)
+# Each ladder spans the factor of eight over five lengths that the spec asks for, under every profile.
+# Under quick (a developer's loop) only the decode step's timing starts at half the length: the
+# built-in adapters' verdicts and the complexity mutant's failure measured the same there. Other
+# timings keep ci's lengths: shorter, fixed costs flatten a quadratic time (torch's eager FlexAttention
+# measured linear over 256..2048; LinearAttentionPassedOffAsFull passed CPLX-ATTN-01 over 128..1024)
+# and steepen hf's LSH time out of its band. The memory ladders keep them too: halved, the 8 memory
+# tests of reference, hf and torch took the same CPU time (155 s against 160 s; the profiler's
+# timeline, not the lengths, is their cost).
+_CI_LADDERS = {
+    "quadratic": geometric_ladder(256, 2048, 5),
+    "memory": geometric_ladder(512, 4096, 5),
+    "linear": geometric_ladder(1024, 8192, 5, multiple_of=64),  # LSH chunks of 64 must divide n
+    "decode": geometric_ladder(2048, 16384, 5),
+    # Local + global: shorter, because a quadratic implementation (a dense or eager-FlexAttention
+    # mask) must still finish.
+    "global": geometric_ladder(512, 4096, 5, multiple_of=64),
+}
+_CI_LADDERS["linear memory"] = _CI_LADDERS["linear"]
+_CI_LADDERS["global memory"] = _CI_LADDERS["global"]
+LADDERS: dict[str, dict[str, list[int]]] = {
+    "ci": _CI_LADDERS,
+    "thorough": _CI_LADDERS,
+    "quick": {
+        **_CI_LADDERS,
+        "decode": geometric_ladder(1024, 8192, 5),
+    },
+}
 GLOBAL_TOKENS = 4
 DECODE_BATCH, DECODE_HEADS = 4, 8
 # The exponent each claim names (the band's centre of gravity), drawn as the reference slope.
@@ -81,6 +101,11 @@ def on_qkv(op: Callable[..., object], **kwargs: object) -> Callable[[int], Calla
         return lambda: op(query, key, value, **kwargs)
 
     return make
+
+
+def _ladder(request: pytest.FixtureRequest, name: str) -> list[int]:
+    """The lengths of ladder `name` under the run's profile."""
+    return LADDERS[request.config.getoption("--specformer-profile")][name]
 
 
 def check_scaling(
@@ -129,14 +154,14 @@ def check_scaling(
 @clause("CPLX-ATTN-01")
 def test_full_attention_time_is_quadratic(adapter, request) -> None:
     op = require(adapter, "attention")
-    check_scaling(request, "attention", "time", QUADRATIC_LADDER, on_qkv(op), "CPLX-ATTN-01")
+    check_scaling(request, "attention", "time", _ladder(request, "quadratic"), on_qkv(op), "CPLX-ATTN-01")
 
 
 @clause("CPLX-ATTN-02")
 def test_full_attention_memory_matches_the_declared_variant(adapter, request) -> None:
     op = require(adapter, "attention")
     variant = adapter.variant("CPLX-ATTN-02")
-    check_scaling(request, "attention", "memory", MEMORY_LADDER, on_qkv(op), f"CPLX-ATTN-02/{variant}")
+    check_scaling(request, "attention", "memory", _ladder(request, "memory"), on_qkv(op), f"CPLX-ATTN-02/{variant}")
 
 
 @clause("CPLX-LOCAL-01")
@@ -146,7 +171,7 @@ def test_sliding_window_time_is_linear(adapter, request) -> None:
         request,
         "sliding_window_attention",
         "time",
-        LINEAR_LADDER,
+        _ladder(request, "linear"),
         on_qkv(op, window=WINDOW),
         "CPLX-LOCAL-01",
     )
@@ -159,7 +184,7 @@ def test_sliding_window_memory_is_linear(adapter, request) -> None:
         request,
         "sliding_window_attention",
         "memory",
-        LINEAR_LADDER,
+        _ladder(request, "linear memory"),
         on_qkv(op, window=WINDOW),
         "CPLX-LOCAL-02",
     )
@@ -174,7 +199,7 @@ def test_lsh_attention_time_is_n_log_n(adapter, request) -> None:
         query_key, value, _ = _qkv(n)
         return lambda: op(query_key, value, rotations=rotations, chunk_length=CHUNK)
 
-    check_scaling(request, "lsh_attention", "time", LINEAR_LADDER, make, "CPLX-LSH-01")
+    check_scaling(request, "lsh_attention", "time", _ladder(request, "linear"), make, "CPLX-LSH-01")
 
 
 @clause("CPLX-LSH-02")
@@ -186,7 +211,7 @@ def test_lsh_attention_memory_is_linear(adapter, request) -> None:
         query_key, value, _ = _qkv(n)
         return lambda: op(query_key, value, rotations=rotations, chunk_length=CHUNK)
 
-    check_scaling(request, "lsh_attention", "memory", LINEAR_LADDER, make, "CPLX-LSH-02")
+    check_scaling(request, "lsh_attention", "memory", _ladder(request, "linear memory"), make, "CPLX-LSH-02")
 
 
 def on_local_global(op: Callable[..., object]) -> Callable[[int], Callable[[], object]]:
@@ -204,13 +229,22 @@ def on_local_global(op: Callable[..., object]) -> Callable[[int], Callable[[], o
 @clause("CPLX-GLOBAL-01")
 def test_local_global_time_is_linear(adapter, request) -> None:
     op = require(adapter, "local_global_attention")
-    check_scaling(request, "local_global_attention", "time", GLOBAL_LADDER, on_local_global(op), "CPLX-GLOBAL-01")
+    check_scaling(
+        request, "local_global_attention", "time", _ladder(request, "global"), on_local_global(op), "CPLX-GLOBAL-01"
+    )
 
 
 @clause("CPLX-GLOBAL-02")
 def test_local_global_memory_is_linear(adapter, request) -> None:
     op = require(adapter, "local_global_attention")
-    check_scaling(request, "local_global_attention", "memory", GLOBAL_LADDER, on_local_global(op), "CPLX-GLOBAL-02")
+    check_scaling(
+        request,
+        "local_global_attention",
+        "memory",
+        _ladder(request, "global memory"),
+        on_local_global(op),
+        "CPLX-GLOBAL-02",
+    )
 
 
 @clause("CPLX-DECODE-01")
@@ -223,7 +257,9 @@ def test_decode_step_with_cache_is_linear_in_context(adapter, request) -> None:
         value_cache = _random(DECODE_BATCH, DECODE_HEADS, n, HEAD_DIM, seed=n + 2)
         return lambda: op(query, key_cache, value_cache)
 
-    check_scaling(request, "attention (1 query, n cached keys)", "time", DECODE_LADDER, make, "CPLX-DECODE-01")
+    check_scaling(
+        request, "attention (1 query, n cached keys)", "time", _ladder(request, "decode"), make, "CPLX-DECODE-01"
+    )
 
 
 @clause("CPLX-DECODE-02")
@@ -233,7 +269,7 @@ def test_decode_step_without_cache_is_quadratic(adapter, request) -> None:
         request,
         "causal attention over the prefix",
         "time",
-        QUADRATIC_LADDER,
+        _ladder(request, "quadratic"),
         on_qkv(op, causal=True),
         "CPLX-DECODE-02",
     )
