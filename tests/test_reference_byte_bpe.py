@@ -278,6 +278,26 @@ def test_bad_patterns_raise_value_error(pattern: str, problem: str) -> None:
         pretokenize("Hi there", pattern)
 
 
+def test_uncovered_text_error_names_the_first_character_left_out() -> None:
+    """TOK-BL-02's error says where the pattern stops tiling the text and what is accepted, word for word
+    (a mutation-testing survivor: the position and the accepted clause were not checked)."""
+    message = (
+        "pattern '[A-Za-z]+' does not match text[2] = ' '; accepted: a pattern whose matches cover every character"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        pretokenize("Hi there", r"[A-Za-z]+")
+
+
+def test_decode_bytes_error_names_the_id_and_the_accepted_range(small_bpe: ByteLevelBPE) -> None:
+    """An id outside the vocabulary is a ValueError with the id and the accepted range, word for word."""
+    bad = small_bpe.n_vocab + 5
+    message = (
+        f"ids contains {bad}, not a token id; accepted: the ids of this vocabulary (in 0..{small_bpe.n_vocab - 1})"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        small_bpe.decode_bytes([1, bad])
+
+
 # ---------------------------------------------------------------------------------------
 # Hand-worked known answers
 

@@ -499,3 +499,30 @@ def test_post_process_known_answer_and_errors() -> None:
     assert pair.ids == [101, 1, 2, 102, 4, 102]
     with pytest.raises(ValueError, match=r"^direction must be one of \['right', 'left'\], got 'middle'"):
         ref_templates.post_process([1, 2], cls_id=101, sep_id=102, direction="middle")
+
+
+def test_beam_search_early_stopping_false_asks_the_best_running_beam() -> None:
+    """GEN-BEAM-03 with early_stopping=False: the search goes on while the best running beam, divided by
+    its length ** length_penalty, can still beat the worst kept hypothesis. On this prompt (the suite's
+    seed-3 case) only the best running beam can, so asking the second-best one stops a step early and
+    returns other hypotheses. The expected tokens are transformers 5.24's (hf adapter, float32), recorded."""
+    prompt = gen_inputs.token_ids(2, 5, seed=3)
+    config = ref_generation.GenerationConfig(
+        max_new_tokens=7,
+        num_beams=3,
+        num_return_sequences=3,
+        eos_token_ids=(3, 7, 11, 20, 33, 40, 50, 60),
+        early_stopping=False,
+        length_penalty=2.0,
+        pad_token_id=5,
+    )
+    expected = [
+        [41, 60, 11, 40, 29, 58, 15, 15, 15, 15, 58, 40],
+        [41, 60, 11, 40, 29, 58, 15, 15, 15, 15, 35, 15],
+        [41, 60, 11, 40, 29, 58, 15, 15, 15, 15, 35, 42],
+        [49, 52, 12, 62, 29, 51, 45, 13, 21, 51, 0, 9],
+        [49, 52, 12, 62, 29, 51, 45, 13, 21, 51, 0, 25],
+        [49, 52, 12, 62, 29, 51, 45, 13, 21, 51, 57, 40],
+    ]
+    actual = ref_generation.generate(gen_inputs.model(dtype=torch.float64), prompt, config).sequences
+    assert actual.tolist() == expected
