@@ -62,9 +62,18 @@ def test_each_complexity_mutant_fails_the_scaling_clauses_it_breaks(run_suite) -
     code, run, output = run_suite(list(mutants), "-k", " or ".join(tests), families=("complexity",))
     assert run is not None, output
     assert code == 1, output
-    for adapter in run.adapters:
-        failed = {c.id for c in adapter.clauses if c.status == FAIL}
-        assert set(mutants[adapter.name].breaks) <= failed, (adapter.name, failed)
+    failed = {a.name: {c.id for c in a.clauses if c.status == FAIL} for a in run.adapters}
+    # A timing fit whose interval widens under load (this test shares two cores with the rest of the
+    # self-tests) reads as inconclusive, not as a fail: a mutant missed once gets one more run, alone.
+    missed = [name for name, m in mutants.items() if not set(m.breaks) <= failed[name]]
+    if missed:
+        again = sorted({t.split("::")[1] for n in missed for c in mutants[n].breaks for t in cited[c]})
+        _, rerun, output = run_suite(missed, "-k", " or ".join(again), families=("complexity",))
+        assert rerun is not None, output
+        for adapter in rerun.adapters:
+            failed[adapter.name] |= {c.id for c in adapter.clauses if c.status == FAIL}
+    for name, mutant in mutants.items():
+        assert set(mutant.breaks) <= failed[name], (name, failed[name])
 
 
 @pytest.mark.slow

@@ -281,9 +281,11 @@ def test_committed_run_fits_the_terminal_without_cutting_names(committed_report,
     assert "…" not in text  # rich cuts a cell with an ellipsis: nothing may be cut
     for name in committed_report.adapter_names:
         assert re.search(rf"^ {re.escape(name)} +\S", text, re.M), name  # a table row starts with each adapter
+    words = " ".join(text.split())  # a title may wrap at a word: wrapped is not cut
     for table in committed_report.generation:  # the serving metrics, in the terminal too
-        assert f"generation · {table.title}" in text
-    assert re.search(r"^ hf +1024 +24\.0 MiB +8\.00 MiB +8\.00 MiB +✓", text, re.M)  # cache memory vs formula
+        assert f"generation · {table.title}" in words
+    # cache memory against the formula: the weights' size depends on the benchmark model, the cache's on the formula
+    assert re.search(r"^ hf +1024 +\d+\.\d MiB +8\.00 MiB +8\.00 MiB +✓", text, re.M)
     # a decode-step row: exponent [interval], then the time at the smallest context (values change per run)
     assert re.search(r"^ reference +no cache +\d\.\d+ \[\d\.\d+, \d\.\d+\] +128: \d+(\.\d+)? m?s *$", text, re.M)
 
