@@ -15,6 +15,9 @@ The parent never calls an adapter's operations. It starts
 
 Child processes get a clean environment: no pytest configuration from the caller (PYTEST_ADDOPTS,
 PYTEST_PLUGINS, plugins auto-loaded from entry points), and no current directory on sys.path.
+Suite processes that run side by side share the cores between them (OMP_NUM_THREADS and
+MKL_NUM_THREADS, unless the caller set them): two processes of two threads each on two cores spin
+against each other, and the quick profile took 214 s instead of 90 s with the same verdicts.
 They run in their own process group, so an interruption of the parent (Ctrl-C, SIGTERM) stops
 them all (`Children.stop_all`), and temporary folders are removed as the `with` blocks unwind.
 
@@ -173,8 +176,9 @@ class Children:
         self._relays: dict[subprocess.Popen[bytes], threading.Thread] = {}
         self.stopping: int | None = None  # the signal that stopped the run
 
-    def start(self, command: list[str], *, log: Path | None) -> subprocess.Popen[bytes]:
-        """Start a child; its output goes to `log`, or (log None, --verbose) to our stdout, neutralised."""
+    def start(self, command: list[str], *, log: Path | None, threads: int | None = None) -> subprocess.Popen[bytes]:
+        """Start a child; its output goes to `log`, or (log None, --verbose) to our stdout, neutralised.
+        `threads`: the child's share of the cores (child_environment)."""
         with self._lock:
             if self.stopping is not None:
                 raise Interrupted(self.stopping)
@@ -182,7 +186,7 @@ class Children:
             try:
                 process = subprocess.Popen(
                     command,
-                    env=child_environment(),
+                    env=child_environment(threads),
                     stdin=subprocess.DEVNULL,
                     stdout=output,
                     stderr=subprocess.STDOUT,
@@ -228,8 +232,9 @@ def kill_group(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
-def child_environment() -> dict[str, str]:
-    """The caller's environment without its pytest configuration.
+def child_environment(threads: int | None = None) -> dict[str, str]:
+    """The caller's environment without its pytest configuration, and with `threads` intra-op threads
+    (OpenMP, MKL) where given and the caller set no count of its own.
 
     PYTEST_ADDOPTS (say --collect-only or -x) would silently change what the suite runs, and a
     plugin auto-loaded from the caller's environment (random order, xdist, timeouts) would too:
@@ -237,6 +242,9 @@ def child_environment() -> dict[str, str]:
     """
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    if threads is not None:
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env.setdefault(name, str(threads))
     return env
 
 
@@ -336,13 +344,15 @@ def _watch(
     budget_s: float,
     log: Path | None,
     on_event: Callable[[dict[str, Any]], None] | None = None,
+    threads: int | None = None,
 ) -> _ChildOutcome:
     """Run one child to its end, killing its process group when an item runs past budget_s.
 
-    on_event sees each event of the stream as it is read (the progress display).
+    on_event sees each event of the stream as it is read (the progress display); threads is the
+    child's share of the cores (child_environment).
     """
     watcher = _StreamWatcher(stream, key, on_event)
-    process = children.start(command, log=log)
+    process = children.start(command, log=log, threads=threads)
     try:
         while process.poll() is None:
             time.sleep(POLL_S)
@@ -391,7 +401,10 @@ def run_suite(options: RunOptions, adapters: list[LoadedAdapter], console: Conso
     with _interruptible(children), progress:
         groups = adapter_groups(adapters, options)
         with ThreadPoolExecutor(max_workers=max(1, len(groups))) as pool:
-            futures = [pool.submit(_run_group, group, options, children, console, progress) for group in groups]
+            threads = suite_threads(len(groups))
+            futures = [
+                pool.submit(_run_group, group, options, children, console, progress, threads) for group in groups
+            ]
             try:
                 by_spec = {r.name: r for future in futures for r in future.result()}
             except BaseException:
@@ -403,6 +416,11 @@ def run_suite(options: RunOptions, adapters: list[LoadedAdapter], console: Conso
     for adapter in run.adapters:
         _neutralise(adapter)
     return run
+
+
+def suite_threads(processes: int) -> int:
+    """Each of `processes` side-by-side suite processes' share of the cores: at least one thread."""
+    return max(1, (os.cpu_count() or 1) // max(1, processes))
 
 
 def adapter_groups(adapters: list[LoadedAdapter], options: RunOptions) -> list[list[LoadedAdapter]]:
@@ -511,6 +529,7 @@ def _run_group(
     children: Children,
     console: Console,
     progress: RunProgress | None = None,
+    threads: int | None = None,
 ) -> list[AdapterResult]:
     """The suite on some adapters in one process: restarted past each test that hangs or kills it."""
     specs = [adapter.spec for adapter in group]
@@ -529,6 +548,7 @@ def _run_group(
                 options.watchdog_s,
                 None if options.verbose else log,
                 progress.suite_event if progress is not None else None,
+                threads,
             )
             events = _read_stream(stream)
             if any(e.get("event") == "finished" for e in events):
