@@ -24,6 +24,24 @@ def pytest_configure(config: pytest.Config) -> None:
     from specformer.conformance.plugin import use_profile
 
     use_profile(config.getoption("--specformer-profile"))
+    _share_the_cores(config)
+
+
+def _share_the_cores(config: pytest.Config) -> None:
+    """An xdist worker takes its share of the cores for torch's intra-op threads, and so do the suite
+    processes it starts (through the environment, as `specformer run` does for its own): workers of
+    all the cores' threads each spin against each other on a small machine."""
+    workers = getattr(config, "workerinput", {}).get("workercount")
+    if not workers or "OMP_NUM_THREADS" in os.environ:
+        return  # one process, or the caller chose a count
+    import torch
+
+    from specformer.conformance.runner import suite_threads
+
+    threads = suite_threads(int(workers))
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, str(threads))
+    torch.set_num_threads(threads)
 
 
 def _runs_alone(item: pytest.Item) -> bool:
