@@ -67,7 +67,10 @@ class TorchAdapter(TorchLosses, TorchModels, TorchFrontends, TorchKVCache, Torch
     def __init__(self) -> None:
         self.description = (
             f"PyTorch {torch.__version__} built-ins: scaled_dot_product_attention, FlexAttention (eager), "
-            "nn.MultiheadAttention; a gpt-fast style static KV cache and generation loop (Llama and GPT-2)"
+            "nn.MultiheadAttention; F.cross_entropy and the other losses as nanoGPT calls them; "
+            "nn.TransformerEncoderLayer and nn.TransformerDecoderLayer for BERT, GPT-2 and BART, T5 from F.rms_norm "
+            "and SDPA; nn.Conv2d patch embedding, F.interpolate, torch.stft; a gpt-fast style static KV "
+            "cache and generation loop (Llama and GPT-2, beam search, stop strings)"
         )
 
     def attention(
