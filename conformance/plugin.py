@@ -339,6 +339,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     stream = config.stash[_STATE].stream
     if stream is not None:
         stream.deselect_finished(config, items)
+    if config.getoption("tbstyle", "auto") == "no":
+        # --tb=no (how the runner calls the suite): pytest still formats a long traceback for each
+        # failing test, 0.1 to 0.2 s apiece through an adapter's frames (hf's documented deviations
+        # cost its suite process about 15 s). Nothing shows it and the results take the exception
+        # itself, so a failing test's report carries the exception's one line instead.
+        for item in items:
+            if isinstance(item, pytest.Function):
+                item.repr_failure = _exception_only  # type: ignore[method-assign]
     families = config.getoption("--specformer-family")
     if not families:
         return
@@ -357,6 +365,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = selected
+
+
+def _exception_only(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
+    return excinfo.exconly()
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
