@@ -107,7 +107,6 @@ def scaling_plots(run: RunResult) -> list[Plot]:
 
 def _draw_scaling(axes: Axes, series_list: list[ScalingSeries], title: str) -> None:
     from matplotlib.lines import Line2D
-    from matplotlib.ticker import EngFormatter
 
     axes.set_xscale("log")
     axes.set_yscale("log")
@@ -124,11 +123,26 @@ def _draw_scaling(axes: Axes, series_list: list[ScalingSeries], title: str) -> N
         labels.append(reference[1])
     first = series_list[0]
     _size_ticks(axes, series_list)
-    axes.yaxis.set_major_formatter(EngFormatter(unit=first.unit))
+    _unit_labels(axes, first.unit)
     axes.set_xlabel("size")
     axes.set_ylabel(first.quantity, parse_math=False)
     axes.set_title(title, parse_math=False)
     _legend(axes, handles, labels)
+
+
+def _unit_labels(axes: Axes, unit: str) -> None:
+    """The log y axis labelled in units (6 ms, not 6 x 10^-3), its minor ticks too: matplotlib
+    picks which minor ticks to label (all where the values span under a decade, some around
+    one, none beyond), and they are written like the major ones instead of typeset in mathtext."""
+    from matplotlib.ticker import EngFormatter, LogFormatterSciNotation
+
+    class MinorInUnits(LogFormatterSciNotation):
+        def __call__(self, x: float, pos: int | None = None) -> str:
+            return major(x, pos) if super().__call__(x, pos) else ""
+
+    major = EngFormatter(unit=unit)
+    axes.yaxis.set_major_formatter(major)
+    axes.yaxis.set_minor_formatter(MinorInUnits(labelOnlyBase=False))
 
 
 def _size_ticks(axes: Axes, series_list: list[ScalingSeries]) -> None:
@@ -236,7 +250,6 @@ def generation_plots(run: RunResult) -> list[Plot]:
 
 
 def _draw_lines(axes: Axes, series: dict[str, list[tuple[float, float]]], title: str, xlabel: str, unit: str) -> None:
-    from matplotlib.ticker import EngFormatter
 
     handles, labels = [], []
     for index, (adapter, points) in enumerate(series.items()):
@@ -253,10 +266,7 @@ def _draw_lines(axes: Axes, series: dict[str, list[tuple[float, float]]], title:
     axes.xaxis.set_major_locator(FixedLocator(sizes))
     axes.xaxis.set_major_formatter(FixedFormatter([f"{size:g}" for size in sizes]))
     axes.xaxis.set_minor_locator(NullLocator())
-    axes.yaxis.set_major_formatter(EngFormatter(unit=unit))
-    values = [y for points in series.values() for _, y in points if y > 0]
-    if values and max(values) < 10 * min(values):  # under a decade: no major tick inside, label the minor ones
-        axes.yaxis.set_minor_formatter(EngFormatter(unit=unit))
+    _unit_labels(axes, unit)
     axes.set_xlabel(xlabel)
     axes.set_title(title, parse_math=False)
     if handles:
