@@ -25,44 +25,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from litgpt.config import Config
+from kv_cache_litgpt import llama_gpt
 from litgpt.generate.base import generate_fn
 from litgpt.model import GPT
-from litgpt.scripts.convert_hf_checkpoint import copy_weights_hf_llama
 
 from specformer.conformance.adapters.protocols import Capabilities, DecoderWeights
 from specformer.reference.generation import GenerationConfig, GenerationOutput
 
 
 def _gpt(weights: DecoderWeights, block_size: int) -> GPT:
-    """The suite's LlamaForCausalLM state dict as a LitGPT GPT (as examples/kv_cache_litgpt.py)."""
-    c = weights.config
-    if c.architecture != "llama":
-        raise ValueError(f"weights: this adapter converts Llama checkpoints only, got {c.architecture!r}")
-    config = Config(
-        block_size=max(block_size, 1),
-        vocab_size=c.vocab_size,
-        padded_vocab_size=c.vocab_size,
-        n_layer=c.num_layers,
-        n_head=c.num_heads,
-        n_embd=c.hidden_size,
-        n_query_groups=c.num_kv_heads,
-        head_size=c.head_dim,
-        intermediate_size=c.intermediate_size,
-        rope_base=c.rope_theta,
-        norm_eps=c.rms_norm_eps,
-        sliding_window_size=c.sliding_window,
-        rotary_percentage=1.0,
-        parallel_residual=False,
-        bias=False,
-        norm_class_name="RMSNorm",
-        mlp_class_name="LLaMAMLP",
-    )
-    state: dict[str, torch.Tensor] = {}
-    copy_weights_hf_llama(config, {}, state, dict(weights.params))
-    model = GPT(config).to(weights.dtype)
-    model.load_state_dict(state)
-    return model.eval()
+    """The suite's LlamaForCausalLM state dict as a LitGPT GPT (kv_cache_litgpt.py's conversion)."""
+    if weights.config.architecture != "llama":
+        raise ValueError(f"weights: this adapter converts Llama checkpoints only, got {weights.config.architecture!r}")
+    return llama_gpt(weights, block_size)
 
 
 # What LitGPT's loop has no equivalent for: (config field, its "off" value).

@@ -26,7 +26,8 @@ from litgpt.scripts.convert_hf_checkpoint import copy_weights_hf_llama
 from specformer.conformance.adapters.protocols import CacheState, Capabilities, DecoderWeights
 
 
-def _gpt(weights: DecoderWeights, block_size: int) -> GPT:
+def llama_gpt(weights: DecoderWeights, block_size: int) -> GPT:
+    """The suite's LlamaForCausalLM state dict as a LitGPT GPT (examples/generation_litgpt.py uses it too)."""
     c = weights.config
     config = Config(
         block_size=max(block_size, 1),
@@ -81,10 +82,10 @@ class LitGPTCache:
         self, weights: DecoderWeights, token_ids: torch.Tensor, *, attention_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
         _no_padding(attention_mask)
-        return _gpt(weights, token_ids.shape[1])(token_ids).clone()
+        return llama_gpt(weights, token_ids.shape[1])(token_ids).clone()
 
     def _prefilled(self, weights: DecoderWeights, batch: int, capacity: int) -> GPT:
-        model = _gpt(weights, capacity)
+        model = llama_gpt(weights, capacity)
         model.set_kv_cache(batch_size=batch, max_seq_length=capacity, dtype=weights.dtype)
         return model
 
@@ -153,7 +154,7 @@ class LitGPTCache:
         length = context_ids.shape[1]
         step = context_ids[:, -1:]  # the token fed at the timed step
         if not use_cache:
-            model = _gpt(weights, length + 1)
+            model = llama_gpt(weights, length + 1)
             full = torch.cat([context_ids, step], dim=1)
             return torch.inference_mode()(lambda: model(full)[:, -1])
         model = self._prefilled(weights, context_ids.shape[0], length + 1)

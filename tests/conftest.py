@@ -146,6 +146,30 @@ def module_run_suite(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., 
 
 
 @pytest.fixture
+def main_in_process(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, list[str]]]:
+    """cli.main in this process with tests/fixtures importable: (exit code, stderr lines). The run
+    itself never starts: run_suite and run_benchmarks fail the test if reached (a user or load
+    error must stop the command before any work)."""
+    from specformer.conformance.cli import main
+
+    monkeypatch.syspath_prepend(str(FIXTURES))
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the run started: a user or load error must stop it before any work")
+
+    monkeypatch.setattr("specformer.conformance.runner.run_suite", never)
+    monkeypatch.setattr("specformer.conformance.runner.run_benchmarks", never)
+
+    def run(*args: str) -> tuple[int, list[str]]:
+        code = main(list(args))
+        return code, capsys.readouterr().err.strip().splitlines()
+
+    return run
+
+
+@pytest.fixture
 def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run `python -m specformer ARGS` with the test fixtures importable."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -28,6 +29,8 @@ from specformer.conformance.bench import (
 from specformer.conformance.bench import tokenizers as tokenizer_bench
 from specformer.conformance.bench.timer import _should_stop, interquartile_range, robust_noise, torch_threads
 from specformer.conformance.results import BenchmarkResult
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 QUICK = TimingPolicy(min_samples=3, max_samples=10, target_noise=0.5, time_cap_s=0.5, min_sample_s=0.005)
 
@@ -222,16 +225,10 @@ def test_tokenizer_benchmarks_time_and_check_each_operation() -> None:
     assert 0 < train.params["text_bytes"] <= 4_000
 
 
-def test_tokenizer_benchmarks_refuse_a_wrong_answer() -> None:
+def test_tokenizer_benchmarks_refuse_a_wrong_answer(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("faker")
-    reference = load_adapter("reference")
-
-    class WrongTrainer:
-        name = "wrong"
-        capabilities = reference.capabilities
-
-        def bpe_train(self, text: str, num_merges: int, pattern: str) -> list[tuple[bytes, bytes]]:
-            return [(b"?", b"?")] * num_merges
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    from fake_adapters import WrongTrainer
 
     rows = _tokenizer_rows(LoadedAdapter(spec="wrong", impl=WrongTrainer()))
     assert list(rows) == ["tokenizers.bpe_train"] and rows["tokenizers.bpe_train"].correct is False

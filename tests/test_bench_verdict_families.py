@@ -10,6 +10,7 @@ here fails test_every_benchmark_family_has_a_wrong_output_case.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,14 +58,8 @@ def _tokenizers(monkeypatch) -> tuple[Any, list[Any]]:
     pytest.importorskip("faker")
     from specformer.conformance.bench import tokenizers
 
-    reference = load_adapter("reference")
-
-    class WrongTrainer:
-        name = "wrong"
-        capabilities = reference.capabilities
-
-        def bpe_train(self, text: str, num_merges: int, pattern: str) -> list[tuple[bytes, bytes]]:
-            return [(b"?", b"?")] * num_merges
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "fixtures"))
+    from fake_adapters import WrongTrainer
 
     adapter = LoadedAdapter(spec="wrong", impl=WrongTrainer())
     sizes = tokenizers.Sizes(encode_bytes=2_000, train_merges=20, train_bytes=2_000, train_cap_s=10.0)

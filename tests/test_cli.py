@@ -153,26 +153,6 @@ def test_bench_flags_a_wrong_answer_and_exits_1(cli) -> None:
 # User errors: one line on stderr, exit 2, before any work (in-process: nothing runs).
 
 
-@pytest.fixture
-def main_with_fixtures(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
-    """cli.main in this process with tests/fixtures importable: (exit code, stderr lines)."""
-    from specformer.conformance.cli import main
-
-    monkeypatch.syspath_prepend(str(Path(__file__).parent / "fixtures"))
-
-    def never(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the run started: a user error must stop it before any work")
-
-    monkeypatch.setattr("specformer.conformance.runner.run_suite", never)
-    monkeypatch.setattr("specformer.conformance.runner.run_benchmarks", never)
-
-    def run(*args: str) -> tuple[int, list[str]]:
-        code = main(list(args))
-        return code, capsys.readouterr().err.strip().splitlines()
-
-    return run
-
-
 def _results_file(tmp_path: Path, content: object, name: str = "r.json") -> Path:
     path = tmp_path / name
     path.write_text(json.dumps(content)) if not isinstance(content, bytes) else path.write_bytes(content)
@@ -180,27 +160,27 @@ def _results_file(tmp_path: Path, content: object, name: str = "r.json") -> Path
 
 
 @pytest.mark.parametrize("seconds", ["0", "-1", "nan", "inf"])
-def test_a_timeout_that_is_not_positive_is_rejected(main_with_fixtures, seconds: str) -> None:
-    code, err = main_with_fixtures("run", "--adapter", "reference", f"--timeout={seconds}")
+def test_a_timeout_that_is_not_positive_is_rejected(main_in_process, seconds: str) -> None:
+    code, err = main_in_process("run", "--adapter", "reference", f"--timeout={seconds}")
     assert code == 2 and err == [f"specformer: error: --timeout must be a positive number of seconds, got {seconds}"]
 
 
-def test_out_that_is_a_file_or_under_one_is_rejected_before_the_run(main_with_fixtures, tmp_path: Path) -> None:
+def test_out_that_is_a_file_or_under_one_is_rejected_before_the_run(main_in_process, tmp_path: Path) -> None:
     file = tmp_path / "a-file"
     file.write_text("")
-    code, err = main_with_fixtures("run", "--adapter", "reference", "--out", str(file))
+    code, err = main_in_process("run", "--adapter", "reference", "--out", str(file))
     assert code == 2 and err == [f"specformer: error: --out {file}: exists and is not a folder"]
-    code, err = main_with_fixtures("bench", "--adapter", "reference", "--out", str(file / "sub" / "dir"))
+    code, err = main_in_process("bench", "--adapter", "reference", "--out", str(file / "sub" / "dir"))
     assert code == 2 and err == [
         f"specformer: error: --out {file / 'sub' / 'dir'}: {file} is a file, so no folder can be made under it"
     ]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only folders")
-def test_out_in_a_read_only_folder_is_rejected(main_with_fixtures, tmp_path: Path) -> None:
+def test_out_in_a_read_only_folder_is_rejected(main_in_process, tmp_path: Path) -> None:
     tmp_path.chmod(0o500)
     try:
-        code, err = main_with_fixtures("run", "--adapter", "reference", "--out", str(tmp_path / "out"))
+        code, err = main_in_process("run", "--adapter", "reference", "--out", str(tmp_path / "out"))
     finally:
         tmp_path.chmod(0o700)
     assert code == 2 and err == [f"specformer: error: --out {tmp_path / 'out'}: {tmp_path} is not writable"]
@@ -219,11 +199,11 @@ def test_out_in_a_read_only_folder_is_rejected(main_with_fixtures, tmp_path: Pat
     ids=["list", "missing-key", "unknown-field", "wrong-type", "schema-version", "encoding"],
 )
 def test_a_malformed_baseline_or_compare_file_is_one_line_naming_it(
-    main_with_fixtures, tmp_path: Path, content: object, problem: str
+    main_in_process, tmp_path: Path, content: object, problem: str
 ) -> None:
     path = _results_file(tmp_path, content)
     for args in (("run", "--adapter", "reference", "--baseline", str(path)), ("compare", str(path), str(path))):
-        code, err = main_with_fixtures(*args)
+        code, err = main_in_process(*args)
         assert code == 2 and len(err) == 1, err
         assert str(path) in err[0] and problem in err[0], err
 
@@ -237,6 +217,6 @@ def test_a_malformed_baseline_or_compare_file_is_one_line_naming_it(
         ("hostile_adapters:Stub", "declares the sampling family but implements none of its operations"),
     ],
 )
-def test_load_time_mistakes_are_exit_2_with_one_line(main_with_fixtures, named: str, problem: str) -> None:
-    code, err = main_with_fixtures("run", "--adapter", named, "--family", "sampling")
+def test_load_time_mistakes_are_exit_2_with_one_line(main_in_process, named: str, problem: str) -> None:
+    code, err = main_in_process("run", "--adapter", named, "--family", "sampling")
     assert code == 2 and len(err) == 1 and problem in err[0], err

@@ -24,14 +24,16 @@ OURS = {"specformer", "torch", "numpy", "__future__"}  # what every install of s
 
 
 def _third_party(path: Path) -> list[str]:
-    """The top-level packages the example imports that are neither stdlib nor specformer's own."""
+    """The top-level packages the example imports that are neither stdlib, specformer's own nor
+    another example (generation_litgpt.py takes kv_cache_litgpt.py's Llama conversion)."""
     names = set()
     for node in ast.parse(path.read_text()).body:
         if isinstance(node, ast.Import):
             names |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             names.add(node.module.split(".")[0])
-    return sorted(n for n in names if n not in OURS and n not in sys.stdlib_module_names)
+    examples = {p.stem for p in FILES}
+    return sorted(n for n in names if n not in OURS | examples and n not in sys.stdlib_module_names)
 
 
 def _adapter_classes(path: Path) -> list[str]:

@@ -2,7 +2,7 @@
 
 specformer loads every adapter (built-in ones too) in a forked child first (conformance/isolation.py), so the
 parent survives what the adapter does to its process. In-process (cli.main), nothing else runs:
-run_suite is replaced by a function that fails the test if reached.
+run_suite is replaced by a function that fails the test if reached (conftest.py's main_in_process).
 """
 
 from __future__ import annotations
@@ -15,26 +15,6 @@ import pytest
 from specformer.conformance.isolation import probe_load
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-@pytest.fixture
-def main_in_process(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
-    from specformer.conformance.cli import main
-
-    monkeypatch.syspath_prepend(str(FIXTURES))
-
-    def never(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the run started: a load error must stop it before any work")
-
-    monkeypatch.setattr("specformer.conformance.runner.run_suite", never)
-    monkeypatch.setattr("specformer.conformance.runner.run_benchmarks", never)
-
-    def run(*args: str) -> tuple[int, list[str]]:
-        code = main(list(args))
-        captured = capsys.readouterr()
-        return code, captured.err.strip().splitlines()
-
-    return run
 
 
 @pytest.mark.parametrize(

@@ -20,10 +20,9 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from specformer.reference.tokenizers.byte_bpe import ByteLevelBPE
-from specformer.reference.tokenizers.templates import Encoding
 
 Built = TypeVar("Built")
 Model = TypeVar("Model")
@@ -79,42 +78,3 @@ def available_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
-
-
-def transformers_batch(
-    tokenizer: Any,
-    inputs: list[str | tuple[str, str]],
-    *,
-    max_length: int | None,
-    truncation: str,
-    padding_side: str,
-    pad_to_multiple_of: int | None,
-    offsets: bool,
-) -> list[Encoding]:
-    """encode_batch through a transformers tokenizer's __call__: padded to the longest, truncated
-    only with a max_length; offsets from its offset mapping, or (0, 0) per token for a tokenizer
-    without one (`offsets=False`: the Python tokenizers)."""
-    out = tokenizer(
-        list(inputs),
-        truncation=False if max_length is None else truncation,
-        max_length=max_length,
-        padding="longest",
-        pad_to_multiple_of=pad_to_multiple_of,
-        padding_side=padding_side,
-        return_token_type_ids=True,
-        return_attention_mask=True,
-        return_special_tokens_mask=True,
-        **({"return_offsets_mapping": True} if offsets else {}),
-    )
-    return [
-        Encoding(
-            ids=out["input_ids"][i],
-            token_type_ids=out["token_type_ids"][i],
-            attention_mask=out["attention_mask"][i],
-            special_tokens_mask=out["special_tokens_mask"][i],
-            offsets=[tuple(span) for span in out["offset_mapping"][i]]
-            if offsets
-            else [(0, 0)] * len(out["input_ids"][i]),
-        )
-        for i in range(len(inputs))
-    ]

@@ -34,19 +34,20 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from specformer.conformance.adapters.from_reference import PerModel, transformers_batch
+from specformer.conformance.adapters.from_reference import PerModel
+from specformer.conformance.adapters.hf_tokenizer_classes import TransformersEncodeBatch
 from specformer.conformance.adapters.protocols import Capabilities
-from specformer.reference.tokenizers.templates import Encoding
 from specformer.reference.tokenizers.wordpiece import WordPiece
 
 
-class HFSlowAdapter:
+class HFSlowAdapter(TransformersEncodeBatch):
     name = "hf-slow"
     capabilities = Capabilities(
         families=frozenset({"tokenizers"}),
         variants={"TOK-BERT-05": "transformers-slow", "TOK-TRUNC-03": "first", "TOK-SPECIAL-02": "match"},
     )
     expectations_file = Path(__file__).parent / "expectations" / "hf-slow.toml"
+    _batch_offsets = False  # the Python tokenizers have no offsets: every span (0, 0)
 
     def __init__(self) -> None:
         import transformers
@@ -79,22 +80,5 @@ class HFSlowAdapter:
             tokenizer.add_tokens(extra, special_tokens=True)
         return tokenizer
 
-    def encode_batch(
-        self,
-        model: WordPiece,
-        inputs: list[str | tuple[str, str]],
-        *,
-        max_length: int | None = None,
-        truncation: str = "longest_first",
-        padding_side: str = "right",
-        pad_to_multiple_of: int | None = None,
-    ) -> list[Encoding]:
-        return transformers_batch(
-            self.tokenizer(model),
-            inputs,
-            max_length=max_length,
-            truncation=truncation,
-            padding_side=padding_side,
-            pad_to_multiple_of=pad_to_multiple_of,
-            offsets=False,
-        )
+    def _batch_tokenizer(self, model: WordPiece) -> Any:
+        return self.tokenizer(model)

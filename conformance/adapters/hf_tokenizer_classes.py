@@ -34,14 +34,63 @@ hf-tokenizers builds). The slow Python BERT tokenizer v5 still ships is the `hf-
 from __future__ import annotations
 
 import functools
+from typing import Any
 
-from specformer.conformance.adapters.from_reference import PerModel, transformers_batch
+from specformer.conformance.adapters.from_reference import PerModel
 from specformer.reference.tokenizers.byte_bpe import ByteLevelBPE
 from specformer.reference.tokenizers.templates import Encoding
 from specformer.reference.tokenizers.wordpiece import WordPiece
 
 
-class HFTokenizerClasses:
+class TransformersEncodeBatch:
+    """`encode_batch` through a transformers BERT tokenizer's __call__, for the hf and hf-slow
+    adapters: padded to the longest, truncated only with a max_length; offsets from its offset
+    mapping, or (0, 0) per token for a tokenizer without one (`_batch_offsets = False`: the
+    Python tokenizers). The adapter gives the tokenizer of a model (`_batch_tokenizer`)."""
+
+    _batch_offsets = True
+
+    def _batch_tokenizer(self, model: WordPiece) -> Any:
+        raise NotImplementedError
+
+    def encode_batch(
+        self,
+        model: WordPiece,
+        inputs: list[str | tuple[str, str]],
+        *,
+        max_length: int | None = None,
+        truncation: str = "longest_first",
+        padding_side: str = "right",
+        pad_to_multiple_of: int | None = None,
+    ) -> list[Encoding]:
+        offsets = self._batch_offsets
+        out = self._batch_tokenizer(model)(
+            list(inputs),
+            truncation=False if max_length is None else truncation,
+            max_length=max_length,
+            padding="longest",
+            pad_to_multiple_of=pad_to_multiple_of,
+            padding_side=padding_side,
+            return_token_type_ids=True,
+            return_attention_mask=True,
+            return_special_tokens_mask=True,
+            **({"return_offsets_mapping": True} if offsets else {}),
+        )
+        return [
+            Encoding(
+                ids=out["input_ids"][i],
+                token_type_ids=out["token_type_ids"][i],
+                attention_mask=out["attention_mask"][i],
+                special_tokens_mask=out["special_tokens_mask"][i],
+                offsets=[tuple(span) for span in out["offset_mapping"][i]]
+                if offsets
+                else [(0, 0)] * len(out["input_ids"][i]),
+            )
+            for i in range(len(inputs))
+        ]
+
+
+class HFTokenizerClasses(TransformersEncodeBatch):
     @functools.cached_property
     def _bert_tokenizers(self) -> PerModel[object]:
         return PerModel()
@@ -79,25 +128,8 @@ class HFTokenizerClasses:
         out = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         return out["input_ids"], [tuple(span) for span in out["offset_mapping"]]
 
-    def encode_batch(
-        self,
-        model: WordPiece,
-        inputs: list[str | tuple[str, str]],
-        *,
-        max_length: int | None = None,
-        truncation: str = "longest_first",
-        padding_side: str = "right",
-        pad_to_multiple_of: int | None = None,
-    ) -> list[Encoding]:
-        return transformers_batch(
-            self._bert_tokenizers.get(model, _bert_tokenizer),
-            inputs,
-            max_length=max_length,
-            truncation=truncation,
-            padding_side=padding_side,
-            pad_to_multiple_of=pad_to_multiple_of,
-            offsets=True,
-        )
+    def _batch_tokenizer(self, model: WordPiece) -> Any:
+        return self._bert_tokenizers.get(model, _bert_tokenizer)
 
 
 def _bert_tokenizer(model: WordPiece):

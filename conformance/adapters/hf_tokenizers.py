@@ -117,6 +117,16 @@ class HFTokenizersAdapter:
         batched = ("encode_batch", "bpe_encode_batch", "sentencepiece_encode_batch", "bpe_train")
         return {operation: pool for operation in batched}
 
+    def _byte_level_tokenizer(self, model: ByteLevelBPE) -> Any:
+        """The model's tokenizers.Tokenizer, built once per model object (as the next two)."""
+        return self._byte_level.get(model, lambda m: byte_level_tokenizer(self._tokenizers, m))
+
+    def _wordpiece_tokenizer(self, model: WordPiece) -> Any:
+        return self._wordpiece.get(model, lambda m: wordpiece_tokenizer(self._tokenizers, m))
+
+    def _sentencepiece_tokenizer(self, model: SentencePieceModel) -> Any:
+        return self._sentencepiece.get(model, lambda m: sentencepiece_tokenizer(self._tokenizers, m))
+
     # --- byte-level BPE --------------------------------------------------------------------
 
     def pretokenize(self, text: str, pattern: str) -> list[str]:
@@ -124,17 +134,15 @@ class HFTokenizersAdapter:
         return [piece for piece, _ in split.pre_tokenize_str(text)]
 
     def bpe_encode(self, model: ByteLevelBPE, text: str) -> list[int]:
-        tokenizer = self._byte_level.get(model, lambda m: byte_level_tokenizer(self._tokenizers, m))
-        return tokenizer.encode(text, add_special_tokens=False).ids
+        return self._byte_level_tokenizer(model).encode(text, add_special_tokens=False).ids
 
     def bpe_encode_batch(self, model: ByteLevelBPE, texts: list[str]) -> list[list[int]]:
         """Not a protocol operation: `encode_batch`, for the benchmarks' batched rows."""
-        tokenizer = self._byte_level.get(model, lambda m: byte_level_tokenizer(self._tokenizers, m))
+        tokenizer = self._byte_level_tokenizer(model)
         return [encoding.ids for encoding in tokenizer.encode_batch(texts, add_special_tokens=False)]
 
     def bpe_decode(self, model: ByteLevelBPE, ids: list[int]) -> str:
-        tokenizer = self._byte_level.get(model, lambda m: byte_level_tokenizer(self._tokenizers, m))
-        return tokenizer.decode(ids, skip_special_tokens=False)
+        return self._byte_level_tokenizer(model).decode(ids, skip_special_tokens=False)
 
     def bpe_train(self, text: str, num_merges: int, pattern: str) -> list[tuple[bytes, bytes]]:
         tk = self._tokenizers
@@ -158,7 +166,7 @@ class HFTokenizersAdapter:
         return bert_normalizer(self._tokenizers, config).normalize_str(text)
 
     def wordpiece_encode(self, model: WordPiece, text: str) -> tuple[list[int], list[tuple[int, int]]]:
-        tokenizer = self._wordpiece.get(model, lambda m: wordpiece_tokenizer(self._tokenizers, m))
+        tokenizer = self._wordpiece_tokenizer(model)
         encoding = tokenizer.encode(text, add_special_tokens=False)
         return encoding.ids, [tuple(span) for span in encoding.offsets]
 
@@ -172,7 +180,7 @@ class HFTokenizersAdapter:
         padding_side: str = "right",
         pad_to_multiple_of: int | None = None,
     ) -> list[Encoding]:
-        tokenizer = self._wordpiece.get(model, lambda m: wordpiece_tokenizer(self._tokenizers, m))
+        tokenizer = self._wordpiece_tokenizer(model)
         if max_length is None:
             tokenizer.no_truncation()
         else:
@@ -192,24 +200,23 @@ class HFTokenizersAdapter:
     # --- SentencePiece -----------------------------------------------------------------------
 
     def sentencepiece_normalize(self, model: SentencePieceModel, text: str) -> str:
-        tokenizer = self._sentencepiece.get(model, lambda m: sentencepiece_tokenizer(self._tokenizers, m))
+        tokenizer = self._sentencepiece_tokenizer(model)
         normalized = tokenizer.normalizer.normalize_str(text) if tokenizer.normalizer is not None else text
         if tokenizer.pre_tokenizer is None:
             return normalized
         return "".join(piece for piece, _ in tokenizer.pre_tokenizer.pre_tokenize_str(normalized))
 
     def sentencepiece_encode(self, model: SentencePieceModel, text: str) -> list[int]:
-        tokenizer = self._sentencepiece.get(model, lambda m: sentencepiece_tokenizer(self._tokenizers, m))
-        return tokenizer.encode(text, add_special_tokens=False).ids
+        return self._sentencepiece_tokenizer(model).encode(text, add_special_tokens=False).ids
 
     def sentencepiece_encode_batch(self, model: SentencePieceModel, texts: list[str]) -> list[list[int]]:
         """Not a protocol operation: `encode_batch`, for the benchmarks' batched rows."""
-        tokenizer = self._sentencepiece.get(model, lambda m: sentencepiece_tokenizer(self._tokenizers, m))
+        tokenizer = self._sentencepiece_tokenizer(model)
         return [encoding.ids for encoding in tokenizer.encode_batch(texts, add_special_tokens=False)]
 
     def sentencepiece_decode(self, model: SentencePieceModel, ids: list[int]) -> str:
-        tokenizer = self._sentencepiece.get(model, lambda m: sentencepiece_tokenizer(self._tokenizers, m))
-        return tokenizer.decode(ids)  # HF's default skips special tokens: CONTROL pieces write nothing
+        # HF's default skips special tokens: CONTROL pieces write nothing
+        return self._sentencepiece_tokenizer(model).decode(ids)
 
 
 def rayon_threads() -> int:

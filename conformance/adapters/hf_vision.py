@@ -15,6 +15,8 @@ Every module is in evaluation mode (no dropout) and float32.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from specformer.conformance.adapters.from_reference import PerModel
@@ -22,10 +24,12 @@ from specformer.conformance.adapters.protocols import Capabilities
 from specformer.reference.vision import ConvNextHeadWeights, ViTEmbeddingWeights, ViTWeights
 
 
-def _vit_config(**overrides: object) -> object:
+def _vit_config(config_class: type | None = None, **fields: object) -> object:
+    """A transformers ViTConfig (or `config_class`, such as DeiTConfig) without dropout."""
     import transformers
 
-    return transformers.ViTConfig(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, **overrides)
+    config_class = config_class or transformers.ViTConfig
+    return config_class(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, **fields)
 
 
 class HFVision:
@@ -80,18 +84,7 @@ class HFVision:
     def _build_vit(self, weights: ViTWeights) -> torch.nn.Module:
         import transformers
 
-        c = weights.config
-        config = _vit_config(
-            image_size=c.image_size,
-            patch_size=c.patch_size,
-            num_channels=c.num_channels,
-            hidden_size=c.hidden_size,
-            num_hidden_layers=c.num_hidden_layers,
-            num_attention_heads=c.num_attention_heads,
-            intermediate_size=c.intermediate_size,
-            num_labels=c.num_labels,
-            layer_norm_eps=c.layer_norm_eps,
-        )
+        config = _vit_config(**dataclasses.asdict(weights.config))  # the reference's ViTConfig has transformers' names
         model = transformers.ViTForImageClassification(config)
         model.load_state_dict({k: v.cpu() for k, v in weights.state.items()}, strict=True)
         device = next(iter(weights.state.values())).device
@@ -165,20 +158,7 @@ class HFDeiT:
     def vit_classify(self, images: torch.Tensor, weights: ViTWeights) -> torch.Tensor:
         import transformers
 
-        c = weights.config
-        config = transformers.DeiTConfig(
-            image_size=c.image_size,
-            patch_size=c.patch_size,
-            num_channels=c.num_channels,
-            hidden_size=c.hidden_size,
-            num_hidden_layers=c.num_hidden_layers,
-            num_attention_heads=c.num_attention_heads,
-            intermediate_size=c.intermediate_size,
-            num_labels=c.num_labels,
-            layer_norm_eps=c.layer_norm_eps,
-            hidden_dropout_prob=0.0,
-            attention_probs_dropout_prob=0.0,
-        )
+        config = _vit_config(transformers.DeiTConfig, **dataclasses.asdict(weights.config))
         model = transformers.DeiTForImageClassificationWithTeacher(config)
 
         def rename(key: str) -> str:

@@ -195,24 +195,38 @@ def minilm_vocab() -> Path | None:
 
 def _byte_level_benchmarks(adapter: Any, strings: list[str], policy: TimingPolicy) -> list[BenchmarkResult]:
     model = tekken()
-    encode = adapter.operation("bpe_encode")
-    if model is None or encode is None:
+    if model is None or adapter.operation("bpe_encode") is None:
         return []
-    text = "\n".join(strings)
     vocabulary = f"{TEKKEN_FILE} ({model.n_vocab:,} ids)"
+    return _encode_benchmarks(adapter, "bpe", model, model.encode, strings, vocabulary, policy)
+
+
+def _encode_benchmarks(
+    adapter: Any,
+    kind: str,
+    model: Any,
+    expected: Callable[[str], list[int]],
+    strings: list[str],
+    vocabulary: str,
+    policy: TimingPolicy,
+) -> list[BenchmarkResult]:
+    """`{kind}_encode` on the strings joined into one text, and `{kind}_encode_batch` on the strings
+    where the adapter has it, each checked against `expected` (the reference's encode)."""
+    encode = adapter.operation(f"{kind}_encode")
+    text = "\n".join(strings)
     results = [
         _throughput(
-            "tokenizers.bpe_encode", lambda: encode(model, text), _utf8_bytes(text), vocabulary, threads=1,
-            correct=lambda ids: ids == model.encode(text),
+            f"tokenizers.{kind}_encode", lambda: encode(model, text), _utf8_bytes(text), vocabulary, threads=1,
+            correct=lambda ids: ids == expected(text),
         )
     ]  # fmt: skip
-    batch = adapter.operation("bpe_encode_batch")
+    batch = adapter.operation(f"{kind}_encode_batch")
     if batch is not None:
         results.append(
             _throughput(
-                "tokenizers.bpe_encode_batch", lambda: batch(model, strings), sum(map(_utf8_bytes, strings)),
-                vocabulary, threads=_threads(adapter, "bpe_encode_batch"), strings=len(strings),
-                correct=lambda out: out == [model.encode(s) for s in strings],
+                f"tokenizers.{kind}_encode_batch", lambda: batch(model, strings), sum(map(_utf8_bytes, strings)),
+                vocabulary, threads=_threads(adapter, f"{kind}_encode_batch"), strings=len(strings),
+                correct=lambda out: out == [expected(s) for s in strings],
             )
         )  # fmt: skip
     return [r.finish(policy) for r in results]
@@ -283,28 +297,11 @@ def _reference_batch(model: WordPiece, texts: list[str], special_policy: str) ->
 
 def _sentencepiece_benchmarks(adapter: Any, strings: list[str], policy: TimingPolicy) -> list[BenchmarkResult]:
     model = sentencepiece_model()
-    encode = adapter.operation("sentencepiece_encode")
-    if model is None or encode is None:
+    if model is None or adapter.operation("sentencepiece_encode") is None:
         return []
     reference = load_sentencepiece_model(model)
-    text = "\n".join(strings)
     vocabulary = f"{SENTENCEPIECE_FILE} ({len(model.pieces):,} pieces, {model.trainer_spec.model_type.name})"
-    results = [
-        _throughput(
-            "tokenizers.sentencepiece_encode", lambda: encode(model, text), _utf8_bytes(text), vocabulary,
-            threads=1, correct=lambda ids: ids == reference.encode(text),
-        )
-    ]  # fmt: skip
-    batch = adapter.operation("sentencepiece_encode_batch")
-    if batch is not None:
-        results.append(
-            _throughput(
-                "tokenizers.sentencepiece_encode_batch", lambda: batch(model, strings), sum(map(_utf8_bytes, strings)),
-                vocabulary, threads=_threads(adapter, "sentencepiece_encode_batch"), strings=len(strings),
-                correct=lambda out: out == [reference.encode(s) for s in strings],
-            )
-        )  # fmt: skip
-    return [r.finish(policy) for r in results]
+    return _encode_benchmarks(adapter, "sentencepiece", model, reference.encode, strings, vocabulary, policy)
 
 
 @functools.cache
