@@ -20,14 +20,25 @@ import signal
 import sys
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.text import Text
 
-from specformer.conformance.adapters import LoadedAdapter
+if TYPE_CHECKING:  # the adapters import torch: a usage error exits before that
+    from specformer.conformance.adapters import LoadedAdapter
+
 from specformer.conformance.plugin import PROFILES
-from specformer.conformance.results import AdapterResult, RunResult, neutralise
-from specformer.conformance.runner import EXIT_FAIL, EXIT_OK, EXIT_REGRESSION, EXIT_USAGE
+from specformer.conformance.results import (
+    EXIT_FAIL,
+    EXIT_OK,
+    EXIT_REGRESSION,
+    EXIT_USAGE,
+    AdapterResult,
+    Interrupted,
+    RunResult,
+    neutralise,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,8 +141,6 @@ def _add_benchmark_json_option(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from specformer.conformance.runner import Interrupted
-
     args = build_parser().parse_args(argv)
     verbose = getattr(args, "verbose", False)
     try:
@@ -208,15 +217,16 @@ def _check_families(families: list[str]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from specformer.conformance.adapters import DEFAULT_ADAPTERS
-    from specformer.conformance.runner import RunOptions, add_load_errors, previous_wall_times, run_suite
-
     _check_families(args.family)
     _check_timeout(args.timeout)
     _check_out(args.out)
     _check_benchmark_json(args.benchmark_json)
     if args.benchmark_json is not None and args.no_bench:
         raise UsageError("--benchmark-json writes the benchmarks, and --no-bench skips them: choose one")
+    # Imported after the checks above: the adapters import torch, and a mistake is told before that.
+    from specformer.conformance.adapters import DEFAULT_ADAPTERS
+    from specformer.conformance.runner import RunOptions, add_load_errors, previous_wall_times, run_suite
+
     _check_baseline_adapter(args, list(DEFAULT_ADAPTERS))
     baseline = _read_baseline(args)
     options = RunOptions(
@@ -235,19 +245,19 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    _check_families(args.family)
+    if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
+        raise UsageError(f"--device must be cpu or cuda, got {args.device!r}")
+    _check_timeout(args.timeout)
+    _check_out(args.out)
+    _check_benchmark_json(args.benchmark_json)
     import torch
 
     from specformer.conformance.adapters import DEFAULT_ADAPTERS
     from specformer.conformance.runner import RunOptions, add_load_errors, run_benchmarks
 
-    _check_families(args.family)
-    if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
-        raise UsageError(f"--device must be cpu or cuda, got {args.device!r}")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError("--device cuda: no CUDA device is available here (torch.cuda.is_available() is False)")
-    _check_timeout(args.timeout)
-    _check_out(args.out)
-    _check_benchmark_json(args.benchmark_json)
     _check_baseline_adapter(args, list(DEFAULT_ADAPTERS))
     baseline = _read_baseline(args)
     options = RunOptions(

@@ -24,15 +24,27 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = 2
+# Exit codes of `specformer run`, `bench` and `compare`: part of the interface (README, DESIGN).
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_REGRESSION = 0, 1, 2, 3
 # Versions `from_dict` reads. Version 1 came before benchmarks had modes, sizes, rates and ceilings:
 # every field it has, version 2 has, so it reads as version 2 with those at their defaults (and
 # `specformer compare` or `--baseline` can hold a new run against an old one).
 READABLE_SCHEMA_VERSIONS = (1, SCHEMA_VERSION)
+
+
+class Interrupted(Exception):
+    """The run was stopped by Ctrl-C or SIGTERM; the children are stopped, nothing is written."""
+
+    def __init__(self, signal_number: int) -> None:
+        super().__init__(signal.Signals(signal_number).name)
+        self.signal_number = signal_number
+
 
 PASS, FAIL, DEVIATES, UNSUPPORTED, ERROR = "pass", "fail", "deviates", "unsupported", "error"
 CUSTOM = "custom"

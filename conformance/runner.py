@@ -58,13 +58,12 @@ from specformer.conformance.results import (
     AdapterResult,
     BenchmarkResult,
     ClauseResult,
+    Interrupted,
     RunResult,
     TestResult,
     neutralise,
 )
 
-# Exit codes: part of the interface (README, DESIGN).
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_REGRESSION = 0, 1, 2, 3
 # A suite process that keeps dying is given up after this many new starts.
 MAX_RESTARTS = 50
 # How often the parent looks at a child's stream file.
@@ -100,14 +99,6 @@ class RunOptions:
     def bench_watchdog_s(self) -> float:
         """One benchmark family's budget: a ladder of timed calls, each far under --timeout."""
         return 5 * self.timeout_s + 10.0
-
-
-class Interrupted(Exception):
-    """The run was stopped by Ctrl-C or SIGTERM; the children are stopped, nothing is written."""
-
-    def __init__(self, signal_number: int) -> None:
-        super().__init__(signal.Signals(signal_number).name)
-        self.signal_number = signal_number
 
 
 def suite_directory() -> Path:
