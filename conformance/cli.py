@@ -223,12 +223,12 @@ def _run(args: argparse.Namespace) -> int:
     _check_benchmark_json(args.benchmark_json)
     if args.benchmark_json is not None and args.no_bench:
         raise UsageError("--benchmark-json writes the benchmarks, and --no-bench skips them: choose one")
+    baseline = _read_baseline(args)
     # Imported after the checks above: the adapters import torch, and a mistake is told before that.
     from specformer.conformance.adapters import DEFAULT_ADAPTERS
     from specformer.conformance.runner import RunOptions, add_load_errors, previous_wall_times, run_suite
 
     _check_baseline_adapter(args, list(DEFAULT_ADAPTERS))
-    baseline = _read_baseline(args)
     options = RunOptions(
         adapters=args.adapter or list(DEFAULT_ADAPTERS),
         families=args.family,
@@ -251,6 +251,7 @@ def _bench(args: argparse.Namespace) -> int:
     _check_timeout(args.timeout)
     _check_out(args.out)
     _check_benchmark_json(args.benchmark_json)
+    baseline = _read_baseline(args)
     import torch
 
     from specformer.conformance.adapters import DEFAULT_ADAPTERS
@@ -259,7 +260,6 @@ def _bench(args: argparse.Namespace) -> int:
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError("--device cuda: no CUDA device is available here (torch.cuda.is_available() is False)")
     _check_baseline_adapter(args, list(DEFAULT_ADAPTERS))
-    baseline = _read_baseline(args)
     options = RunOptions(
         adapters=args.adapter or list(DEFAULT_ADAPTERS),
         families=args.family,

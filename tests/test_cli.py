@@ -35,6 +35,34 @@ def test_unknown_family_exits_2(cli) -> None:
     assert done.returncode == 2 and f"unknown family nope; known: {', '.join(families())}" in done.stderr
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "--family", "nope"],
+        ["run", "--timeout", "0"],
+        ["run", "--baseline", "{bad}"],
+        ["bench", "--device", "tpu"],
+        ["bench", "--baseline", "{bad}"],
+    ],
+    ids=["family", "timeout", "baseline", "device", "bench-baseline"],
+)
+def test_a_usage_error_exits_before_torch_is_imported(argv: list[str], tmp_path: Path) -> None:
+    """A mistake is told at once: not after the seconds that importing torch and the adapters take."""
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1]", encoding="utf-8")
+    argv = [a.replace("{bad}", str(bad)) for a in argv]
+    code = (
+        "import sys; from specformer.conformance.cli import main; code = main(sys.argv[1:]); "
+        "sys.exit(10 if 'torch' in sys.modules else code)"
+    )
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
 @pytest.mark.slow
 def test_run_writes_reports_that_validate_and_a_baseline_regression_exits_3(cli, tmp_path: Path) -> None:
     import jsonschema
