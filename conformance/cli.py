@@ -226,7 +226,13 @@ def _run(args: argparse.Namespace) -> int:
     baseline = _read_baseline(args)
     # Imported after the checks above: the adapters import torch, and a mistake is told before that.
     from specformer.conformance.adapters import DEFAULT_ADAPTERS
-    from specformer.conformance.runner import RunOptions, add_load_errors, previous_wall_times, run_suite
+    from specformer.conformance.runner import (
+        RunOptions,
+        add_load_errors,
+        previous_family_times,
+        previous_wall_times,
+        run_suite,
+    )
 
     _check_baseline_adapter(args, list(DEFAULT_ADAPTERS))
     options = RunOptions(
@@ -237,6 +243,7 @@ def _run(args: argparse.Namespace) -> int:
         bench=not args.no_bench,
         verbose=args.verbose,
         previous_wall_s=previous_wall_times(args.out / "results.json") if args.out is not None else {},
+        previous_family_s=previous_family_times(args.out / "results.json") if args.out is not None else {},
     )
     adapters, not_loaded = _load_adapters(args, options.adapters)
     console = _console()

@@ -231,6 +231,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="per-test timeout; a test over it is an adapter error (default 120)",
     )
     group.addoption(
+        "--specformer-split",
+        action="append",
+        default=[],
+        metavar="ADAPTER:only=F,... | ADAPTER:except=F,...",
+        help="run only (or all but) these families' tests of this adapter: how `specformer run` shares one "
+        "adapter between two suite processes (repeatable)",
+    )
+    group.addoption(
         "--specformer-stream",
         default=None,
         metavar="PATH",
@@ -339,6 +347,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     stream = config.stash[_STATE].stream
     if stream is not None:
         stream.deselect_finished(config, items)
+    _apply_splits(config, items)
     if config.getoption("tbstyle", "auto") == "no":
         # --tb=no (how the runner calls the suite): pytest still formats a long traceback for each
         # failing test, 0.1 to 0.2 s apiece through an adapter's frames (hf's documented deviations
@@ -365,6 +374,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = selected
+
+
+def _apply_splits(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """--specformer-split: deselect the tests of a shared adapter that its other process runs. A test
+    belongs to the family progress counts it in (family_of_test), so it runs in exactly one process."""
+    splits: dict[str, tuple[bool, set[str]]] = {}
+    for text in config.getoption("--specformer-split"):
+        spec, sep, rule = text.rpartition(":")
+        kind, _, families = rule.partition("=")
+        if not sep or kind not in ("only", "except"):
+            raise pytest.UsageError(f"specformer: --specformer-split {text!r}: expected ADAPTER:only=F,... or :except=")
+        splits[spec] = (kind == "only", set(filter(None, families.split(","))))
+    if not splits:
+        return
+    from specformer.conformance.progress import clause_families, family_of_test
+
+    families_of = clause_families()
+
+    def runs_here(item: pytest.Item) -> bool:
+        adapter = _adapter_of(item)
+        if adapter is None or adapter.spec not in splits:
+            return True
+        only, families = splits[adapter.spec]
+        return (family_of_test(_clause_ids(item), families_of) in families) == only
+
+    deselected = [item for item in items if not runs_here(item)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if runs_here(item)]
 
 
 def _exception_only(excinfo: pytest.ExceptionInfo[BaseException]) -> str:

@@ -218,12 +218,17 @@ class RunProgress:
 
     def _suite_collected(self, counts: dict[str, dict[str, int]]) -> None:
         for adapter, families in counts.items():
-            if adapter in self._collected:  # a resumed process collects only what is left
+            # A resumed process collects only what is left of families already counted; an adapter
+            # shared between two processes (conformance/sharing.py) is counted by each for its own.
+            new = {family: int(total) for family, total in families.items() if (adapter, family) not in self._pairs}
+            if not new:
                 continue
             self._collected.add(adapter)
-            for family, total in families.items():
-                self._pairs[(adapter, family)] = _Pair(total=int(total))
-            self._task(f"suite {adapter}", self.label(adapter), sum(int(n) for n in families.values()))
+            for family, total in new.items():
+                self._pairs[(adapter, family)] = _Pair(total=total)
+            total = sum(pair.total for (name, _), pair in self._pairs.items() if name == adapter)
+            self._task(f"suite {adapter}", self.label(adapter), total)
+            self._update(f"suite {adapter}", total=total)
 
     def _pair_key(self, adapter: str, clauses: list[str]) -> tuple[str, str]:
         return adapter, family_of_test(clauses, self.families_of())

@@ -3,7 +3,8 @@
 The parent never calls an adapter's operations. It starts
 
 - suite processes (pytest with the specformer plugin), one per CPU core with the adapters dealt
-  among them (`adapter_groups`); each appends one JSON line to a stream
+  among them (`adapter_groups`, then conformance/sharing.py, which may share one adapter's families
+  between two processes to even them out); each appends one JSON line to a stream
   file as each test starts and ends (plugin._Stream). The parent watches that file: a test that
   runs past its budget (--timeout plus a grace) has its process group killed, whatever the
   adapter did to signals or exceptions; a process that dies (segfault, os._exit, an adapter's
@@ -63,6 +64,7 @@ from specformer.conformance.results import (
     TestResult,
     neutralise,
 )
+from specformer.conformance.sharing import BUILTIN_FAMILY_SECONDS, Share, join_results, share_families
 
 # A suite process that keeps dying is given up after this many new starts.
 MAX_RESTARTS = 50
@@ -83,6 +85,8 @@ class RunOptions:
     workers: int | None = None
     # Suite seconds per adapter from an earlier run (the results.json in --out), to balance the processes.
     previous_wall_s: dict[str, float] = field(default_factory=dict)
+    # The same run's seconds per (adapter, family), to share an adapter's families between processes.
+    previous_family_s: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 0 < self.timeout_s < float("inf"):
@@ -390,17 +394,27 @@ def run_suite(options: RunOptions, adapters: list[LoadedAdapter], console: Conso
     names = {a.spec: a.name for a in adapters}  # the display shows names, not module:attribute strings
     progress = RunProgress(console, live=console.is_terminal and not options.verbose, names=names)
     with _interruptible(children), progress:
-        groups = adapter_groups(adapters, options)
+        suite_seconds = options.previous_wall_s or BUILTIN_SUITE_SECONDS
+        groups = share_families(adapter_groups(adapters, options), family_seconds(adapters, options), suite_seconds)
         with ThreadPoolExecutor(max_workers=max(1, len(groups))) as pool:
             threads = suite_threads(len(groups))
             futures = [
                 pool.submit(_run_group, group, options, children, console, progress, threads) for group in groups
             ]
             try:
-                by_spec = {r.name: r for future in futures for r in future.result()}
+                parts = defaultdict(list)
+                for future in futures:
+                    for result in future.result():
+                        parts[result.name].append(result)
             except BaseException:
                 children.stop_all(children.stopping or signal.SIGINT)
                 raise
+        shared = [spec for spec, results in parts.items() if len(results) > 1]
+        if shared:
+            progress.suite_done(shared)
+        by_spec = {spec: join_results(results) for spec, results in parts.items()}
+        for adapter in adapters:
+            _report_missing_clauses(by_spec[adapter.spec], adapter, options)
         run = _new_run(options, [by_spec[a.spec] for a in adapters])
         if options.bench:
             _add_benchmarks(run, options, adapters, children, console, progress)
@@ -444,17 +458,18 @@ def adapter_groups(adapters: list[LoadedAdapter], options: RunOptions) -> list[l
 
 
 # Suite seconds of the built-in adapters, all families, quick profile (`specformer run --profile quick
-# --no-bench`, wall_s["suite"] in results.json, on a loaded 2-core machine): only their ratios matter, to
-# balance a first run, when --out holds no earlier results. Round-robin put reference and torch, the two
-# longest after hf, in one process (1104 s against 770 s); these weights give 1019 s against 855 s.
+# --no-bench`, wall_s["suite"] in results.json, 2-core machine, nothing else running, 2026-12-04): only
+# their ratios matter, to balance a first run, when --out holds no earlier results (the families of
+# reference, hf and torch: sharing.BUILTIN_FAMILY_SECONDS). Round-robin put reference and torch, the
+# two longest after hf, in one process.
 BUILTIN_SUITE_SECONDS = {
-    "reference": 621.0,
-    "hf": 602.0,
-    "torch": 417.0,
-    "hf-tokenizers": 140.0,
-    "tiktoken": 43.0,
-    "sentencepiece": 28.0,
-    "hf-slow": 24.0,
+    "reference": 36.0,
+    "hf": 35.5,
+    "torch": 26.7,
+    "hf-tokenizers": 6.4,
+    "tiktoken": 3.6,
+    "sentencepiece": 2.5,
+    "hf-slow": 2.1,
 }
 
 
@@ -465,6 +480,19 @@ def previous_wall_times(path: Path) -> dict[str, float]:
     except ValueError:
         return {}
     return {a.spec or a.name: a.wall_s["suite"] for a in run.adapters if "suite" in a.wall_s}
+
+
+def previous_family_times(path: Path) -> dict[str, dict[str, float]]:
+    """Each adapter's seconds per family in an earlier results.json ({} when there is none)."""
+    try:
+        run = RunResult.read_json(path)
+    except ValueError:
+        return {}
+    return {
+        a.spec or a.name: {k: v for k, v in a.wall_s.items() if k not in ("suite", "bench")}
+        for a in run.adapters
+        if "suite" in a.wall_s
+    }
 
 
 def run_benchmarks(options: RunOptions, adapters: list[LoadedAdapter], console: Console) -> RunResult:
@@ -515,21 +543,28 @@ def _say(console: Console, text: str, style: str = "dim") -> None:
 
 
 def _run_group(
-    group: list[LoadedAdapter],
+    group: list[Share],
     options: RunOptions,
     children: Children,
     console: Console,
     progress: RunProgress | None = None,
     threads: int | None = None,
 ) -> list[AdapterResult]:
-    """The suite on some adapters in one process: restarted past each test that hangs or kills it."""
-    specs = [adapter.spec for adapter in group]
+    """The suite on some adapters (or shares of their families) in one process: restarted past each
+    test that hangs or kills it. Clauses missing from the results are reported by the caller, once
+    the shares of an adapter are joined."""
+    specs = [share.spec for share in group]
     labels = [progress.label(spec) if progress is not None else spec for spec in specs]
+    labels = [
+        f"{label} ({_share_text(share)})" if share.families else label
+        for label, share in zip(labels, group, strict=True)
+    ]
     _say(console, f"running the suite on {', '.join(labels)} ...")
     with tempfile.TemporaryDirectory(prefix="specformer-") as tmp:
         results_path, stream, log = Path(tmp) / "results.json", Path(tmp) / "stream.jsonl", Path(tmp) / "output.log"
         command = suite_command(specs[0], options, results_path, stream)
         command += [f"--specformer-adapter={spec}" for spec in specs[1:]]
+        command += [option for option in (share.option() for share in group) if option is not None]
         for _ in range(MAX_RESTARTS * len(specs) + 1):
             outcome = _watch(
                 children,
@@ -566,12 +601,23 @@ def _run_group(
             return [AdapterResult(name=spec, load_error=reason) for spec in specs]
         events = _read_stream(stream)
     if progress is not None:
-        progress.suite_done(specs)
-    for adapter, result in zip(group, results, strict=True):
-        families = _family_wall_times(events, adapter.spec)
+        progress.suite_done([share.spec for share in group if share.families is None])
+    for share, result in zip(group, results, strict=True):
+        families = _family_wall_times(events, share.spec)
         result.wall_s = {"suite": round(sum(families.values()), 3), **families}
-        _report_missing_clauses(result, adapter, options)
     return results
+
+
+def _share_text(share: Share) -> str:
+    return f"{'all but ' if share.excluded else ''}{', '.join(share.families or ())}"
+
+
+def family_seconds(adapters: list[LoadedAdapter], options: RunOptions) -> dict[str, dict[str, float]]:
+    """Seconds per family of each adapter, to share families between processes: an earlier run's
+    (the results.json in --out), else the built-in adapters' typical ones (sharing.BUILTIN_FAMILY_SECONDS)."""
+    if options.previous_family_s:
+        return {a.spec: options.previous_family_s[a.spec] for a in adapters if a.spec in options.previous_family_s}
+    return {a.spec: BUILTIN_FAMILY_SECONDS[a.spec] for a in adapters if a.spec in BUILTIN_FAMILY_SECONDS}
 
 
 def _read_stream(path: Path) -> list[dict[str, Any]]:

@@ -103,3 +103,26 @@ def test_only_the_most_recent_source_versions_are_kept(folder: Path, monkeypatch
     kept = sorted(p.name for p in folder.iterdir())
     assert kept == [str(v) * 16 for v in range(2, cache.KEEP + 2)]
     assert cache.cached("kind", "k", lambda: "recomputed") == cache.KEEP + 1  # the newest still read back
+
+
+def test_editing_the_runner_or_the_reports_keeps_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only code that computes or asks for a cached value is part of its key (cache.RUN_AND_REPORT)."""
+    import specformer.conformance
+
+    root = Path(specformer.conformance.__path__[0])
+    original = Path.read_bytes
+
+    def fingerprint_with(edited: str) -> str:
+        monkeypatch.setattr(Path, "read_bytes", lambda self: original(self) + (b"#" if self == root / edited else b""))
+        cache.source_fingerprint.cache_clear()
+        try:
+            return cache.source_fingerprint()
+        finally:
+            monkeypatch.setattr(Path, "read_bytes", original)
+            cache.source_fingerprint.cache_clear()
+
+    unedited = fingerprint_with("no-such-file.py")
+    for module in ("runner.py", "cli.py", "sharing.py", "report/html.py"):
+        assert fingerprint_with(module) == unedited, module
+    for module in ("suite/test_generic.py", "suite/tokenizer_inputs.py", "numerics.py", "adapters/reference.py"):
+        assert fingerprint_with(module) != unedited, module
