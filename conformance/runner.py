@@ -615,9 +615,13 @@ def _share_text(share: Share) -> str:
 def family_seconds(adapters: list[LoadedAdapter], options: RunOptions) -> dict[str, dict[str, float]]:
     """Seconds per family of each adapter, to share families between processes: an earlier run's
     (the results.json in --out), else the built-in adapters' typical ones (sharing.BUILTIN_FAMILY_SECONDS)."""
-    if options.previous_family_s:
-        return {a.spec: options.previous_family_s[a.spec] for a in adapters if a.spec in options.previous_family_s}
-    return {a.spec: BUILTIN_FAMILY_SECONDS[a.spec] for a in adapters if a.spec in BUILTIN_FAMILY_SECONDS}
+    table = options.previous_family_s or BUILTIN_FAMILY_SECONDS
+    selected = set(options.families)
+    return {
+        a.spec: {f: s for f, s in table[a.spec].items() if not selected or f in selected}
+        for a in adapters
+        if a.spec in table
+    }
 
 
 def _read_stream(path: Path) -> list[dict[str, Any]]:
