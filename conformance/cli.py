@@ -230,7 +230,6 @@ def _run(args: argparse.Namespace) -> int:
         RunOptions,
         add_load_errors,
         previous_family_times,
-        previous_wall_times,
         run_suite,
     )
 
@@ -242,7 +241,6 @@ def _run(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         bench=not args.no_bench,
         verbose=args.verbose,
-        previous_wall_s=previous_wall_times(args.out / "results.json") if args.out is not None else {},
         previous_family_s=previous_family_times(args.out / "results.json") if args.out is not None else {},
     )
     adapters, not_loaded = _load_adapters(args, options.adapters)

@@ -83,9 +83,8 @@ class RunOptions:
     device: str = "cpu"
     # Suite processes run at once, the adapters dealt among them; None: one per CPU core.
     workers: int | None = None
-    # Suite seconds per adapter from an earlier run (the results.json in --out), to balance the processes.
-    previous_wall_s: dict[str, float] = field(default_factory=dict)
-    # The same run's seconds per (adapter, family), to share an adapter's families between processes.
+    # Seconds per (adapter, family) of an earlier run (the results.json in --out), to deal the adapters
+    # to the processes and share an adapter's families between them.
     previous_family_s: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -394,8 +393,7 @@ def run_suite(options: RunOptions, adapters: list[LoadedAdapter], console: Conso
     names = {a.spec: a.name for a in adapters}  # the display shows names, not module:attribute strings
     progress = RunProgress(console, live=console.is_terminal and not options.verbose, names=names)
     with _interruptible(children), progress:
-        suite_seconds = options.previous_wall_s or BUILTIN_SUITE_SECONDS
-        groups = share_families(adapter_groups(adapters, options), family_seconds(adapters, options), suite_seconds)
+        groups = share_families(adapter_groups(adapters, options), family_seconds(adapters, options))
         with ThreadPoolExecutor(max_workers=max(1, len(groups))) as pool:
             threads = suite_threads(len(groups))
             futures = [
@@ -440,9 +438,7 @@ def adapter_groups(adapters: list[LoadedAdapter], options: RunOptions) -> list[l
     workers = 1 if options.verbose else options.workers or os.cpu_count() or 1
     workers = max(1, min(workers, len(adapters)))
     # An earlier run's seconds; without one, the typical share of the built-in adapters.
-    seconds = options.previous_wall_s or {
-        a.spec: BUILTIN_SUITE_SECONDS[a.spec] for a in adapters if a.spec in BUILTIN_SUITE_SECONDS
-    }
+    seconds = {spec: sum(families.values()) for spec, families in family_seconds(adapters, options).items()}
     if not seconds:
         return [adapters[i::workers] for i in range(workers) if adapters[i::workers]]
     # Longest first, each to the least loaded process.
@@ -455,31 +451,6 @@ def adapter_groups(adapters: list[LoadedAdapter], options: RunOptions) -> list[l
         groups[least].append(adapter)
         loads[least] += seconds.get(adapter.spec, default)
     return [group for group in groups if group]
-
-
-# Suite seconds of the built-in adapters, all families, quick profile (`specformer run --profile quick
-# --no-bench`, wall_s["suite"] in results.json, 2-core machine, nothing else running, 2026-12-04): only
-# their ratios matter, to balance a first run, when --out holds no earlier results (the families of
-# reference, hf and torch: sharing.BUILTIN_FAMILY_SECONDS). Round-robin put reference and torch, the
-# two longest after hf, in one process.
-BUILTIN_SUITE_SECONDS = {
-    "reference": 36.0,
-    "hf": 35.5,
-    "torch": 26.7,
-    "hf-tokenizers": 6.4,
-    "tiktoken": 3.6,
-    "sentencepiece": 2.5,
-    "hf-slow": 2.1,
-}
-
-
-def previous_wall_times(path: Path) -> dict[str, float]:
-    """Each adapter's suite seconds in an earlier results.json ({} when there is none or it is unreadable)."""
-    try:
-        run = RunResult.read_json(path)
-    except ValueError:
-        return {}
-    return {a.spec or a.name: a.wall_s["suite"] for a in run.adapters if "suite" in a.wall_s}
 
 
 def previous_family_times(path: Path) -> dict[str, dict[str, float]]:
@@ -613,8 +584,9 @@ def _share_text(share: Share) -> str:
 
 
 def family_seconds(adapters: list[LoadedAdapter], options: RunOptions) -> dict[str, dict[str, float]]:
-    """Seconds per family of each adapter, to share families between processes: an earlier run's
-    (the results.json in --out), else the built-in adapters' typical ones (sharing.BUILTIN_FAMILY_SECONDS)."""
+    """Seconds per family of each adapter (of the families the run selects), to deal the adapters and
+    share families between processes: an earlier run's (the results.json in --out), else the built-in
+    adapters' typical ones (sharing.BUILTIN_FAMILY_SECONDS); adapters known to neither are left out."""
     table = options.previous_family_s or BUILTIN_FAMILY_SECONDS
     selected = set(options.families)
     return {

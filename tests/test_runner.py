@@ -22,7 +22,8 @@ from rich.console import Console
 
 from specformer.conformance import runner
 from specformer.conformance.adapters import LoadedAdapter, load_adapter
-from specformer.conformance.results import ERROR, PASS, AdapterResult, ClauseResult, TestResult
+from specformer.conformance.results import ERROR, PASS, AdapterResult, ClauseResult, RunResult, TestResult
+from specformer.conformance.sharing import BUILTIN_FAMILY_SECONDS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -188,6 +189,29 @@ def test_peak_memory_lets_the_adapters_exception_through() -> None:
 
     with pytest.raises(RuntimeError, match="adapter bug"):
         peak_memory(crashing)
+
+
+def test_cpu_peak_memory_is_the_most_live_at_once_above_the_level_before() -> None:
+    """1 MB, then 2 MB beside it, then the first freed and 0.5 MB more: 3 MB at the peak (not the 3.5 MB
+    allocated in all, nor the largest single tensor); a tensor made before the call is not counted,
+    and repeated calls give the same figure."""
+    import torch
+
+    from specformer.conformance.bench import peak_memory
+
+    given = torch.empty(2_000_000)  # 8 MB, allocated before the call
+
+    def call() -> tuple[torch.Tensor, torch.Tensor]:
+        first = torch.empty(250_000)
+        second = torch.empty(500_000)
+        del first
+        third = torch.empty(125_000)
+        second.copy_(given[:500_000])  # reads the given tensor, allocates nothing
+        return second, third
+
+    measured, source = peak_memory(call)
+    assert measured == 3_000_000 and "allocation events" in source
+    assert [peak_memory(call)[0] for _ in range(2)] == [3_000_000, 3_000_000]
 
 
 # ---------------------------------------------------------------------------------------
@@ -363,16 +387,30 @@ def test_adapters_are_dealt_to_one_process_per_core_balanced_by_an_earlier_run(t
     adapters = [LoadedAdapter(spec=name, impl=None) for name in ("a", "b", "c", "d", "e")]
     options = runner.RunOptions(adapters=[], families=[], workers=2)
     assert [[x.spec for x in g] for g in runner.adapter_groups(adapters, options)] == [["a", "c", "e"], ["b", "d"]]
-    options.previous_wall_s = {"a": 100.0, "b": 90.0, "c": 80.0, "d": 5.0}  # e: unknown, the mean
+    # An earlier run's seconds, summed over each adapter's families; e: unknown, the mean.
+    options.previous_family_s = {"a": {"x": 60.0, "y": 40.0}, "b": {"x": 90.0}, "c": {"x": 80.0}, "d": {"x": 5.0}}
     assert [[x.spec for x in g] for g in runner.adapter_groups(adapters, options)] == [["a", "e", "d"], ["b", "c"]]
     options.verbose = True  # pytest's output, one process at a time
     assert len(runner.adapter_groups(adapters, options)) == 1
     # A first run of the built-in adapters: their typical seconds, so reference and torch are apart.
-    builtins = [LoadedAdapter(spec=name, impl=None) for name in runner.BUILTIN_SUITE_SECONDS]
+    builtins = [LoadedAdapter(spec=name, impl=None) for name in BUILTIN_FAMILY_SECONDS]
     options = runner.RunOptions(adapters=[], families=[], workers=2)
     groups = [{x.spec for x in g} for g in runner.adapter_groups(builtins, options)]
     assert len(groups) == 2 and not {"reference", "hf"} <= groups[0] and not {"reference", "torch"} <= groups[0]
-    assert runner.previous_wall_times(tmp_path / "none.json") == {}
+
+
+def test_an_earlier_runs_seconds_per_family_are_read_back(tmp_path: Path) -> None:
+    assert runner.previous_family_times(tmp_path / "none.json") == {}
+    earlier = RunResult(
+        environment={},
+        profile="quick",
+        adapters=[
+            AdapterResult(name="a", wall_s={"suite": 3.0, "x": 1.0, "y": 2.0, "bench": 9.0}),
+            AdapterResult(name="b", load_error="did not load"),
+        ],
+    )
+    earlier.write_json(tmp_path / "results.json")
+    assert runner.previous_family_times(tmp_path / "results.json") == {"a": {"x": 1.0, "y": 2.0}}
 
 
 def test_a_keyboard_interrupt_under_the_runner_ends_the_suite_process_at_once(

@@ -21,16 +21,18 @@ class _Adapter:
 
 def test_families_move_only_where_the_gap_is_worth_a_second_load() -> None:
     a, b = _Adapter("a"), _Adapter("b")
-    seconds = {"a": {"x": 1.0, "y": 1.0}}
-    close = share_families([[a], [b]], seconds, {"b": 2.0 - MIN_GAIN_S / 2})
+    close = share_families([[a], [b]], {"a": {"x": 1.0, "y": 1.0}, "b": {"x": 2.0 - MIN_GAIN_S / 2}})
     assert [[s.option() for s in g] for g in close] == [[None], [None]]
-    apart = share_families([[a], [b]], {"a": {"x": 30.0, "y": 20.0, "z": 1.0}}, {"b": 1.0})
+    apart = share_families([[a], [b]], {"a": {"x": 30.0, "y": 20.0, "z": 1.0}, "b": {"x": 1.0}})
     assert [[s.option() or s.spec for s in g] for g in apart] == [
         ["--specformer-split=a:except=x"],
         ["b", "--specformer-split=a:only=x"],
     ]
     # An adapter without seconds per family (a third-party adapter's first run) stays whole.
-    assert [[s.option() for s in g] for g in share_families([[a], [b]], {}, {"a": 50.0, "b": 1.0})] == [[None], [None]]
+    assert [[s.option() for s in g] for g in share_families([[a], [b]], {"b": {"x": 1.0}})] == [[None], [None]]
+    # One family (a tokenizer library) cannot be shared.
+    alone = share_families([[a], [b]], {"a": {"x": 50.0}, "b": {"x": 1.0}})
+    assert [[s.option() for s in g] for g in alone] == [[None], [None]]
 
 
 def _test(nodeid: str, status: str) -> TestResult:
@@ -79,8 +81,7 @@ def test_a_shared_adapter_gives_the_results_of_one_process() -> None:
 
     whole, _ = run()
     shared, output = run(
-        previous_wall_s={"reference": 90.0, "sentencepiece": 1.0},
-        previous_family_s={"reference": {"embeddings": 50.0, "sampling": 40.0}},
+        previous_family_s={"reference": {"embeddings": 50.0, "sampling": 40.0}, "sentencepiece": {"sampling": 1.0}},
     )
     assert "reference (embeddings)" in output and "reference (all but embeddings)" in output
     assert shared == whole and len(whole["reference"]) > 100

@@ -250,7 +250,6 @@ def generation_plots(run: RunResult) -> list[Plot]:
 
 
 def _draw_lines(axes: Axes, series: dict[str, list[tuple[float, float]]], title: str, xlabel: str, unit: str) -> None:
-
     handles, labels = [], []
     for index, (adapter, points) in enumerate(series.items()):
         (line,) = axes.plot([x for x, _ in points], [y for _, y in points], marker="o", color=f"C{index % 10}")
