@@ -52,6 +52,9 @@ def environment() -> dict[str, Any]:
         "machine": platform.machine(),
         "processor": cpu_model(),
         "torch_threads": torch.get_num_threads(),
+        # the vector kernels torch dispatches to (AVX2, AVX512, ...): float32 rounding, hence the reference's own
+        # error and every tolerance derived from it, differs between them
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "device": torch.cuda.get_device_name(0) if cuda else "cpu",
         "cuda": torch.version.cuda if cuda else None,
         "packages": versions,

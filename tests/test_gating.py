@@ -122,6 +122,10 @@ def test_other_differences_that_prevent_comparison() -> None:
         "torch_threads differs: 8 vs 2"
     )
     assert benchmark_comparability(baseline, threads) is None  # recorded on one side only
+    avx512 = make_run(environment={**ENVIRONMENT, "cpu_capability": "AVX512"})
+    assert benchmark_comparability(make_run(environment={**ENVIRONMENT, "cpu_capability": "AVX2"}), avx512) == (
+        "cpu_capability differs: AVX2 vs AVX512"
+    )
     unrecorded = make_run(environment={"python": "3.11.7", "packages": {"torch": "2.13.0+cpu"}})
     assert benchmark_comparability(baseline, unrecorded) == "device not recorded in the current run"
 

@@ -88,7 +88,7 @@ DEFAULT_THRESHOLD = 0.10
 # Environment entries that both runs must record, equal, for their timings to be compared;
 # then those that must be equal where both runs record them; then every package both record.
 _SAME_ENVIRONMENT_KEYS = ("device", "python", "torch")
-_SAME_IF_RECORDED_KEYS = ("machine", "processor", "torch_threads", "cuda")
+_SAME_IF_RECORDED_KEYS = ("machine", "processor", "cpu_capability", "torch_threads", "cuda")
 
 _MISSING = "—"
 

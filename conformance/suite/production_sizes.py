@@ -250,13 +250,26 @@ def _counted_next_tokens(inputs: tuple[Any, ...]) -> tuple[torch.Tensor, torch.T
     return _counted_rows((logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1)))
 
 
+def _each_counted_row(inputs: tuple[Any, ...]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Each counted target alone, (1, V) and (1,): the plain cross-entropy of one row is that row's loss."""
+    logits, labels = _counted_rows(inputs)
+    return [(logits[i : i + 1], labels[i : i + 1]) for i in range(labels.numel())]
+
+
 # The loss cases whose clause is a rule on top of the plain cross-entropy (ignored rows, smoothing, reduction,
-# the shift, the token mean): case id -> the plain LOSS-CE-01 inputs of the same rows. Over 128,256 classes
-# the float32 loss can miss the tolerance by its own accumulation; test_generic judges such a case's clause
-# only where the plain cross-entropy of the same rows holds, and blames that accumulation on LOSS-CE-01
-# (whose production row judges it) otherwise.
+# the shift, the token mean): case id -> the plain LOSS-CE-01 inputs of the same rows, at the case's own grain
+# (one call for a mean; a call per row for reduction="none", whose error is each row's, which a mean of the
+# rows averages away). Over 128,256 classes the float32 loss can miss the tolerance by its own accumulation;
+# test_generic judges such a case's clause only where every plain cross-entropy of the same rows holds, and
+# blames that accumulation on LOSS-CE-01 (whose production row judges it) otherwise.
 PLAIN_CROSS_ENTROPY_OF: dict[str, Any] = {
-    case_id(op): _counted_next_tokens if op.name == "causal_lm_loss" else _counted_rows
+    case_id(op): (
+        (lambda inputs: [_counted_next_tokens(inputs)])
+        if op.name == "causal_lm_loss"
+        else _each_counted_row
+        if op.defaults.get("reduction") == "none"
+        else (lambda inputs: [_counted_rows(inputs)])
+    )
     for op in LOSS_CASES
     if op.clauses[0] in ("LOSS-CE-04", "LOSS-CE-06", "LOSS-CE-07", "LOSS-CLM-02", "LOSS-CLM-03")
 }

@@ -411,22 +411,29 @@ def _blame_the_plain_loss(
     adapter, op: Operation, inputs64: tuple[Any, ...], dtype, failure: ConformanceFailure
 ) -> None:
     """A loss case whose clause is a rule on top of the plain cross-entropy (production_sizes.PLAIN_CROSS_ENTROPY_OF)
-    says nothing about that rule when the plain cross-entropy of the same rows fails too: the error is then the
-    loss's own accumulation over the vocabulary, LOSS-CE-01's (its production row fails), so this case is n/a.
+    says nothing about that rule when the plain cross-entropy of the same rows fails too (of each row alone, for
+    reduction="none"): the error is then the loss's own accumulation over the vocabulary, LOSS-CE-01's (its
+    production row judges it), so this case is n/a.
     Otherwise (or where the adapter has no cross_entropy to tell) the failure stands."""
     plain_inputs = PLAIN_CROSS_ENTROPY_OF.get(case_id(op)) if op in PRODUCTION_CASES else None
     if plain_inputs is None or not adapter.declares("losses") or adapter.operation("cross_entropy") is None:
         return
     plain = next(o for o in OPERATIONS if o.family == "losses" and o.name == "cross_entropy")
-    inputs = plain_inputs(inputs64)
-    try:
-        answer = _run(adapter, plain, _cast(plain, inputs, dtype), dict(plain.defaults))
-        _check_value(adapter, plain, answer, inputs, dict(plain.defaults), "the plain cross-entropy", dtype)
-    except ConformanceFailure as plain_failure:
-        not_applicable(
-            f"{failure.args[0]}; the plain cross-entropy of the same {inputs[1].numel()} counted targets (LOSS-CE-01: "
-            f"mean, no smoothing) fails too ({plain_failure.args[0]}): the loss's accumulation over the vocabulary, "
-            f"judged by LOSS-CE-01's production row, not a rule of {', '.join(op.clauses)}"
+    checks = plain_inputs(inputs64)
+    for index, inputs in enumerate(checks):
+        which = (
+            f"row {index} of the {len(checks)} counted targets alone"
+            if len(checks) > 1
+            else (f"the same {inputs[1].numel()} counted targets")
         )
-    except Exception:  # the adapter cannot tell (it raised): the case's own failure stands
-        return
+        try:
+            answer = _run(adapter, plain, _cast(plain, inputs, dtype), dict(plain.defaults))
+            _check_value(adapter, plain, answer, inputs, dict(plain.defaults), "the plain cross-entropy", dtype)
+        except ConformanceFailure as plain_failure:
+            not_applicable(
+                f"{failure.args[0]}; the plain cross-entropy of {which} (LOSS-CE-01: mean, no smoothing) fails too "
+                f"({plain_failure.args[0]}): the loss's accumulation over the vocabulary, judged by LOSS-CE-01's "
+                f"production row, not a rule of {', '.join(op.clauses)}"
+            )
+        except Exception:  # the adapter cannot tell (it raised): the case's own failure stands
+            return
