@@ -49,6 +49,19 @@ class _Stub(torch.nn.Module):
         return BaseModelOutputWithPoolingAndCrossAttentions(last_hidden_state=self.hidden, pooler_output=pooled)
 
 
+class _GPT2Stub(torch.nn.Module):
+    """Stands in for GPT-2's decoder stack (`model.transformer`): returns the given hidden states."""
+
+    def __init__(self, hidden: torch.Tensor) -> None:
+        super().__init__()
+        self.hidden = hidden
+
+    def forward(self, *args, **kwargs):
+        from transformers.modeling_outputs import BaseModelOutputWithPastAndCrossAttentions
+
+        return BaseModelOutputWithPastAndCrossAttentions(last_hidden_state=self.hidden)
+
+
 def _bert(model_class, weights: BertHeadWeights, dtype: torch.dtype, **config):
     from transformers import BertConfig
 
@@ -90,13 +103,24 @@ def _copy_mlm(predictions, weights: BertHeadWeights) -> None:
         _copy(predictions.decoder.bias, weights.decoder_bias)
 
 
-def _with_hidden(model, hidden: torch.Tensor, *, pooled: bool) -> None:
-    stack = model.bert
-    model.bert = _Stub(hidden, stack.pooler if pooled else None)
-
-
 def _dummy_ids(hidden: torch.Tensor) -> torch.Tensor:
     return torch.zeros(hidden.shape[:2], dtype=torch.long, device=hidden.device)
+
+
+def _forward_on(model, hidden: torch.Tensor, *, pooled: bool, **labels: torch.Tensor | None):
+    """The BERT head model's own forward (heads, pooling, loss) on `hidden` in place of its encoder
+    stack; `pooled`: the stub keeps the real pooler (whose weights the caller has copied)."""
+    model.bert = _Stub(hidden, model.bert.pooler if pooled else None)
+    with torch.no_grad():
+        return model(input_ids=_dummy_ids(hidden), **labels)
+
+
+def _classify(model, weights: BertHeadWeights, hidden: torch.Tensor, labels: torch.Tensor | None, *, pooled: bool):
+    """BertForSequenceClassification / BertForTokenClassification with the suite's classifier: (logits, loss)."""
+    _copy(model.classifier.weight, weights.classifier_weight)
+    _copy(model.classifier.bias, weights.classifier_bias)
+    out = _forward_on(model, hidden, pooled=pooled, labels=labels)
+    return out.logits, out.loss
 
 
 class HFHeads:
@@ -116,18 +140,12 @@ class HFHeads:
     @staticmethod
     def _gpt2_lm(hidden: torch.Tensor, embedding: torch.Tensor):
         from transformers import GPT2Config, GPT2LMHeadModel
-        from transformers.modeling_outputs import BaseModelOutputWithPastAndCrossAttentions
 
         vocab, width = embedding.shape
         config = GPT2Config(vocab_size=vocab, n_embd=width, n_layer=1, n_head=1, n_positions=max(hidden.shape[1], 8))
         model = GPT2LMHeadModel(config).to(embedding.dtype).eval()
         _copy(model.lm_head.weight, embedding)  # tied: this is transformer.wte.weight too
-
-        class Transformer(torch.nn.Module):
-            def forward(self, *args, **kwargs):
-                return BaseModelOutputWithPastAndCrossAttentions(last_hidden_state=hidden)
-
-        model.transformer = Transformer()
+        model.transformer = _GPT2Stub(hidden)
         return model
 
     def tied_parameters(
@@ -168,9 +186,7 @@ class HFHeads:
 
         model = _bert(BertForMaskedLM, weights, hidden.dtype)
         _copy_mlm(model.cls.predictions, weights)
-        _with_hidden(model, hidden, pooled=False)
-        with torch.no_grad():
-            out = model(input_ids=_dummy_ids(hidden), labels=labels)
+        out = _forward_on(model, hidden, pooled=False, labels=labels)
         return out.logits, out.loss
 
     def next_sentence_head(
@@ -182,9 +198,7 @@ class HFHeads:
         _copy_pooler(model.bert.pooler, weights)
         _copy(model.cls.seq_relationship.weight, weights.nsp_weight)
         _copy(model.cls.seq_relationship.bias, weights.nsp_bias)
-        _with_hidden(model, hidden, pooled=True)
-        with torch.no_grad():
-            out = model(input_ids=_dummy_ids(hidden), labels=labels)
+        out = _forward_on(model, hidden, pooled=True, labels=labels)
         return out.logits, out.loss
 
     def pretraining_heads(
@@ -197,9 +211,7 @@ class HFHeads:
         _copy_mlm(model.cls.predictions, weights)
         _copy(model.cls.seq_relationship.weight, weights.nsp_weight)
         _copy(model.cls.seq_relationship.bias, weights.nsp_bias)
-        _with_hidden(model, hidden, pooled=True)
-        with torch.no_grad():
-            out = model(input_ids=_dummy_ids(hidden), labels=mlm_labels, next_sentence_label=nsp_labels)
+        out = _forward_on(model, hidden, pooled=True, labels=mlm_labels, next_sentence_label=nsp_labels)
         return out.prediction_logits, out.seq_relationship_logits, out.loss
 
     def sequence_classification(
@@ -209,12 +221,7 @@ class HFHeads:
 
         model = _bert(BertForSequenceClassification, weights, hidden.dtype, classifier_dropout=0.0)
         _copy_pooler(model.bert.pooler, weights)
-        _copy(model.classifier.weight, weights.classifier_weight)
-        _copy(model.classifier.bias, weights.classifier_bias)
-        _with_hidden(model, hidden, pooled=True)
-        with torch.no_grad():
-            out = model(input_ids=_dummy_ids(hidden), labels=labels)
-        return out.logits, out.loss
+        return _classify(model, weights, hidden, labels, pooled=True)
 
     def last_token_classification(
         self,
@@ -225,7 +232,6 @@ class HFHeads:
         pad_token_id: int,
     ) -> torch.Tensor:
         from transformers import GPT2Config, GPT2ForSequenceClassification
-        from transformers.modeling_outputs import BaseModelOutputWithPastAndCrossAttentions
 
         labels, width = score_weight.shape
         config = GPT2Config(
@@ -238,12 +244,7 @@ class HFHeads:
         )
         model = GPT2ForSequenceClassification(config).to(hidden.dtype).eval()
         _copy(model.score.weight, score_weight)
-
-        class Transformer(torch.nn.Module):
-            def forward(self, *args, **kwargs):
-                return BaseModelOutputWithPastAndCrossAttentions(last_hidden_state=hidden)
-
-        model.transformer = Transformer()
+        model.transformer = _GPT2Stub(hidden)
         with torch.no_grad():
             return model(input_ids=input_ids, attention_mask=attention_mask).logits
 
@@ -284,12 +285,7 @@ class HFHeads:
         from transformers import BertForTokenClassification
 
         model = _bert(BertForTokenClassification, weights, hidden.dtype, classifier_dropout=0.0)
-        _copy(model.classifier.weight, weights.classifier_weight)
-        _copy(model.classifier.bias, weights.classifier_bias)
-        _with_hidden(model, hidden, pooled=False)
-        with torch.no_grad():
-            out = model(input_ids=_dummy_ids(hidden), labels=labels)
-        return out.logits, out.loss
+        return _classify(model, weights, hidden, labels, pooled=False)
 
     def question_answering(
         self,
@@ -303,9 +299,7 @@ class HFHeads:
         model = _bert(BertForQuestionAnswering, weights, hidden.dtype, num_labels=2)
         _copy(model.qa_outputs.weight, weights.qa_weight)
         _copy(model.qa_outputs.bias, weights.qa_bias)
-        _with_hidden(model, hidden, pooled=False)
-        with torch.no_grad():
-            out = model(input_ids=_dummy_ids(hidden), start_positions=start_positions, end_positions=end_positions)
+        out = _forward_on(model, hidden, pooled=False, start_positions=start_positions, end_positions=end_positions)
         return out.start_logits, out.end_logits, out.loss
 
     def best_span(
