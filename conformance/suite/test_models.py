@@ -84,11 +84,10 @@ def _check_layer(adapter, layer: str, x: torch.Tensor, weights, mask: torch.Tens
     reference's, at real tokens (every token when mask is None)."""
     op = require(adapter, layer)
     function = ref.encoder_layer if layer == "encoder_layer" else ref.decoder_block
-    x32, weights32 = x.to(F32), weights.to(F32)
     _compare(
-        op(x32, weights32, padding_mask=mask),
+        op(x.to(F32), weights.to(F32), padding_mask=mask),  # its own copies: an adapter may write into them
         function(x, weights, padding_mask=mask),
-        function(x32, weights32, padding_mask=mask),
+        function(x.to(F32), weights.to(F32), padding_mask=mask),
         mask,
         what,
     )
