@@ -21,7 +21,16 @@ from specformer.conformance.adapters.protocols import (
     sampling_parameters_used,
 )
 from specformer.conformance.authoring import needs_of, skeleton
-from specformer.conformance.results import CUSTOM, ERROR, FAIL, PASS, UNSUPPORTED, AdapterResult, RunResult
+from specformer.conformance.results import (
+    CUSTOM,
+    ERROR,
+    FAIL,
+    PASS,
+    UNSUPPORTED,
+    AdapterResult,
+    ClauseResult,
+    RunResult,
+)
 from specformer.conformance.runner import add_load_errors
 from specformer.reference.sampling import SamplingParams
 
@@ -60,6 +69,19 @@ def _adapter(run: RunResult, name: str) -> AdapterResult:
     return found
 
 
+def _clauses_without_parameters(run: RunResult, name: str, missing: dict[str, str]) -> dict[str, ClauseResult]:
+    """The clauses of `name`, an adapter whose operations lack optional parameters, by id, once checked:
+    no test of it failed or errored, and each clause of `missing` is unsupported with a message naming
+    the parameter that clause's test needs."""
+    clauses = {c.id: c for c in _adapter(run, name).clauses}
+    wrong = [(c.id, t.nodeid, t.message[:200]) for c in clauses.values() for t in c.tests if t.status in (ERROR, FAIL)]
+    assert not wrong
+    for clause, parameter in missing.items():
+        assert clauses[clause].status == UNSUPPORTED, clause
+        assert f"does not support {parameter}" in clauses[clause].tests[0].message, clause
+    return clauses
+
+
 @pytest.mark.slow
 def test_missing_optional_parameters_are_unsupported_and_never_put_into_other_tests(authoring_run) -> None:
     _, run, _ = authoring_run
@@ -77,21 +99,18 @@ def test_missing_optional_parameters_are_unsupported_and_never_put_into_other_te
 @pytest.mark.slow
 def test_attention_without_optional_parameters_is_unsupported_only_where_a_test_needs_one(authoring_run) -> None:
     _, run, _ = authoring_run
-    clauses = {c.id: c for c in _adapter(run, "BareAttention").clauses}
-    wrong = [(c.id, t.nodeid, t.message[:200]) for c in clauses.values() for t in c.tests if t.status in (ERROR, FAIL)]
-    assert not wrong  # its operations take no optional parameter: nothing handed it one
+    # its operations take no optional parameter: nothing handed it one
+    missing = {
+        "ATTN-SDPA-03": "mask",
+        "ATTN-PAD-01": "mask",
+        "ATTN-CAUSAL-02": "causal",
+        "ATTN-MHA-04": "key_padding_mask",
+        "ATTN-CROSS-03": "context",
+        "ATTN-LOCAL-06": "padding_mask",
+        "ATTN-LSH-01": "n_buckets",
+    }
+    clauses = _clauses_without_parameters(run, "BareAttention", missing)
     statuses = {clause: c.status for clause, c in clauses.items()}
-    for clause, parameter in [
-        ("ATTN-SDPA-03", "mask"),
-        ("ATTN-PAD-01", "mask"),
-        ("ATTN-CAUSAL-02", "causal"),
-        ("ATTN-MHA-04", "key_padding_mask"),
-        ("ATTN-CROSS-03", "context"),
-        ("ATTN-LOCAL-06", "padding_mask"),
-        ("ATTN-LSH-01", "n_buckets"),
-    ]:
-        assert statuses[clause] == UNSUPPORTED, clause
-        assert f"does not support {parameter}" in clauses[clause].tests[0].message, clause
     # Tests of other clauses ran without the missing parameters: scale only where it is the point,
     # Longformer on unpadded rows, the block without causal, LSH where buckets do not matter.
     for clause in ("ATTN-HEADS-01", "ATTN-CROSS-01", "ATTN-MHA-02", "ATTN-LOCAL-04", "ATTN-LOCAL-05", "ATTN-LSH-06"):
@@ -103,22 +122,19 @@ def test_attention_without_optional_parameters_is_unsupported_only_where_a_test_
 @pytest.mark.slow
 def test_kv_cache_without_optional_parameters_is_unsupported_only_where_a_test_needs_one(authoring_run) -> None:
     _, run, _ = authoring_run
-    clauses = {c.id: c for c in _adapter(run, "BareCache").clauses}
-    wrong = [(c.id, t.nodeid, t.message[:200]) for c in clauses.values() for t in c.tests if t.status in (ERROR, FAIL)]
-    assert not wrong  # no mask, no cache_kind, only multi-head Llama models: nothing handed it another
+    # no mask, no cache_kind, only multi-head Llama models: nothing handed it another
+    missing = {
+        "KV-PAD-01": "attention_mask",
+        "KV-PAD-02": "attention_mask",
+        "KV-EQ-02": "static_cache",
+        "KV-STATIC-01": "static_cache",
+        "KV-STATIC-02": "static_cache",
+        "KV-SLIDE-01": "sliding_window",
+        "KV-SLIDE-02": "sliding_window",
+        "KV-SLIDE-03": "sliding_window",
+    }
+    clauses = _clauses_without_parameters(run, "BareCache", missing)
     statuses = {clause: c.status for clause, c in clauses.items()}
-    for clause, parameter in [
-        ("KV-PAD-01", "attention_mask"),
-        ("KV-PAD-02", "attention_mask"),
-        ("KV-EQ-02", "static_cache"),
-        ("KV-STATIC-01", "static_cache"),
-        ("KV-STATIC-02", "static_cache"),
-        ("KV-SLIDE-01", "sliding_window"),
-        ("KV-SLIDE-02", "sliding_window"),
-        ("KV-SLIDE-03", "sliding_window"),
-    ]:
-        assert statuses[clause] == UNSUPPORTED, clause
-        assert f"does not support {parameter}" in clauses[clause].tests[0].message, clause
     # Tests of other clauses ran without them: unpadded rows, the dynamic cache, the multi-head twin.
     for clause in ("KV-MODEL-02", "KV-SHAPE-02"):
         assert statuses[clause] == PASS and {t.status for t in clauses[clause].tests} == {PASS}, clause

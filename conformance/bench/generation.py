@@ -94,6 +94,20 @@ def bench_config(name: str, profile: str) -> Any:
     return kv_cache.DecoderConfig(**keywords)
 
 
+def cache_bytes(config: Any, batch: int, positions: int, dtype: Any) -> int:
+    """KV-SIZE-01's bytes of a cache of `config` (a DecoderConfig: its layers, KV heads and head dim)."""
+    from specformer.reference import kv_cache
+
+    return kv_cache.expected_cache_bytes(
+        layers=config.num_layers,
+        batch=batch,
+        kv_heads=config.num_kv_heads,
+        positions=positions,
+        head_dim=config.head_dim,
+        dtype=dtype,
+    )
+
+
 def generation_benchmarks(
     adapter: Any,
     profile: str = "ci",
@@ -194,21 +208,11 @@ def _model_benchmarks(
     gathered = sum(t.numel() * t.element_size() for k, t in weights.params.items() if k in EMBEDDINGS)
     streamed = weight_bytes(weights.params) - gathered
 
-    def cache_bytes(batch: int, positions: int) -> int:
-        return kv_cache.expected_cache_bytes(
-            layers=config.num_layers,
-            batch=batch,
-            kv_heads=config.num_kv_heads,
-            positions=positions,
-            head_dim=config.head_dim,
-            dtype=weights.dtype,
-        )
-
     def floor(batch: int, context: int) -> dict[str, Any]:
         """The weight-bandwidth floor of one decode step (module docstring); {} without a measured bandwidth."""
         if not bandwidth:
             return {}
-        step = streamed + cache_bytes(batch, context)
+        step = streamed + cache_bytes(config, batch, context, weights.dtype)
         return {"bytes_per_step": step, "bandwidth_bytes_per_s": bandwidth, "floor_s": step / bandwidth}
 
     def prompt_of(batch: int, length: int, seed: int) -> torch.Tensor:
@@ -267,7 +271,7 @@ def _model_benchmarks(
             capacity = n + NEW_TOKENS if kind == "static" else n  # a static cache sized for the request
             starting("kv_cache.memory", {"cache": kind, "context": n})
             measured = cache_state(weights, prompt_of(1, n, n), cache_kind=kind, max_cache_len=capacity).nbytes
-            formula = cache_bytes(1, capacity)
+            formula = cache_bytes(config, 1, capacity, weights.dtype)
             params = {"cache": kind, "context": n, "positions": capacity, "cache_bytes": measured}
             params |= {"formula_bytes": formula, "weight_bytes": weight_bytes(weights.params)}
             row("kv_cache.memory", [0.0], params, size=n, correct=measured == formula)

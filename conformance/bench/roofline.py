@@ -108,18 +108,7 @@ def measured_result(
     """
     memory, source = peak_memory(call, device)
     result = BenchmarkResult(
-        device=device,
-        samples_s=timing.samples_s,
-        median_s=timing.median_s,
-        iqr_s=timing.iqr_s,
-        calls_per_sample=timing.calls_per_sample,
-        threads=timing.threads,
-        mode=timing.mode,
-        stop_reason=timing.stop_reason,
-        sm_clock_mhz=timing.sm_clock_mhz,
-        peak_memory_bytes=memory,
-        peak_memory_source=source,
-        **fields,
+        device=device, **timing.result_fields(), peak_memory_bytes=memory, peak_memory_source=source, **fields
     )
     return row_done(place_on_roofline(result, ceilings or {}))
 

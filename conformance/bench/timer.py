@@ -26,7 +26,7 @@ import contextlib
 import statistics
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
@@ -73,6 +73,10 @@ class Timing:
     @property
     def iqr_s(self) -> float:
         return interquartile_range(self.samples_s)
+
+    def result_fields(self) -> dict[str, Any]:
+        """The fields of a BenchmarkResult a timing fills: all of its own, and the median and IQR."""
+        return {**asdict(self), "median_s": self.median_s, "iqr_s": self.iqr_s}
 
 
 def interquartile_range(values: list[float]) -> float:

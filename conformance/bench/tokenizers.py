@@ -474,20 +474,10 @@ def _throughput(
 def _result(
     name: str, timing: Timing, params: dict[str, Any], *, note: str, correct: bool, threads: int = 1
 ) -> BenchmarkResult:
+    # threads: the tokenizer's own worker threads, not torch's that the timer records
+    fields = timing.result_fields() | {"threads": threads}
     return BenchmarkResult(
-        name=name,
-        family="tokenizers",
-        device="cpu",
-        params=params,
-        samples_s=timing.samples_s,
-        median_s=timing.median_s,
-        iqr_s=timing.iqr_s,
-        calls_per_sample=timing.calls_per_sample,
-        threads=threads,
-        note=note,
-        mode=timing.mode,
-        stop_reason=timing.stop_reason,
-        correct=correct,
+        name=name, family="tokenizers", device="cpu", params=params, note=note, correct=correct, **fields
     )
 
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from specformer.conformance.mutants import Mutant, reference_capabilities
-from specformer.reference import attention, local, lsh
+from specformer.reference import attention, lsh
 from specformer.reference.attention import multi_head_attention, split_heads
 
 
@@ -318,25 +318,14 @@ class LongformerGlobalKeysThroughGlobalProjections(_Mutant):
     breaks = ("ATTN-LOCAL-04",)
 
     def longformer_attention(self, hidden, weights, *, window, global_mask, padding_mask=None):
-        swapped = local.LongformerWeights(
-            local=attention.MultiHeadWeights(
-                query=weights.local.query,
-                key=weights.global_key,  # bug
-                value=weights.global_value,  # bug
-                output=weights.local.output,
-                query_bias=weights.local.query_bias,
-                key_bias=weights.global_key_bias,
-                value_bias=weights.global_value_bias,
-                output_bias=weights.local.output_bias,
-                heads=weights.local.heads,
-            ),
-            global_query=weights.global_query,
-            global_key=weights.global_key,
-            global_value=weights.global_value,
-            global_query_bias=weights.global_query_bias,
-            global_key_bias=weights.global_key_bias,
-            global_value_bias=weights.global_value_bias,
+        projections = dataclasses.replace(
+            weights.local,
+            key=weights.global_key,  # bug
+            value=weights.global_value,  # bug
+            key_bias=weights.global_key_bias,
+            value_bias=weights.global_value_bias,
         )
+        swapped = dataclasses.replace(weights, local=projections)
         return super().longformer_attention(
             hidden, swapped, window=window, global_mask=global_mask, padding_mask=padding_mask
         )
@@ -348,13 +337,18 @@ class LongformerGlobalRowsSharedDeclaringSeparate(_Mutant):
     breaks = ("ATTN-LOCAL-05",)
 
     def longformer_attention(self, hidden, weights, *, window, global_mask, padding_mask=None):
-        return local.longformer_self_attention(
-            hidden,
+        projections = weights.local  # bug: the declaration says separate global projections
+        shared = dataclasses.replace(
             weights,
-            window=window,
-            global_mask=global_mask,
-            padding_mask=padding_mask,
-            global_projections="shared",  # bug: the declaration says separate
+            global_query=projections.query,
+            global_key=projections.key,
+            global_value=projections.value,
+            global_query_bias=projections.query_bias,
+            global_key_bias=projections.key_bias,
+            global_value_bias=projections.value_bias,
+        )
+        return super().longformer_attention(
+            hidden, shared, window=window, global_mask=global_mask, padding_mask=padding_mask
         )
 
 

@@ -204,6 +204,11 @@ class InputOverwritten(_Mutant):
 # Encoder-decoders for conditional generation (BART, T5)
 
 _SEQ2SEQ = ("bart_for_conditional_generation", "t5_for_conditional_generation")
+# The clauses whose tests compare either encoder-decoder's encoder output and logits with the reference's
+# on padded sources and whole targets: a bug in what a model computes in both of its stacks fails them
+# all, with its model's own -01 clauses (one that spares the encoder or the padding spares some of them).
+SEQ2SEQ_OUTPUT_CLAUSES = ("MODEL-S2S-01", "MODEL-S2S-03", "MODEL-ENCDEC-02", "MODEL-ENCDEC-03", "MODEL-IO-02")
+T5_OUTPUT_CLAUSES = ("MODEL-T5-01", "MODEL-T5-03", *SEQ2SEQ_OUTPUT_CLAUSES)
 
 
 @contextlib.contextmanager
@@ -237,15 +242,7 @@ class _Seq2SeqMutant(_Mutant):
 class BartPositionsWithoutOffset(_Seq2SeqMutant):
     """Reads BART's position table at row p, not p + 2."""
 
-    breaks = (
-        "MODEL-BART-01",
-        "MODEL-BART-02",
-        "MODEL-S2S-01",
-        "MODEL-S2S-03",
-        "MODEL-ENCDEC-02",
-        "MODEL-ENCDEC-03",
-        "MODEL-IO-02",
-    )
+    breaks = ("MODEL-BART-01", "MODEL-BART-02", *SEQ2SEQ_OUTPUT_CLAUSES)
 
     def patches(self) -> dict:
         return {"BART_POSITION_OFFSET": 0}  # bug
@@ -293,15 +290,7 @@ class T5DecoderBucketSignFlipped(_Seq2SeqMutant):
 class T5AttentionScaled(_Seq2SeqMutant):
     """T5 attention scaled by 1/sqrt(D), as every other model's."""
 
-    breaks = (
-        "MODEL-T5-01",
-        "MODEL-T5-03",
-        "MODEL-S2S-01",
-        "MODEL-S2S-03",
-        "MODEL-ENCDEC-02",
-        "MODEL-ENCDEC-03",
-        "MODEL-IO-02",
-    )
+    breaks = T5_OUTPUT_CLAUSES
 
     def patches(self) -> dict:
         sdpa = models.scaled_dot_product_attention
@@ -323,15 +312,7 @@ class T5TiedHeadNotRescaled(_Seq2SeqMutant):
 class T5LayerNormWithMean(_Seq2SeqMutant):
     """T5LayerNorm as a LayerNorm: the mean subtracted before the scale."""
 
-    breaks = (
-        "MODEL-T5-01",
-        "MODEL-T5-03",
-        "MODEL-S2S-01",
-        "MODEL-S2S-03",
-        "MODEL-ENCDEC-02",
-        "MODEL-ENCDEC-03",
-        "MODEL-IO-02",
-    )
+    breaks = T5_OUTPUT_CLAUSES
 
     def patches(self) -> dict:
         return {"rms_norm": lambda x, weight, eps: weight * F.layer_norm(x, x.shape[-1:], eps=eps)}  # bug
@@ -340,15 +321,7 @@ class T5LayerNormWithMean(_Seq2SeqMutant):
 class T5BiasOnlyInTheFirstLayer(_Seq2SeqMutant):
     """The relative position bias added in block 0 only, not reused by the later blocks."""
 
-    breaks = (
-        "MODEL-T5-01",
-        "MODEL-T5-03",
-        "MODEL-S2S-01",
-        "MODEL-S2S-03",
-        "MODEL-ENCDEC-02",
-        "MODEL-ENCDEC-03",
-        "MODEL-IO-02",
-    )
+    breaks = T5_OUTPUT_CLAUSES
 
     def patches(self) -> dict:
         attention = models.t5_attention

@@ -103,6 +103,18 @@ def on_qkv(op: Callable[..., object], **kwargs: object) -> Callable[[int], Calla
     return make
 
 
+def on_lsh(op: Callable[..., object]) -> Callable[[int], Callable[[], object]]:
+    """For each length n, a call of LSH attention on fresh (1, H, n, D) shared query-keys and values,
+    with one fixed set of random rotations (BUCKET_PAIRS of them) and chunks of CHUNK."""
+    rotations = _random(HEAD_DIM, BUCKET_PAIRS, seed=7)
+
+    def make(n: int) -> Callable[[], object]:
+        query_key, value, _ = _qkv(n)
+        return lambda: op(query_key, value, rotations=rotations, chunk_length=CHUNK)
+
+    return make
+
+
 def _ladder(request: pytest.FixtureRequest, name: str) -> list[int]:
     """The lengths of ladder `name` under the run's profile."""
     return LADDERS[request.config.getoption("--specformer-profile")][name]
@@ -194,25 +206,13 @@ def test_sliding_window_memory_is_linear(adapter, request) -> None:
 
 @clause("CPLX-LSH-01")
 def test_lsh_attention_time_is_n_log_n(adapter, request) -> None:
-    op = require(adapter, "lsh_attention")
-    rotations = _random(HEAD_DIM, BUCKET_PAIRS, seed=7)
-
-    def make(n: int) -> Callable[[], object]:
-        query_key, value, _ = _qkv(n)
-        return lambda: op(query_key, value, rotations=rotations, chunk_length=CHUNK)
-
+    make = on_lsh(require(adapter, "lsh_attention"))
     check_scaling(request, "lsh_attention", "time", _ladder(request, "linear"), make, "CPLX-LSH-01")
 
 
 @clause("CPLX-LSH-02")
 def test_lsh_attention_memory_is_linear(adapter, request) -> None:
-    op = require(adapter, "lsh_attention")
-    rotations = _random(HEAD_DIM, BUCKET_PAIRS, seed=7)
-
-    def make(n: int) -> Callable[[], object]:
-        query_key, value, _ = _qkv(n)
-        return lambda: op(query_key, value, rotations=rotations, chunk_length=CHUNK)
-
+    make = on_lsh(require(adapter, "lsh_attention"))
     check_scaling(request, "lsh_attention", "memory", _ladder(request, "linear memory"), make, "CPLX-LSH-02")
 
 

@@ -481,12 +481,9 @@ def test_eos_ends_row_and_pads(adapter, pad_token_id) -> None:
 @pytest.mark.parametrize(("seed", "pad_token_id"), [(23, 0), (23, 9), (22, 9)])
 def test_beam_hypotheses_padded(adapter, seed, pad_token_id) -> None:
     """Pads inside a row and across rows (seed 22: row 0's hypotheses end before row 1's longest)."""
-    op = require(adapter, "generate", "num_beams")
-    prompt = inputs.token_ids(2, 5, seed=seed)
-    config = GenerationConfig(
-        max_new_tokens=6, num_beams=3, num_return_sequences=3, eos_token_ids=BEAM_EOS, pad_token_id=pad_token_id
+    out, _, _ = _beam_search(
+        adapter, seed, max_new_tokens=6, num_beams=3, num_return_sequences=3, pad_token_id=pad_token_id
     )
-    out = op(inputs.model(), prompt, config)
     for row, length in enumerate(live_steps(out.sequences, 5, BEAM_EOS)):
         after = out.sequences[row, 5 + length :]
         if not (after == pad_token_id).all():
@@ -654,15 +651,21 @@ BEAM_EOS = (3, 7, 11, 20, 33, 40, 50, 60)
 EARLY_STOPPING_SEEDS, EARLY_STOPPING_PENALTY = (19, 3), 2.0
 
 
+def _beam_search(adapter, seed: int, **settings: object) -> tuple[ref.GenerationOutput, torch.Tensor, GenerationConfig]:
+    """The adapter's beam search on two 5-token prompts drawn from `seed`, ending at BEAM_EOS and padding
+    with 5 unless `settings` (the other GenerationConfig fields) say otherwise: (output, prompt, config)."""
+    op = require(adapter, "generate", "num_beams")
+    prompt = inputs.token_ids(2, 5, seed=seed)
+    config = GenerationConfig(**({"eos_token_ids": BEAM_EOS, "pad_token_id": 5} | settings))
+    return op(inputs.model(), prompt, config), prompt, config
+
+
 @clause("GEN-BEAM-01")
 @pytest.mark.parametrize(("num_beams", "returned"), [(2, 1), (4, 3)])
 def test_beam_search_matches_reference(adapter, num_beams, returned) -> None:
-    op = require(adapter, "generate", "num_beams")
-    prompt = inputs.token_ids(2, 5, seed=23)
-    config = GenerationConfig(
-        max_new_tokens=6, num_beams=num_beams, num_return_sequences=returned, eos_token_ids=BEAM_EOS, pad_token_id=5
+    out, prompt, config = _beam_search(
+        adapter, 23, max_new_tokens=6, num_beams=num_beams, num_return_sequences=returned
     )
-    out = op(inputs.model(), prompt, config)
     expected = reference_output(config, prompt, adapter)
     assert_same_tokens(out.sequences, expected.sequences, f"beam search, {num_beams} beams")
 
@@ -670,17 +673,9 @@ def test_beam_search_matches_reference(adapter, num_beams, returned) -> None:
 @clause("GEN-BEAM-02")
 @pytest.mark.parametrize("length_penalty", [0.0, 1.0, 2.0, -1.0])
 def test_beam_scores_are_length_normalised(adapter, length_penalty) -> None:
-    op = require(adapter, "generate", "num_beams")
-    prompt = inputs.token_ids(2, 5, seed=24)
-    config = GenerationConfig(
-        max_new_tokens=6,
-        num_beams=3,
-        num_return_sequences=3,
-        eos_token_ids=BEAM_EOS,
-        length_penalty=length_penalty,
-        pad_token_id=5,
+    out, _, _ = _beam_search(
+        adapter, 24, max_new_tokens=6, num_beams=3, num_return_sequences=3, length_penalty=length_penalty
     )
-    out = op(inputs.model(), prompt, config)
     if out.sequence_scores is None:
         fail("beam search returned no sequence scores")
 
@@ -707,30 +702,22 @@ def test_beam_scores_are_length_normalised(adapter, length_penalty) -> None:
 @pytest.mark.parametrize("early_stopping", [True, False, "never"], ids=["true", "false", "never"])
 @pytest.mark.parametrize("seed", EARLY_STOPPING_SEEDS)
 def test_beam_early_stopping(adapter, seed, early_stopping) -> None:
-    op = require(adapter, "generate", "num_beams")
-    prompt = inputs.token_ids(2, 5, seed=seed)
-    config = GenerationConfig(
+    out, prompt, config = _beam_search(
+        adapter,
+        seed,
         max_new_tokens=7,
         num_beams=3,
         num_return_sequences=3,
-        eos_token_ids=BEAM_EOS,
         early_stopping=early_stopping,
         length_penalty=EARLY_STOPPING_PENALTY,
-        pad_token_id=5,
     )
-    out = op(inputs.model(), prompt, config)
     expected = reference_output(config, prompt, adapter)
     assert_same_tokens(out.sequences, expected.sequences, f"early_stopping={early_stopping!r}, prompt seed {seed}")
 
 
 @clause("GEN-BEAM-04")
 def test_beam_returns_best_first(adapter) -> None:
-    op = require(adapter, "generate", "num_beams")
-    prompt = inputs.token_ids(2, 5, seed=25)
-    config = GenerationConfig(
-        max_new_tokens=5, num_beams=4, num_return_sequences=4, eos_token_ids=BEAM_EOS, pad_token_id=5
-    )
-    out = op(inputs.model(), prompt, config)
+    out, _, _ = _beam_search(adapter, 25, max_new_tokens=5, num_beams=4, num_return_sequences=4)
     if out.sequences.shape[0] != 8 or out.sequence_scores is None:
         fail(f"4 return sequences of 2 prompts: got {tuple(out.sequences.shape)} sequences")
     scores = out.sequence_scores.view(2, 4)

@@ -9,13 +9,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from specformer.conformance.bench.generation import timed_run
+from specformer.conformance.bench.generation import cache_bytes, timed_run
 from specformer.conformance.bench.timer import torch_threads
 from specformer.conformance.numerics import fail
 from specformer.conformance.plugin import clause, require
 from specformer.conformance.suite import generation_inputs as inputs
 from specformer.conformance.suite.generation_inputs import BASE
-from specformer.reference import kv_cache
 from specformer.reference.generation import GenerationConfig, serving_metrics, weight_bytes
 
 
@@ -72,14 +71,7 @@ def test_memory_split_weights_and_cache(adapter) -> None:
     op = require(adapter, "cache_after_prefill")
     weights = inputs.model()
     state = op(weights, inputs.token_ids(2, 10, seed=28))
-    cache = kv_cache.expected_cache_bytes(
-        layers=BASE.num_layers,
-        batch=2,
-        kv_heads=BASE.num_kv_heads,
-        positions=10,
-        head_dim=BASE.head_dim,
-        dtype=torch.float32,
-    )
+    cache = cache_bytes(BASE, 2, 10, torch.float32)
     parameters = sum(p.numel() for p in weights.params.values()) * 4
     if weight_bytes(weights.params) != parameters or state.nbytes != cache:
         fail(

@@ -65,13 +65,19 @@ def _write_is_shared(first: torch.Tensor, second: torch.Tensor) -> bool:
     return shared
 
 
+def _embedding_and_output(adapter, architecture: str, *, tie: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """The adapter's (input embedding, output projection) for `architecture`, each checked to be (V, E)."""
+    op = require(adapter, "tied_parameters")
+    embedding, output = _outputs(op(VOCAB, WIDTH, tie=tie, architecture=architecture), 2, "tied_parameters")
+    if embedding.shape != (VOCAB, WIDTH) or output.shape != (VOCAB, WIDTH):
+        fail(f"{architecture}: shapes {tuple(embedding.shape)} and {tuple(output.shape)}, expected ({VOCAB}, {WIDTH})")
+    return embedding, output
+
+
 @clause("HEAD-TIE-01")
 @pytest.mark.parametrize("architecture", ["causal-lm", "masked-lm"])
 def test_tied_embeddings_are_one_parameter(adapter, architecture: str) -> None:
-    op = require(adapter, "tied_parameters")
-    embedding, output = _outputs(op(VOCAB, WIDTH, tie=True, architecture=architecture), 2, "tied_parameters")
-    if embedding.shape != (VOCAB, WIDTH) or output.shape != (VOCAB, WIDTH):
-        fail(f"{architecture}: shapes {tuple(embedding.shape)} and {tuple(output.shape)}, expected ({VOCAB}, {WIDTH})")
+    embedding, output = _embedding_and_output(adapter, architecture, tie=True)
     if not _write_is_shared(embedding, output) or not _write_is_shared(output, embedding):
         fail(f"{architecture} declared tied: a write to one embedding is not seen in the other (two storages)")
 
@@ -79,10 +85,7 @@ def test_tied_embeddings_are_one_parameter(adapter, architecture: str) -> None:
 @clause("HEAD-TIE-02")
 @pytest.mark.parametrize("architecture", ["causal-lm", "masked-lm"])
 def test_untied_embeddings_are_separate(adapter, architecture: str) -> None:
-    op = require(adapter, "tied_parameters")
-    embedding, output = _outputs(op(VOCAB, WIDTH, tie=False, architecture=architecture), 2, "tied_parameters")
-    if embedding.shape != (VOCAB, WIDTH) or output.shape != (VOCAB, WIDTH):
-        fail(f"{architecture}: shapes {tuple(embedding.shape)} and {tuple(output.shape)}, expected ({VOCAB}, {WIDTH})")
+    embedding, output = _embedding_and_output(adapter, architecture, tie=False)
     if _write_is_shared(embedding, output):
         fail(f"{architecture} declared untied: a write to the input embedding changed the output projection")
 
@@ -404,20 +407,30 @@ def _span(adapter, start, end, context, max_length):
     return tuple(int(i) for i in found)
 
 
+def _check_random_spans(adapter, *, seed: int, length: int, max_length: int) -> None:
+    """The adapter's best span against the reference's on 20 random logit pairs, position 0 outside the context."""
+    generator = torch.Generator().manual_seed(seed)
+    for trial in range(20):
+        start, end = draw(generator, length, scale=3.0), draw(generator, length, scale=3.0)
+        context = torch.ones(length, dtype=torch.bool)
+        context[0] = False
+        expected = ref.best_span(start, end, context, max_length)
+        found = _span(adapter, start.tolist(), end.tolist(), context.tolist(), max_length)
+        if found != expected:
+            fail(
+                f"trial {trial}: best span {found} with max_answer_length={max_length}, expected {expected}",
+                seed=seed,
+                start=start.tolist(),
+                end=end.tolist(),
+            )
+
+
 @clause("HEAD-QA-04")
 def test_span_never_ends_before_it_starts(adapter) -> None:
     found = _span(adapter, [0, 1, 0, 0, 5], [0, 6, 0, 0, 0], [0, 1, 1, 1, 1], 5)
     if found != (1, 1):
         fail(f"best span {found}, expected (1, 1): the separate argmaxes give (4, 1), which ends before it starts")
-    generator = torch.Generator().manual_seed(20)
-    for trial in range(20):
-        start, end = draw(generator, 16, scale=3.0), draw(generator, 16, scale=3.0)
-        context = torch.ones(16, dtype=torch.bool)
-        context[0] = False
-        expected = ref.best_span(start, end, context, 16)
-        found = _span(adapter, start.tolist(), end.tolist(), context.tolist(), 16)
-        if found != expected:
-            fail(f"trial {trial}: best span {found}, expected {expected}", start=start.tolist(), end=end.tolist())
+    _check_random_spans(adapter, seed=20, length=16, max_length=16)
 
 
 @clause("HEAD-QA-05")
@@ -426,15 +439,7 @@ def test_span_length_is_bounded(adapter) -> None:
         found = _span(adapter, [0, 5, 1, 0, 3], [0, 0, 1, 6, 2], [0, 1, 1, 1, 1], max_length)
         if found != expected:
             fail(f"best span {found} with max_answer_length={max_length}, expected {expected}")
-    generator = torch.Generator().manual_seed(21)
-    for trial in range(20):
-        start, end = draw(generator, 30, scale=3.0), draw(generator, 30, scale=3.0)
-        context = torch.ones(30, dtype=torch.bool)
-        context[0] = False
-        expected = ref.best_span(start, end, context, 4)
-        found = _span(adapter, start.tolist(), end.tolist(), context.tolist(), 4)
-        if found != expected:
-            fail(f"trial {trial}: best span {found} with max_answer_length=4, expected {expected}")
+    _check_random_spans(adapter, seed=21, length=30, max_length=4)
 
 
 @clause("HEAD-QA-06")

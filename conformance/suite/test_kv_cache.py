@@ -22,6 +22,7 @@ import torch
 
 from specformer.conformance.adapters.protocols import decoder_parameters_used
 from specformer.conformance.bench import POLICIES, fit_exponent, geometric_ladder
+from specformer.conformance.bench.generation import cache_bytes
 from specformer.conformance.bench.scaling import time_ladder
 from specformer.conformance.bench.timer import torch_threads
 from specformer.conformance.evidence import note
@@ -171,14 +172,7 @@ def test_cache_size_formula(adapter, cache_kind) -> None:
     config = runnable(adapter, "cache_after_prefill", SLIDING if cache_kind == "rolling" else BASE)
     ids = inputs.token_ids(2, 11, seed=5)
     state = op(inputs.model(config), ids, **cache)
-    per_position = ref.expected_cache_bytes(
-        layers=config.num_layers,
-        batch=2,
-        kv_heads=config.num_kv_heads,
-        positions=1,
-        head_dim=config.head_dim,
-        dtype=torch.float32,
-    )
+    per_position = cache_bytes(config, 2, 1, torch.float32)
     if cache_kind == "rolling":
         if not 0 < state.nbytes <= per_position * config.sliding_window:
             fail(f"rolling cache holds {state.nbytes} B, expected at most {per_position * config.sliding_window} B")

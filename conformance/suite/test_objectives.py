@@ -53,9 +53,32 @@ def _check_rate(what: str, successes: int, trials: int, probability: float, **ev
         )
 
 
-def _mlm(adapter, ids, special, seed, **kwargs):
-    op = require(adapter, "mlm_mask")
-    return op(ids, special, mask_token_id=MASK, vocab_size=VOCAB, generator=_gen(seed), **kwargs)
+def _check_distribution(what: str, counts: torch.Tensor, probabilities: torch.Tensor, **evidence) -> None:
+    """Counts per category against the categories' probabilities: a chi-square test at ALPHA."""
+    p_value = chi_square_p_value(counts, probabilities)
+    if p_value < ALPHA:
+        fail(f"{what}: chi-square p={p_value:.2e} < {ALPHA}", p_value=p_value, counts=counts.tolist(), **evidence)
+
+
+def _masking(adapter, operation: str, ids, groups, seed, **kwargs):
+    """mlm_mask (groups: the special-token mask) or whole_word_mask (groups: the word ids) with [MASK] = MASK,
+    a vocabulary of VOCAB and a generator seeded with `seed`."""
+    op = require(adapter, operation)
+    return op(ids, groups, mask_token_id=MASK, vocab_size=VOCAB, generator=_gen(seed), **kwargs)
+
+
+def _replacements(inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """How many selected positions hold [MASK], their original id, and another id."""
+    selected = labels != IGNORE
+    new, old = inputs[selected], labels[selected]
+    return torch.tensor([int((new == MASK).sum()), int((new == old).sum()), int(((new != MASK) & (new != old)).sum())])
+
+
+# _replacements' categories under BERT's 80 / 10 / 10 split: a random id is [MASK] or the original
+# with probability 1/V each.
+REPLACEMENT_PROBABILITIES = torch.tensor(
+    [0.8 + 0.1 / VOCAB, 0.1 + 0.1 / VOCAB, 0.1 * (VOCAB - 2) / VOCAB], dtype=torch.float64
+)
 
 
 # ---------------------------------------------------------------------------------------
@@ -65,7 +88,7 @@ def _mlm(adapter, ids, special, seed, **kwargs):
 @clause("OBJ-MLM-01")
 def test_special_tokens_are_never_selected(adapter) -> None:
     ids, special = mlm_batch(1, 400, 50)
-    inputs, labels = _mlm(adapter, ids, special, 11, mlm_probability=0.9)
+    inputs, labels = _masking(adapter, "mlm_mask", ids, special, 11, mlm_probability=0.9)
     if (labels[special] != IGNORE).any():
         fail(f"{int((labels[special] != IGNORE).sum())} special or padding positions got a label", seed=11)
     if not torch.equal(inputs[special], ids[special]):
@@ -75,7 +98,7 @@ def test_special_tokens_are_never_selected(adapter) -> None:
 @clause("OBJ-MLM-02")
 def test_selection_rate(adapter) -> None:
     ids, special = mlm_batch(2, 2000, 128)
-    _inputs, labels = _mlm(adapter, ids, special, 12)
+    _inputs, labels = _masking(adapter, "mlm_mask", ids, special, 12)
     trials = int((~special).sum())
     _check_rate("selected non-special tokens", int((labels[~special] != IGNORE).sum()), trials, 0.15, seed=12)
 
@@ -87,7 +110,7 @@ def test_labels_are_the_original_ids(adapter, layout: str) -> None:
     if layout != "contiguous":
         ids, special = ids[::2, 1:], special[::2, 1:]  # a non-contiguous view
     before = ids.clone()
-    inputs, labels = _mlm(adapter, ids, special, 13)
+    inputs, labels = _masking(adapter, "mlm_mask", ids, special, 13)
     with annotate(seed=13, layout=layout):
         if not torch.equal(ids, before):
             fail("the caller's input_ids were modified")
@@ -105,37 +128,28 @@ def test_labels_are_the_original_ids(adapter, layout: str) -> None:
 @clause("OBJ-MLM-04")
 def test_mask_random_unchanged_split(adapter) -> None:
     ids, special = mlm_batch(4, 4000, 128)
-    inputs, labels = _mlm(adapter, ids, special, 14, mlm_probability=0.5)
-    selected = labels != IGNORE
-    new, old = inputs[selected], labels[selected]
-    counts = torch.tensor(
-        [int((new == MASK).sum()), int((new == old).sum()), int(((new != MASK) & (new != old)).sum())]
+    inputs, labels = _masking(adapter, "mlm_mask", ids, special, 14, mlm_probability=0.5)
+    counts = _replacements(inputs, labels)
+    what = f"[MASK] / unchanged / other among {int(counts.sum())} selected tokens: {(counts / counts.sum()).tolist()}"
+    _check_distribution(
+        f"{what}, expected {REPLACEMENT_PROBABILITIES.tolist()}", counts, REPLACEMENT_PROBABILITIES, seed=14
     )
-    # a random id equals [MASK] or the original with probability 1/V each
-    expected = torch.tensor([0.8 + 0.1 / VOCAB, 0.1 + 0.1 / VOCAB, 0.1 * (VOCAB - 2) / VOCAB], dtype=torch.float64)
-    p_value = chi_square_p_value(counts, expected)
-    if p_value < ALPHA:
-        fail(
-            f"[MASK] / unchanged / other among {int(selected.sum())} selected tokens: "
-            f"{(counts / counts.sum()).tolist()}, expected {expected.tolist()}: chi-square p={p_value:.2e}",
-            seed=14,
-            counts=counts.tolist(),
-        )
 
 
 @clause("OBJ-MLM-05")
 def test_random_replacements_are_uniform(adapter) -> None:
     ids, special = mlm_batch(5, 1000, 100)
-    inputs, labels = _mlm(
-        adapter, ids, special, 15, mlm_probability=1.0, mask_replace_prob=0.0, random_replace_prob=1.0
+    inputs, labels = _masking(
+        adapter, "mlm_mask", ids, special, 15, mlm_probability=1.0, mask_replace_prob=0.0, random_replace_prob=1.0
     )
     drawn = inputs[labels != IGNORE]
     counts = torch.bincount(drawn, minlength=VOCAB)
     if counts.numel() > VOCAB or int(drawn.min()) < 0:
         fail(f"random ids outside [0, {VOCAB}): {sorted(set(drawn[(drawn < 0) | (drawn >= VOCAB)].tolist()))[:8]}")
-    p_value = chi_square_p_value(counts, torch.full((VOCAB,), 1.0 / VOCAB, dtype=torch.float64))
-    if p_value < ALPHA:
-        fail(f"{drawn.numel()} random replacements are not uniform over [0, {VOCAB}): p={p_value:.2e}", seed=15)
+    uniform = torch.full((VOCAB,), 1.0 / VOCAB, dtype=torch.float64)
+    _check_distribution(
+        f"{drawn.numel()} random replacements are not uniform over [0, {VOCAB})", counts, uniform, seed=15
+    )
     # a production vocabulary (Gemma's 262,144 ids) over a sequence of 1031 tokens: the range is all of it
     big = 262_144
     ids = torch.randint(5, big, (4, 1031), generator=_gen(16))
@@ -159,15 +173,15 @@ def test_random_replacements_are_uniform(adapter) -> None:
 def test_probability_edges(adapter, edge: str) -> None:
     ids, special = mlm_batch(6, 50, 30)
     if edge == "p=0":
-        inputs, labels = _mlm(adapter, ids, special, 16, mlm_probability=0.0)
+        inputs, labels = _masking(adapter, "mlm_mask", ids, special, 16, mlm_probability=0.0)
         if (labels != IGNORE).any() or not torch.equal(inputs, ids):
             fail(f"mlm_probability=0 selected {int((labels != IGNORE).sum())} tokens")
     elif edge == "p=1":
-        _inputs, labels = _mlm(adapter, ids, special, 16, mlm_probability=1.0)
+        _inputs, labels = _masking(adapter, "mlm_mask", ids, special, 16, mlm_probability=1.0)
         if not torch.equal(labels != IGNORE, ~special):
             fail(f"mlm_probability=1 left {int(((labels == IGNORE) & ~special).sum())} non-special tokens unselected")
     else:
-        inputs, labels = _mlm(adapter, ids, special, 16, mask_replace_prob=1.0, random_replace_prob=0.0)
+        inputs, labels = _masking(adapter, "mlm_mask", ids, special, 16, mask_replace_prob=1.0, random_replace_prob=0.0)
         selected = labels != IGNORE
         if not (inputs[selected] == MASK).all():
             fail(f"mask_replace_prob=1 left {int((inputs[selected] != MASK).sum())} selected tokens without [MASK]")
@@ -186,22 +200,17 @@ def test_probability_edges(adapter, edge: str) -> None:
 )
 def test_probabilities_outside_the_unit_interval_are_rejected(adapter, kwargs: dict, names: tuple[str, ...]) -> None:
     ids, special = mlm_batch(7, 4, 10)
-    _expect_value_error(lambda: _mlm(adapter, ids, special, 17, **kwargs), f"mlm_mask({kwargs})", names)
+    _expect_value_error(lambda: _masking(adapter, "mlm_mask", ids, special, 17, **kwargs), f"mlm_mask({kwargs})", names)
 
 
 # ---------------------------------------------------------------------------------------
 # Whole-word masking
 
 
-def _wwm(adapter, ids, word_ids, seed, **kwargs):
-    op = require(adapter, "whole_word_mask")
-    return op(ids, word_ids, mask_token_id=MASK, vocab_size=VOCAB, generator=_gen(seed), **kwargs)
-
-
 @clause("OBJ-WWM-01")
 def test_pieces_of_a_word_are_masked_together(adapter) -> None:
     ids, word_ids = word_batch(21, 200, 30)
-    _inputs, labels = _wwm(adapter, ids, word_ids, 31, mlm_probability=0.3)
+    _inputs, labels = _masking(adapter, "whole_word_mask", ids, word_ids, 31, mlm_probability=0.3)
     selected = labels != IGNORE
     if (selected & (word_ids < 0)).any():
         fail(f"{int((selected & (word_ids < 0)).sum())} special or padding positions selected", seed=31)
@@ -217,7 +226,7 @@ def test_pieces_of_a_word_are_masked_together(adapter) -> None:
 @clause("OBJ-WWM-02")
 def test_word_selection_rate(adapter) -> None:
     ids, word_ids = word_batch(22, 2000, 30)
-    _inputs, labels = _wwm(adapter, ids, word_ids, 32)
+    _inputs, labels = _masking(adapter, "whole_word_mask", ids, word_ids, 32)
     first_piece = (word_ids >= 0) & (word_ids != torch.cat([torch.full_like(word_ids[:, :1], -2), word_ids[:, :-1]], 1))
     _check_rate("selected words", int((labels[first_piece] != IGNORE).sum()), int(first_piece.sum()), 0.15, seed=32)
 
@@ -226,24 +235,16 @@ def test_word_selection_rate(adapter) -> None:
 def test_whole_word_replacement_follows_the_variant(adapter) -> None:
     variant = adapter.variant("OBJ-WWM-03")
     ids, word_ids = word_batch(23, 1500, 30)
-    inputs, labels = _wwm(adapter, ids, word_ids, 33, mlm_probability=0.5)
-    selected = labels != IGNORE
-    new, old = inputs[selected], labels[selected]
-    counts = torch.tensor(
-        [int((new == MASK).sum()), int((new == old).sum()), int(((new != MASK) & (new != old)).sum())]
-    )
+    inputs, labels = _masking(adapter, "whole_word_mask", ids, word_ids, 33, mlm_probability=0.5)
+    counts = _replacements(inputs, labels)
     if variant == "mask-only":
         if counts[0] != counts.sum():
             fail(f"variant mask-only: {int(counts[1:].sum())} selected pieces are not [MASK]")
         return
-    expected = torch.tensor([0.8 + 0.1 / VOCAB, 0.1 + 0.1 / VOCAB, 0.1 * (VOCAB - 2) / VOCAB], dtype=torch.float64)
-    p_value = chi_square_p_value(counts, expected)
-    if p_value < ALPHA:
-        fail(
-            f"variant per-token: [MASK] / unchanged / other {(counts / counts.sum()).tolist()}, expected "
-            f"{expected.tolist()}: p={p_value:.2e}",
-            seed=33,
-        )
+    what = f"variant per-token: [MASK] / unchanged / other {(counts / counts.sum()).tolist()}"
+    _check_distribution(
+        f"{what}, expected {REPLACEMENT_PROBABILITIES.tolist()}", counts, REPLACEMENT_PROBABILITIES, seed=33
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -443,13 +444,11 @@ def test_span_lengths_follow_poisson_with_zero(adapter) -> None:
     counts = torch.bincount(torch.tensor(lengths), minlength=distribution.numel())
     if counts.numel() > distribution.numel():
         fail(f"span lengths up to {counts.numel() - 1}, beyond the truncated support {distribution.numel() - 1}")
-    p_value = chi_square_p_value(counts, distribution)
-    if p_value < ALPHA:
-        fail(
-            f"{len(lengths)} span lengths do not follow Poisson(3): counts {counts[:8].tolist()}, expected "
-            f"{(distribution[:8] * len(lengths)).round().tolist()}: p={p_value:.2e}",
-            seed=101,
-        )
+    what = (
+        f"{len(lengths)} span lengths do not follow Poisson(3): counts {counts[:8].tolist()}, expected "
+        f"{(distribution[:8] * len(lengths)).round().tolist()}"
+    )
+    _check_distribution(what, counts, distribution, seed=101)
 
 
 @clause("OBJ-BART-02")
@@ -533,9 +532,8 @@ def test_every_order_is_equally_likely(adapter) -> None:
         if order not in orders:
             fail(f"permuted {out} is not an order of the three sentences")
         counts[orders.index(order)] += 1
-    p_value = chi_square_p_value(counts, torch.full((6,), 1 / 6, dtype=torch.float64))
-    if p_value < ALPHA:
-        fail(f"sentence orders {counts.tolist()} over 6000 draws are not uniform: p={p_value:.2e}", seed=140)
+    uniform = torch.full((6,), 1 / 6, dtype=torch.float64)
+    _check_distribution(f"sentence orders {counts.tolist()} over 6000 draws are not uniform", counts, uniform, seed=140)
 
 
 @clause("OBJ-BART-06")

@@ -21,7 +21,7 @@ from specformer.conformance.suite import checks
 from specformer.conformance.suite import tokenizer_inputs as inputs
 from specformer.conformance.suite.tokenizer_checks import (
     check,
-    check_agreement,
+    check_round_trip_agreement,
     need,
 )
 from specformer.conformance.suite.tokenizer_inputs import (
@@ -227,17 +227,8 @@ def _sentencepiece_explanation(adapter, model: SentencePieceModel, text: str) ->
 
 def _sentencepiece_agreement(adapter, request, vocabulary: str, model: SentencePieceModel) -> None:
     encode, decode = require(adapter, "sentencepiece_encode"), require(adapter, "sentencepiece_decode")
-    texts = inputs.stable_texts()
-    expected = _sentencepiece_expected(model)
-    ids_of_text = {t: ids for t, (ids, _) in zip(texts, expected, strict=True)}
-    check_agreement(
-        request,
-        vocabulary,
-        texts,
-        expected,
-        lambda t: (encode(model, t), decode(model, ids_of_text[t])),
-        lambda t: _sentencepiece_explanation(adapter, model, t),
-    )
+    explain = functools.partial(_sentencepiece_explanation, adapter, model)
+    check_round_trip_agreement(request, vocabulary, model, encode, decode, _sentencepiece_expected(model), explain)
 
 
 _EXPECTED: dict[int, tuple[SentencePieceModel, list[tuple[list[int], str]]]] = {}

@@ -148,6 +148,24 @@ def check_agreement(
         )
 
 
+def check_round_trip_agreement(
+    request: pytest.FixtureRequest,
+    vocabulary: str,
+    model: Any,
+    encode: Callable[[Any, str], Any],
+    decode: Callable[[Any, list[int]], Any],
+    expected: Sequence[tuple[list[int], str]],
+    explain: Callable[[str], str],
+) -> None:
+    """check_agreement of (ids, text) on every stable corpus text: the adapter's encoding of the text
+    and its decoding of the reference's ids, against the reference's `expected` pairs."""
+    texts = inputs.stable_texts()
+    ids_of_text = {t: ids for t, (ids, _) in zip(texts, expected, strict=True)}
+    check_agreement(
+        request, vocabulary, texts, expected, lambda t: (encode(model, t), decode(model, ids_of_text[t])), explain
+    )
+
+
 # ---------------------------------------------------------------------------------------
 # Vocabularies used by several tests
 
