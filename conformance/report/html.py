@@ -46,18 +46,17 @@ from specformer.conformance.report.common import (
     symbol,
 )
 from specformer.conformance.report.measurements import (
+    SCALING_HEADERS,
     BenchmarkRow,
     adapters_with_cells,
     correct_mark,
     flags_text,
-    format_band,
-    format_exponent,
     format_fraction,
     params_text,
     rate_text,
+    scaling_cells,
     speedup_cell_text,
     speedup_groups,
-    used_text,
     where,
 )
 from specformer.conformance.report.model import GridCell, Report, Score, as_report
@@ -504,33 +503,9 @@ def _scaling(report: Report) -> str:
     found = report.scaling
     if not found:
         return ""
-    headers = [
-        "operation",
-        "quantity",
-        "adapter",
-        "clause",
-        "exponent [CI]",
-        "expected",
-        "accepted",
-        "r²",
-        "sizes used",
-    ]
-    rows = [
-        [
-            td(s.operation),
-            td(s.quantity),
-            td(s.adapter),
-            td(s.clause),
-            td(format_exponent(s), "num"),
-            td("—" if s.expected is None else f"{s.expected:g}", "num"),
-            td(format_band(s.band), "num"),
-            td("—" if s.r_squared is None else f"{s.r_squared:.3f}", "num"),
-            td(used_text(s), "num"),
-        ]
-        for s in found
-    ]
+    rows = [[td(cell, "num" if i >= 4 else "") for i, cell in enumerate(scaling_cells(s))] for s in found]
     plotted = _plots(lambda r: plots.scaling_plots(r.run) if r.run is not None else [], report)
-    return f"<h2 id='scaling'>Scaling</h2>{_wide(table(headers, rows))}{plotted}"
+    return f"<h2 id='scaling'>Scaling</h2>{_wide(table(list(SCALING_HEADERS), rows))}{plotted}"
 
 
 def _plots(make: Callable[[Report], list[plots.Plot]], report: Report) -> str:

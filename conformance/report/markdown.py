@@ -43,17 +43,16 @@ from specformer.conformance.report.common import (
     symbol,
 )
 from specformer.conformance.report.measurements import (
+    SCALING_HEADERS,
     adapters_with_cells,
     correct_mark,
     flags_text,
-    format_band,
-    format_exponent,
     format_fraction,
     params_text,
     rate_text,
+    scaling_cells,
     speedup_cell_text,
     speedup_groups,
-    used_text,
 )
 from specformer.conformance.report.model import GridCell, GridRow, Report, Score, as_report
 from specformer.conformance.results import DEVIATES, NOT_APPLICABLE, BenchmarkResult, RunResult, TestResult
@@ -388,32 +387,10 @@ def _scaling(report: Report) -> list[str]:
     found = report.scaling
     if not found:
         return []
-    headers = [
-        "operation",
-        "quantity",
-        "adapter",
-        "clause",
-        "exponent [CI]",
-        "expected",
-        "accepted",
-        "r²",
-        "sizes used",
-    ]
-    rows = [
-        [
-            md_text(s.operation),
-            md_text(s.quantity),
-            md_code(s.adapter, in_table=True),
-            md_text(s.clause),
-            md_text(format_exponent(s)),
-            "—" if s.expected is None else f"{s.expected:g}",
-            md_text(format_band(s.band)),
-            "—" if s.r_squared is None else f"{s.r_squared:.3f}",
-            used_text(s),
-        ]
-        for s in found
-    ]
-    return ["## Scaling", "", *md_table(headers, rows)]
+    # the adapter as code; the numbers as they are
+    escape = (md_text, md_text, _table_code, md_text, md_text, str, md_text, str, str)
+    rows = [[how(cell) for how, cell in zip(escape, scaling_cells(s), strict=True)] for s in found]
+    return ["## Scaling", "", *md_table(list(SCALING_HEADERS), rows)]
 
 
 def _headroom(report: Report) -> list[str]:
@@ -430,6 +407,10 @@ def _headroom(report: Report) -> list[str]:
         "",
         *md_table(["clause", "title", *_adapter_headers(report)], rows),
     ]
+
+
+def _table_code(text: str) -> str:
+    return md_code(text, in_table=True)
 
 
 def _spec_cell(source: str) -> str:

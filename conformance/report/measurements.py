@@ -434,6 +434,35 @@ def used_text(series: ScalingSeries) -> str:
     return f"{sum(series.used)} of {len(series.used)}"
 
 
+# The Scaling table of the HTML and Markdown reports: its columns, and one fit's cells as plain text (each
+# writer escapes them its own way; the last five are numbers).
+SCALING_HEADERS = (
+    "operation",
+    "quantity",
+    "adapter",
+    "clause",
+    "exponent [CI]",
+    "expected",
+    "accepted",
+    "r²",
+    "sizes used",
+)
+
+
+def scaling_cells(series: ScalingSeries) -> list[str]:
+    return [
+        series.operation,
+        series.quantity,
+        series.adapter,
+        series.clause,
+        format_exponent(series),
+        "—" if series.expected is None else f"{series.expected:g}",
+        format_band(series.band),
+        "—" if series.r_squared is None else f"{series.r_squared:.3f}",
+        used_text(series),
+    ]
+
+
 @dataclass(frozen=True)
 class Agreement:
     """One adapter's agreement with the reference on one real vocabulary (tokenizers family)."""
