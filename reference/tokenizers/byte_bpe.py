@@ -497,6 +497,9 @@ class ByteLevelBPE:
         merged = self._encoder.get(self._decoder[left] + self._decoder[right])
         return None if merged is None else (merged, merged)
 
+    # Which of equally ranked pairs merges first (TOK-BPE-02): 1, the leftmost; -1, the rightmost.
+    tie_direction = 1
+
     def apply_merges(self, symbols: list[int]) -> list[int]:
         """Merge adjacent symbols, lowest priority first and leftmost first on ties, until none merges.
 
@@ -513,18 +516,20 @@ class ByteLevelBPE:
         symbols = list(symbols)  # symbols[i] becomes _MERGED_AWAY once position i merged into its left neighbour
         next_position = list(range(1, n + 1))
         previous_position = list(range(-1, n - 1))
-        heap: list[tuple[int, int, int, int, int]] = []  # (priority, left position, left, right, merged)
+        direction = self.tie_direction
+        heap: list[tuple[int, int, int, int, int]] = []  # (priority, ±left position, left, right, merged)
 
         def push(i: int) -> None:
             left, right = symbols[i], symbols[next_position[i]]
             merge = self.merge_of(left, right)
             if merge is not None:
-                heapq.heappush(heap, (merge[0], i, left, right, merge[1]))
+                heapq.heappush(heap, (merge[0], direction * i, left, right, merge[1]))
 
         for i in range(n - 1):
             push(i)
         while heap:
-            _, i, left, right, merged = heapq.heappop(heap)
+            _, key, left, right, merged = heapq.heappop(heap)
+            i = direction * key
             j = next_position[i]
             # subtle: entries go stale when a neighbour merges first. A symbol's bytes only grow, so
             # an entry is current iff both positions still hold the very symbols it was made from.

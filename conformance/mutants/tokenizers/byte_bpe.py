@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import heapq
-
 import regex
 
 from specformer.conformance.mutants.tokenizers.base import (
     TokenizerMutant,
-    rank_of,
 )
 from specformer.reference.tokenizers import byte_bpe
 from specformer.reference.tokenizers.byte_bpe import ByteLevelBPE
@@ -108,35 +105,7 @@ class MergeRankFromTokenId(TokenizerMutant):
 
 
 class _Rightmost(ByteLevelBPE):
-    def apply_merges(self, symbols: list[int]) -> list[int]:
-        """The reference's merge loop (heap over a linked list) with one change."""
-        symbols = list(symbols)
-        n = len(symbols)
-        next_position, previous_position = list(range(1, n + 1)), list(range(-1, n - 1))
-        heap: list[tuple[int, int, int, int, int]] = []
-
-        def push(i: int) -> None:
-            j = next_position[i]
-            merge = rank_of(self, symbols[i], symbols[j]) if j < n else None
-            if merge is not None:
-                heapq.heappush(heap, (merge[0], -i, symbols[i], symbols[j], merge[1]))  # bug: -i, rightmost first
-
-        for i in range(n - 1):
-            push(i)
-        while heap:
-            _, negative_i, left, right, merged = heapq.heappop(heap)
-            i = -negative_i
-            j = next_position[i]
-            if symbols[i] != left or j >= n or symbols[j] != right:
-                continue
-            symbols[i], symbols[j] = merged, -1
-            next_position[i] = next_position[j]
-            if next_position[i] < n:
-                previous_position[next_position[i]] = i
-                push(i)
-            if previous_position[i] >= 0:
-                push(previous_position[i])
-        return [s for s in symbols if s != -1]
+    tie_direction = -1  # bug: the rightmost of equally ranked pairs first
 
 
 class RightmostFirst(TokenizerMutant):
