@@ -27,6 +27,7 @@ SELECTION = "test_production_size_values and (LOSS-CE-04 or LOSS-CE-07 or LOSS-C
 INEXACT = ["fake_adapters:InexactCrossEntropy", "fake_adapters:RowNoiseCrossEntropy"]
 
 
+@pytest.mark.slow  # a suite process
 @pytest.mark.xdist_group("mutants-generic-blame")
 def test_generic_failures_blame_the_clause_each_mutant_breaks(run_suite) -> None:
     code, result, output = run_suite([*MUTANTS, *INEXACT], "-k", SELECTION, families=("losses",), profile="ci")

@@ -694,6 +694,7 @@ def test_long_single_chunk_is_not_quadratic(tekken: ByteLevelBPE) -> None:
 # Speed (reported, loosely bounded)
 
 
+@pytest.mark.slow  # 5 CPU-s timing three encoders on a megabyte: out of the developer loop, in CI
 def test_speed_on_a_megabyte_of_english(
     tekken_ranks: tuple[dict[bytes, int], str, int],
     tekken_tiktoken: Any,
