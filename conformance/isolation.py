@@ -24,6 +24,7 @@ import select
 import signal
 import sys
 import time
+from collections.abc import Callable
 
 from specformer.conformance.adapters import AdapterLoadError, LoadedAdapter, load_adapter
 
@@ -45,15 +46,20 @@ def probe_load(spec: str, timeout_s: float) -> str | None:
     return probe_loads([spec], timeout_s)[spec]
 
 
-def probe_loads(specs: list[str], timeout_s: float) -> dict[str, str | None]:
+def probe_loads(
+    specs: list[str], timeout_s: float, on_safe: Callable[[str], None] | None = None
+) -> dict[str, str | None]:
     """probe_load for each spec, in one forked child that loads them in turn (each within timeout_s);
-    after an adapter that ends or hangs the child, a new child goes on with the next one."""
+    after an adapter that ends or hangs the child, a new child goes on with the next one.
+
+    on_safe(spec) is called as soon as the child has loaded `spec`, while it goes on with the next:
+    the parent's own loading of the adapters probed so far overlaps the probe of the rest."""
     problems: dict[str, str | None] = dict.fromkeys(specs)
     if not hasattr(os, "fork"):
         return problems
     remaining = list(dict.fromkeys(specs))
     while remaining:
-        answered, culprit, problem = _probe_in_child(remaining, timeout_s)
+        answered, culprit, problem = _probe_in_child(remaining, timeout_s, on_safe)
         if culprit is None:
             break
         problems[culprit] = problem
@@ -61,7 +67,9 @@ def probe_loads(specs: list[str], timeout_s: float) -> dict[str, str | None]:
     return problems
 
 
-def _probe_in_child(specs: list[str], timeout_s: float) -> tuple[int, str | None, str | None]:
+def _probe_in_child(
+    specs: list[str], timeout_s: float, on_safe: Callable[[str], None] | None = None
+) -> tuple[int, str | None, str | None]:
     """(how many specs the child answered for, the spec it failed at, what happened) — (n, None, None)
     when it answered for all; a BaseException such as KeyboardInterrupt is answered, and the child stops there."""
     for stream in (sys.stdout, sys.stderr):
@@ -89,6 +97,8 @@ def _probe_in_child(specs: list[str], timeout_s: float) -> tuple[int, str | None
             if message != _SAFE:
                 break  # a message (the child stopped there) or "" (the child died)
             answered += 1
+            if on_safe is not None:
+                on_safe(specs[answered - 1])
         _, status = os.waitpid(pid, 0)
         reaped = True
     finally:

@@ -113,13 +113,11 @@ def suite_directory() -> Path:
 def load_all(specs: list[str], timeout_s: float = 120.0) -> list[LoadedAdapter]:
     """Load every adapter (each first in a forked child: conformance/isolation.py); the first failure
     propagates as AdapterLoadError."""
-    problems = probe_loads(specs, timeout_s)
-    loaded = []
+    loaded, errors = _load_probed(specs, timeout_s)
     for spec in specs:
-        if problems[spec] is not None:
-            raise AdapterLoadError(f"adapter {spec!r}: {problems[spec]}")
-        loaded.append(load_adapter(spec))
-    return loaded
+        if spec in errors:
+            raise errors[spec]
+    return [loaded[spec] for spec in specs]
 
 
 def load_available(specs: list[str], timeout_s: float = 120.0) -> tuple[list[LoadedAdapter], list[AdapterResult]]:
@@ -128,16 +126,30 @@ def load_available(specs: list[str], timeout_s: float = 120.0) -> tuple[list[Loa
     For the built-in adapters run by default, whose libraries are optional extras: one whose
     library is missing is reported with its one-line load error, and the others still run.
     """
-    problems = probe_loads(specs, timeout_s)
-    loaded, failed = [], []
-    for spec in specs:
+    loaded, errors = _load_probed(specs, timeout_s)
+    failed = [AdapterResult(name=spec, load_error=neutralise(str(errors[spec]))) for spec in specs if spec in errors]
+    return [loaded[spec] for spec in specs if spec not in errors], failed
+
+
+def _load_probed(specs: list[str], timeout_s: float) -> tuple[dict[str, LoadedAdapter], dict[str, AdapterLoadError]]:
+    """Each adapter loaded here once a forked child has loaded it (isolation.probe_loads), as soon as the
+    child says so, while it probes the next: (loaded, the error of each that did not load)."""
+    loaded: dict[str, LoadedAdapter] = {}
+    errors: dict[str, AdapterLoadError] = {}
+
+    def load(spec: str) -> None:
         try:
-            if problems[spec] is not None:
-                raise AdapterLoadError(f"adapter {spec!r}: {problems[spec]}")
-            loaded.append(load_adapter(spec))
+            loaded[spec] = load_adapter(spec)
         except AdapterLoadError as exc:
-            failed.append(AdapterResult(name=spec, load_error=neutralise(str(exc))))
-    return loaded, failed
+            errors[spec] = exc
+
+    problems = probe_loads(specs, timeout_s, on_safe=load)
+    for spec in specs:
+        if problems[spec] is not None:
+            errors[spec] = AdapterLoadError(f"adapter {spec!r}: {problems[spec]}")
+        elif spec not in loaded and spec not in errors:  # no fork here (Windows): loaded directly
+            load(spec)
+    return loaded, errors
 
 
 def add_load_errors(
