@@ -28,10 +28,13 @@ from __future__ import annotations
 
 import io
 import math
+import multiprocessing
+import os
 import re
 import statistics
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -92,14 +95,35 @@ def matplotlib_available() -> bool:
 
 def scaling_plots(run: RunResult) -> list[Plot]:
     """One log-log figure per (operation, quantity) found in the run's scaling evidence."""
-    plots = []
-    for index, ((operation, quantity), series) in enumerate(scaling_groups(run).items()):
-        title = f"{operation} · {quantity} against size"
-        with _style():
-            figure = _figure(HALF_WIDTH_IN, 4.2)
-            _draw_scaling(figure.add_subplot(), series, title)
-            plots.append(Plot(title, _svg(figure, f"scaling{index}"), half=True))
-    return plots
+    groups = scaling_groups(run).items()
+    return _drawn(_scaling_plot, [(index, *key, series) for index, (key, series) in enumerate(groups)])
+
+
+def _scaling_plot(index: int, operation: str, quantity: str, series: list[ScalingSeries]) -> Plot:
+    title = f"{operation} · {quantity} against size"
+    with _style():
+        figure = _figure(HALF_WIDTH_IN, 4.2)
+        _draw_scaling(figure.add_subplot(), series, title)
+        return Plot(title, _svg(figure, f"scaling{index}"), half=True)
+
+
+def _drawn(draw: Callable[..., Plot], calls: list[tuple[Any, ...]]) -> list[Plot]:
+    """draw(*call) for each call, in order: in forked processes, one per core, where there are several
+    figures (matplotlib draws on one core, and a report's figures are independent; the SVG is the
+    same either way), else here."""
+    cores = os.cpu_count() or 1
+    if len(calls) < 2 or cores < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [draw(*call) for call in calls]
+    import matplotlib.figure  # noqa: F401  imported once, before the fork
+
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=min(cores, len(calls)), mp_context=context) as pool:
+        return list(pool.map(_call, [(draw, call) for call in calls]))
+
+
+def _call(job: tuple[Callable[..., Plot], tuple[Any, ...]]) -> Plot:
+    draw, call = job
+    return draw(*call)
 
 
 # --- scaling -------------------------------------------------------------------------------
@@ -352,18 +376,19 @@ def operation_plots(report: Report) -> list[Plot]:
     """
     colours = {name: f"C{index % 10}" for index, name in enumerate(report.adapter_names)}
     ceilings = report.run.ceilings if report.run is not None else {}
-    plots: list[Plot] = []
-    for chart in report.charts:
-        title = f"{chart.family} · {chart.operation}"
-        if chart.common:
-            title += f"\n{_wrap(compact_params(chart.common), TITLE_WIDTH)}"
-        with _style():
-            positions, _, _ = _side_by_side(list(chart.rows), chart.operation)
-            figure = _figure(PAGE_WIDTH_IN, 1.3 + 0.15 * title.count("\n") + 0.26 * (max(positions) + 1))
-            _draw_operation(figure.add_subplot(), chart, colours, ceilings)
-            figure.suptitle(title, parse_math=False, fontsize=9)
-            plots.append(Plot(title.replace("\n", " · "), _svg(figure, f"op{len(plots)}")))
-    return plots
+    return _drawn(_operation_plot, [(index, chart, colours, ceilings) for index, chart in enumerate(report.charts)])
+
+
+def _operation_plot(index: int, chart: OperationChart, colours: dict[str, str], ceilings: dict[str, Any]) -> Plot:
+    title = f"{chart.family} · {chart.operation}"
+    if chart.common:
+        title += f"\n{_wrap(compact_params(chart.common), TITLE_WIDTH)}"
+    with _style():
+        positions, _, _ = _side_by_side(list(chart.rows), chart.operation)
+        figure = _figure(PAGE_WIDTH_IN, 1.3 + 0.15 * title.count("\n") + 0.26 * (max(positions) + 1))
+        _draw_operation(figure.add_subplot(), chart, colours, ceilings)
+        figure.suptitle(title, parse_math=False, fontsize=9)
+        return Plot(title.replace("\n", " · "), _svg(figure, f"op{index}"))
 
 
 def _draw_operation(
