@@ -53,7 +53,10 @@ def test_hypothesis_settings_per_profile() -> None:
     assert _PROFILE_SETTINGS == {"quick": (10, True), "ci": (40, True), "thorough": (500, False)}
 
 
-def test_the_suite_process_skips_pytests_unraisable_exception_clean_up(tmp_path: Path) -> None:
+@pytest.mark.parametrize("plugin", ["no:unraisableexception", "no:logging"])
+def test_the_suite_process_skips_pytests_unraisable_exception_clean_up_and_log_capture(
+    tmp_path: Path, plugin: str
+) -> None:
     command = suite_command("reference", RunOptions(adapters=["reference"], families=[]), tmp_path / "r.json")
-    assert "no:unraisableexception" in command
-    assert command[command.index("no:unraisableexception") - 1] == "-p"
+    assert plugin in command
+    assert command[command.index(plugin) - 1] == "-p"
