@@ -71,6 +71,7 @@ import struct
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
+from functools import cached_property
 
 SPACE_SYMBOL = "\u2581"  # "▁", LOWER ONE EIGHTH BLOCK: the escaped space
 UNK_PENALTY = 10.0  # kUnkPenalty in unigram_model.cc
@@ -498,7 +499,10 @@ class Normalizer:
 
     def user_defined_length(self, data: bytes, pos: int) -> int:
         """Byte length of the longest user-defined piece starting at `pos` (0 if none)."""
-        return max((len(p) for p in self.user_defined.get(data[pos], ()) if data.startswith(p, pos)), default=0)
+        pieces = self.user_defined.get(data[pos])
+        if not pieces:  # most bytes start no user-defined piece
+            return 0
+        return max((len(p) for p in pieces if data.startswith(p, pos)), default=0)
 
     def normalize_prefix(self, data: bytes, pos: int) -> tuple[bytes, int]:
         """(replacement, number of input bytes it replaces) for the prefix of data[pos:]."""
@@ -630,6 +634,7 @@ class _SentencePiece:
         spec = self.model.normalizer_spec
         strip_bos_space = spec.add_dummy_prefix or spec.remove_extra_whitespaces
         text: list[str] = []
+        has_text = False  # any(text), kept as text grows
         byte_run = bytearray()
         is_bos_ws = True  # no text yet: a leading "▁" may still be the dummy prefix
         bos_ws_seen = False
@@ -640,9 +645,11 @@ class _SentencePiece:
             if piece.type == PieceType.BYTE:
                 byte_run.append(piece_to_byte(piece.piece))
                 continue
-            text.append(decode_utf8_per_byte(bytes(byte_run)))
-            byte_run.clear()
-            if bos_ws_seen or any(text):
+            if byte_run:
+                text.append(decode_utf8_per_byte(bytes(byte_run)))
+                has_text = has_text or bool(text[-1])
+                byte_run.clear()
+            if bos_ws_seen or has_text:
                 is_bos_ws = False
             surface, bos_ws_seen = piece.piece, False
             if piece.type == PieceType.CONTROL:
@@ -654,6 +661,7 @@ class _SentencePiece:
                 # subtle: with remove_extra_whitespaces every piece may drop one, until text appears
                 bos_ws_seen = not spec.remove_extra_whitespaces
             text.append(surface.replace(SPACE_SYMBOL, " "))
+            has_text = has_text or bool(text[-1])
         text.append(decode_utf8_per_byte(bytes(byte_run)))
         decoded = "".join(text)
         return self.denormalizer.normalize(decoded) if self.denormalizer else decoded
@@ -678,6 +686,11 @@ class Unigram(_SentencePiece):
         self.unk_score = f32(self.min_score - UNK_PENALTY)
         self.max_piece_length = max(len(p) for p in self.vocab)
 
+    @cached_property
+    def _prefixes(self) -> frozenset[str]:
+        """Every prefix of every piece: a lattice candidate longer than one that is no prefix cannot be a piece."""
+        return frozenset(piece[:k] for piece in self.vocab for k in range(1, len(piece) + 1))
+
     def piece_score(self, piece_id: int) -> float:
         """The lattice score of a piece: its stored score, or 0.1 * (utf8_length - 1) if user-defined
         (a user-defined "[INST]", 6 bytes, scores 0.5 in float32 whatever its stored score)."""
@@ -696,6 +709,7 @@ class Unigram(_SentencePiece):
         best: list[list | None] = [None] * (n + 1)
         best[0] = [0.0, -1, -1]
         frontier = 0  # the furthest end any candidate has reached
+        prefixes = self._prefixes
 
         def offer(end: int, score: float, start: int, piece_id: int) -> None:
             # subtle: strict ">" and increasing `start`: on a tie the earliest start is kept
@@ -712,7 +726,10 @@ class Unigram(_SentencePiece):
                 till_here = 0.0
             has_single_char_piece = False
             for end in range(start + 1, min(n, start + self.max_piece_length) + 1):
-                piece_id = self.vocab.get(normalized[start:end])
+                candidate = normalized[start:end]
+                if candidate not in prefixes:
+                    break  # no piece is this long from here
+                piece_id = self.vocab.get(candidate)
                 if piece_id is None or self.pieces[piece_id].type == PieceType.UNUSED:
                     continue
                 frontier = max(frontier, end)
