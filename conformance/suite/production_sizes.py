@@ -262,14 +262,17 @@ def _each_counted_row(inputs: tuple[Any, ...]) -> list[tuple[torch.Tensor, torch
 # rows averages away). Over 128,256 classes the float32 loss can miss the tolerance by its own accumulation;
 # test_generic judges such a case's clause only where every plain cross-entropy of the same rows holds, and
 # blames that accumulation on LOSS-CE-01 (whose production row judges it) otherwise.
+def _plain_checks(op: Operation) -> Any:
+    """The function from a case's inputs to its plain cross-entropy calls' inputs."""
+    if op.name == "causal_lm_loss":
+        return lambda inputs: [_counted_next_tokens(inputs)]
+    if op.defaults.get("reduction") == "none":
+        return _each_counted_row
+    return lambda inputs: [_counted_rows(inputs)]
+
+
 PLAIN_CROSS_ENTROPY_OF: dict[str, Any] = {
-    case_id(op): (
-        (lambda inputs: [_counted_next_tokens(inputs)])
-        if op.name == "causal_lm_loss"
-        else _each_counted_row
-        if op.defaults.get("reduction") == "none"
-        else (lambda inputs: [_counted_rows(inputs)])
-    )
+    case_id(op): _plain_checks(op)
     for op in LOSS_CASES
     if op.clauses[0] in ("LOSS-CE-04", "LOSS-CE-06", "LOSS-CE-07", "LOSS-CLM-02", "LOSS-CLM-03")
 }

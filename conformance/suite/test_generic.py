@@ -421,11 +421,9 @@ def _blame_the_plain_loss(
     plain = next(o for o in OPERATIONS if o.family == "losses" and o.name == "cross_entropy")
     checks = plain_inputs(inputs64)
     for index, inputs in enumerate(checks):
-        which = (
-            f"row {index} of the {len(checks)} counted targets alone"
-            if len(checks) > 1
-            else (f"the same {inputs[1].numel()} counted targets")
-        )
+        which = f"the same {inputs[1].numel()} counted targets"
+        if len(checks) > 1:
+            which = f"row {index} of the {len(checks)} counted targets alone"
         try:
             answer = _run(adapter, plain, _cast(plain, inputs, dtype), dict(plain.defaults))
             _check_value(adapter, plain, answer, inputs, dict(plain.defaults), "the plain cross-entropy", dtype)
