@@ -43,20 +43,7 @@ from typing import Any
 
 import pytest
 
-from specformer.conformance.results import (
-    CUSTOM,
-    DEVIATES,
-    ERROR,
-    FAIL,
-    NOT_APPLICABLE,
-    PASS,
-    UNSUPPORTED,
-    AdapterResult,
-    ClauseResult,
-    RunResult,
-    TestResult,
-    clause_status,
-)
+from specformer.conformance.results import AdapterResult, ClauseResult, RunResult, Status, TestResult, clause_status
 
 _UNSUPPORTED_PREFIX = "unsupported: "
 _NOT_APPLICABLE_PREFIX = "n/a: "
@@ -457,7 +444,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         status, message, evidence = _classify(report, call)
         # A passing test leaves what it measured (comparisons, agreement, a fitted exponent).
         measured = noted.finish()
-        if status == PASS:
+        if status == Status.PASS:
             evidence = measured
         documented = _documented(adapter, item, status, message)
         _record(item, adapter, status, message, evidence, report.duration, documented)
@@ -475,7 +462,7 @@ def _documented(adapter: Any, item: pytest.Item, status: str, message: str) -> d
     """Clause ID -> the expectations entry documenting this failure (none for a pass)."""
     from specformer.conformance.expectations import covers
 
-    if status not in (FAIL, ERROR):
+    if status not in (Status.FAIL, Status.ERROR):
         return {}
     found = ((c, adapter.expectations.get(c)) for c in _clause_ids(item))
     return {c: e for c, e in found if e is not None and covers(e, item.nodeid, message)}
@@ -483,7 +470,7 @@ def _documented(adapter: Any, item: pytest.Item, status: str, message: str) -> d
 
 def _custom(adapter: Any, item: pytest.Item, status: str) -> dict[str, str]:
     """Clause ID -> the adapter's one-line description, for a failure at a clause it declares custom."""
-    if status != FAIL:
+    if status != Status.FAIL:
         return {}
     declared = getattr(adapter.capabilities, "custom", {})
     return {c: declared[c] for c in _clause_ids(item) if c in declared}
@@ -491,23 +478,23 @@ def _custom(adapter: Any, item: pytest.Item, status: str) -> dict[str, str]:
 
 def _classify(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[str, str, dict[str, Any]]:
     if report.passed:
-        return PASS, "", {}
+        return Status.PASS, "", {}
     excinfo = call.excinfo
     if report.skipped:
         reason = str(excinfo.value) if excinfo is not None else ""
         if reason.startswith(_UNSUPPORTED_PREFIX):
-            return UNSUPPORTED, reason.removeprefix(_UNSUPPORTED_PREFIX), {}
-        return NOT_APPLICABLE, reason.removeprefix(_NOT_APPLICABLE_PREFIX), {}
+            return Status.UNSUPPORTED, reason.removeprefix(_UNSUPPORTED_PREFIX), {}
+        return Status.NOT_APPLICABLE, reason.removeprefix(_NOT_APPLICABLE_PREFIX), {}
     if excinfo is None:
-        return ERROR, str(report.longreprtext)[-2000:], {}
+        return Status.ERROR, str(report.longreprtext)[-2000:], {}
     exc = excinfo.value
     message = _message_of(exc)
     evidence = dict(getattr(exc, "evidence", {}) or {})
     if isinstance(exc, AssertionError):
-        return FAIL, message, evidence
+        return Status.FAIL, message, evidence
     if isinstance(exc, AdapterTimeout):
-        return ERROR, message, evidence
-    return ERROR, f"{type(exc).__name__}: {message}", evidence
+        return Status.ERROR, message, evidence
+    return Status.ERROR, f"{type(exc).__name__}: {message}", evidence
 
 
 def _message_of(exc: BaseException) -> str:
@@ -539,13 +526,13 @@ def _record(
     custom = _custom(adapter, item, status)
     for clause_id in _clause_ids(item):
         deviates = clause_id in (documented or {})
-        recorded = DEVIATES if deviates else CUSTOM if clause_id in custom else status
+        recorded = Status.DEVIATES if deviates else Status.CUSTOM if clause_id in custom else status
         result = TestResult(
             nodeid=item.nodeid,
             status=recorded,
-            message=f"custom: {custom[clause_id]}; {message}" if recorded == CUSTOM else message,
+            message=f"custom: {custom[clause_id]}; {message}" if recorded == Status.CUSTOM else message,
             evidence=_jsonable({**evidence, "documented_as": status} if deviates else evidence),
-            reproduce=reproduce if status in (FAIL, ERROR) else "",
+            reproduce=reproduce if status in (Status.FAIL, Status.ERROR) else "",
             duration_s=round(duration, 6),
         )
         state.results[(adapter.spec, clause_id)].append(result)
@@ -721,9 +708,9 @@ def _stale(expectation: Any, tests: list[TestResult]) -> bool:
     """The entry documented nothing this run although a test it names ran and passed."""
     from specformer.conformance.expectations import names_test
 
-    if any(t.status == DEVIATES for t in tests):
+    if any(t.status == Status.DEVIATES for t in tests):
         return False
-    return any(t.status == PASS and names_test(expectation, t.nodeid) for t in tests)
+    return any(t.status == Status.PASS and names_test(expectation, t.nodeid) for t in tests)
 
 
 def _operations(adapter: Any) -> dict[str, list[str]]:

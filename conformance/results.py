@@ -46,15 +46,28 @@ class Interrupted(Exception):
         self.signal_number = signal_number
 
 
-PASS, FAIL, DEVIATES, UNSUPPORTED, ERROR = "pass", "fail", "deviates", "unsupported", "error"
-CUSTOM = "custom"
-STATUSES = (PASS, FAIL, DEVIATES, UNSUPPORTED, ERROR, CUSTOM)
-# A test that does not apply to this adapter (a dtype it does not declare, a variant it
-# did not choose) is recorded as "n/a" and never decides a clause's status.
-NOT_APPLICABLE = "n/a"
+class Status:
+    """The statuses of the module docstring, as the plain strings results.json stores: `Status.PASS == "pass"`."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    DEVIATES = "deviates"
+    UNSUPPORTED = "unsupported"
+    ERROR = "error"
+    CUSTOM = "custom"
+    # A test that does not apply to this adapter (a dtype it does not declare, a variant it
+    # did not choose) is recorded as "n/a" and never decides a clause's status.
+    NOT_APPLICABLE = "n/a"
+    # Every status a clause can have, in report order (n/a is a test's, never a clause's).
+    ALL = (PASS, FAIL, DEVIATES, UNSUPPORTED, ERROR, CUSTOM)
+
+
+# The same constants by their old module-level names, which tests and outside code import.
+PASS, FAIL, DEVIATES, UNSUPPORTED = Status.PASS, Status.FAIL, Status.DEVIATES, Status.UNSUPPORTED
+ERROR, CUSTOM, NOT_APPLICABLE, STATUSES = Status.ERROR, Status.CUSTOM, Status.NOT_APPLICABLE, Status.ALL
 
 # Which test outcome decides a clause when its tests disagree: the first present wins.
-_CLAUSE_PRECEDENCE = (FAIL, ERROR, DEVIATES, CUSTOM, PASS, UNSUPPORTED)
+_CLAUSE_PRECEDENCE = (Status.FAIL, Status.ERROR, Status.DEVIATES, Status.CUSTOM, Status.PASS, Status.UNSUPPORTED)
 
 
 @dataclass
@@ -159,14 +172,14 @@ class AdapterResult:
 
     def counts(self, family: str | None = None) -> dict[str, int]:
         """Clause counts per status, optionally for one family."""
-        counts = dict.fromkeys(STATUSES, 0)
+        counts = dict.fromkeys(Status.ALL, 0)
         for clause in self.clauses:
             if family is None or clause.family == family:
                 counts[clause.status] += 1
         return counts
 
     def failures(self) -> list[ClauseResult]:
-        return [c for c in self.clauses if c.status in (FAIL, ERROR)]
+        return [c for c in self.clauses if c.status in (Status.FAIL, Status.ERROR)]
 
 
 @dataclass
@@ -266,7 +279,7 @@ def clause_status(test_statuses: list[str]) -> str:
     for status in _CLAUSE_PRECEDENCE:
         if status in test_statuses:
             return status
-    return UNSUPPORTED
+    return Status.UNSUPPORTED
 
 
 def _known_keys(kind: type, data: dict[str, Any]) -> dict[str, Any]:

@@ -55,12 +55,12 @@ from specformer.conformance.environment import environment, load_average
 from specformer.conformance.isolation import probe_loads
 from specformer.conformance.progress import RunProgress
 from specformer.conformance.results import (
-    ERROR,
     AdapterResult,
     BenchmarkResult,
     ClauseResult,
     Interrupted,
     RunResult,
+    Status,
     TestResult,
     neutralise,
 )
@@ -646,7 +646,7 @@ def _close_test(stream: Path, start: dict[str, Any], cause: str, options: RunOpt
     """Record the test the process died or hung in as an error, so the next process skips it."""
     result = TestResult(
         nodeid=start["nodeid"],
-        status=ERROR,
+        status=Status.ERROR,
         message=cause,
         reproduce=(
             f"{reproduce_prefix(str(start.get('adapter')))}"
@@ -708,8 +708,8 @@ def _report_missing_clauses(result: AdapterResult, adapter: LoadedAdapter, optio
                 id=clause.id,
                 family=clause.family,
                 title=clause.title,
-                status=ERROR,
-                tests=[TestResult(nodeid=f"(no test ran for {clause.id})", status=ERROR, message=message)],
+                status=Status.ERROR,
+                tests=[TestResult(nodeid=f"(no test ran for {clause.id})", status=Status.ERROR, message=message)],
             )
         )
 

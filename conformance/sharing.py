@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from specformer.conformance.results import DEVIATES, AdapterResult, ClauseResult, clause_status
+from specformer.conformance.results import AdapterResult, ClauseResult, Status, clause_status
 
 # Seconds per family of the built-in adapters, quick profile (`specformer run --profile quick --no-bench`,
 # wall_s in results.json, 2-core machine, nothing else running, 2026-12-04): a first run's weights, when
@@ -141,7 +141,7 @@ def join_results(parts: list[AdapterResult]) -> AdapterResult:
             joined.tests = joined.tests + clause.tests
             joined.status = clause_status([t.status for t in joined.tests])
             # Stale: some test the entry names passed, and no test deviated (plugin._stale, over both parts).
-            deviated = any(t.status == DEVIATES for t in joined.tests)
+            deviated = any(t.status == Status.DEVIATES for t in joined.tests)
             joined.stale_expectation = (joined.stale_expectation or clause.stale_expectation) and not deviated
     families: dict[str, float] = {}
     for part in parts:

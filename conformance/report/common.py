@@ -14,30 +14,25 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from specformer.conformance.results import (
-    CUSTOM,
-    DEVIATES,
-    ERROR,
-    FAIL,
-    NOT_APPLICABLE,
-    PASS,
-    STATUSES,
-    UNSUPPORTED,
-    AdapterResult,
-    ClauseResult,
-    RunResult,
-    TestResult,
-)
+from specformer.conformance.results import AdapterResult, ClauseResult, RunResult, Status, TestResult
 
-SYMBOLS = {PASS: "✓", FAIL: "✗", DEVIATES: "~", UNSUPPORTED: "?", ERROR: "!", CUSTOM: "*", NOT_APPLICABLE: "-"}
+SYMBOLS = {
+    Status.PASS: "✓",
+    Status.FAIL: "✗",
+    Status.DEVIATES: "~",
+    Status.UNSUPPORTED: "?",
+    Status.ERROR: "!",
+    Status.CUSTOM: "*",
+    Status.NOT_APPLICABLE: "-",
+}
 
 LEGEND = {
-    PASS: "every applicable test of the clause passed",
-    FAIL: "a test found the adapter breaking the clause",
-    DEVIATES: "it fails, and the adapter's expectations file documents why",
-    UNSUPPORTED: "the adapter does not implement what the clause's tests call",
-    ERROR: "the adapter raised or hung where the clause required an answer",
-    CUSTOM: "it fails, and the adapter declares its own behaviour there (one line, no named variant)",
+    Status.PASS: "every applicable test of the clause passed",
+    Status.FAIL: "a test found the adapter breaking the clause",
+    Status.DEVIATES: "it fails, and the adapter's expectations file documents why",
+    Status.UNSUPPORTED: "the adapter does not implement what the clause's tests call",
+    Status.ERROR: "the adapter raised or hung where the clause required an answer",
+    Status.CUSTOM: "it fails, and the adapter declares its own behaviour there (one line, no named variant)",
 }
 
 # Evidence keys worth a place in a one-line summary, in this order; the rest stays in the
@@ -70,7 +65,7 @@ def failures(run: RunResult) -> list[Finding]:
 
 
 def deviations(run: RunResult) -> list[Finding]:
-    return [Finding(a, c) for a in run.adapters for c in a.clauses if c.status == DEVIATES]
+    return [Finding(a, c) for a in run.adapters for c in a.clauses if c.status == Status.DEVIATES]
 
 
 def stale_expectations(run: RunResult) -> list[Finding]:
@@ -79,7 +74,7 @@ def stale_expectations(run: RunResult) -> list[Finding]:
 
 def failing_tests(clause: ClauseResult) -> list[TestResult]:
     """The tests that decided a failing clause (those that failed or errored)."""
-    return [t for t in clause.tests if t.status in (FAIL, ERROR)]
+    return [t for t in clause.tests if t.status in (Status.FAIL, Status.ERROR)]
 
 
 def stale_message(finding: Finding) -> str:
@@ -154,7 +149,7 @@ def headroom_rows(run: RunResult) -> list[HeadroomRow]:
 
 def shown_statuses(counts: dict[str, int]) -> tuple[str, ...]:
     """The statuses a count summary shows: "custom" only where some clause has it (it is rare)."""
-    return tuple(s for s in STATUSES if s != CUSTOM or counts.get(s, 0))
+    return tuple(s for s in Status.ALL if s != Status.CUSTOM or counts.get(s, 0))
 
 
 def format_number(value: Any) -> str:

@@ -51,16 +51,7 @@ from specformer.conformance.report.measurements import (
 )
 from specformer.conformance.report.model import Report, build_report
 from specformer.conformance.report.terminal import render_speedups_terminal, status_text
-from specformer.conformance.results import (
-    ERROR,
-    FAIL,
-    NOT_APPLICABLE,
-    PASS,
-    UNSUPPORTED,
-    AdapterResult,
-    BenchmarkResult,
-    RunResult,
-)
+from specformer.conformance.results import AdapterResult, BenchmarkResult, RunResult, Status
 
 __all__ = [
     "BenchmarkChange",
@@ -279,7 +270,7 @@ def _clause_regressions(baseline: RunResult, current: RunResult) -> list[str]:
     return [
         f"{c.adapter} {c.clause}: {c.status_a} -> {c.status_b}"
         for c in compare_runs(baseline, current).clauses
-        if c.status_a == PASS and c.status_b in (FAIL, ERROR)
+        if c.status_a == Status.PASS and c.status_b in (Status.FAIL, Status.ERROR)
     ]
 
 
@@ -300,9 +291,9 @@ def lost_coverage(baseline: RunResult, current: RunResult) -> list[str]:
         families_run = {c.family for c in after.clauses}
         for clause in before.clauses:
             status = statuses.get(clause.id)
-            if clause.status != PASS:
+            if clause.status != Status.PASS:
                 continue
-            if status in (UNSUPPORTED, NOT_APPLICABLE):
+            if status in (Status.UNSUPPORTED, Status.NOT_APPLICABLE):
                 found.append(f"{before.name} {clause.id}: pass -> {status} (lost coverage)")
             elif status is None and clause.family in families_run:
                 found.append(f"{before.name} {clause.id}: pass -> no result (lost coverage)")

@@ -60,7 +60,7 @@ from specformer.conformance.report.measurements import (
     where,
 )
 from specformer.conformance.report.model import GridCell, Report, Score, as_report
-from specformer.conformance.results import NOT_APPLICABLE, PASS, STATUSES, RunResult, TestResult
+from specformer.conformance.results import RunResult, Status, TestResult
 
 if TYPE_CHECKING:  # compare.py is not imported at run time: it needs no HTML, and vice versa
     from specformer.conformance.report.compare import GateResult
@@ -69,7 +69,7 @@ if TYPE_CHECKING:  # compare.py is not imported at run time: it needs no HTML, a
 SPEC_ROOT = "../../"
 
 # Status -> CSS class; anything else (a status this version does not know) is "s-other".
-_STATUS_CLASSES = {status: f"s-{status}" for status in STATUSES} | {NOT_APPLICABLE: "s-na"}
+_STATUS_CLASSES = {status: f"s-{status}" for status in Status.ALL} | {Status.NOT_APPLICABLE: "s-na"}
 
 _CSS = """
 * { box-sizing: border-box; }
@@ -200,7 +200,7 @@ def td(text: Any, css: str = "") -> str:
 
 def _legend() -> str:
     items = "".join(f"<tr>{status_cell(status)}<td>{esc(meaning)}</td></tr>" for status, meaning in LEGEND.items())
-    items += f"<tr>{status_cell(NOT_APPLICABLE)}<td>the adapter does not declare the family</td></tr>"
+    items += f"<tr>{status_cell(Status.NOT_APPLICABLE)}<td>the adapter does not declare the family</td></tr>"
     return f"<details><summary>Legend</summary><table><tbody>{items}</tbody></table></details>"
 
 
@@ -213,12 +213,12 @@ def _score_cell(score: Score | None) -> str:
     if score is None:
         return "<td class='muted'>—</td>"
     if not score.declared:
-        return f"<td class='s-na' title='family not declared'>{esc(NOT_APPLICABLE)}</td>"
+        return f"<td class='s-na' title='family not declared'>{esc(Status.NOT_APPLICABLE)}</td>"
     css = "s-fail" if score.problems else "s-pass" if score.passed == score.applicable else ""
     badges = "".join(
         f" <span class='count {_STATUS_CLASSES[s]}' title='{esc(s)}'>{score.counts[s]} {esc(symbol(s))}</span>"
-        for s in STATUSES
-        if s != PASS and score.counts[s]
+        for s in Status.ALL
+        if s != Status.PASS and score.counts[s]
     )
     head = f"<span class='score{' bad' if score.problems else ''}'>{esc(score.text())}</span>"
     return f"<td class='{css}'>{head}{badges}</td>"

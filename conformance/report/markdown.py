@@ -55,7 +55,7 @@ from specformer.conformance.report.measurements import (
     speedup_groups,
 )
 from specformer.conformance.report.model import GridCell, GridRow, Report, Score, as_report
-from specformer.conformance.results import DEVIATES, NOT_APPLICABLE, BenchmarkResult, RunResult, TestResult
+from specformer.conformance.results import BenchmarkResult, RunResult, Status, TestResult
 
 if TYPE_CHECKING:  # compare.py imports this module, so the name is only for annotations
     from specformer.conformance.report.compare import GateResult
@@ -180,7 +180,7 @@ def _score_cell(score: Score | None) -> str:
     if score is None:
         return "—"
     if not score.declared:
-        return NOT_APPLICABLE
+        return Status.NOT_APPLICABLE
     extra = score.extra_text()
     head = f"**{score.text()}**" if score.problems else score.text()
     return f"{head} · {md_text(extra)}" if extra else head
@@ -465,7 +465,7 @@ def _clause_tables(report: Report) -> list[str]:
             for i in columns:
                 anchor = anchors.get((row.id, names[i]))
                 if anchor is not None:
-                    in_table = row.cells[i].status == DEVIATES and (row.id, names[i]) in listed
+                    in_table = row.cells[i].status == Status.DEVIATES and (row.id, names[i]) in listed
                     lines += _cell_details(row, names[i], row.cells[i], anchor, template, in_table)
     return lines
 

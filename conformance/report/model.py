@@ -54,19 +54,7 @@ from specformer.conformance.report.measurements import (
     shown_params,
     where,
 )
-from specformer.conformance.results import (
-    DEVIATES,
-    ERROR,
-    FAIL,
-    NOT_APPLICABLE,
-    PASS,
-    STATUSES,
-    UNSUPPORTED,
-    AdapterResult,
-    ClauseResult,
-    RunResult,
-    TestResult,
-)
+from specformer.conformance.results import AdapterResult, ClauseResult, RunResult, Status, TestResult
 
 if TYPE_CHECKING:  # compare.py imports the writers' helpers; the model only carries its verdict
     from specformer.conformance.report.compare import GateResult
@@ -90,7 +78,7 @@ class Score:
 
     @property
     def passed(self) -> int:
-        return self.counts[PASS]
+        return self.counts[Status.PASS]
 
     @property
     def applicable(self) -> int:
@@ -103,7 +91,7 @@ class Score:
     @property
     def problems(self) -> int:
         """Failures and errors: what must be acted on."""
-        return self.counts[FAIL] + self.counts[ERROR]
+        return self.counts[Status.FAIL] + self.counts[Status.ERROR]
 
     def text(self) -> str:
         """'30/32 94%', or 'n/a' for an undeclared family.
@@ -112,7 +100,7 @@ class Score:
         '30/32 94%'
         """
         if not self.declared:
-            return NOT_APPLICABLE
+            return Status.NOT_APPLICABLE
         if not self.applicable:
             return "0/0"
         return f"{self.passed}/{self.applicable} {self.percent:.0f}%"
@@ -123,7 +111,7 @@ class Score:
 
         if not self.declared:
             return ""
-        return " ".join(f"{self.counts[s]} {SYMBOLS[s]}" for s in STATUSES if s != PASS and self.counts[s])
+        return " ".join(f"{self.counts[s]} {SYMBOLS[s]}" for s in Status.ALL if s != Status.PASS and self.counts[s])
 
 
 @dataclass(frozen=True)
@@ -150,7 +138,7 @@ class GridCell:
 
     @property
     def opens(self) -> bool:
-        return self.status in (FAIL, ERROR, DEVIATES)
+        return self.status in (Status.FAIL, Status.ERROR, Status.DEVIATES)
 
 
 @dataclass(frozen=True)
@@ -172,7 +160,7 @@ class FamilyGrid:
         every cell is n/a (an adapter that did not load, with no cell at all, stays: its "—" says so).
         The views draw only these columns and name the others."""
         width = len(self.rows[0].cells) if self.rows else 0
-        return tuple(i for i in range(width) if any(row.cells[i].status != NOT_APPLICABLE for row in self.rows))
+        return tuple(i for i in range(width) if any(row.cells[i].status != Status.NOT_APPLICABLE for row in self.rows))
 
 
 @dataclass(frozen=True)
@@ -287,7 +275,7 @@ def declared_families(adapter: AdapterResult) -> set[str]:
     families = adapter.capabilities.get("families") if isinstance(adapter.capabilities, dict) else None
     if not (isinstance(families, list) and families):
         return {c.family for c in adapter.clauses}
-    answered = {c.family for c in adapter.clauses if c.status != UNSUPPORTED}
+    answered = {c.family for c in adapter.clauses if c.status != Status.UNSUPPORTED}
     return {str(f) for f in families} | answered
 
 
@@ -306,11 +294,11 @@ def _score(adapter: AdapterResult, families: set[str], family: str | None) -> Sc
     if not adapter.clauses:
         return None
     if family is not None and family not in families:
-        return Score(False, dict.fromkeys(STATUSES, 0))
-    counts = dict.fromkeys(STATUSES, 0)
+        return Score(False, dict.fromkeys(Status.ALL, 0))
+    counts = dict.fromkeys(Status.ALL, 0)
     for clause in adapter.clauses:
         if clause.family in families and (family is None or clause.family == family):
-            counts[clause.status if clause.status in counts else UNSUPPORTED] += 1
+            counts[clause.status if clause.status in counts else Status.UNSUPPORTED] += 1
     return Score(True, counts)
 
 
@@ -343,11 +331,11 @@ def _grid(run: RunResult, family: str, declared: list[set[str]]) -> FamilyGrid:
 
 def _cell(clause: ClauseResult, declared: bool) -> GridCell:
     if not declared:
-        return GridCell(NOT_APPLICABLE)
+        return GridCell(Status.NOT_APPLICABLE)
     reason, link = ("", "") if clause.expectation is None else (clause.expectation.reason, clause.expectation.link)
-    tests = failing_tests(clause) if clause.status in (FAIL, ERROR) else []
-    if clause.status == DEVIATES:
-        tests = [t for t in clause.tests if t.status in (FAIL, ERROR, DEVIATES)]
+    tests = failing_tests(clause) if clause.status in (Status.FAIL, Status.ERROR) else []
+    if clause.status == Status.DEVIATES:
+        tests = [t for t in clause.tests if t.status in (Status.FAIL, Status.ERROR, Status.DEVIATES)]
     return GridCell(clause.status, largest_ratio(clause), tuple(tests), reason, link)
 
 
@@ -396,7 +384,7 @@ def status_totals(report: Report) -> dict[str, dict[str, int]]:
     """Per adapter, clause counts per status over declared families: what every view must agree on."""
     totals: dict[str, dict[str, int]] = {}
     for index, adapter in enumerate(report.adapters):
-        counts = dict.fromkeys(STATUSES, 0)
+        counts = dict.fromkeys(Status.ALL, 0)
         for grid in report.grids:
             for row in grid.rows:
                 status = row.cells[index].status

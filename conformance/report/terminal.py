@@ -64,29 +64,19 @@ from specformer.conformance.report.measurements import (
     where,
 )
 from specformer.conformance.report.model import Report, Score, as_report
-from specformer.conformance.results import (
-    CUSTOM,
-    DEVIATES,
-    ERROR,
-    FAIL,
-    NOT_APPLICABLE,
-    PASS,
-    STATUSES,
-    UNSUPPORTED,
-    RunResult,
-)
+from specformer.conformance.results import RunResult, Status
 
 TESTS_SHOWN_PER_CLAUSE = 2
 SCORE_TITLE = "score per family and adapter: clauses passed / applicable"
 
 STATUS_STYLES = {
-    PASS: "green",
-    FAIL: "red",
-    DEVIATES: "yellow",
-    UNSUPPORTED: "bright_black",
-    ERROR: "magenta",
-    CUSTOM: "cyan",
-    NOT_APPLICABLE: "bright_black",
+    Status.PASS: "green",
+    Status.FAIL: "red",
+    Status.DEVIATES: "yellow",
+    Status.UNSUPPORTED: "bright_black",
+    Status.ERROR: "magenta",
+    Status.CUSTOM: "cyan",
+    Status.NOT_APPLICABLE: "bright_black",
 }
 
 
@@ -138,11 +128,11 @@ def score_text(score: Score | None) -> Text:
     if score is None:
         return Text("—", style="dim")
     if not score.declared:
-        return Text(NOT_APPLICABLE, style="dim")
+        return Text(Status.NOT_APPLICABLE, style="dim")
     style = "bold red" if score.problems else "green" if score.passed == score.applicable else ""
     text = Text(score.text(), style=style)
-    for status in STATUSES:
-        if status != PASS and score.counts[status]:
+    for status in Status.ALL:
+        if status != Status.PASS and score.counts[status]:
             text.append(" ")
             text.append(f"{score.counts[status]} {SYMBOLS[status]}", style=STATUS_STYLES[status])
     return text
@@ -153,7 +143,7 @@ def legend_text() -> Text:
     for status in LEGEND:
         text.append_text(status_text(status, f"{SYMBOLS[status]} {status}"))
         text.append("  ")
-    text.append_text(status_text(NOT_APPLICABLE, f"{NOT_APPLICABLE} family not declared"))
+    text.append_text(status_text(Status.NOT_APPLICABLE, f"{Status.NOT_APPLICABLE} family not declared"))
     return text
 
 
@@ -198,7 +188,7 @@ def _print_plain_scores(console: Console, report: Report) -> None:
             line.append(name, style="bold")
             line.append(f" {row.family} ")
             if not score.declared:
-                line.append(f"{NOT_APPLICABLE} (family not declared)", style="dim")
+                line.append(f"{Status.NOT_APPLICABLE} (family not declared)", style="dim")
             else:
                 line.append_text(score_text(score))
                 counted = " ".join(f"{s}={score.counts[s]}" for s in shown_statuses(score.counts))
@@ -296,7 +286,7 @@ def _print_grid(console: Console, report: Report, plain: bool) -> None:
             for row in rows:
                 line = Text(f"clause {row.id}")
                 for name, cell in zip(report.adapter_names, row.cells, strict=True):
-                    if cell.status not in (None, NOT_APPLICABLE):
+                    if cell.status not in (None, Status.NOT_APPLICABLE):
                         line.append(f" {name}=")
                         line.append_text(status_text(cell.status))
                 line.append(f"  {row.source}", style="dim")
