@@ -190,6 +190,25 @@ def _check_ids(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> None:
         raise ValueError(f"attention_mask must be a bool tensor of shape {tuple(input_ids.shape)} (B, L)")
 
 
+def _decoder_inputs(
+    decoder_input_ids: torch.Tensor | None, labels: torch.Tensor | None, config: Seq2SeqConfig
+) -> torch.Tensor:
+    """The given decoder inputs, else the labels shifted right by this adapter's own code (BART's and T5's):
+    the start token first, the last label dropped, -100 replaced by the pad id."""
+    if decoder_input_ids is not None:
+        return decoder_input_ids
+    if labels is None:
+        raise ValueError("decoder_input_ids or labels must be given")
+    start = torch.full_like(labels[:, :1], config.decoder_start_token_id)
+    shifted = torch.cat([start, labels[:, :-1]], 1)  # (B, T)
+    return shifted.masked_fill(shifted == -100, config.pad_token_id)
+
+
+def _loss(logits: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor | None:
+    """Cross-entropy of logits (B, T, V) against the unshifted labels (B, T), -100 ignored."""
+    return None if labels is None else F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
+
+
 def _causal(length: int) -> torch.Tensor:
     return torch.ones(length, length, dtype=torch.bool).triu(1)  # True = may not attend
 
@@ -291,13 +310,7 @@ class TorchModels:
         """BART from nn.TransformerEncoderLayer / nn.TransformerDecoderLayer (post-LN), F.embedding,
         F.layer_norm, F.linear and F.cross_entropy; the shift of the labels is this adapter's own."""
         shared = state["model.shared.weight"]
-        if decoder_input_ids is None and labels is None:  # the adapter's own shift needs one of them
-            raise ValueError("decoder_input_ids or labels must be given")
-        if decoder_input_ids is None:
-            decoder_input_ids = torch.cat(
-                [torch.full_like(labels[:, :1], config.decoder_start_token_id), labels[:, :-1]], 1
-            )
-            decoder_input_ids = decoder_input_ids.masked_fill(decoder_input_ids == -100, config.pad_token_id)
+        decoder_input_ids = _decoder_inputs(decoder_input_ids, labels, config)
         scale = shared.shape[1] ** 0.5 if config.scale_embedding else 1.0
 
         def embed(ids: torch.Tensor, stack: str) -> torch.Tensor:
@@ -317,8 +330,7 @@ class TorchModels:
                 causal = _causal(hidden.shape[1])
                 hidden = layer(hidden, memory, tgt_mask=causal, tgt_is_causal=True, memory_key_padding_mask=ignore)
             logits = F.linear(hidden, shared, state["final_logits_bias"][0])
-        loss = None if labels is None else F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
-        return memory, logits, loss
+        return memory, logits, _loss(logits, labels)
 
     def bert_model(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, state: dict[str, torch.Tensor], config: ModelConfig
@@ -376,12 +388,7 @@ class TorchModels:
         F.cross_entropy; the shift of the labels is this adapter's own, as BART's."""
         if config.activation not in ("relu", "gated-gelu"):
             raise ValueError(f"activation must be relu or gated-gelu for T5, got {config.activation!r}")
-        if decoder_input_ids is None and labels is None:
-            raise ValueError("decoder_input_ids or labels must be given")
-        if decoder_input_ids is None:
-            start = torch.full_like(labels[:, :1], config.decoder_start_token_id)
-            decoder_input_ids = torch.cat([start, labels[:, :-1]], 1)
-            decoder_input_ids = decoder_input_ids.masked_fill(decoder_input_ids == -100, config.pad_token_id)
+        decoder_input_ids = _decoder_inputs(decoder_input_ids, labels, config)
         shared = state["shared.weight"]  # (V, E)
         with torch.no_grad():
             memory = self._t5_stack(state, config, "encoder", F.embedding(input_ids, shared), attention_mask)
@@ -392,8 +399,7 @@ class TorchModels:
                 logits = F.linear(hidden * shared.shape[1] ** -0.5, shared)  # Mesh TensorFlow's rescaling
             else:
                 logits = F.linear(hidden, state["lm_head.weight"])
-        loss = None if labels is None else F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
-        return memory, logits, loss
+        return memory, logits, _loss(logits, labels)
 
     @staticmethod
     def _t5_stack(state, config: Seq2SeqConfig, stack: str, hidden, source_mask, *, memory=None):
