@@ -26,6 +26,11 @@ from specformer.conformance.adapters.from_reference import PerModel
 from specformer.conformance.adapters.protocols import CacheState
 from specformer.reference.kv_cache import DecoderWeights
 
+# What every model here is built with: its own lm_head, eager attention, no special token ids.
+_EVERY_MODEL = dict(
+    tie_word_embeddings=False, attn_implementation="eager", pad_token_id=None, bos_token_id=None, eos_token_id=None
+)
+
 
 def build_model(weights: DecoderWeights) -> torch.nn.Module:
     """A transformers causal LM with the suite's weights (Llama, Mistral for a sliding window, GPT-2)."""
@@ -45,11 +50,7 @@ def build_model(weights: DecoderWeights) -> torch.nn.Module:
         rms_norm_eps=config.rms_norm_eps,
         rope_theta=config.rope_theta,
         max_position_embeddings=4096,
-        tie_word_embeddings=False,
-        attn_implementation="eager",
-        pad_token_id=None,
-        bos_token_id=None,
-        eos_token_id=None,
+        **_EVERY_MODEL,
     )
     if config.sliding_window is None:
         model = transformers.LlamaForCausalLM(transformers.LlamaConfig(**common))
@@ -75,11 +76,7 @@ def _gpt2_config(config) -> object:
         resid_pdrop=0.0,
         embd_pdrop=0.0,
         attn_pdrop=0.0,
-        tie_word_embeddings=False,
-        attn_implementation="eager",
-        pad_token_id=None,
-        bos_token_id=None,
-        eos_token_id=None,
+        **_EVERY_MODEL,
     )
 
 
