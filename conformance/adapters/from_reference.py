@@ -9,6 +9,8 @@ protocols.py). Two helpers shared by them live here:
   hashing a frozen SentencePieceModel walks its 32k pieces on every call. The cache holds the
   objects it keys on, so an id is never reused while its entry lives, and forgets the least
   recently used entry beyond `size`.
+- `PerModelAndKey`: the same, per model object and key (a dtype, a config): what the models
+  adapters build from one weights object or state dict in each dtype or config it is called with.
 - `byte_level_tables`: a ByteLevelBPE's ordinary tokens and merge list, the data every
   library's byte-level BPE is built from.
 - `available_cpus`: the thread count a library's batch calls use by default, which the
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 from specformer.reference.tokenizers.byte_bpe import ByteLevelBPE
@@ -48,6 +50,26 @@ class PerModel(Generic[Built]):
         if len(self._entries) > self._size:
             self._entries.popitem(last=False)
         return built
+
+
+class PerModelAndKey(Generic[Built]):
+    """`cache.get(model, key, build)` returns `build()`, computed once per model object and key: a
+    PerModel of dicts by key, forgetting a whole model object's entries beyond `size` objects.
+
+    >>> cache, weights = PerModelAndKey(), object()
+    >>> first = cache.get(weights, "float32", lambda: ["built"])
+    >>> cache.get(weights, "float32", lambda: ["again"]) is first, cache.get(weights, "float64", lambda: ["again"])
+    (True, ['again'])
+    """
+
+    def __init__(self, size: int = 32) -> None:
+        self._per_model: PerModel[dict[Hashable, Built]] = PerModel(size)
+
+    def get(self, model: object, key: Hashable, build: Callable[[], Built]) -> Built:
+        per_key = self._per_model.get(model, lambda _: {})
+        if key not in per_key:
+            per_key[key] = build()
+        return per_key[key]
 
 
 def byte_level_tables(model: ByteLevelBPE) -> tuple[dict[int, bytes], list[tuple[int, int]] | None]:

@@ -20,9 +20,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
-from specformer.conformance.adapters.from_reference import PerModel
+from specformer.conformance.adapters.from_reference import PerModelAndKey
 from specformer.reference.attention import MultiHeadWeights
 from specformer.reference.models import (
     CrossDecoderLayerWeights,
@@ -57,16 +59,13 @@ def _long(mask: torch.Tensor | None, hidden: torch.Tensor) -> torch.Tensor:
     return torch.ones(hidden.shape[:2], dtype=torch.long) if mask is None else mask.long()
 
 
-_BUILT: PerModel[dict] = PerModel(size=64)
+_BUILT: PerModelAndKey[Any] = PerModelAndKey(size=64)  # a module, or GPT-2's (block, config)
 
 
 def _built(weights, dtype: torch.dtype, build):
     """The module built from `weights` in `dtype`, once per weights object (building a layer
     costs more than running it at the suite's sizes, and would dominate the benchmarks)."""
-    per_dtype = _BUILT.get(weights, lambda _: {})
-    if dtype not in per_dtype:
-        per_dtype[dtype] = build(weights, dtype)
-    return per_dtype[dtype]
+    return _BUILT.get(weights, dtype, lambda: build(weights, dtype))
 
 
 def _load_tied(model: torch.nn.Module, state: dict[str, torch.Tensor], tied: tuple[str, ...]) -> None:
@@ -77,17 +76,14 @@ def _load_tied(model: torch.nn.Module, state: dict[str, torch.Tensor], tied: tup
         raise ValueError(f"state dict does not fit {type(model).__name__}: missing {missing}, unexpected {unexpected}")
 
 
-_SEQ2SEQ_BUILT: PerModel[dict] = PerModel(size=8)
+_SEQ2SEQ_BUILT: PerModelAndKey[torch.nn.Module] = PerModelAndKey(size=8)
 
 
 def _seq2seq_model(state: dict[str, torch.Tensor], config: Seq2SeqConfig, build):
     """The model loaded with `state`, built once per state dict object and config (building and
     loading cost more than a forward at the suite's sizes, and would dominate the benchmarks).
     The model holds copies: changing the state dict's tensors in place afterwards is not seen."""
-    per_config = _SEQ2SEQ_BUILT.get(state, lambda _: {})
-    if config not in per_config:
-        per_config[config] = build(state, config)
-    return per_config[config]
+    return _SEQ2SEQ_BUILT.get(state, config, lambda: build(state, config))
 
 
 def _seq2seq_call(model, input_ids, attention_mask, decoder_input_ids, labels):

@@ -43,7 +43,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-from specformer.conformance.adapters.from_reference import PerModel
+from specformer.conformance.adapters.from_reference import PerModelAndKey
 from specformer.reference.attention import MultiHeadWeights
 from specformer.reference.models import (
     CrossDecoderLayerWeights,
@@ -139,48 +139,47 @@ def _decoder_module(weights: CrossDecoderLayerWeights, dtype: torch.dtype):
     return layer
 
 
-_BUILT: PerModel[dict] = PerModel(size=64)
+_BUILT: PerModelAndKey[torch.nn.Module] = PerModelAndKey(size=64)
 
 
 def _built(weights, dtype: torch.dtype, build):
     """The module built from `weights` in `dtype`, once per weights object (building costs more
     than a forward at the suite's sizes, and would dominate the benchmarks)."""
-    per_dtype = _BUILT.get(weights, lambda _: {})
-    if dtype not in per_dtype:
-        per_dtype[dtype] = build(weights, dtype)
-    return per_dtype[dtype]
+    return _BUILT.get(weights, dtype, lambda: build(weights, dtype))
 
 
-_BART_BUILT: PerModel[dict] = PerModel(size=8)
+_BART_BUILT: PerModelAndKey[tuple[list, list]] = PerModelAndKey(size=8)
 
 
 def _bart_layers(state: dict[str, torch.Tensor], config: Seq2SeqConfig):
     """BART's encoder and decoder layers as PyTorch modules, built once per state dict object and config."""
-    per_config = _BART_BUILT.get(state, lambda _: {})
-    if config not in per_config:
+
+    def build() -> tuple[list, list]:
         dtype = state["model.shared.weight"].dtype
-        per_config[config] = (
+        return (
             [
                 _encoder_module(bart_encoder_layer_weights(state, i, config), dtype, norm_first=False)
                 for i in range(config.layers)
             ],
             [_decoder_module(bart_decoder_layer_weights(state, i, config), dtype) for i in range(config.layers)],
         )
-    return per_config[config]
+
+    return _BART_BUILT.get(state, config, build)
 
 
-_WHOLE_BUILT: PerModel[dict] = PerModel(size=8)
+_WHOLE_BUILT: PerModelAndKey[list] = PerModelAndKey(size=8)
 
 
 def _whole_layers(state: dict[str, torch.Tensor], config: ModelConfig, layer_weights, *, norm_first: bool):
     """The PyTorch layers of a BERT (post-LN) or GPT-2 (pre-LN) state dict, once per state dict object and config."""
-    per_config = _WHOLE_BUILT.get(state, lambda _: {})
-    if config not in per_config:
+
+    def build() -> list:
         dtype = next(iter(state.values())).dtype
-        per_config[config] = [
+        return [
             _encoder_module(layer_weights(state, i, config), dtype, norm_first=norm_first) for i in range(config.layers)
         ]
-    return per_config[config]
+
+    return _WHOLE_BUILT.get(state, config, build)
 
 
 def _check_ids(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> None:
