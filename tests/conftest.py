@@ -6,7 +6,7 @@ import gc
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -137,6 +137,31 @@ def run_mutants(run_suite) -> Callable[..., tuple[RunResult, dict[str, list[str]
         return result, wrong
 
     return run
+
+
+@pytest.fixture
+def mutant_profile(request: pytest.FixtureRequest) -> str:
+    """The profile the mutants run under: quick, unless the session asks for thorough.
+
+    Every mutant's `breaks` was measured exact under quick and ci; ci only adds Hypothesis
+    examples, and with more than a hundred mutants, each a suite run in its own process, quick is
+    what keeps the full test run inside CI's time budget.
+    """
+    return "thorough" if request.config.getoption("--specformer-profile") == "thorough" else "quick"
+
+
+@pytest.fixture
+def mutants_to_run(mutant_profile: str) -> Callable[[ModuleType, Sequence[str]], dict[str, type]]:
+    """mutants_to_run(module, in_ci): {import string: class} of the module's mutants that run under
+    mutant_profile, in ALL's order: every one under thorough, else the ones `in_ci` names (all of them
+    must exist)."""
+
+    def chosen(module: ModuleType, in_ci: Sequence[str]) -> dict[str, type]:
+        mutants = [m for m in module.ALL if mutant_profile == "thorough" or m.__name__ in in_ci]
+        assert len(mutants) >= len(in_ci)
+        return {f"{module.__name__}:{m.__name__}": m for m in mutants}
+
+    return chosen
 
 
 @pytest.fixture(scope="module")

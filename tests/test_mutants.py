@@ -16,16 +16,6 @@ from specformer.conformance.results import ERROR, FAIL
 MUTANTS = {f"specformer.conformance.mutants.sampling:{m.__name__}": m for m in sampling_mutants.ALL}
 
 
-def mutant_profile(request: pytest.FixtureRequest) -> str:
-    """The profile the mutants run under: quick, unless the session asks for thorough.
-
-    Every mutant's `breaks` was measured exact under quick and ci; ci only adds Hypothesis
-    examples, and with more than a hundred mutants, each a suite run in its own process, quick is
-    what keeps the full test run inside CI's time budget.
-    """
-    return "thorough" if request.config.getoption("--specformer-profile") == "thorough" else "quick"
-
-
 # The generic properties (test_generic.py) are left out of the mutant runs: every mutant would pay
 # for them (minutes in all), and each mutant's `breaks` was measured on the clause tests; what the
 # generic tests catch is proven by fakes written for them (tests/test_verdicts.py).
@@ -38,9 +28,9 @@ def test_there_are_enough_mutants() -> None:
 
 
 @pytest.mark.slow
-def test_each_mutant_fails_exactly_the_clauses_it_breaks(run_mutants, request) -> None:
-    # quick unless the session runs thorough (see mutant_profile).
-    run, wrong = run_mutants(MUTANTS, "sampling", mutant_profile(request), *NOT_GENERIC)
+def test_each_mutant_fails_exactly_the_clauses_it_breaks(run_mutants, mutant_profile) -> None:
+    # quick unless the session runs thorough (see conftest.mutant_profile).
+    run, wrong = run_mutants(MUTANTS, "sampling", mutant_profile, *NOT_GENERIC)
     assert not wrong, wrong
     for adapter in run.adapters:
         # A mutant's failure carries what a user needs: a message and a reproduce line.
@@ -77,14 +67,14 @@ def test_each_complexity_mutant_fails_the_scaling_clauses_it_breaks(run_suite) -
 
 
 @pytest.mark.slow
-def test_each_attention_mutant_fails_exactly_the_clauses_it_breaks(run_mutants, request) -> None:
-    _, wrong = run_mutants(attention_mutants, "attention", mutant_profile(request), *NOT_GENERIC)
+def test_each_attention_mutant_fails_exactly_the_clauses_it_breaks(run_mutants, mutant_profile) -> None:
+    _, wrong = run_mutants(attention_mutants, "attention", mutant_profile, *NOT_GENERIC)
     assert not wrong, wrong
 
 
 @pytest.mark.slow
-def test_each_embeddings_mutant_fails_exactly_the_clauses_it_breaks(run_mutants, request) -> None:
-    _, wrong = run_mutants(embeddings_mutants, "embeddings", mutant_profile(request), *NOT_GENERIC)
+def test_each_embeddings_mutant_fails_exactly_the_clauses_it_breaks(run_mutants, mutant_profile) -> None:
+    _, wrong = run_mutants(embeddings_mutants, "embeddings", mutant_profile, *NOT_GENERIC)
     assert not wrong, wrong
 
 
@@ -109,14 +99,13 @@ TOKENIZER_MUTANTS_IN_CI = (
 
 
 @pytest.mark.slow
-def test_each_tokenizers_mutant_fails_exactly_the_clauses_it_breaks(run_mutants, request) -> None:
+def test_each_tokenizers_mutant_fails_exactly_the_clauses_it_breaks(
+    run_mutants, mutant_profile, mutants_to_run
+) -> None:
     from specformer.conformance.mutants import tokenizers
 
-    profile = mutant_profile(request)
-    chosen = [m for m in tokenizers.ALL if profile == "thorough" or m.__name__ in TOKENIZER_MUTANTS_IN_CI]
-    assert len(chosen) >= len(TOKENIZER_MUTANTS_IN_CI)
-    mutants = {f"specformer.conformance.mutants.tokenizers:{m.__name__}": m for m in chosen}
-    _, wrong = run_mutants(mutants, "tokenizers", profile, *NOT_GENERIC)
+    mutants = mutants_to_run(tokenizers, TOKENIZER_MUTANTS_IN_CI)
+    _, wrong = run_mutants(mutants, "tokenizers", mutant_profile, *NOT_GENERIC)
     assert not wrong, wrong
 
 

@@ -16,14 +16,7 @@ KV_CACHE_IN_CI = ("StaticAttendsUnwrittenSlots", "RollingKeepsOldest")
 GENERATION_IN_CI = ("RepetitionMultipliesPositive", "BeamScoresNotNormalised")
 
 
-def thorough(request: pytest.FixtureRequest) -> bool:
-    return request.config.getoption("--specformer-profile") == "thorough"
-
-
-def check(run_mutants, module, chosen: list[str], family: str, *extra: str) -> None:
-    mutants = {
-        f"specformer.conformance.mutants.{module.__name__.rsplit('.', 1)[1]}:{n}": getattr(module, n) for n in chosen
-    }
+def check(run_mutants, mutants: dict[str, type], family: str, *extra: str) -> None:
     prefix = "KV-" if family == "kv_cache" else "GEN-"
     untimed = "-k" in extra  # the decode-cost ladder left out
 
@@ -40,15 +33,15 @@ def test_there_are_enough_mutants() -> None:
 
 
 @pytest.mark.slow
-def test_each_kv_cache_mutant_fails_exactly_its_clauses(run_mutants, request) -> None:
-    chosen = [m.__name__ for m in kv_cache.ALL if thorough(request) or m.__name__ in KV_CACHE_IN_CI]
-    timed = [n for n in chosen if "KV-COST-01" in getattr(kv_cache, n).breaks]
-    check(run_mutants, kv_cache, [n for n in chosen if n not in timed], "kv_cache", "-k", "not decode_step_cost")
+def test_each_kv_cache_mutant_fails_exactly_its_clauses(run_mutants, mutants_to_run) -> None:
+    chosen = mutants_to_run(kv_cache, KV_CACHE_IN_CI)
+    timed = {name: m for name, m in chosen.items() if "KV-COST-01" in m.breaks}
+    untimed = {name: m for name, m in chosen.items() if name not in timed}
+    check(run_mutants, untimed, "kv_cache", "-k", "not decode_step_cost")
     if timed:
-        check(run_mutants, kv_cache, timed, "kv_cache")
+        check(run_mutants, timed, "kv_cache")
 
 
 @pytest.mark.slow
-def test_each_generation_mutant_fails_exactly_its_clauses(run_mutants, request) -> None:
-    chosen = [m.__name__ for m in generation.ALL if thorough(request) or m.__name__ in GENERATION_IN_CI]
-    check(run_mutants, generation, chosen, "generation")
+def test_each_generation_mutant_fails_exactly_its_clauses(run_mutants, mutants_to_run) -> None:
+    check(run_mutants, mutants_to_run(generation, GENERATION_IN_CI), "generation")

@@ -21,18 +21,13 @@ MUTANTS_IN_CI = {
 }
 
 
-def _profile(request: pytest.FixtureRequest) -> str:
-    return "thorough" if request.config.getoption("--specformer-profile") == "thorough" else "quick"
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("family", sorted(FAMILIES))
-def test_each_mutant_fails_exactly_the_clauses_it_breaks(run_mutants, request, family: str) -> None:
-    module, profile = FAMILIES[family], _profile(request)
-    chosen = [m for m in module.ALL if profile == "thorough" or m.__name__ in MUTANTS_IN_CI[family]]
-    assert len(chosen) >= len(MUTANTS_IN_CI[family])
-    mutants = {f"{module.__name__}:{m.__name__}": m for m in chosen}
-    _, wrong = run_mutants(mutants, family, profile)
+def test_each_mutant_fails_exactly_the_clauses_it_breaks(
+    run_mutants, mutant_profile, mutants_to_run, family: str
+) -> None:
+    mutants = mutants_to_run(FAMILIES[family], MUTANTS_IN_CI[family])
+    _, wrong = run_mutants(mutants, family, mutant_profile)
     assert not wrong, wrong
 
 

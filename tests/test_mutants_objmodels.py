@@ -15,20 +15,6 @@ IN_CI = {
 }
 
 
-def mutant_profile(request: pytest.FixtureRequest) -> str:
-    """quick, unless the session runs thorough (as tests/test_mutants.py)."""
-    return "thorough" if request.config.getoption("--specformer-profile") == "thorough" else "quick"
-
-
-def _check(run_mutants, request, module, family: str) -> None:
-    profile = mutant_profile(request)
-    chosen = [m for m in module.ALL if profile == "thorough" or m.__name__ in IN_CI[family]]
-    assert len(chosen) >= len(IN_CI[family])
-    mutants = {f"specformer.conformance.mutants.{family}:{m.__name__}": m for m in chosen}
-    _, wrong = run_mutants(mutants, family, profile)
-    assert not wrong, wrong
-
-
 def test_there_are_enough_mutants() -> None:
     from specformer.conformance.mutants import models, objectives
 
@@ -37,17 +23,21 @@ def test_there_are_enough_mutants() -> None:
 
 
 @pytest.mark.slow
-def test_each_objectives_mutant_fails_exactly_the_clauses_it_breaks(run_mutants, request) -> None:
+def test_each_objectives_mutant_fails_exactly_the_clauses_it_breaks(
+    run_mutants, mutant_profile, mutants_to_run
+) -> None:
     from specformer.conformance.mutants import objectives
 
-    _check(run_mutants, request, objectives, "objectives")
+    _, wrong = run_mutants(mutants_to_run(objectives, IN_CI["objectives"]), "objectives", mutant_profile)
+    assert not wrong, wrong
 
 
 @pytest.mark.slow
-def test_each_models_mutant_fails_exactly_the_clauses_it_breaks(run_mutants, request) -> None:
+def test_each_models_mutant_fails_exactly_the_clauses_it_breaks(run_mutants, mutant_profile, mutants_to_run) -> None:
     from specformer.conformance.mutants import models
 
-    _check(run_mutants, request, models, "models")
+    _, wrong = run_mutants(mutants_to_run(models, IN_CI["models"]), "models", mutant_profile)
+    assert not wrong, wrong
 
 
 def test_every_objectives_and_models_clause_is_broken_by_some_mutant() -> None:

@@ -37,13 +37,11 @@ def test_there_are_enough_mutants() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("family", sorted(FAMILIES))
-def test_each_mutant_fails_exactly_the_clauses_it_breaks(run_mutants, request, family: str) -> None:
-    module = FAMILIES[family]
-    profile = "thorough" if request.config.getoption("--specformer-profile") == "thorough" else "quick"
-    chosen = [m for m in module.ALL if profile == "thorough" or m.__name__ in IN_CI[family]]
-    assert len(chosen) >= len(IN_CI[family])
-    mutants = {f"{module.__name__}:{m.__name__}": m for m in chosen}
-    run, wrong = run_mutants(mutants, family, profile)
+def test_each_mutant_fails_exactly_the_clauses_it_breaks(
+    run_mutants, mutant_profile, mutants_to_run, family: str
+) -> None:
+    mutants = mutants_to_run(FAMILIES[family], IN_CI[family])
+    run, wrong = run_mutants(mutants, family, mutant_profile)
     for adapter in run.adapters:
         for clause in adapter.failures():
             failing = [t for t in clause.tests if t.status in (FAIL, ERROR)]

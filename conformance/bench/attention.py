@@ -17,7 +17,7 @@ import torch
 
 from specformer.conformance.bench.observe import starting
 from specformer.conformance.bench.roofline import ceiling_for, measured_result_for
-from specformer.conformance.bench.timer import POLICIES, time_cpu, time_cuda
+from specformer.conformance.bench.timer import POLICIES, time_on_device
 from specformer.conformance.results import BenchmarkResult
 from specformer.reference.attention import scaled_dot_product_attention
 
@@ -50,7 +50,7 @@ def attention_benchmarks(
         )
         call = lambda q=query, k=key, v=value: op(q, k, v)  # noqa: E731
         starting("attention.dense", {"batch": batch, "heads": heads, "length": length, "dtype": str(dtype)[6:]})
-        timing = time_cuda(call, policy, mode="cold") if kind == "cuda" else time_cpu(call, policy)
+        timing = time_on_device(call, device, policy)
         element = torch.finfo(dtype).bits // 8
         results.append(
             measured_result_for("attention", device, ceilings)(

@@ -15,14 +15,13 @@ not a result. On a CUDA device the same shapes run, with the bigger batch in `GP
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from specformer.conformance.bench.observe import starting
 from specformer.conformance.bench.roofline import ceiling_for, measured_result_for
-from specformer.conformance.bench.timer import POLICIES, Timing, time_cpu, time_cuda
+from specformer.conformance.bench.timer import POLICIES, time_cpu, time_on_device
 from specformer.conformance.results import BenchmarkResult
 from specformer.reference import audio as audio_reference
 from specformer.reference import vision as vision_reference
@@ -39,10 +38,6 @@ VIT_TINY = ViTConfig(
     intermediate_size=768,
     num_labels=1000,
 )
-
-
-def _timing(call: Callable[[], Any], device: str, policy: Any) -> Timing:
-    return time_cpu(call, policy) if not device.startswith("cuda") else time_cuda(call, policy, mode="cold")
 
 
 def _close(actual: torch.Tensor, expected: torch.Tensor) -> bool:
@@ -77,7 +72,7 @@ def vision_benchmarks(
         args = [t.to(device) for t in (images, weight, bias)]
         call = lambda: patch_embedding(*args)  # noqa: E731
         starting("vision.patch_embedding", {"batch": batch, "image": 224, "patch": 16})
-        timing = _timing(call, device, policy)
+        timing = time_on_device(call, device, policy)
         results.append(
             measured_result_for("vision", device, ceilings)(
                 timing,
@@ -102,7 +97,7 @@ def vision_benchmarks(
         inputs = images[:vit_batch].to(device)
         call = lambda: classify(inputs, weights32)  # noqa: E731
         starting("vision.vit_classify", {"batch": vit_batch, "shape": "ViT-Ti/16"})
-        timing = _timing(call, device, policy)
+        timing = time_on_device(call, device, policy)
         check = images[:2].double()
         results.append(
             measured_result_for("vision", device, ceilings)(

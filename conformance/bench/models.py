@@ -31,7 +31,7 @@ import torch
 
 from specformer.conformance.bench.observe import starting
 from specformer.conformance.bench.roofline import ceiling_for, measured_result_for
-from specformer.conformance.bench.timer import POLICIES, time_cpu
+from specformer.conformance.bench.timer import POLICIES, time_cpu, time_on_device
 from specformer.conformance.results import BenchmarkResult
 from specformer.reference import models as reference
 from specformer.reference.models import DecoderBlockWeights, EncoderLayerWeights
@@ -120,7 +120,7 @@ def layer_benchmarks(
         hidden, weights = hidden64.float().to(device), _to(weights64.to(torch.float32), device)
         call = lambda op=op, hidden=hidden, weights=weights: op(hidden, weights)  # noqa: E731
         starting(f"models.{name}", {"batch": batch, "length": length, "width": WIDTH})
-        timing = time_cpu(call, POLICIES.get(profile, POLICIES["ci"])) if device == "cpu" else _cuda(call, profile)
+        timing = time_on_device(call, device, POLICIES.get(profile, POLICIES["ci"]))
         error = float((call().double().cpu() - expected(hidden64, weights64)).abs().max())
         results.append(
             measured_result_for("models", device, ceilings)(
@@ -184,7 +184,7 @@ def seq2seq_benchmarks(
             inputs[0], inputs[1], state, config, decoder_input_ids=inputs[2]
         )[1]
         starting(f"models.{name}", {"batch": batch, "source": source, "target": target})
-        timing = time_cpu(call, POLICIES.get(profile, POLICIES["ci"])) if device == "cpu" else _cuda(call, profile)
+        timing = time_on_device(call, device, POLICIES.get(profile, POLICIES["ci"]))
         oracle = expected(ids, mask, state64, config, decoder_input_ids=decoder_ids)[1]
         error = float((call().double().cpu() - oracle).abs().max())
         results.append(
@@ -220,9 +220,3 @@ def _to_nested(value, device: str):
     if dataclasses.is_dataclass(value):
         return _to(value, device)
     return value
-
-
-def _cuda(call, profile: str):
-    from specformer.conformance.bench.timer import time_cuda
-
-    return time_cuda(call, POLICIES.get(profile, POLICIES["ci"]), mode="cold")

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from specformer.conformance.bench.observe import row_done
-from specformer.conformance.bench.timer import POLICIES, Timing, TimingPolicy, peak_memory, time_cpu, time_cuda
+from specformer.conformance.bench.timer import POLICIES, Timing, TimingPolicy, peak_memory, time_on_device
 from specformer.conformance.results import BenchmarkResult
 
 # Sizes: large enough to reach the device's peak, small enough for the CPU gate to stay fast.
@@ -34,7 +34,7 @@ def measure_ceilings(device: str = "cpu", policy: TimingPolicy = POLICIES["ci"])
     for dtype in MATMUL_DTYPES[kind]:
         a = torch.randn(n, n, device=device, dtype=dtype)
         b = torch.randn(n, n, device=device, dtype=dtype)
-        timing = _time(lambda a=a, b=b: torch.mm(a, b), kind, policy)
+        timing = time_on_device(lambda a=a, b=b: torch.mm(a, b), device, policy)
         name = f"matmul-{str(dtype).removeprefix('torch.')}"
         ceilings[name] = {
             "value": 2 * n**3 / timing.median_s,
@@ -46,7 +46,7 @@ def measure_ceilings(device: str = "cpu", policy: TimingPolicy = POLICIES["ci"])
         del a, b
     source = torch.empty(COPY_BYTES[kind] // 4, dtype=torch.float32, device=device)
     target = torch.empty_like(source)
-    timing = _time(lambda: target.copy_(source), kind, policy)
+    timing = time_on_device(lambda: target.copy_(source), device, policy)
     ceilings["copy"] = {
         "value": 2 * COPY_BYTES[kind] / timing.median_s,
         "unit": "B/s",
@@ -55,10 +55,6 @@ def measure_ceilings(device: str = "cpu", policy: TimingPolicy = POLICIES["ci"])
         "iqr_s": timing.iqr_s,
     }
     return ceilings
-
-
-def _time(call: Any, kind: str, policy: TimingPolicy) -> Timing:
-    return time_cuda(call, policy, mode="cold") if kind == "cuda" else time_cpu(call, policy)
 
 
 def ceiling_for(dtype: torch.dtype | str, *, compute_bound: bool) -> str:

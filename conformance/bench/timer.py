@@ -188,6 +188,12 @@ def time_cuda(
     return Timing(samples, per_sample, mode, reason, sm_clock_mhz=sm_clock_mhz())
 
 
+def time_on_device(call: Callable[[], Any], device: str, policy: TimingPolicy = POLICIES["ci"]) -> Timing:
+    """Seconds per call of `call` on `device`: time_cpu on "cpu", time_cuda cold on "cuda" or "cuda:N"
+    (the benchmarks' default; hot replay is for the few that try it on purpose)."""
+    return time_cuda(call, policy, mode="cold") if device.startswith("cuda") else time_cpu(call, policy)
+
+
 def _cold_sample(call: Callable[[], Any]) -> Callable[[], float]:
     flush = torch.empty(l2_flush_bytes(torch.cuda.get_device_properties(0)) // 4, dtype=torch.int32, device="cuda")
     start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)

@@ -828,6 +828,22 @@ def _binary(generator: torch.Generator, size: str) -> tuple[torch.Tensor, ...]:
 
 
 _NUM_ITEMS = Param("num_items_in_batch", int, low=1, special=(None, 10**6), clause="LOSS-CLM-04")
+_ELEMENTWISE = {"production": "an elementwise mean: no size-dependent path"}
+
+
+def _token_loss(name: str, clause: str, **kw: Any) -> Operation:
+    """A loss of (B, L, V) logits and (B, L) labels, given num_items_in_batch or not."""
+    return row(
+        "losses",
+        name,
+        (clause,),
+        _sequence_labels,
+        lambda op, inputs, p, adapter: op(*inputs, num_items_in_batch=p["num_items_in_batch"]),
+        params=(_NUM_ITEMS,),
+        defaults={"num_items_in_batch": None},
+        **kw,
+    )
+
 
 LOSSES = (
     row(
@@ -850,23 +866,10 @@ LOSSES = (
         defaults={"label_smoothing": 0.0, "reduction": "mean"},
         float_inputs=(0,),
     ),
-    row(
-        "losses",
-        "causal_lm_loss",
-        ("LOSS-CLM-01",),
-        _sequence_labels,
-        lambda op, inputs, p, adapter: op(*inputs, num_items_in_batch=p["num_items_in_batch"]),
-        params=(_NUM_ITEMS,),
-        defaults={"num_items_in_batch": None},
-    ),
-    row(
-        "losses",
+    _token_loss("causal_lm_loss", "LOSS-CLM-01"),
+    _token_loss(
         "masked_lm_loss",
-        ("LOSS-MLM-01",),
-        _sequence_labels,
-        lambda op, inputs, p, adapter: op(*inputs, num_items_in_batch=p["num_items_in_batch"]),
-        params=(_NUM_ITEMS,),
-        defaults={"num_items_in_batch": None},
+        "LOSS-MLM-01",
         opt_out={"production": "causal_lm_loss's production case runs the same loss over the same 128k vocabulary"},
     ),
     row(
@@ -876,7 +879,7 @@ LOSSES = (
         _pairs,
         _positional,
         float_inputs=(0, 1),
-        opt_out={"production": "an elementwise mean: no size-dependent path"},
+        opt_out=_ELEMENTWISE,
     ),
     row(
         "losses",
@@ -885,7 +888,7 @@ LOSSES = (
         _binary,
         _positional,
         float_inputs=(0, 1),
-        opt_out={"production": "an elementwise mean: no size-dependent path"},
+        opt_out=_ELEMENTWISE,
     ),
     row(
         "losses",

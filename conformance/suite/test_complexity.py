@@ -180,27 +180,15 @@ def test_full_attention_memory_matches_the_declared_variant(adapter, request) ->
 
 @clause("CPLX-LOCAL-01")
 def test_sliding_window_time_is_linear(adapter, request) -> None:
-    op = require(adapter, "sliding_window_attention")
-    check_scaling(
-        request,
-        "sliding_window_attention",
-        "time",
-        _ladder(request, "linear"),
-        on_qkv(op, window=WINDOW),
-        "CPLX-LOCAL-01",
-    )
+    make = on_qkv(require(adapter, "sliding_window_attention"), window=WINDOW)
+    check_scaling(request, "sliding_window_attention", "time", _ladder(request, "linear"), make, "CPLX-LOCAL-01")
 
 
 @clause("CPLX-LOCAL-02")
 def test_sliding_window_memory_is_linear(adapter, request) -> None:
-    op = require(adapter, "sliding_window_attention")
+    make = on_qkv(require(adapter, "sliding_window_attention"), window=WINDOW)
     check_scaling(
-        request,
-        "sliding_window_attention",
-        "memory",
-        _ladder(request, "linear memory"),
-        on_qkv(op, window=WINDOW),
-        "CPLX-LOCAL-02",
+        request, "sliding_window_attention", "memory", _ladder(request, "linear memory"), make, "CPLX-LOCAL-02"
     )
 
 

@@ -47,6 +47,13 @@ def variants(adapter) -> dict[str, str]:
     return ref.variant_arguments(adapter.variant)
 
 
+def assert_matches_reference(
+    actual: torch.Tensor, reference: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, what: str
+) -> None:
+    """`actual` against the reference run on x in float64 (the oracle) and in x's own dtype."""
+    assert_close(actual, reference(x.double()), reference(x), what=what)
+
+
 def _example_needs(data: dict) -> tuple[str, ...]:
     """The optional parameters a spec example enables: SamplingParams fields for process, the
     arguments after the first for a filter (min_tokens_to_keep)."""
@@ -108,10 +115,10 @@ def test_temperature_divides_logits(adapter, dtype, case: LogitsCase, temperatur
     op = require(adapter, "temperature")
     x = case.tensor(dtype)
     with annotate(inputs=repr(case), temperature=temperature):
-        assert_close(
+        assert_matches_reference(
             op(x.clone(), temperature),
-            ref.apply_temperature(x.double(), temperature),
-            ref.apply_temperature(x, temperature),
+            lambda t: ref.apply_temperature(t, temperature),
+            x,
             what=f"temperature {temperature}",
         )
 
@@ -149,12 +156,9 @@ def test_top_k_keeps_the_k_largest(adapter, dtype, case: LogitsCase, data: st.Da
     top_k = data.draw(st.integers(1, case.vocab - 1), label="top_k")
     x = case.tensor(dtype)
     with annotate(inputs=repr(case), top_k=top_k):
-        kwargs = {"top_k_ties": variants(adapter)["top_k_ties"]}
-        assert_close(
-            op(x.clone(), top_k),
-            ref.top_k_filter(x.double(), top_k, **kwargs),
-            ref.top_k_filter(x, top_k, **kwargs),
-            what=f"top_k={top_k}",
+        ties = variants(adapter)["top_k_ties"]
+        assert_matches_reference(
+            op(x.clone(), top_k), lambda t: ref.top_k_filter(t, top_k, top_k_ties=ties), x, what=f"top_k={top_k}"
         )
 
 
@@ -230,10 +234,10 @@ def test_top_p_matches_reference(adapter, dtype, case: LogitsCase, top_p: float)
     boundary = variants(adapter)["top_p_boundary"]
     assume(clear_decision(lambda p: ref.top_p_filter(x.double(), p, top_p_boundary=boundary), top_p))
     with annotate(inputs=repr(case), top_p=top_p):
-        assert_close(
+        assert_matches_reference(
             op(x.clone(), top_p),
-            ref.top_p_filter(x.double(), top_p, top_p_boundary=boundary),
-            ref.top_p_filter(x, top_p, top_p_boundary=boundary),
+            lambda t: ref.top_p_filter(t, top_p, top_p_boundary=boundary),
+            x,
             what=f"top_p={top_p}",
         )
 
@@ -315,9 +319,7 @@ def test_min_p_matches_reference(adapter, dtype, case: LogitsCase, min_p: float)
     x = case.tensor(dtype)
     assume(clear_decision(lambda m: ref.min_p_filter(x.double(), m), min_p))
     with annotate(inputs=repr(case), min_p=min_p):
-        assert_close(
-            op(x.clone(), min_p), ref.min_p_filter(x.double(), min_p), ref.min_p_filter(x, min_p), what=f"min_p={min_p}"
-        )
+        assert_matches_reference(op(x.clone(), min_p), lambda t: ref.min_p_filter(t, min_p), x, what=f"min_p={min_p}")
 
 
 @clause("SAMP-MINP-02")
@@ -423,11 +425,8 @@ def test_process_matches_reference(adapter, dtype, case: LogitsCase, data: st.Da
 
     assume(clear_decision(pipeline, 1.0))
     with annotate(inputs=repr(case), params=repr(params), order=kwargs["order"]):
-        assert_close(
-            op(x.clone(), params),
-            ref.process(x.double(), params, **kwargs),
-            ref.process(x, params, **kwargs),
-            what=f"process({params})",
+        assert_matches_reference(
+            op(x.clone(), params), lambda t: ref.process(t, params, **kwargs), x, what=f"process({params})"
         )
 
 

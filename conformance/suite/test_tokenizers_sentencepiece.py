@@ -276,9 +276,15 @@ def _segment_from_ids(model: SentencePieceModel, ids: list[int]) -> list[str]:
     return parts
 
 
-def _brute_force(model: SentencePieceModel, text: str) -> tuple[float, list[str]]:
+def _piece_scores(model: SentencePieceModel) -> tuple[dict[str, float], float]:
+    """The normal pieces' scores, and an unknown character's: the lowest of them minus 10 (TOK-UNI-03)."""
     scores = {p.piece: p.score for p in model.pieces if p.type == PieceType.NORMAL}
-    return best_segmentation(text, scores, unk_score=min(scores.values()) - 10.0)
+    return scores, min(scores.values()) - 10.0
+
+
+def _brute_force(model: SentencePieceModel, text: str) -> tuple[float, list[str]]:
+    scores, unknown = _piece_scores(model)
+    return best_segmentation(text, scores, unk_score=unknown)
 
 
 @clause("TOK-UNI-01")
@@ -292,8 +298,7 @@ def test_segmentation_has_the_highest_total_score(adapter, case: tuple[SentenceP
     model, text = case
     parts = _segment_from_ids(model, require(adapter, "sentencepiece_encode")(model, text))
     best, _ = _brute_force(model, text)
-    scores = {p.piece: p.score for p in model.pieces if p.type == PieceType.NORMAL}
-    unknown = min(scores.values()) - 10.0
+    scores, unknown = _piece_scores(model)
     if "".join(parts) != text:
         fail(f"segmentation {parts} of {text!r} does not spell the text")
     total = sum(scores.get(part, unknown) for part in parts)  # a byte piece is an unknown character
