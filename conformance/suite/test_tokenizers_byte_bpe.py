@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from specformer.conformance.cache import cached, key_of
 from specformer.conformance.numerics import every_case, fail
 from specformer.conformance.plugin import clause, require
 from specformer.conformance.suite import checks
@@ -295,8 +296,14 @@ def test_tekken_vocabularies_agree(adapter, name: str, request) -> None:
 
 @functools.cache
 def _tekken_expected(name: str) -> list[tuple[list[int], str]]:
-    model = inputs.tekken(name)
-    return [(model.encode(t), model.decode(model.encode(t))) for t in inputs.stable_texts()]
+    """The reference's (ids, decoding) of every stable corpus text, once per machine (cache.py)."""
+
+    def compute() -> list[tuple[list[int], str]]:
+        model = inputs.tekken(name)
+        return [(model.encode(t), model.decode(model.encode(t))) for t in inputs.stable_texts()]
+
+    key = key_of(inputs.file_key("mistral_common", "data", name), inputs.stable_texts())
+    return cached("tekken-expected", key, compute)
 
 
 # ---------------------------------------------------------------------------------------

