@@ -140,6 +140,15 @@ def _add_benchmark_json_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def console_main() -> int:
+    """The `specformer` command: main(), then an exit that does not collect the heap (isolation.py)."""
+    code = main()
+    from specformer.conformance.isolation import settle_before_exit
+
+    settle_before_exit()
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     verbose = getattr(args, "verbose", False)

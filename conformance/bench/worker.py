@@ -49,6 +49,7 @@ BENCHMARKS = {
 
 def main(argv: list[str]) -> int:
     from specformer.conformance.adapters import load_adapter
+    from specformer.conformance.isolation import settle_before_exit
 
     parser = argparse.ArgumentParser(prog="specformer.conformance.bench.worker")
     parser.add_argument("--adapter", required=True)
@@ -73,6 +74,7 @@ def main(argv: list[str]) -> int:
             error, fatal = f"the adapter raised {type(exc).__name__}({_argument(exc)})", True
         event = {"event": "end", "family": family, "benchmarks": [asdict(r) for r in rows], "error": error}
         _write(args.stream, {**event, "fatal": fatal, "time": time.time()})
+    settle_before_exit()
     return 0
 
 
