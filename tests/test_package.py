@@ -53,4 +53,4 @@ def test_wheel_ships_spec_text_and_data_files(tmp_path: Path) -> None:
         assert expected in names, expected
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert "specformer = specformer.conformance.cli:main" in text and "[pytest11]" in text
+    assert "specformer = specformer.conformance.cli:console_main" in text and "[pytest11]" in text
