@@ -13,7 +13,6 @@ from types import ModuleType
 import pytest
 
 from specformer.conformance.results import ERROR, FAIL, RunResult
-from specformer.conformance.runner import RunOptions, suite_command
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -80,6 +79,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.freeze()
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The session is over (a worker's or the controller's): the process exits without collecting its
+    heap (as isolation.settle_before_exit; not imported from there, which would import torch here)."""
+    gc.freeze()
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(FIXTURES), env.get("PYTHONPATH", "")) if p)
@@ -93,6 +98,9 @@ def suite_runner(tmp_path: Path) -> Callable[..., tuple[int, RunResult | None, s
     def run(
         adapters: list[str], *extra: str, families: tuple[str, ...] = ("sampling",), profile: str = "quick"
     ) -> tuple[int, RunResult | None, str]:
+        # Imported here: the runner imports the adapters, hence torch, which xdist's controller never needs.
+        from specformer.conformance.runner import RunOptions, suite_command
+
         results = tmp_path / "results.json"
         options = RunOptions(adapters=adapters, families=list(families), profile=profile)
         command = suite_command(adapters[0], options, results)
