@@ -65,8 +65,7 @@ def source_fingerprint() -> str:
     import specformer.reference
 
     digest = hashlib.sha256(sys.version.encode())
-    torch = sys.modules.get("torch")
-    digest.update(str(getattr(torch, "__version__", "")).encode())
+    digest.update(_version("torch").encode())  # whether or not this process has imported torch yet
     sources = [(root, "*.py") for root in (*specformer.reference.__path__, *specformer.conformance.__path__)]
     sources += [(root, "*.md") for root in specformer.__path__]  # the spec: its default variants
     conformance = {str(Path(root)) for root in specformer.conformance.__path__}
@@ -78,6 +77,15 @@ def source_fingerprint() -> str:
             digest.update(relative.encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def _version(distribution: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return ""
 
 
 def key_of(*parts: Any) -> str:

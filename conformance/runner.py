@@ -805,7 +805,7 @@ def _benchmark_one(
         while remaining:
             _say(console, f"benchmarking {progress.label(spec)}: {', '.join(remaining)} ...")
             command = [
-                *python_command("specformer.conformance.bench.worker"),
+                *python_command("specformer.conformance.bench.worker", "process_main"),
                 f"--adapter={spec}",
                 f"--profile={options.profile}",
                 f"--device={options.device}",

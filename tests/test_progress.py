@@ -6,6 +6,7 @@ tests in test_cli.py check the same lines come out of a real run).
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import time
@@ -155,7 +156,9 @@ def test_the_benchmark_worker_streams_a_row_event_per_finished_benchmark(tmp_pat
     stream, ceilings = tmp_path / "stream.jsonl", tmp_path / "ceilings.json"
     ceilings.write_text("{}")
     arguments = ["--adapter=reference", "--family=sampling", "--profile=quick", f"--ceilings={ceilings}"]
+    frozen = gc.get_freeze_count()
     assert worker.main([*arguments, f"--stream={stream}"]) == 0
+    assert gc.get_freeze_count() <= frozen  # only the process entry (process_main) freezes the heap to exit
     events = [json.loads(line) for line in stream.read_text().splitlines()]
     assert [(e["event"], e.get("name")) for e in events] == [
         ("start", None),

@@ -49,7 +49,6 @@ BENCHMARKS = {
 
 def main(argv: list[str]) -> int:
     from specformer.conformance.adapters import load_adapter
-    from specformer.conformance.isolation import settle_before_exit
 
     parser = argparse.ArgumentParser(prog="specformer.conformance.bench.worker")
     parser.add_argument("--adapter", required=True)
@@ -74,8 +73,17 @@ def main(argv: list[str]) -> int:
             error, fatal = f"the adapter raised {type(exc).__name__}({_argument(exc)})", True
         event = {"event": "end", "family": family, "benchmarks": [asdict(r) for r in rows], "error": error}
         _write(args.stream, {**event, "fatal": fatal, "time": time.time()})
-    settle_before_exit()
     return 0
+
+
+def process_main(argv: list[str]) -> int:
+    """The benchmark process's entry (runner._benchmark_one): main(), then an exit that does not
+    collect the heap (isolation.settle_before_exit). main() itself is also called in-process by tests."""
+    from specformer.conformance.isolation import settle_before_exit
+
+    code = main(argv)
+    settle_before_exit()
+    return code
 
 
 def _row_event(stream: Path, family: str, row: Any) -> None:

@@ -299,10 +299,10 @@ def _tekken_expected(name: str) -> list[tuple[list[int], str]]:
     """The reference's (ids, decoding) of every stable corpus text, once per machine (cache.py)."""
 
     def compute() -> list[tuple[list[int], str]]:
-        model = inputs.tekken(name)
+        model = inputs.fresh_tekken(name)  # never the object the adapters were given
         return [(model.encode(t), model.decode(model.encode(t))) for t in inputs.stable_texts()]
 
-    key = key_of(inputs.file_key("mistral_common", "data", name), inputs.stable_texts())
+    key = key_of(inputs.file_key("mistral_common", "data", name), inputs.regex_key(), inputs.stable_texts())
     return cached("tekken-expected", key, compute)
 
 

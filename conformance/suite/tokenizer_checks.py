@@ -176,7 +176,7 @@ def small_merges() -> tuple[tuple[bytes, bytes], ...]:
     """300 merges the reference learns (first-occurrence ties, gpt2 pattern) from 20 KB of the corpus;
     trained once per machine (conformance/cache.py: a second in pure Python)."""
     text = "".join(inputs.corpus_texts()[:400])[:20_000]
-    return cached("small-merges", key_of(text), lambda: tuple(byte_bpe.train(text, 300, "gpt2")))
+    return cached("small-merges", key_of(text, inputs.regex_key()), lambda: tuple(byte_bpe.train(text, 300, "gpt2")))
 
 
 @functools.cache

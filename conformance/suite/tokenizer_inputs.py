@@ -31,6 +31,7 @@ import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
+import regex
 from hypothesis import strategies as st
 
 from specformer.conformance.cache import cached, key_of
@@ -81,7 +82,15 @@ def package_file(package: str, *parts: str) -> Path | None:
 
 @functools.cache
 def tekken(name: str) -> ByteLevelBPE | None:
-    """A tekken vocabulary of mistral_common (special tokens first, ids offset by 1,000)."""
+    """A tekken vocabulary of mistral_common (special tokens first, ids offset by 1,000): one object per
+    process, the one the tests hand to adapters."""
+    return fresh_tekken(name)
+
+
+def fresh_tekken(name: str) -> ByteLevelBPE | None:
+    """The same vocabulary as a new object on each call (parsed once per machine, then unpickled): for
+    the expected side of a comparison, which must not read an object an adapter was given and may
+    have written into."""
     path, key = package_file("mistral_common", "data", name), file_key("mistral_common", "data", name)
     return None if path is None else cached("tekken", key, lambda: ByteLevelBPE.from_tekken(path))
 
@@ -91,6 +100,12 @@ def file_key(package: str, *parts: str) -> str | None:
     """A cache key for a package's data file: the SHA-256 of its bytes (None when it is missing)."""
     path = package_file(package, *parts)
     return None if path is None else key_of(path.read_bytes())
+
+
+def regex_key() -> str:
+    """The installed `regex` module's version: byte-level BPE's pre-tokenization classes (\\p{L},
+    \\p{N}) are its Unicode tables, so a cached answer that splits text with it names the version."""
+    return str(regex.__version__)
 
 
 @functools.cache
