@@ -141,9 +141,9 @@ def _add_benchmark_json_option(parser: argparse.ArgumentParser) -> None:
 
 
 def console_main() -> int:
-    """The `specformer` command: main(), then an exit that does not collect the heap (isolation.py)."""
+    """The `specformer` command: main(), then an exit that does not collect the heap (results.settle_before_exit)."""
     code = main()
-    from specformer.conformance.isolation import settle_before_exit
+    from specformer.conformance.results import settle_before_exit
 
     settle_before_exit()
     return code

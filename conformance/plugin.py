@@ -723,7 +723,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if state is not None and state.stream in _STREAMS:
         _STREAMS.remove(state.stream)
         # A suite process of `specformer run`: its results and stream are written, and it exits next.
-        from specformer.conformance.isolation import settle_before_exit
+        from specformer.conformance.results import settle_before_exit
 
         settle_before_exit()
 

@@ -22,6 +22,7 @@ This module does no I/O beyond (de)serialisation and knows nothing about pytest.
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import signal
@@ -44,6 +45,16 @@ class Interrupted(Exception):
     def __init__(self, signal_number: int) -> None:
         super().__init__(signal.Signals(signal_number).name)
         self.signal_number = signal_number
+
+
+def settle_before_exit() -> None:
+    """Put every live object out of the cyclic collector's reach (gc.freeze) in a process that has
+    nothing left to do but exit: the interpreter's shutdown then does not traverse a heap holding
+    torch and transformers (measured here: 0.96 s -> 0.14 s for a process that imported both).
+    Garbage in reference cycles then goes without its finalisers: call it only once everything the
+    process writes is written and closed. Here, with the exit codes, and not where the adapters are
+    loaded: the command's one-line usage errors exit without importing torch."""
+    gc.freeze()
 
 
 class Status:

@@ -55,7 +55,7 @@ def test_a_usage_error_exits_before_torch_is_imported(argv: list[str], tmp_path:
     bad.write_text("[1]", encoding="utf-8")
     argv = [a.replace("{bad}", str(bad)) for a in argv]
     code = (
-        "import sys; from specformer.conformance.cli import main; code = main(sys.argv[1:]); "
+        "import sys; from specformer.conformance.cli import console_main; code = console_main(); "  # the command
         "sys.exit(10 if 'torch' in sys.modules else code)"
     )
     done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60)

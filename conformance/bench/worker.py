@@ -78,8 +78,8 @@ def main(argv: list[str]) -> int:
 
 def process_main(argv: list[str]) -> int:
     """The benchmark process's entry (runner._benchmark_one): main(), then an exit that does not
-    collect the heap (isolation.settle_before_exit). main() itself is also called in-process by tests."""
-    from specformer.conformance.isolation import settle_before_exit
+    collect the heap (results.settle_before_exit). main() itself is also called in-process by tests."""
+    from specformer.conformance.results import settle_before_exit
 
     code = main(argv)
     settle_before_exit()
