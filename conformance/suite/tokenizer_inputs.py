@@ -124,7 +124,13 @@ def minilm_tokens() -> tuple[str, ...] | None:
 
 @functools.cache
 def minilm(variant: str) -> WordPiece | None:
-    """The MiniLM vocabulary (uncased) with the normaliser of a TOK-BERT-05 variant."""
+    """The MiniLM vocabulary (uncased) with the normaliser of a TOK-BERT-05 variant: one object per
+    process, the one the tests hand to adapters."""
+    return fresh_minilm(variant)
+
+
+def fresh_minilm(variant: str) -> WordPiece | None:
+    """The same model as a new object on each call, for the expected side of a comparison (fresh_tekken)."""
     tokens = minilm_tokens()
     return None if tokens is None else WordPiece(tokens, normalizer=wordpiece.variant(variant))
 
